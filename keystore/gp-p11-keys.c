@@ -1,0 +1,329 @@
+/*
+ * gp-p11-keys: provisions SCP02 key sets into the keystore token.
+ *
+ * Key values are read from a file or standard input, never from the command
+ * line; the PIN from a file or the terminal. Buffers that held either are
+ * wiped before exit.
+ */
+#include "config.h"
+#include "hex.h"
+#include "keystore.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#define PIN_MAX 128
+
+static void usage(FILE *o)
+{
+    fprintf(o,
+"Usage: gp-p11-keys [OPTIONS] COMMAND [ARGS]\n"
+"Provision GlobalPlatform SCP02 key sets into a PKCS#11 keystore token.\n"
+"\n"
+"Commands:\n"
+"  import NAME [FILE]   store the key set NAME from FILE (default: standard input)\n"
+"  generate NAME        generate a random key set NAME inside the keystore\n"
+"  list                 list key sets with the key check value of each key\n"
+"  delete NAME          delete the key set NAME\n"
+"\n"
+"Options:\n"
+"  -m, --module PATH    keystore PKCS#11 module (default: %s)\n"
+"  -t, --token LABEL    keystore token label (default: gp-p11)\n"
+"  -p, --pin-file FILE  read the user PIN from the first line of FILE\n"
+"                       (default: ask on the terminal)\n"
+"  -h, --help           this text\n"
+"\n"
+"A key file holds one key per line, 16 bytes in hex:\n"
+"  enc = 404142434445464748494A4B4C4D4E4F\n"
+"  mac = 404142434445464748494A4B4C4D4E4F\n"
+"  dek = 404142434445464748494A4B4C4D4E4F\n"
+"or 'all = HEX' for a card whose three keys are equal. '#' starts a comment.\n"
+"Keys are stored as NAME/enc, NAME/mac, NAME/dek: CKK_DES2, sensitive, not\n"
+"extractable; the PIN and key values are never accepted on the command line.\n",
+            GP_DEFAULT_KEYSTORE_MODULE);
+}
+
+/* Reads one line into pin; returns its length or -1. */
+static int read_pin_line(FILE *f, char *pin, size_t cap)
+{
+    if (!fgets(pin, (int)cap, f))
+        return -1;
+    size_t n = strcspn(pin, "\r\n");
+    pin[n] = 0;
+    return (int)n;
+}
+
+static int get_pin(const char *pin_file, char *pin, size_t cap)
+{
+    if (pin_file) {
+        FILE *f = strcmp(pin_file, "-") == 0 ? stdin : fopen(pin_file, "r");
+        if (!f) {
+            fprintf(stderr, "gp-p11-keys: cannot read PIN file %s: %s\n", pin_file, strerror(errno));
+            return -1;
+        }
+        int n = read_pin_line(f, pin, cap);
+        if (f != stdin)
+            fclose(f);
+        if (n < 0)
+            fprintf(stderr, "gp-p11-keys: PIN file %s is empty\n", pin_file);
+        return n;
+    }
+    FILE *tty = fopen("/dev/tty", "r+");
+    if (!tty) {
+        fprintf(stderr, "gp-p11-keys: no terminal to ask for the PIN: use --pin-file\n");
+        return -1;
+    }
+    struct termios old, quiet;
+    int have_term = tcgetattr(fileno(tty), &old) == 0;
+    if (have_term) {
+        quiet = old;
+        quiet.c_lflag &= ~(tcflag_t)ECHO;
+        tcsetattr(fileno(tty), TCSAFLUSH, &quiet);
+    }
+    fputs("Keystore user PIN: ", tty);
+    fflush(tty);
+    int n = read_pin_line(tty, pin, cap);
+    if (have_term)
+        tcsetattr(fileno(tty), TCSAFLUSH, &old);
+    fputs("\n", tty);
+    fclose(tty);
+    return n;
+}
+
+/* Parses a key file. Returns 0 with the three keys, or -1 with a message. */
+static int parse_key_file(FILE *f, const char *name, uint8_t keys[3][16])
+{
+    char line[256];
+    int have[3] = {0, 0, 0};
+    int lineno = 0, rc = 0;
+    while (rc == 0 && fgets(line, sizeof line, f)) {
+        lineno++;
+        char *hash = strchr(line, '#');
+        if (hash)
+            *hash = 0;
+        char *p = line;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p == 0 || *p == '\n' || *p == '\r')
+            continue;
+        char *eq = strchr(p, '=');
+        if (!eq) {
+            fprintf(stderr, "gp-p11-keys: %s line %d: expected 'enc|mac|dek|all = HEX'\n", name,
+                    lineno);
+            rc = -1;
+            break;
+        }
+        *eq = 0;
+        char *k = p, *end = eq;
+        while (end > k && (end[-1] == ' ' || end[-1] == '\t'))
+            *--end = 0;
+        char *v = eq + 1;
+        v[strcspn(v, "\r\n")] = 0;
+        int role = strcmp(k, "enc") == 0 ? 0 : strcmp(k, "mac") == 0 ? 1
+                 : strcmp(k, "dek") == 0 ? 2 : strcmp(k, "all") == 0 ? 3 : -1;
+        if (role < 0) {
+            fprintf(stderr, "gp-p11-keys: %s line %d: unknown key name '%s' (enc, mac, dek or all)\n",
+                    name, lineno, k);
+            rc = -1;
+            break;
+        }
+        uint8_t val[32];
+        int n = hex_decode(v, val, sizeof val);
+        if (n != 16) {
+            if (n < 0)
+                fprintf(stderr, "gp-p11-keys: %s line %d: the value is not hexadecimal\n", name,
+                        lineno);
+            else
+                fprintf(stderr, "gp-p11-keys: %s line %d: a SCP02 key is 16 bytes, this one has "
+                                "%d\n", name, lineno, n);
+            rc = -1;
+        } else {
+            for (int r = 0; r < 3; r++)
+                if (role == 3 || role == r) {
+                    memcpy(keys[r], val, 16);
+                    have[r] = 1;
+                }
+        }
+        ks_wipe(val, sizeof val);
+    }
+    ks_wipe(line, sizeof line);
+    if (rc == 0 && !(have[0] && have[1] && have[2])) {
+        fprintf(stderr, "gp-p11-keys: %s: missing key%s%s%s\n", name, have[0] ? "" : " enc",
+                have[1] ? "" : " mac", have[2] ? "" : " dek");
+        rc = -1;
+    }
+    return rc;
+}
+
+struct list_ctx {
+    ks_session_t *s;
+    int count;
+    int failed;
+};
+
+static void print_set(void *vctx, const char *name)
+{
+    struct list_ctx *c = vctx;
+    ks_keyset_t set;
+    c->count++;
+    if (ks_find_keyset(c->s, name, &set) != CKR_OK) {
+        printf("%-24s incomplete: %s\n", name, ks_session_error(c->s));
+        c->failed = 1;
+        return;
+    }
+    CK_OBJECT_HANDLE hs[3] = {set.enc, set.mac, set.dek};
+    printf("%-24s", name);
+    for (int r = 0; r < 3; r++) {
+        uint8_t kcv[3];
+        char hex[7];
+        if (ks_kcv(c->s, hs[r], kcv) == CKR_OK) {
+            hex_encode(kcv, 3, hex);
+            printf(" %s KCV=%s", ks_role_names[r], hex);
+        } else {
+            printf(" %s KCV=(unavailable: %s)", ks_role_names[r], ks_session_error(c->s));
+            c->failed = 1;
+        }
+    }
+    printf("\n");
+}
+
+int main(int argc, char **argv)
+{
+    const char *module = NULL, *token = "gp-p11", *pin_file = NULL;
+    static const struct option opts[] = {
+        {"module", required_argument, NULL, 'm'},
+        {"token", required_argument, NULL, 't'},
+        {"pin-file", required_argument, NULL, 'p'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    /* getopt would take "--pin" as an abbreviation of --pin-file: refuse it
+     * (a PIN on the command line is visible to every user of the machine). */
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            break;
+        if (strncmp(argv[i], "--pin", 5) == 0 && strncmp(argv[i], "--pin-file", 10) != 0) {
+            fprintf(stderr, "gp-p11-keys: the PIN is not accepted on the command line: use "
+                            "--pin-file FILE or type it when asked\n");
+            return 2;
+        }
+    }
+    int c;
+    while ((c = getopt_long(argc, argv, "m:t:p:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm': module = optarg; break;
+        case 't': token = optarg; break;
+        case 'p': pin_file = optarg; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind >= argc) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[optind++];
+    int nargs = argc - optind;
+    int is_import = strcmp(cmd, "import") == 0, is_gen = strcmp(cmd, "generate") == 0;
+    int is_list = strcmp(cmd, "list") == 0, is_del = strcmp(cmd, "delete") == 0;
+    if (!(is_import || is_gen || is_list || is_del)) {
+        fprintf(stderr, "gp-p11-keys: unknown command '%s' (import, generate, list, delete)\n", cmd);
+        return 2;
+    }
+    if ((is_list && nargs != 0) || ((is_gen || is_del) && nargs != 1) ||
+        (is_import && (nargs < 1 || nargs > 2))) {
+        fprintf(stderr, "gp-p11-keys: wrong number of arguments for '%s'; see --help\n", cmd);
+        return 2;
+    }
+    const char *set = nargs ? argv[optind] : NULL;
+    const char *keyfile = is_import && nargs == 2 ? argv[optind + 1] : "-";
+    if (is_import && strcmp(keyfile, "-") == 0 && pin_file && strcmp(pin_file, "-") == 0) {
+        fprintf(stderr, "gp-p11-keys: the key set and the PIN cannot both come from standard input\n");
+        return 2;
+    }
+
+    /* Read the keys first, so a bad file fails before anything touches the token. */
+    uint8_t keys[3][16];
+    memset(keys, 0, sizeof keys);
+    if (is_import) {
+        FILE *f = strcmp(keyfile, "-") == 0 ? stdin : fopen(keyfile, "r");
+        if (!f) {
+            fprintf(stderr, "gp-p11-keys: cannot open key file %s: %s\n", keyfile, strerror(errno));
+            return 1;
+        }
+        int rc = parse_key_file(f, strcmp(keyfile, "-") == 0 ? "standard input" : keyfile, keys);
+        if (f != stdin)
+            fclose(f);
+        if (rc != 0) {
+            ks_wipe(keys, sizeof keys);
+            return 1;
+        }
+    }
+
+    char err[KS_ERRLEN] = "";
+    char pin[PIN_MAX];
+    int status = 1;
+    ks_t *ks = NULL;
+    ks_session_t *s = NULL;
+    int pin_len = get_pin(pin_file, pin, sizeof pin);
+    if (pin_len < 0)
+        goto out;
+    if (ks_open(&ks, module, err) != CKR_OK || ks_select_token(ks, token, err) != CKR_OK ||
+        ks_login(ks, (const uint8_t *)pin, (size_t)pin_len, err) != CKR_OK) {
+        fprintf(stderr, "gp-p11-keys: %s\n", err);
+        goto out;
+    }
+    ks_wipe(pin, sizeof pin);
+    if (ks_session_open(ks, &s) != CKR_OK) {
+        fprintf(stderr, "gp-p11-keys: cannot open a keystore session\n");
+        goto out;
+    }
+    CK_RV rv = CKR_OK;
+    if (is_import || is_gen) {
+        int r;
+        for (r = 0; r < 3 && rv == CKR_OK; r++)
+            rv = is_import ? ks_import_key(s, set, (enum ks_role)r, keys[r])
+                           : ks_generate_key(s, set, (enum ks_role)r);
+        if (rv != CKR_OK) {
+            fprintf(stderr, "gp-p11-keys: %s\n", ks_session_error(s));
+            if (r > 1) /* leave no half-made key set behind */
+                ks_delete_keyset(s, set);
+            goto out;
+        }
+        struct list_ctx lc = {s, 0, 0};
+        printf("%s key set:\n", is_import ? "imported" : "generated");
+        print_set(&lc, set);
+        status = lc.failed;
+    } else if (is_list) {
+        struct list_ctx lc = {s, 0, 0};
+        rv = ks_list_keysets(s, print_set, &lc);
+        if (rv != CKR_OK) {
+            fprintf(stderr, "gp-p11-keys: %s\n", ks_session_error(s));
+            goto out;
+        }
+        if (lc.count == 0)
+            printf("no key sets on token %s\n", token);
+        status = lc.failed;
+    } else {
+        rv = ks_delete_keyset(s, set);
+        if (rv != CKR_OK) {
+            fprintf(stderr, "gp-p11-keys: %s\n", ks_session_error(s));
+            goto out;
+        }
+        printf("deleted key set %s\n", set);
+        status = 0;
+    }
+out:
+    ks_wipe(pin, sizeof pin);
+    ks_wipe(keys, sizeof keys);
+    ks_session_close(s);
+    if (ks)
+        ks_logout(ks);
+    ks_close(ks);
+    return status;
+}

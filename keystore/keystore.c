@@ -1,0 +1,548 @@
+/* gp-p11 keystore: module loading, token, login, key sets and primitives. */
+#include "config.h"
+#include "keystore.h"
+
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *const ks_role_names[3] = {"enc", "mac", "dek"};
+
+struct ks {
+    void *dl;
+    CK_FUNCTION_LIST_PTR f;
+    int we_initialized;       /* only finalise what we initialised */
+    CK_SLOT_ID slot;
+    int have_slot;
+    CK_SESSION_HANDLE login_session; /* keeps the login state alive */
+    char path[512];
+};
+
+struct ks_session {
+    ks_t *ks;
+    CK_SESSION_HANDLE h;
+    char err[KS_ERRLEN];
+};
+
+#define KS_LABEL_MAX 64
+
+void ks_wipe(void *p, size_t n)
+{
+    volatile unsigned char *v = p;
+    while (n--)
+        *v++ = 0;
+}
+
+static void seterr(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void seterr(char *err, const char *fmt, ...)
+{
+    if (!err)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, KS_ERRLEN, fmt, ap);
+    va_end(ap);
+}
+
+const char *ks_rv_name(CK_RV rv)
+{
+    switch (rv) {
+#define N(x) case x: return #x
+    N(CKR_OK); N(CKR_CANCEL); N(CKR_HOST_MEMORY); N(CKR_SLOT_ID_INVALID);
+    N(CKR_GENERAL_ERROR); N(CKR_FUNCTION_FAILED); N(CKR_ARGUMENTS_BAD);
+    N(CKR_ATTRIBUTE_READ_ONLY); N(CKR_ATTRIBUTE_SENSITIVE); N(CKR_ATTRIBUTE_TYPE_INVALID);
+    N(CKR_ATTRIBUTE_VALUE_INVALID); N(CKR_DATA_INVALID); N(CKR_DATA_LEN_RANGE);
+    N(CKR_DEVICE_ERROR); N(CKR_DEVICE_MEMORY); N(CKR_DEVICE_REMOVED);
+    N(CKR_ENCRYPTED_DATA_INVALID); N(CKR_FUNCTION_CANCELED); N(CKR_FUNCTION_NOT_SUPPORTED);
+    N(CKR_KEY_HANDLE_INVALID); N(CKR_KEY_SIZE_RANGE); N(CKR_KEY_TYPE_INCONSISTENT);
+    N(CKR_KEY_FUNCTION_NOT_PERMITTED); N(CKR_KEY_NOT_WRAPPABLE); N(CKR_KEY_UNEXTRACTABLE);
+    N(CKR_MECHANISM_INVALID); N(CKR_MECHANISM_PARAM_INVALID); N(CKR_OBJECT_HANDLE_INVALID);
+    N(CKR_OPERATION_ACTIVE); N(CKR_OPERATION_NOT_INITIALIZED); N(CKR_PIN_INCORRECT);
+    N(CKR_PIN_INVALID); N(CKR_PIN_LEN_RANGE); N(CKR_PIN_EXPIRED); N(CKR_PIN_LOCKED);
+    N(CKR_SESSION_CLOSED); N(CKR_SESSION_COUNT); N(CKR_SESSION_HANDLE_INVALID);
+    N(CKR_SESSION_READ_ONLY); N(CKR_SESSION_EXISTS); N(CKR_SIGNATURE_INVALID);
+    N(CKR_SIGNATURE_LEN_RANGE); N(CKR_TEMPLATE_INCOMPLETE); N(CKR_TEMPLATE_INCONSISTENT);
+    N(CKR_TOKEN_NOT_PRESENT); N(CKR_TOKEN_NOT_RECOGNIZED); N(CKR_TOKEN_WRITE_PROTECTED);
+    N(CKR_USER_ALREADY_LOGGED_IN); N(CKR_USER_NOT_LOGGED_IN); N(CKR_USER_PIN_NOT_INITIALIZED);
+    N(CKR_USER_TYPE_INVALID); N(CKR_RANDOM_NO_RNG); N(CKR_BUFFER_TOO_SMALL);
+    N(CKR_CRYPTOKI_NOT_INITIALIZED); N(CKR_CRYPTOKI_ALREADY_INITIALIZED);
+    N(CKR_ACTION_PROHIBITED); N(CKR_DOMAIN_PARAMS_INVALID);
+#undef N
+    default: return "CKR_(unknown)";
+    }
+}
+
+CK_RV ks_open(ks_t **out, const char *module_path, char err[KS_ERRLEN])
+{
+    *out = NULL;
+    if (!module_path || !*module_path)
+        module_path = GP_DEFAULT_KEYSTORE_MODULE;
+    ks_t *ks = calloc(1, sizeof *ks);
+    if (!ks)
+        return CKR_HOST_MEMORY;
+    snprintf(ks->path, sizeof ks->path, "%s", module_path);
+    ks->dl = dlopen(module_path, RTLD_NOW | RTLD_LOCAL);
+    if (!ks->dl) {
+        seterr(err, "cannot load keystore module %s: %s", module_path, dlerror());
+        free(ks);
+        return CKR_GENERAL_ERROR;
+    }
+    CK_C_GetFunctionList gfl = (CK_C_GetFunctionList)dlsym(ks->dl, "C_GetFunctionList");
+    CK_RV rv = gfl ? gfl(&ks->f) : CKR_GENERAL_ERROR;
+    if (rv != CKR_OK || !ks->f) {
+        seterr(err, "%s is not a PKCS#11 module (no usable C_GetFunctionList)", module_path);
+        dlclose(ks->dl);
+        free(ks);
+        return CKR_GENERAL_ERROR;
+    }
+    CK_C_INITIALIZE_ARGS args;
+    memset(&args, 0, sizeof args);
+    args.flags = CKF_OS_LOCKING_OK;
+    rv = ks->f->C_Initialize(&args);
+    if (rv == CKR_CRYPTOKI_ALREADY_INITIALIZED) {
+        /* The application loaded the same module itself: share it, and
+         * leave C_Finalize to whoever initialised it. */
+        rv = CKR_OK;
+    } else if (rv == CKR_OK) {
+        ks->we_initialized = 1;
+    } else {
+        seterr(err, "keystore module %s failed to initialise: %s", module_path, ks_rv_name(rv));
+        dlclose(ks->dl);
+        free(ks);
+        return rv;
+    }
+    *out = ks;
+    return CKR_OK;
+}
+
+void ks_close(ks_t *ks)
+{
+    if (!ks)
+        return;
+    if (ks->login_session)
+        ks->f->C_CloseSession(ks->login_session);
+    if (ks->we_initialized)
+        ks->f->C_Finalize(NULL);
+    dlclose(ks->dl);
+    free(ks);
+}
+
+const char *ks_module_path(const ks_t *ks) { return ks->path; }
+CK_FUNCTION_LIST_PTR ks_functions(const ks_t *ks) { return ks->f; }
+
+static int label_matches(const CK_UTF8CHAR field[32], const char *label)
+{
+    size_t n = strlen(label);
+    if (n > 32)
+        return 0;
+    if (memcmp(field, label, n) != 0)
+        return 0;
+    for (size_t i = n; i < 32; i++)
+        if (field[i] != ' ')
+            return 0;
+    return 1;
+}
+
+CK_RV ks_select_token(ks_t *ks, const char *label, char err[KS_ERRLEN])
+{
+    CK_ULONG n = 0;
+    CK_RV rv = ks->f->C_GetSlotList(CK_TRUE, NULL, &n);
+    if (rv != CKR_OK) {
+        seterr(err, "keystore: C_GetSlotList failed: %s", ks_rv_name(rv));
+        return rv;
+    }
+    CK_SLOT_ID *slots = calloc(n ? n : 1, sizeof *slots);
+    if (!slots)
+        return CKR_HOST_MEMORY;
+    rv = ks->f->C_GetSlotList(CK_TRUE, slots, &n);
+    int found = 0;
+    for (CK_ULONG i = 0; rv == CKR_OK && i < n && !found; i++) {
+        CK_TOKEN_INFO ti;
+        if (ks->f->C_GetTokenInfo(slots[i], &ti) == CKR_OK && label_matches(ti.label, label)) {
+            ks->slot = slots[i];
+            found = 1;
+        }
+    }
+    free(slots);
+    if (!found) {
+        seterr(err, "keystore token \"%s\" not found in %s (create it with softhsm2-util "
+                    "--init-token or set keystore_token)", label, ks->path);
+        return CKR_TOKEN_NOT_PRESENT;
+    }
+    ks->have_slot = 1;
+    if (ks->login_session) {
+        ks->f->C_CloseSession(ks->login_session);
+        ks->login_session = 0;
+    }
+    rv = ks->f->C_OpenSession(ks->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL,
+                              &ks->login_session);
+    if (rv != CKR_OK)
+        seterr(err, "keystore: cannot open a session on token \"%s\": %s", label, ks_rv_name(rv));
+    return rv;
+}
+
+CK_RV ks_login(ks_t *ks, const uint8_t *pin, size_t pin_len, char err[KS_ERRLEN])
+{
+    if (!ks->have_slot) {
+        seterr(err, "keystore: no token selected");
+        return CKR_TOKEN_NOT_PRESENT;
+    }
+    CK_RV rv = ks->f->C_Login(ks->login_session, CKU_USER, (CK_UTF8CHAR_PTR)pin, pin_len);
+    if (rv == CKR_USER_ALREADY_LOGGED_IN)
+        return CKR_OK;
+    if (rv == CKR_PIN_INCORRECT)
+        seterr(err, "keystore refused the PIN (CKR_PIN_INCORRECT)");
+    else if (rv == CKR_PIN_LOCKED)
+        seterr(err, "keystore PIN is locked (CKR_PIN_LOCKED): unblock it with the SO PIN");
+    else if (rv != CKR_OK)
+        seterr(err, "keystore login failed: %s", ks_rv_name(rv));
+    return rv;
+}
+
+CK_RV ks_logout(ks_t *ks)
+{
+    if (!ks->login_session)
+        return CKR_OK;
+    CK_RV rv = ks->f->C_Logout(ks->login_session);
+    return rv == CKR_USER_NOT_LOGGED_IN ? CKR_OK : rv;
+}
+
+CK_RV ks_session_open(ks_t *ks, ks_session_t **out)
+{
+    *out = NULL;
+    if (!ks->have_slot)
+        return CKR_TOKEN_NOT_PRESENT;
+    ks_session_t *s = calloc(1, sizeof *s);
+    if (!s)
+        return CKR_HOST_MEMORY;
+    s->ks = ks;
+    CK_RV rv = ks->f->C_OpenSession(ks->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s->h);
+    if (rv != CKR_OK) {
+        free(s);
+        return rv;
+    }
+    *out = s;
+    return CKR_OK;
+}
+
+void ks_session_close(ks_session_t *s)
+{
+    if (!s)
+        return;
+    s->ks->f->C_CloseSession(s->h);
+    free(s);
+}
+
+const char *ks_session_error(const ks_session_t *s) { return s->err; }
+CK_SESSION_HANDLE ks_session_handle(const ks_session_t *s) { return s->h; }
+
+/* Finds objects of class CKO_SECRET_KEY with this label on the token. */
+static CK_RV find_secret_by_label(ks_session_t *s, const char *label, CK_OBJECT_HANDLE *hs,
+                                  CK_ULONG max, CK_ULONG *count)
+{
+    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+    CK_BBOOL tok = CK_TRUE;
+    CK_ATTRIBUTE t[] = {
+        {CKA_CLASS, &cls, sizeof cls},
+        {CKA_TOKEN, &tok, sizeof tok},
+        {CKA_LABEL, (void *)label, label ? strlen(label) : 0},
+    };
+    CK_FUNCTION_LIST_PTR f = s->ks->f;
+    CK_RV rv = f->C_FindObjectsInit(s->h, t, label ? 3 : 2);
+    if (rv != CKR_OK)
+        return rv;
+    rv = f->C_FindObjects(s->h, hs, max, count);
+    f->C_FindObjectsFinal(s->h);
+    return rv;
+}
+
+static int valid_set_name(const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+    if (n == 0 || n > KS_LABEL_MAX - 5)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (name[i] == '/' || (unsigned char)name[i] < 0x20)
+            return 0;
+    return 1;
+}
+
+CK_RV ks_find_keyset(ks_session_t *s, const char *name, ks_keyset_t *out)
+{
+    if (!valid_set_name(name)) {
+        seterr(s->err, "invalid key set name \"%s\"", name ? name : "");
+        return CKR_ARGUMENTS_BAD;
+    }
+    CK_OBJECT_HANDLE *slots[3] = {&out->enc, &out->mac, &out->dek};
+    for (int r = 0; r < 3; r++) {
+        char label[KS_LABEL_MAX];
+        snprintf(label, sizeof label, "%s/%s", name, ks_role_names[r]);
+        CK_OBJECT_HANDLE h[2];
+        CK_ULONG n = 0;
+        CK_RV rv = find_secret_by_label(s, label, h, 2, &n);
+        if (rv != CKR_OK) {
+            seterr(s->err, "keystore: searching for key %s failed: %s", label, ks_rv_name(rv));
+            return rv;
+        }
+        if (n == 0) {
+            seterr(s->err, "key set \"%s\" has no key \"%s\" in the keystore (provision it with "
+                           "gp-p11-keys)", name, label);
+            return CKR_KEY_HANDLE_INVALID;
+        }
+        if (n > 1) {
+            seterr(s->err, "key \"%s\" exists more than once in the keystore: delete the extra copy",
+                   label);
+            return CKR_KEY_HANDLE_INVALID;
+        }
+        CK_KEY_TYPE kt = 0;
+        CK_ATTRIBUTE a = {CKA_KEY_TYPE, &kt, sizeof kt};
+        rv = s->ks->f->C_GetAttributeValue(s->h, h[0], &a, 1);
+        if (rv != CKR_OK || kt != CKK_DES2) {
+            seterr(s->err, "key \"%s\" is not a double-length DES key (CKK_DES2)", label);
+            return CKR_KEY_TYPE_INCONSISTENT;
+        }
+        *slots[r] = h[0];
+    }
+    return CKR_OK;
+}
+
+CK_RV ks_random(ks_session_t *s, uint8_t *buf, size_t len)
+{
+    CK_RV rv = s->ks->f->C_GenerateRandom(s->h, buf, len);
+    if (rv != CKR_OK)
+        seterr(s->err, "keystore: C_GenerateRandom failed: %s", ks_rv_name(rv));
+    return rv;
+}
+
+CK_RV ks_derive_des2(ks_session_t *s, CK_OBJECT_HANDLE base, enum ks_derive_mode mode,
+                     const uint8_t data[16], int usage_wrap, int usage_derive,
+                     CK_OBJECT_HANDLE *out)
+{
+    uint8_t buf[16];
+    memcpy(buf, data, 16);
+    CK_DES_CBC_ENCRYPT_DATA_PARAMS cbc;
+    CK_KEY_DERIVATION_STRING_DATA ecb;
+    CK_MECHANISM m;
+    if (mode == KS_DERIVE_CBC) {
+        memset(cbc.iv, 0, sizeof cbc.iv);
+        cbc.pData = buf;
+        cbc.length = 16;
+        m.mechanism = CKM_DES3_CBC_ENCRYPT_DATA;
+        m.pParameter = &cbc;
+        m.ulParameterLen = sizeof cbc;
+    } else {
+        ecb.pData = buf;
+        ecb.ulLen = 16;
+        m.mechanism = CKM_DES3_ECB_ENCRYPT_DATA;
+        m.pParameter = &ecb;
+        m.ulParameterLen = sizeof ecb;
+    }
+    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+    CK_KEY_TYPE kt = CKK_DES2;
+    CK_BBOOL f = CK_FALSE, t = CK_TRUE;
+    CK_BBOOL wrap = usage_wrap ? CK_TRUE : CK_FALSE, derive = usage_derive ? CK_TRUE : CK_FALSE;
+    CK_ATTRIBUTE tmpl[] = {
+        {CKA_CLASS, &cls, sizeof cls},
+        {CKA_KEY_TYPE, &kt, sizeof kt},
+        {CKA_TOKEN, &f, sizeof f},
+        {CKA_PRIVATE, &t, sizeof t},
+        {CKA_SENSITIVE, &t, sizeof t},
+        {CKA_EXTRACTABLE, &f, sizeof f},
+        {CKA_ENCRYPT, &t, sizeof t},
+        {CKA_DECRYPT, &f, sizeof f},
+        {CKA_WRAP, &wrap, sizeof wrap},
+        {CKA_DERIVE, &derive, sizeof derive},
+    };
+    CK_RV rv = s->ks->f->C_DeriveKey(s->h, &m, base, tmpl, sizeof tmpl / sizeof tmpl[0], out);
+    if (rv != CKR_OK)
+        seterr(s->err, "keystore: key derivation (%s) failed: %s",
+               mode == KS_DERIVE_CBC ? "CKM_DES3_CBC_ENCRYPT_DATA" : "CKM_DES3_ECB_ENCRYPT_DATA",
+               ks_rv_name(rv));
+    return rv;
+}
+
+CK_RV ks_encrypt(ks_session_t *s, CK_OBJECT_HANDLE key, const uint8_t iv[8],
+                 const uint8_t *in, size_t len, uint8_t *out)
+{
+    if (len == 0 || len % 8 != 0)
+        return CKR_DATA_LEN_RANGE;
+    uint8_t ivb[8];
+    CK_MECHANISM m = {CKM_DES3_ECB, NULL, 0};
+    if (iv) {
+        memcpy(ivb, iv, 8);
+        m.mechanism = CKM_DES3_CBC;
+        m.pParameter = ivb;
+        m.ulParameterLen = 8;
+    }
+    uint8_t *tmp = malloc(len);
+    if (!tmp)
+        return CKR_HOST_MEMORY;
+    CK_FUNCTION_LIST_PTR f = s->ks->f;
+    CK_RV rv = f->C_EncryptInit(s->h, &m, key);
+    CK_ULONG outlen = len;
+    if (rv == CKR_OK)
+        rv = f->C_Encrypt(s->h, (CK_BYTE_PTR)in, len, tmp, &outlen);
+    if (rv == CKR_OK && outlen != len)
+        rv = CKR_FUNCTION_FAILED;
+    if (rv == CKR_OK)
+        memcpy(out, tmp, len);
+    else
+        seterr(s->err, "keystore: %s encryption failed: %s", iv ? "3DES-CBC" : "3DES-ECB",
+               ks_rv_name(rv));
+    free(tmp);
+    return rv;
+}
+
+CK_RV ks_destroy(ks_session_t *s, CK_OBJECT_HANDLE h)
+{
+    if (h == CK_INVALID_HANDLE)
+        return CKR_OK;
+    return s->ks->f->C_DestroyObject(s->h, h);
+}
+
+CK_RV ks_kcv(ks_session_t *s, CK_OBJECT_HANDLE key, uint8_t kcv[3])
+{
+    uint8_t z[8] = {0};
+    CK_RV rv = ks_encrypt(s, key, NULL, z, 8, z);
+    if (rv == CKR_OK)
+        memcpy(kcv, z, 3);
+    return rv;
+}
+
+CK_RV ks_key_flags(ks_session_t *s, CK_OBJECT_HANDLE key, ks_key_flags_t *o)
+{
+    CK_ATTRIBUTE a[] = {
+        {CKA_TOKEN, &o->token, sizeof o->token},
+        {CKA_SENSITIVE, &o->sensitive, sizeof o->sensitive},
+        {CKA_EXTRACTABLE, &o->extractable, sizeof o->extractable},
+        {CKA_ALWAYS_SENSITIVE, &o->always_sensitive, sizeof o->always_sensitive},
+        {CKA_NEVER_EXTRACTABLE, &o->never_extractable, sizeof o->never_extractable},
+        {CKA_KEY_TYPE, &o->key_type, sizeof o->key_type},
+    };
+    return s->ks->f->C_GetAttributeValue(s->h, key, a, sizeof a / sizeof a[0]);
+}
+
+/* --- provisioning --- */
+
+static CK_RV create_or_generate(ks_session_t *s, const char *set, enum ks_role role,
+                                const uint8_t *value)
+{
+    if (!valid_set_name(set)) {
+        seterr(s->err, "invalid key set name \"%s\": 1 to %d characters, no '/'", set ? set : "",
+               KS_LABEL_MAX - 5);
+        return CKR_ARGUMENTS_BAD;
+    }
+    char label[KS_LABEL_MAX];
+    snprintf(label, sizeof label, "%s/%s", set, ks_role_names[role]);
+    CK_OBJECT_HANDLE h;
+    CK_ULONG n = 0;
+    CK_RV rv = find_secret_by_label(s, label, &h, 1, &n);
+    if (rv != CKR_OK) {
+        seterr(s->err, "keystore: search for %s failed: %s", label, ks_rv_name(rv));
+        return rv;
+    }
+    if (n) {
+        seterr(s->err, "key \"%s\" already exists in the keystore: delete the key set first", label);
+        return CKR_ATTRIBUTE_VALUE_INVALID;
+    }
+    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+    CK_KEY_TYPE kt = CKK_DES2;
+    CK_BBOOL t = CK_TRUE, f = CK_FALSE;
+    CK_BBOOL wrap = role == KS_ROLE_DEK ? CK_TRUE : CK_FALSE;
+    uint8_t copy[16];
+    CK_ATTRIBUTE tmpl[] = {
+        {CKA_CLASS, &cls, sizeof cls},
+        {CKA_KEY_TYPE, &kt, sizeof kt},
+        {CKA_TOKEN, &t, sizeof t},
+        {CKA_PRIVATE, &t, sizeof t},
+        {CKA_LABEL, label, strlen(label)},
+        {CKA_SENSITIVE, &t, sizeof t},
+        {CKA_EXTRACTABLE, &f, sizeof f},
+        {CKA_DERIVE, &t, sizeof t},
+        {CKA_ENCRYPT, &t, sizeof t},
+        {CKA_DECRYPT, &f, sizeof f},
+        {CKA_WRAP, &wrap, sizeof wrap},
+        {CKA_VALUE, copy, sizeof copy}, /* import only: key bytes go into the token */
+    };
+    CK_ULONG nt = sizeof tmpl / sizeof tmpl[0];
+    if (value) {
+        memcpy(copy, value, 16);
+        rv = s->ks->f->C_CreateObject(s->h, tmpl, nt, &h);
+        ks_wipe(copy, sizeof copy);
+    } else {
+        CK_MECHANISM m = {CKM_DES2_KEY_GEN, NULL, 0};
+        rv = s->ks->f->C_GenerateKey(s->h, &m, tmpl, nt - 1, &h);
+    }
+    if (rv != CKR_OK)
+        seterr(s->err, "keystore refused to %s key %s: %s", value ? "store" : "generate", label,
+               ks_rv_name(rv));
+    return rv;
+}
+
+CK_RV ks_import_key(ks_session_t *s, const char *set, enum ks_role role, const uint8_t value[16])
+{
+    return create_or_generate(s, set, role, value);
+}
+
+CK_RV ks_generate_key(ks_session_t *s, const char *set, enum ks_role role)
+{
+    return create_or_generate(s, set, role, NULL);
+}
+
+CK_RV ks_list_keysets(ks_session_t *s, void (*fn)(void *ctx, const char *name), void *ctx)
+{
+    CK_OBJECT_HANDLE hs[1024];
+    CK_ULONG n = 0;
+    CK_RV rv = find_secret_by_label(s, NULL, hs, 1024, &n);
+    if (rv != CKR_OK) {
+        seterr(s->err, "keystore: listing keys failed: %s", ks_rv_name(rv));
+        return rv;
+    }
+    for (CK_ULONG i = 0; i < n; i++) {
+        char label[KS_LABEL_MAX + 1];
+        CK_ATTRIBUTE a = {CKA_LABEL, label, KS_LABEL_MAX};
+        if (s->ks->f->C_GetAttributeValue(s->h, hs[i], &a, 1) != CKR_OK ||
+            a.ulValueLen == (CK_ULONG)-1 || a.ulValueLen < 5)
+            continue;
+        label[a.ulValueLen] = 0;
+        if (strcmp(label + a.ulValueLen - 4, "/enc") != 0)
+            continue;
+        label[a.ulValueLen - 4] = 0;
+        fn(ctx, label);
+    }
+    return CKR_OK;
+}
+
+CK_RV ks_delete_keyset(ks_session_t *s, const char *set)
+{
+    if (!valid_set_name(set)) {
+        seterr(s->err, "invalid key set name \"%s\"", set ? set : "");
+        return CKR_ARGUMENTS_BAD;
+    }
+    int deleted = 0;
+    for (int r = 0; r < 3; r++) {
+        char label[KS_LABEL_MAX];
+        snprintf(label, sizeof label, "%s/%s", set, ks_role_names[r]);
+        CK_OBJECT_HANDLE hs[8];
+        CK_ULONG n = 0;
+        CK_RV rv = find_secret_by_label(s, label, hs, 8, &n);
+        if (rv != CKR_OK)
+            return rv;
+        for (CK_ULONG i = 0; i < n; i++) {
+            rv = s->ks->f->C_DestroyObject(s->h, hs[i]);
+            if (rv != CKR_OK) {
+                seterr(s->err, "keystore refused to delete %s: %s", label, ks_rv_name(rv));
+                return rv;
+            }
+            deleted++;
+        }
+    }
+    if (!deleted) {
+        seterr(s->err, "no key set \"%s\" in the keystore", set);
+        return CKR_KEY_HANDLE_INVALID;
+    }
+    return CKR_OK;
+}

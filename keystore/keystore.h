@@ -1,0 +1,95 @@
+/*
+ * gp-p11 keystore: key custody through any PKCS#11 module.
+ *
+ * Every key used by gp-p11 lives in the keystore token as an object handle.
+ * This API never reads CKA_VALUE and never asks the keystore to hand a key
+ * value out: derivation, encryption and MACs are PKCS#11 calls on handles.
+ * The one exception is ks_import_key(), used by the provisioning tool, which
+ * carries caller-supplied key bytes *into* the token and nothing else.
+ */
+#ifndef GP_KEYSTORE_H
+#define GP_KEYSTORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <p11-kit/pkcs11.h>
+
+typedef struct ks ks_t;           /* a loaded keystore module and its token */
+typedef struct ks_session ks_session_t; /* one PKCS#11 session on that token */
+
+#define KS_ERRLEN 256
+
+/* The three static keys of a key set: token objects labelled NAME/enc,
+ * NAME/mac and NAME/dek, each CKO_SECRET_KEY / CKK_DES2. */
+typedef struct {
+    CK_OBJECT_HANDLE enc, mac, dek;
+} ks_keyset_t;
+
+enum ks_role { KS_ROLE_ENC = 0, KS_ROLE_MAC = 1, KS_ROLE_DEK = 2 };
+extern const char *const ks_role_names[3]; /* "enc", "mac", "dek" */
+
+/* Loads the module with dlopen and initialises it for multi-threaded use. */
+CK_RV ks_open(ks_t **out, const char *module_path, char err[KS_ERRLEN]);
+void ks_close(ks_t *ks);
+/* Finds the token by label (exact, blank-padded compare). */
+CK_RV ks_select_token(ks_t *ks, const char *label, char err[KS_ERRLEN]);
+/* Logs the user in (CKR_USER_ALREADY_LOGGED_IN is treated as success). The
+ * PIN is passed straight to the module; the caller wipes its copy. */
+CK_RV ks_login(ks_t *ks, const uint8_t *pin, size_t pin_len, char err[KS_ERRLEN]);
+CK_RV ks_logout(ks_t *ks);
+const char *ks_module_path(const ks_t *ks);
+CK_FUNCTION_LIST_PTR ks_functions(const ks_t *ks);
+
+CK_RV ks_session_open(ks_t *ks, ks_session_t **out);
+/* Closing a session destroys the session objects it created. */
+void ks_session_close(ks_session_t *s);
+/* The last error explained in words, for this session. */
+const char *ks_session_error(const ks_session_t *s);
+/* The raw PKCS#11 session handle (for tests that probe the keystore). */
+CK_SESSION_HANDLE ks_session_handle(const ks_session_t *s);
+
+/* Looks up NAME/enc, NAME/mac, NAME/dek; a missing or wrongly typed key is
+ * CKR_KEY_HANDLE_INVALID with a message naming it. */
+CK_RV ks_find_keyset(ks_session_t *s, const char *name, ks_keyset_t *out);
+CK_RV ks_random(ks_session_t *s, uint8_t *buf, size_t len);
+
+/* Derives a CKK_DES2 session object (CKA_TOKEN=FALSE, sensitive, not
+ * extractable) from base by 3DES-CBC (zero IV) or 3DES-ECB encryption of
+ * 16 bytes of data. usage_wrap adds CKA_WRAP, usage_derive CKA_DERIVE. */
+enum ks_derive_mode { KS_DERIVE_CBC, KS_DERIVE_ECB };
+CK_RV ks_derive_des2(ks_session_t *s, CK_OBJECT_HANDLE base, enum ks_derive_mode mode,
+                     const uint8_t data[16], int usage_wrap, int usage_derive,
+                     CK_OBJECT_HANDLE *out);
+/* 3DES encryption of len bytes (a multiple of 8) under key: CBC with iv, or
+ * ECB when iv is NULL. out may equal in. */
+CK_RV ks_encrypt(ks_session_t *s, CK_OBJECT_HANDLE key, const uint8_t iv[8],
+                 const uint8_t *in, size_t len, uint8_t *out);
+CK_RV ks_destroy(ks_session_t *s, CK_OBJECT_HANDLE h);
+/* Key check value: first 3 bytes of 3DES-ECB of 8 zero bytes. */
+CK_RV ks_kcv(ks_session_t *s, CK_OBJECT_HANDLE key, uint8_t kcv[3]);
+/* Reads the security-relevant flags of a key (never its value). */
+typedef struct {
+    CK_BBOOL token, sensitive, extractable, always_sensitive, never_extractable;
+    CK_KEY_TYPE key_type;
+} ks_key_flags_t;
+CK_RV ks_key_flags(ks_session_t *s, CK_OBJECT_HANDLE key, ks_key_flags_t *out);
+
+/* --- provisioning --- */
+/* Stores 16 key bytes as token object NAME/ROLE (sensitive, non-extractable,
+ * derive+encrypt, wrap for dek). Fails with CKR_ATTRIBUTE_VALUE_INVALID if
+ * the object exists already. */
+CK_RV ks_import_key(ks_session_t *s, const char *set, enum ks_role role,
+                    const uint8_t value[16]);
+/* Generates NAME/ROLE inside the keystore with C_GenerateKey. */
+CK_RV ks_generate_key(ks_session_t *s, const char *set, enum ks_role role);
+/* Calls fn once per key set found (a label ending in /enc). */
+CK_RV ks_list_keysets(ks_session_t *s, void (*fn)(void *ctx, const char *name), void *ctx);
+/* Destroys NAME/enc, NAME/mac, NAME/dek; CKR_KEY_HANDLE_INVALID if none exists. */
+CK_RV ks_delete_keyset(ks_session_t *s, const char *set);
+
+/* Human-readable name of a CKR code ("CKR_PIN_INCORRECT"). */
+const char *ks_rv_name(CK_RV rv);
+/* Overwrites a buffer that held a secret in a way the compiler keeps. */
+void ks_wipe(void *p, size_t n);
+
+#endif

@@ -1,0 +1,102 @@
+/*
+ * SCP02 secure channel (GlobalPlatform Card Specification 2.2, appendix E).
+ *
+ * The channel is pure protocol: it builds command APDUs and checks card
+ * responses; the caller moves bytes (see gp.h for a driver over a
+ * transport). Every computation with a key is a keystore call on handles.
+ */
+#ifndef GP_SCP_SCP02_H
+#define GP_SCP_SCP02_H
+
+#include "apdu.h"
+#include "keystore/keystore.h"
+#include "keystore/scp02_crypto.h"
+
+/* i-parameter bits (GlobalPlatform 2.2 E.1.2). */
+#define SCP02_I_THREE_KEYS      0x01 /* else one base key */
+#define SCP02_I_CMAC_UNMODIFIED 0x02 /* else C-MAC over the modified header */
+#define SCP02_I_EXPLICIT        0x04 /* explicit initiation (INITIALIZE UPDATE) */
+#define SCP02_I_ICV_MAC_AID     0x08 /* ICV = MAC over AID (implicit) */
+#define SCP02_I_ICV_ENCRYPT     0x10 /* ICV encrypted with single DES */
+#define SCP02_I_RMAC            0x20 /* R-MAC supported */
+#define SCP02_I_WELL_KNOWN      0x40 /* pseudo-random card challenge */
+
+/* Security levels (P1 of EXTERNAL AUTHENTICATE). */
+#define SCP02_LEVEL_CMAC 0x01
+#define SCP02_LEVEL_CDEC 0x02 /* always with CMAC: 0x03 */
+#define SCP02_LEVEL_RMAC 0x10
+
+typedef enum {
+    SCP_OK = 0,
+    SCP_E_ARGS,            /* bad argument or malformed command APDU */
+    SCP_E_STATE,           /* the channel is not in the state this step needs */
+    SCP_E_RSP_SHORT,       /* card response shorter than the protocol allows */
+    SCP_E_RSP_LONG,        /* card response longer than the protocol allows */
+    SCP_E_RSP_SW,          /* card answered with an error status word */
+    SCP_E_NOT_SCP02,       /* card announced another secure channel protocol */
+    SCP_E_KEY_VERSION,     /* card answered with another key version than asked */
+    SCP_E_CARD_CRYPTOGRAM, /* card cryptogram wrong: keys do not match the card */
+    SCP_E_KEYSTORE,        /* a keystore call failed */
+    SCP_E_TOO_LONG,        /* the wrapped command would exceed 255 data bytes */
+    SCP_E_TRANSPORT,       /* reader or connection failure */
+    SCP_E_REMOVED,         /* card removed */
+    SCP_E_UNSUPPORTED,     /* i-parameter or level not supported */
+} scp_err_t;
+
+const char *scp_err_name(scp_err_t e);
+
+#define SCP02_INIT_RSP_LEN 28
+
+typedef struct {
+    uint8_t key_div[10];   /* key diversification data */
+    uint8_t kvn;           /* key version number */
+    uint8_t scp;           /* secure channel protocol identifier: 02 */
+    uint8_t seq[2];        /* sequence counter */
+    uint8_t card_challenge[6];
+    uint8_t card_cryptogram[8];
+} scp02_init_rsp_t;
+
+enum scp02_state { SCP02_CLOSED = 0, SCP02_INIT_SENT, SCP02_AUTH_SENT, SCP02_OPEN };
+
+typedef struct {
+    ks_session_t *ks;
+    CK_OBJECT_HANDLE static_enc, static_mac, static_dek;
+    uint8_t i_param;
+    uint8_t level;
+    uint8_t kvn_requested;
+    enum scp02_state state;
+    uint8_t host_challenge[8];
+    scp02_init_rsp_t init;
+    ks_scp02_keys_t keys;
+    uint8_t last_cmac[8]; /* C-MAC of the last command sent in the channel */
+    uint16_t last_sw;
+    char err[320];
+} scp02_t;
+
+/* Prepares a channel; nothing is sent. For a single base key pass a key set
+ * whose three handles are the same. */
+scp_err_t scp02_init(scp02_t *ch, ks_session_t *ks, const ks_keyset_t *keys, uint8_t i_param,
+                     uint8_t level);
+/* Strict parser of an INITIALIZE UPDATE response (data + SW1 SW2). */
+scp_err_t scp02_parse_init_update(const uint8_t *rsp, size_t len, scp02_init_rsp_t *out,
+                                  char *why, size_t why_len);
+/* Builds INITIALIZE UPDATE for key version kvn (0 = card default). The host
+ * challenge comes from the keystore's RNG unless host_challenge is given
+ * (known-answer tests). */
+scp_err_t scp02_initialize_update(scp02_t *ch, uint8_t kvn, const uint8_t *host_challenge,
+                                  apdu_t *cmd);
+/* Checks the response, derives session keys in the keystore and verifies
+ * the card cryptogram. On any failure the channel is closed and no
+ * EXTERNAL AUTHENTICATE can be built. */
+scp_err_t scp02_on_initialize_update(scp02_t *ch, const uint8_t *rsp, size_t len);
+/* Builds EXTERNAL AUTHENTICATE (host cryptogram + C-MAC, zero ICV). */
+scp_err_t scp02_external_authenticate(scp02_t *ch, apdu_t *cmd);
+scp_err_t scp02_on_external_authenticate(scp02_t *ch, uint16_t sw);
+/* Wraps a plain command for the open channel: C-MAC (ICV chaining) and, at
+ * level 03, C-DEC encryption of the data field. */
+scp_err_t scp02_wrap(scp02_t *ch, const apdu_t *plain, apdu_t *wrapped);
+/* Ends the channel and destroys its session keys in the keystore. */
+void scp02_close(scp02_t *ch);
+const char *scp02_error(const scp02_t *ch);
+
+#endif
