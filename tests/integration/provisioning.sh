@@ -2,6 +2,7 @@
 # gp-p11-keys against a fresh SoftHSM token (run under softhsm-env.sh):
 # import, list with KCVs, refuse bad input, generate, delete.
 set -u
+[ -n "${SOFTHSM2_CONF:-}" ] || exec sh "$GP_HARNESS/softhsm-env.sh" sh "$0" "$@"
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 ok() { echo "ok - $*"; passes=$((passes + 1)); }
 passes=0 failures=0

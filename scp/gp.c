@@ -1,0 +1,268 @@
+/* GlobalPlatform commands: see gp.h. */
+#include "config.h"
+#include "gp.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static scp_err_t fail(gp_session_t *g, scp_err_t e, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static scp_err_t fail(gp_session_t *g, scp_err_t e, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(g->err, sizeof g->err, fmt, ap);
+    va_end(ap);
+    return e;
+}
+
+void gp_session_init(gp_session_t *g, gp_transport_t t)
+{
+    memset(g, 0, sizeof *g);
+    g->t = t;
+}
+
+const char *gp_error(const gp_session_t *g) { return g->err; }
+int gp_channel_open(const gp_session_t *g) { return g->ch.state == SCP02_OPEN; }
+
+/* One exchange on the wire, then GET RESPONSE while the card says 61xx. */
+static scp_err_t exchange(gp_session_t *g, const apdu_t *plain, const apdu_t *wire, int secured,
+                          uint8_t *rsp, size_t cap, size_t *rlen, uint16_t *sw)
+{
+    uint8_t cmd[APDU_MAX_CMD], r[APDU_MAX_RSP];
+    size_t n = apdu_encode(wire, cmd, sizeof cmd);
+    if (!n)
+        return fail(g, SCP_E_ARGS, "command cannot be encoded");
+    size_t got = 0;
+    for (int round = 0; round < 64; round++) {
+        size_t rl = sizeof r;
+        scp_err_t e = g->t.transmit(g->t.ctx, cmd, n, r, &rl, g->err, sizeof g->err);
+        if (e != SCP_OK)
+            return e;
+        if (g->trace)
+            g->trace(g->trace_ctx, round ? NULL : plain, cmd, n, r, rl, secured);
+        size_t dl;
+        if (rapdu_split(r, rl, &dl, sw) != 0)
+            return fail(g, SCP_E_RSP_SHORT, "the card answered %zu byte%s, no status word", rl,
+                        rl == 1 ? "" : "s");
+        if (got + dl > cap)
+            return fail(g, SCP_E_RSP_LONG, "the card answered more data (%zu bytes) than expected "
+                                           "(%zu)", got + dl, cap);
+        memcpy(rsp + got, r, dl);
+        got += dl;
+        if ((*sw >> 8) != 0x61)
+            break;
+        /* T=0: more data waits; GET RESPONSE is never secured */
+        cmd[0] = 0x00;
+        cmd[1] = 0xC0;
+        cmd[2] = 0x00;
+        cmd[3] = 0x00;
+        cmd[4] = (uint8_t)*sw;
+        n = 5;
+        secured = 0;
+        plain = NULL;
+    }
+    *rlen = got;
+    return SCP_OK;
+}
+
+scp_err_t gp_send(gp_session_t *g, const apdu_t *plain, uint8_t *rsp, size_t cap, size_t *rlen,
+                  uint16_t *sw)
+{
+    apdu_t p = *plain, wire;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        int secured = gp_channel_open(g);
+        if (secured) {
+            scp_err_t e = scp02_wrap(&g->ch, &p, &wire);
+            if (e != SCP_OK)
+                return fail(g, e, "%s", scp02_error(&g->ch));
+        } else {
+            wire = p;
+        }
+        scp_err_t e = exchange(g, &p, &wire, secured, rsp, cap, rlen, sw);
+        if (e != SCP_OK) {
+            if (e == SCP_E_REMOVED || e == SCP_E_TRANSPORT)
+                gp_close_channel(g); /* the channel did not survive */
+            return e;
+        }
+        g->sw = *sw;
+        if ((*sw >> 8) == 0x6C && attempt == 0) {
+            /* wrong Le: the card tells the right one; a secured command is
+             * wrapped again (new C-MAC) with it */
+            p.has_le = 1;
+            p.le = (*sw & 0xFF) ? (*sw & 0xFF) : 256;
+            continue;
+        }
+        if (secured && *sw == 0x6982)
+            gp_close_channel(g); /* the card closed its side */
+        return SCP_OK;
+    }
+    return SCP_OK;
+}
+
+scp_err_t gp_command(gp_session_t *g, const char *what, enum sw_context ctx, const apdu_t *plain,
+                     uint8_t *rsp, size_t cap, size_t *rlen)
+{
+    uint16_t sw;
+    uint8_t dummy[APDU_MAX_RSP];
+    size_t dl;
+    if (!rsp) {
+        rsp = dummy;
+        cap = sizeof dummy;
+        rlen = &dl;
+    }
+    scp_err_t e = gp_send(g, plain, rsp, cap, rlen, &sw);
+    if (e != SCP_OK)
+        return e;
+    if (sw != 0x9000) {
+        char d[240];
+        return fail(g, SCP_E_RSP_SW, "%s: %s", what, sw_describe(sw, ctx, d, sizeof d));
+    }
+    return SCP_OK;
+}
+
+scp_err_t gp_select(gp_session_t *g, const uint8_t *aid, size_t aid_len)
+{
+    apdu_t a;
+    uint8_t fci[APDU_MAX_RSP];
+    size_t fl;
+    uint16_t sw;
+    gp_close_channel(g); /* selecting ends any channel on the card too */
+    apdu_set(&a, 0x00, 0xA4, 0x04, 0x00, aid, aid_len, 1, 256);
+    scp_err_t e = gp_send(g, &a, fci, sizeof fci, &fl, &sw);
+    if (e != SCP_OK)
+        return e;
+    if (sw != 0x9000 && sw != 0x6283) {
+        char d[240];
+        return fail(g, SCP_E_RSP_SW, "SELECT of the security domain: %s",
+                    sw_describe(sw, SW_CTX_SELECT, d, sizeof d));
+    }
+    return SCP_OK;
+}
+
+scp_err_t gp_open_channel(gp_session_t *g, ks_session_t *ks, const ks_keyset_t *keys,
+                          const gp_channel_opts_t *o)
+{
+    scp_err_t e = gp_select(g, o->isd_aid, o->isd_aid ? o->isd_aid_len : 0);
+    if (e != SCP_OK)
+        return e;
+    e = scp02_init(&g->ch, ks, keys, o->i_param, o->level);
+    if (e != SCP_OK)
+        return fail(g, e, "%s", scp02_error(&g->ch));
+    apdu_t cmd;
+    e = scp02_initialize_update(&g->ch, o->kvn, NULL, &cmd);
+    if (e != SCP_OK)
+        return fail(g, e, "%s", scp02_error(&g->ch));
+    uint8_t r[APDU_MAX_RSP];
+    size_t rl;
+    uint16_t sw;
+    e = gp_send(g, &cmd, r, sizeof r - 2, &rl, &sw);
+    if (e != SCP_OK) {
+        scp02_close(&g->ch);
+        return e;
+    }
+    r[rl] = (uint8_t)(sw >> 8);
+    r[rl + 1] = (uint8_t)sw;
+    e = scp02_on_initialize_update(&g->ch, r, rl + 2);
+    if (e != SCP_OK)
+        return fail(g, e, "%s", scp02_error(&g->ch));
+    e = scp02_external_authenticate(&g->ch, &cmd);
+    if (e != SCP_OK)
+        return fail(g, e, "%s", scp02_error(&g->ch));
+    e = exchange(g, &cmd, &cmd, 1, r, sizeof r, &rl, &sw);
+    if (e != SCP_OK) {
+        scp02_close(&g->ch);
+        return e;
+    }
+    g->sw = sw;
+    e = scp02_on_external_authenticate(&g->ch, sw);
+    if (e != SCP_OK)
+        return fail(g, e, "%s", scp02_error(&g->ch));
+    return SCP_OK;
+}
+
+void gp_close_channel(gp_session_t *g)
+{
+    if (g->ch.state != SCP02_CLOSED)
+        scp02_close(&g->ch);
+}
+
+int gp_get_status(gp_session_t *g, uint8_t p1, int tlv, gp_entry_t *out, int max)
+{
+    size_t cap = 4096, len = 0;
+    uint8_t *all = malloc(cap);
+    if (!all) {
+        fail(g, SCP_E_ARGS, "out of memory");
+        return -1;
+    }
+    static const uint8_t all_aids[] = {0x4F, 0x00};
+    uint8_t p2 = tlv ? 0x02 : 0x00;
+    int n = -1;
+    for (int round = 0; round < 64; round++) {
+        apdu_t a;
+        uint8_t r[APDU_MAX_RSP];
+        size_t rl;
+        uint16_t sw;
+        apdu_set(&a, 0x80, 0xF2, p1, (uint8_t)(p2 | (round ? 0x01 : 0x00)), all_aids,
+                 sizeof all_aids, 1, 256);
+        if (gp_send(g, &a, r, sizeof r, &rl, &sw) != SCP_OK)
+            goto out;
+        if (sw == 0x6A88 && round == 0) { /* nothing of this kind on the card */
+            n = 0;
+            goto out;
+        }
+        if (sw != 0x9000 && sw != 0x6310) {
+            char d[240];
+            fail(g, SCP_E_RSP_SW, "GET STATUS: %s", sw_describe(sw, SW_CTX_GET_STATUS, d, sizeof d));
+            goto out;
+        }
+        if (len + rl > cap) {
+            uint8_t *bigger = realloc(all, cap * 2);
+            if (!bigger)
+                goto out;
+            all = bigger;
+            cap *= 2;
+        }
+        memcpy(all + len, r, rl);
+        len += rl;
+        if (sw == 0x9000) {
+            n = gp_registry_parse(all, len, p1, tlv, out, max, g->err, sizeof g->err);
+            goto out;
+        }
+    }
+    fail(g, SCP_E_RSP_LONG, "GET STATUS: the card kept answering 6310 (more data) 64 times");
+out:
+    free(all);
+    return n;
+}
+
+scp_err_t gp_get_data(gp_session_t *g, uint16_t tag, uint8_t *out, size_t cap, size_t *len)
+{
+    apdu_t a;
+    apdu_set(&a, 0x80, 0xCA, (uint8_t)(tag >> 8), (uint8_t)tag, NULL, 0, 1, 256);
+    char what[32];
+    snprintf(what, sizeof what, "GET DATA %04X", tag);
+    return gp_command(g, what, SW_CTX_ANY, &a, out, cap, len);
+}
+
+scp_err_t gp_delete(gp_session_t *g, const uint8_t *aid, size_t aid_len, int related)
+{
+    if (aid_len < 5 || aid_len > GP_AID_MAX)
+        return fail(g, SCP_E_ARGS, "an AID has 5 to 16 bytes, not %zu", aid_len);
+    uint8_t d[2 + GP_AID_MAX];
+    d[0] = 0x4F;
+    d[1] = (uint8_t)aid_len;
+    memcpy(d + 2, aid, aid_len);
+    apdu_t a;
+    apdu_set(&a, 0x80, 0xE4, 0x00, related ? 0x80 : 0x00, d, aid_len + 2, 1, 256);
+    return gp_command(g, "DELETE", SW_CTX_DELETE, &a, NULL, 0, NULL);
+}
+
+scp_err_t gp_set_status(gp_session_t *g, uint8_t p1, uint8_t p2, const uint8_t *aid, size_t aid_len)
+{
+    apdu_t a;
+    apdu_set(&a, 0x80, 0xF0, p1, p2, aid, aid_len, 0, 0);
+    return gp_command(g, "SET STATUS", SW_CTX_ANY, &a, NULL, 0, NULL);
+}

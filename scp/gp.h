@@ -1,0 +1,58 @@
+/* GlobalPlatform commands over a transport, through an SCP02 channel. */
+#ifndef GP_SCP_GP_H
+#define GP_SCP_GP_H
+
+#include "registry.h"
+#include "scp02.h"
+#include "sw.h"
+#include "transport.h"
+
+/* Called for every APDU exchanged (for the module's APDU trace). cmd is the
+ * plain command; wire what went to the card; rsp/rsp_len the answer. */
+typedef void (*gp_trace_fn)(void *ctx, const apdu_t *plain, const uint8_t *wire, size_t wire_len,
+                            const uint8_t *rsp, size_t rsp_len, int secured);
+
+typedef struct {
+    gp_transport_t t;
+    scp02_t ch;
+    uint16_t sw;            /* status word of the last command */
+    char err[400];
+    gp_trace_fn trace;
+    void *trace_ctx;
+} gp_session_t;
+
+typedef struct {
+    uint8_t i_param;        /* SCP02 i: 0x15, 0x55... */
+    uint8_t level;          /* 0x01 C-MAC, 0x03 C-MAC + C-DEC */
+    uint8_t kvn;            /* 0: the card's default key version */
+    const uint8_t *isd_aid; /* NULL or length 0: select the default application */
+    size_t isd_aid_len;
+} gp_channel_opts_t;
+
+void gp_session_init(gp_session_t *g, gp_transport_t t);
+const char *gp_error(const gp_session_t *g);
+int gp_channel_open(const gp_session_t *g);
+
+/* Sends a plain command, secured when the channel is open. Handles 61xx
+ * (GET RESPONSE) and 6Cxx (resend with the card's Le). The response data
+ * (without SW) goes to rsp; the SW to *sw. Returns SCP_OK whatever the SW. */
+scp_err_t gp_send(gp_session_t *g, const apdu_t *plain, uint8_t *rsp, size_t cap, size_t *rlen,
+                  uint16_t *sw);
+/* As gp_send, but any SW other than 9000 is SCP_E_RSP_SW, explained. */
+scp_err_t gp_command(gp_session_t *g, const char *what, enum sw_context ctx, const apdu_t *plain,
+                     uint8_t *rsp, size_t cap, size_t *rlen);
+
+scp_err_t gp_select(gp_session_t *g, const uint8_t *aid, size_t aid_len);
+/* SELECT, INITIALIZE UPDATE, card cryptogram check, EXTERNAL AUTHENTICATE. */
+scp_err_t gp_open_channel(gp_session_t *g, ks_session_t *ks, const ks_keyset_t *keys,
+                          const gp_channel_opts_t *o);
+void gp_close_channel(gp_session_t *g);
+
+/* GET STATUS with 'next occurrence' continuations; entries parsed. */
+int gp_get_status(gp_session_t *g, uint8_t p1, int tlv, gp_entry_t *out, int max);
+/* GET DATA; the whole TLV the card returns. */
+scp_err_t gp_get_data(gp_session_t *g, uint16_t tag, uint8_t *out, size_t cap, size_t *len);
+scp_err_t gp_delete(gp_session_t *g, const uint8_t *aid, size_t aid_len, int related);
+scp_err_t gp_set_status(gp_session_t *g, uint8_t p1, uint8_t p2, const uint8_t *aid, size_t aid_len);
+
+#endif

@@ -1,0 +1,47 @@
+/* PC/SC transport (pcsc-lite). */
+#ifndef GP_SCP_PCSC_H
+#define GP_SCP_PCSC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "transport.h"
+
+typedef struct pcsc_ctx pcsc_ctx_t;
+typedef struct pcsc_card pcsc_card_t;
+
+#define PCSC_READER_MAX 128
+
+scp_err_t pcsc_open(pcsc_ctx_t **out, char *err, size_t errlen);
+void pcsc_close(pcsc_ctx_t *p);
+/* Fills names with up to max reader names; returns the count, or -1. */
+int pcsc_list_readers(pcsc_ctx_t *p, char names[][PCSC_READER_MAX], int max);
+/* Is a card present in the reader? 1 yes, 0 no, -1 error */
+int pcsc_card_present(pcsc_ctx_t *p, const char *reader);
+
+/* Watches readers and card presence without losing an event: each wait
+ * reports what changed since the state the previous wait returned. */
+typedef struct pcsc_watch pcsc_watch_t;
+#define PCSC_WATCH_MAX 16
+pcsc_watch_t *pcsc_watch_new(pcsc_ctx_t *p);
+void pcsc_watch_free(pcsc_watch_t *w);
+/* The first call returns at once with the current state. Later calls wait
+ * until a reader comes or goes or a card is inserted or removed, or
+ * timeout_ms passes (-1: forever). Returns 1 on a change, 0 on timeout, -1
+ * on error or when cancelled with pcsc_cancel. */
+int pcsc_watch_wait(pcsc_watch_t *w, long timeout_ms);
+int pcsc_watch_count(const pcsc_watch_t *w);
+const char *pcsc_watch_name(const pcsc_watch_t *w, int i);
+int pcsc_watch_present(const pcsc_watch_t *w, int i);
+/* Wakes a pcsc_watch_wait blocked on this context. */
+void pcsc_cancel(pcsc_ctx_t *p);
+
+scp_err_t pcsc_connect(pcsc_ctx_t *p, const char *reader, pcsc_card_t **out, char *err,
+                       size_t errlen);
+void pcsc_disconnect(pcsc_card_t *c);
+/* The ATR of the connected card; returns its length. */
+size_t pcsc_atr(const pcsc_card_t *c, uint8_t *out, size_t cap);
+/* A transport over this card. */
+gp_transport_t pcsc_transport(pcsc_card_t *c);
+
+#endif

@@ -1,0 +1,743 @@
+/* gp-sim card logic: see sim_card.h. Written from the GlobalPlatform Card
+ * Specification 2.2 (sections 11.x and appendix E) and ISO/IEC 7816-4. */
+#include "sim_card.h"
+#include "sim_crypto.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SW(r, n, sw) ((r)[(n)] = (uint8_t)((sw) >> 8), (r)[(n) + 1] = (uint8_t)(sw), (n) + 2)
+
+static int unhex(const char *s, uint8_t *out, size_t cap)
+{
+    size_t n = 0;
+    while (*s) {
+        if (isspace((unsigned char)*s)) {
+            s++;
+            continue;
+        }
+        unsigned v;
+        if (!isxdigit((unsigned char)s[0]) || !isxdigit((unsigned char)s[1]) || n >= cap ||
+            sscanf(s, "%2x", &v) != 1)
+            return -1;
+        out[n++] = (uint8_t)v;
+        s += 2;
+    }
+    return (int)n;
+}
+
+static sim_entry_t *add_entry(sim_card_t *c, enum sim_kind kind, const char *aid_hex,
+                              uint8_t lifecycle, uint8_t priv)
+{
+    if (c->n_entries >= SIM_MAX_ENTRIES)
+        return NULL;
+    sim_entry_t *e = &c->entries[c->n_entries];
+    memset(e, 0, sizeof *e);
+    int n = unhex(aid_hex, e->aid, SIM_AID_MAX);
+    if (n < 5)
+        return NULL;
+    e->aid_len = (size_t)n;
+    e->kind = kind;
+    e->lifecycle = lifecycle;
+    e->priv[0] = priv;
+    c->n_entries++;
+    return e;
+}
+
+static void add_module(sim_entry_t *e, const char *aid_hex)
+{
+    if (e->n_modules < SIM_MAX_MODULES) {
+        int n = unhex(aid_hex, e->module[e->n_modules], SIM_AID_MAX);
+        if (n > 0)
+            e->module_len[e->n_modules++] = (size_t)n;
+    }
+}
+
+static void set_elf(sim_entry_t *e, const char *aid_hex)
+{
+    int n = unhex(aid_hex, e->elf, SIM_AID_MAX);
+    e->elf_len = n > 0 ? (size_t)n : 0;
+}
+
+void sim_default_profile(sim_card_t *c)
+{
+    memset(c, 0, sizeof *c);
+    static const char atr[] = "3BF81300008131FE454A434F5076323431B7";
+    c->atr_len = (size_t)unhex(atr, c->atr, sizeof c->atr);
+    c->i_param = 0x15;
+    c->n_keysets = 1;
+    c->keysets[0].kvn = 0x01;
+    for (int i = 0; i < 16; i++)
+        c->keysets[0].enc[i] = c->keysets[0].mac[i] = c->keysets[0].dek[i] = (uint8_t)(0x40 + i);
+    unhex("00001234567890ABCDEF", c->key_div, sizeof c->key_div);
+    c->seq[0] = 0x00;
+    c->seq[1] = 0x01;
+    c->max_failed_auth = 3;
+    /* CPLC: fabricator, type, OS id, dates, serial, batch, module fab... 42 bytes */
+    unhex("4790 5167 4791 1210 0100 1234 5678 9ABC 4812 0000 0000 0000 0000 0000 0000 0000"
+          "0000 0000 0000 0000 0000", c->cplc, sizeof c->cplc);
+    c->iin_len = (size_t)unhex("0699999999", c->iin, sizeof c->iin);
+    c->cin_len = (size_t)unhex("1122334455667788", c->cin, sizeof c->cin);
+    c->max_response = 240;
+    add_entry(c, SIM_ISD, "A000000151000000", 0x0F, 0x9E);
+    sim_entry_t *e = add_entry(c, SIM_ELF, "A0000000620001", 0x01, 0x00);
+    add_module(e, "A0000000620001");
+    e = add_entry(c, SIM_ELF, "F000000001", 0x01, 0x00);
+    add_module(e, "F00000000101");
+    add_module(e, "F00000000102");
+    e = add_entry(c, SIM_APP, "F00000000101", 0x07, 0x00);
+    set_elf(e, "F000000001");
+    e = add_entry(c, SIM_APP, "F00000000102", 0x07, 0x00);
+    set_elf(e, "F000000001");
+    e = add_entry(c, SIM_ELF, "F000000002", 0x01, 0x00);
+    add_module(e, "F00000000201");
+    e = add_entry(c, SIM_APP, "F00000000201", 0x07, 0x00);
+    set_elf(e, "F000000002");
+    e = add_entry(c, SIM_SSD, "A000000151535344", 0x0F, 0x80);
+    set_elf(e, "A0000001515350");
+    sim_reset(c);
+}
+
+int sim_locked(const sim_card_t *c)
+{
+    return c->max_failed_auth > 0 && c->failed_auth >= c->max_failed_auth;
+}
+
+static void close_channel(sim_card_t *c)
+{
+    c->ch = SIM_CH_NONE;
+    c->level = 0;
+    memset(c->s_enc, 0, sizeof c->s_enc);
+    memset(c->s_mac, 0, sizeof c->s_mac);
+}
+
+void sim_reset(sim_card_t *c)
+{
+    close_channel(c);
+    c->isd_selected = 1; /* the ISD is the default selected application */
+    c->pending_len = 0;
+    c->gs_next = -1;
+}
+
+/* --- profile file -------------------------------------------------------- */
+
+static int parse_byte(const char *s, uint8_t *out)
+{
+    uint8_t b[1];
+    if (unhex(s, b, 1) != 1)
+        return -1;
+    *out = b[0];
+    return 0;
+}
+
+int sim_load_profile(sim_card_t *c, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "cannot open profile %s", path);
+        return -1;
+    }
+    char line[1024];
+    int lineno = 0, registry_reset = 0, keys_reset = 0, rc = 0;
+    while (rc == 0 && fgets(line, sizeof line, f)) {
+        lineno++;
+        char *h = strchr(line, '#');
+        if (h)
+            *h = 0;
+        char *eq = strchr(line, '=');
+        if (!eq)
+            continue;
+        *eq = 0;
+        char key[32], *v = eq + 1;
+        if (sscanf(line, "%31s", key) != 1)
+            continue;
+        v[strcspn(v, "\r\n")] = 0;
+        char t[6][64];
+        memset(t, 0, sizeof t);
+        int nt = sscanf(v, "%63s %63s %63s %63s %63s %63s", t[0], t[1], t[2], t[3], t[4], t[5]);
+        int bad = 0;
+        if (strcmp(key, "i") == 0) {
+            bad = nt != 1 || parse_byte(t[0], &c->i_param);
+        } else if (strcmp(key, "keys") == 0) { /* kvn enc mac dek */
+            if (!keys_reset) {
+                c->n_keysets = 0;
+                keys_reset = 1;
+            }
+            sim_keyset_t *k = &c->keysets[c->n_keysets];
+            bad = nt != 4 || c->n_keysets >= SIM_MAX_KEYSETS || parse_byte(t[0], &k->kvn) ||
+                  unhex(t[1], k->enc, 16) != 16 || unhex(t[2], k->mac, 16) != 16 ||
+                  unhex(t[3], k->dek, 16) != 16;
+            if (!bad)
+                c->n_keysets++;
+        } else if (strcmp(key, "key_div") == 0) {
+            bad = unhex(v, c->key_div, 10) != 10;
+        } else if (strcmp(key, "seq") == 0) {
+            bad = unhex(v, c->seq, 2) != 2;
+        } else if (strcmp(key, "max_failed_auth") == 0) {
+            c->max_failed_auth = atoi(v);
+        } else if (strcmp(key, "cplc") == 0) {
+            bad = unhex(v, c->cplc, 42) != 42;
+        } else if (strcmp(key, "iin") == 0 || strcmp(key, "cin") == 0) {
+            int n = unhex(v, key[0] == 'i' ? c->iin : c->cin, 16);
+            bad = n < 1;
+            if (!bad)
+                *(key[0] == 'i' ? &c->iin_len : &c->cin_len) = (size_t)n;
+        } else if (strcmp(key, "protocol") == 0) {
+            c->t0 = strcmp(t[0], "t0") == 0;
+            bad = !c->t0 && strcmp(t[0], "t1") != 0;
+        } else if (strcmp(key, "max_response") == 0) {
+            c->max_response = (size_t)atoi(v);
+            bad = c->max_response < 32 || c->max_response > 256;
+        } else if (strcmp(key, "atr") == 0) {
+            int n = unhex(v, c->atr, sizeof c->atr);
+            bad = n < 2;
+            if (!bad)
+                c->atr_len = (size_t)n;
+        } else if (!strcmp(key, "isd") || !strcmp(key, "app") || !strcmp(key, "ssd") ||
+                   !strcmp(key, "elf")) {
+            if (!registry_reset) {
+                c->n_entries = 0;
+                registry_reset = 1;
+            }
+            enum sim_kind kind = key[0] == 'i' ? SIM_ISD : key[0] == 'a' ? SIM_APP
+                               : key[0] == 's' ? SIM_SSD : SIM_ELF;
+            uint8_t lc = 0, pv = 0;
+            bad = nt < 3 || parse_byte(t[1], &lc) || parse_byte(t[2], &pv) ||
+                  (kind == SIM_ISD && c->n_entries != 0);
+            sim_entry_t *e = bad ? NULL : add_entry(c, kind, t[0], lc, pv);
+            bad = bad || !e;
+            for (int i = 3; !bad && i < nt; i++) {
+                if (kind == SIM_ELF)
+                    add_module(e, t[i]);
+                else
+                    set_elf(e, t[i]);
+            }
+        } else {
+            snprintf(err, errlen, "%s:%d: unknown key '%s'", path, lineno, key);
+            rc = -1;
+        }
+        if (bad && rc == 0) {
+            snprintf(err, errlen, "%s:%d: bad value for '%s'", path, lineno, key);
+            rc = -1;
+        }
+    }
+    fclose(f);
+    if (rc == 0 && (c->n_entries == 0 || c->entries[0].kind != SIM_ISD)) {
+        snprintf(err, errlen, "%s: the registry must start with the isd", path);
+        rc = -1;
+    }
+    sim_reset(c);
+    return rc;
+}
+
+/* --- helpers --------------------------------------------------------------- */
+
+typedef struct {
+    uint8_t cla, ins, p1, p2;
+    const uint8_t *data;
+    size_t lc;
+    int has_le;
+    unsigned le;
+} cmd_t;
+
+static int parse_cmd(const uint8_t *b, size_t len, cmd_t *c)
+{
+    memset(c, 0, sizeof *c);
+    if (len < 4)
+        return -1;
+    c->cla = b[0];
+    c->ins = b[1];
+    c->p1 = b[2];
+    c->p2 = b[3];
+    if (len == 4)
+        return 0;
+    if (len == 5) {
+        c->has_le = 1;
+        c->le = b[4] ? b[4] : 256;
+        return 0;
+    }
+    c->lc = b[4];
+    if (c->lc == 0 || (len != 5 + c->lc && len != 6 + c->lc))
+        return -1;
+    c->data = b + 5;
+    if (len == 6 + c->lc) {
+        c->has_le = 1;
+        c->le = b[5 + c->lc] ? b[5 + c->lc] : 256;
+    }
+    return 0;
+}
+
+static sim_entry_t *find_entry(sim_card_t *c, const uint8_t *aid, size_t len)
+{
+    for (int i = 0; i < c->n_entries; i++) {
+        sim_entry_t *e = &c->entries[i];
+        if (!e->deleted && e->aid_len == len && memcmp(e->aid, aid, len) == 0)
+            return e;
+    }
+    return NULL;
+}
+
+static size_t put_tlv(uint8_t *out, unsigned tag, const uint8_t *v, size_t len)
+{
+    size_t n = 0;
+    if (tag > 0xFF)
+        out[n++] = (uint8_t)(tag >> 8);
+    out[n++] = (uint8_t)tag;
+    if (len > 127)
+        out[n++] = 0x81;
+    out[n++] = (uint8_t)len;
+    memcpy(out + n, v, len);
+    return n + len;
+}
+
+/* --- SCP02 ----------------------------------------------------------------- */
+
+static size_t initialize_update(sim_card_t *c, const cmd_t *cmd, uint8_t *r)
+{
+    close_channel(c);
+    if (cmd->cla != 0x80)
+        return SW(r, 0, 0x6E00);
+    if (sim_locked(c))
+        return SW(r, 0, 0x6983);
+    if (cmd->lc != 8)
+        return SW(r, 0, 0x6700);
+    const sim_keyset_t *k = NULL;
+    for (int i = 0; i < c->n_keysets && !k; i++)
+        if (cmd->p1 == 0 || c->keysets[i].kvn == cmd->p1)
+            k = &c->keysets[i];
+    if (!k)
+        return SW(r, 0, 0x6A88);
+    c->keys = k;
+    memcpy(c->host_chal, cmd->data, 8);
+    if (sim_random(c->card_chal, 6) != 0)
+        return SW(r, 0, 0x6F00);
+    int one_key = !(c->i_param & 0x01);
+    sim_session_key(k->enc, 0x0182, c->seq, c->s_enc);
+    sim_session_key(one_key ? k->enc : k->mac, 0x0101, c->seq, c->s_mac);
+    sim_session_key(one_key ? k->enc : k->mac, 0x0102, c->seq, c->s_rmac);
+    sim_session_key(one_key ? k->enc : k->dek, 0x0181, c->seq, c->s_dek);
+    uint8_t in[16];
+    memcpy(in, c->host_chal, 8);
+    memcpy(in + 8, c->seq, 2);
+    memcpy(in + 10, c->card_chal, 6);
+    size_t n = 0;
+    memcpy(r, c->key_div, 10);
+    r[10] = k->kvn;
+    r[11] = 0x02;
+    memcpy(r + 12, c->seq, 2);
+    memcpy(r + 14, c->card_chal, 6);
+    sim_mac_3des(c->s_enc, in, 16, r + 20);
+    if (c->fault_wrong_cryptogram) {
+        r[27] ^= 0x5A;
+        c->fault_wrong_cryptogram = 0;
+    }
+    n = 28;
+    c->ch = SIM_CH_INIT;
+    return SW(r, n, 0x9000);
+}
+
+/* C-MAC over the (modified or unmodified) header and the plain data. */
+static void expected_cmac(const sim_card_t *c, uint8_t cla, const cmd_t *cmd, const uint8_t *plain,
+                          size_t plen, const uint8_t icv[8], uint8_t mac[8])
+{
+    uint8_t buf[5 + 256];
+    int unmodified = c->i_param & 0x02;
+    buf[0] = unmodified ? (uint8_t)(cla & ~0x04) : cla;
+    buf[1] = cmd->ins;
+    buf[2] = cmd->p1;
+    buf[3] = cmd->p2;
+    buf[4] = (uint8_t)(unmodified ? plen : plen + 8);
+    memcpy(buf + 5, plain, plen);
+    sim_mac_retail(c->s_mac, icv, buf, 5 + plen, mac);
+}
+
+static int equal(const uint8_t *a, const uint8_t *b, size_t n)
+{
+    uint8_t d = 0;
+    for (size_t i = 0; i < n; i++)
+        d |= (uint8_t)(a[i] ^ b[i]);
+    return d == 0;
+}
+
+static size_t external_authenticate(sim_card_t *c, const cmd_t *cmd, uint8_t *r)
+{
+    if (c->ch != SIM_CH_INIT) {
+        close_channel(c);
+        return SW(r, 0, 0x6985);
+    }
+    if (cmd->lc != 16)
+        return SW(r, 0, 0x6700);
+    uint8_t lvl = cmd->p1;
+    int rmac_ok = (c->i_param & 0x20) != 0;
+    if (!(lvl == 0x00 || lvl == 0x01 || lvl == 0x03 || (rmac_ok && (lvl == 0x11 || lvl == 0x13)))) {
+        close_channel(c);
+        return SW(r, 0, 0x6A86);
+    }
+    c->ext_auth_received++;
+    uint8_t in[16], host[8], mac[8];
+    static const uint8_t zero[8];
+    memcpy(in, c->seq, 2);
+    memcpy(in + 2, c->card_chal, 6);
+    memcpy(in + 8, c->host_chal, 8);
+    sim_mac_3des(c->s_enc, in, 16, host);
+    expected_cmac(c, cmd->cla, cmd, cmd->data, 8, zero, mac);
+    if (cmd->cla != 0x84 || !equal(host, cmd->data, 8) || !equal(mac, cmd->data + 8, 8)) {
+        c->failed_auth++;
+        close_channel(c);
+        return SW(r, 0, 0x6982);
+    }
+    c->failed_auth = 0;
+    c->ext_auth_ok++;
+    c->sessions++;
+    c->ch = SIM_CH_OPEN;
+    c->level = lvl;
+    memcpy(c->last_mac, cmd->data + 8, 8);
+    /* the sequence counter moves on with every opened session */
+    unsigned s = (unsigned)(c->seq[0] << 8 | c->seq[1]) + 1;
+    c->seq[0] = (uint8_t)(s >> 8);
+    c->seq[1] = (uint8_t)s;
+    return SW(r, 0, 0x9000);
+}
+
+/* Checks and strips secure messaging; on success *plain/plen hold the
+ * command data. Returns 0 or a status word. */
+static uint16_t unwrap(sim_card_t *c, const cmd_t *cmd, uint8_t *plain, size_t *plen)
+{
+    if (c->ch != SIM_CH_OPEN || c->level == 0)
+        return 0x6982;
+    if (cmd->lc < 8)
+        return 0x6982;
+    size_t dlen = cmd->lc - 8;
+    const uint8_t *mac = cmd->data + dlen;
+    memcpy(plain, cmd->data, dlen);
+    *plen = dlen;
+    if ((c->level & 0x02) && dlen) {
+        static const uint8_t zero[8];
+        if (dlen % 8 || sim_des3(c->s_enc, zero, cmd->data, dlen, plain, 0) != 0)
+            return 0x6982;
+        size_t n = dlen;
+        while (n && plain[n - 1] == 0)
+            n--;
+        if (!n || plain[n - 1] != 0x80 || dlen - n >= 8)
+            return 0x6982;
+        *plen = n - 1;
+    }
+    uint8_t icv[8], want[8];
+    memcpy(icv, c->last_mac, 8);
+    if (c->i_param & 0x10)
+        sim_des1(c->s_mac, icv, icv, 1);
+    expected_cmac(c, cmd->cla, cmd, plain, *plen, icv, want);
+    if (!equal(want, mac, 8)) {
+        c->cmac_bad++;
+        return 0x6982;
+    }
+    c->cmac_ok++;
+    memcpy(c->last_mac, mac, 8);
+    return 0;
+}
+
+/* --- card content ------------------------------------------------------ */
+
+static int kind_matches(const sim_entry_t *e, uint8_t p1)
+{
+    switch (p1) {
+    case 0x80: return e->kind == SIM_ISD;
+    case 0x40: return e->kind == SIM_APP || e->kind == SIM_SSD;
+    case 0x20: case 0x10: return e->kind == SIM_ELF;
+    default: return 0;
+    }
+}
+
+static size_t encode_entry(const sim_entry_t *e, uint8_t p1, int tlv, uint8_t *out)
+{
+    size_t n = 0;
+    if (!tlv) {
+        out[n++] = (uint8_t)e->aid_len;
+        memcpy(out + n, e->aid, e->aid_len);
+        n += e->aid_len;
+        out[n++] = e->lifecycle;
+        out[n++] = e->priv[0];
+        if (p1 == 0x10) {
+            out[n++] = (uint8_t)e->n_modules;
+            for (int m = 0; m < e->n_modules; m++) {
+                out[n++] = (uint8_t)e->module_len[m];
+                memcpy(out + n, e->module[m], e->module_len[m]);
+                n += e->module_len[m];
+            }
+        }
+        return n;
+    }
+    uint8_t body[200];
+    size_t b = put_tlv(body, 0x4F, e->aid, e->aid_len);
+    b += put_tlv(body + b, 0x9F70, &e->lifecycle, 1);
+    if (e->kind != SIM_ELF)
+        b += put_tlv(body + b, 0xC5, e->priv, 3);
+    if ((e->kind == SIM_APP || e->kind == SIM_SSD) && e->elf_len)
+        b += put_tlv(body + b, 0xC4, e->elf, e->elf_len);
+    if (p1 == 0x10)
+        for (int m = 0; m < e->n_modules; m++)
+            b += put_tlv(body + b, 0x84, e->module[m], e->module_len[m]);
+    return put_tlv(out, 0xE3, body, b);
+}
+
+static size_t get_status(sim_card_t *c, const cmd_t *cmd, const uint8_t *data, size_t dlen,
+                         uint8_t *r)
+{
+    if (c->ch != SIM_CH_OPEN)
+        return SW(r, 0, 0x6982);
+    uint8_t p1 = cmd->p1, p2 = cmd->p2;
+    int tlv = (p2 & 0x02) != 0, next = (p2 & 0x01) != 0;
+    if (!(p1 == 0x80 || p1 == 0x40 || p1 == 0x20 || p1 == 0x10) || (p2 & ~0x03))
+        return SW(r, 0, 0x6A86);
+    if (dlen < 2 || data[0] != 0x4F || (size_t)data[1] + 2 > dlen)
+        return SW(r, 0, 0x6A80);
+    const uint8_t *prefix = data + 2;
+    size_t plen = data[1];
+    int start = 0;
+    if (next) {
+        if (c->gs_next < 0 || c->gs_p1 != p1 || (c->gs_p2 & 0x02) != (p2 & 0x02))
+            return SW(r, 0, 0x6A86);
+        start = c->gs_next;
+    }
+    c->gs_next = -1;
+    size_t n = 0;
+    int found = 0;
+    for (int i = start; i < c->n_entries; i++) {
+        const sim_entry_t *e = &c->entries[i];
+        if (e->deleted || !kind_matches(e, p1) || e->aid_len < plen ||
+            memcmp(e->aid, prefix, plen) != 0)
+            continue;
+        uint8_t one[256];
+        size_t m = encode_entry(e, p1, tlv, one);
+        if (n + m > c->max_response) {
+            c->gs_next = i;
+            c->gs_p1 = p1;
+            c->gs_p2 = p2;
+            return SW(r, n, 0x6310);
+        }
+        memcpy(r + n, one, m);
+        n += m;
+        found++;
+    }
+    if (!found && !next)
+        return SW(r, 0, 0x6A88);
+    return SW(r, n, 0x9000);
+}
+
+static size_t get_data(sim_card_t *c, const cmd_t *cmd, uint8_t *r)
+{
+    unsigned tag = (unsigned)(cmd->p1 << 8 | cmd->p2);
+    size_t n = 0;
+    uint8_t body[200];
+    size_t b = 0;
+    switch (tag) {
+    case 0x9F7F:
+        n = put_tlv(r, 0x9F7F, c->cplc, 42);
+        break;
+    case 0x0042:
+        n = put_tlv(r, 0x42, c->iin, c->iin_len);
+        break;
+    case 0x0045:
+        n = put_tlv(r, 0x45, c->cin, c->cin_len);
+        break;
+    case 0x0066: {
+        /* card recognition data: GP OID, version 2.1.1, card id, SCP02 + i */
+        static const uint8_t gp_oid[] = {0x06, 0x07, 0x2A, 0x86, 0x48, 0x86, 0xFC, 0x6B, 0x01};
+        static const uint8_t ver[] = {0x06, 0x0A, 0x2A, 0x86, 0x48, 0x86, 0xFC, 0x6B,
+                                      0x02, 0x02, 0x01, 0x01};
+        static const uint8_t cid[] = {0x06, 0x07, 0x2A, 0x86, 0x48, 0x86, 0xFC, 0x6B, 0x03};
+        uint8_t scp[] = {0x06, 0x09, 0x2A, 0x86, 0x48, 0x86, 0xFC, 0x6B, 0x04, 0x02, c->i_param};
+        uint8_t inner[80];
+        size_t k = 0;
+        memcpy(inner, gp_oid, sizeof gp_oid);
+        k = sizeof gp_oid;
+        k += put_tlv(inner + k, 0x60, ver, sizeof ver);
+        k += put_tlv(inner + k, 0x63, cid, sizeof cid);
+        k += put_tlv(inner + k, 0x64, scp, sizeof scp);
+        b = put_tlv(body, 0x73, inner, k);
+        n = put_tlv(r, 0x66, body, b);
+        break;
+    }
+    case 0x00E0:
+        for (int i = 0; i < c->n_keysets; i++)
+            for (uint8_t id = 1; id <= 3; id++) {
+                uint8_t ki[4] = {id, c->keysets[i].kvn, 0x80, 0x10};
+                b += put_tlv(body + b, 0xC0, ki, 4);
+            }
+        n = put_tlv(r, 0xE0, body, b);
+        break;
+    default:
+        return SW(r, 0, 0x6A88);
+    }
+    if (c->t0 && cmd->has_le && cmd->le != 256 && cmd->le != n)
+        return SW(r, 0, 0x6C00 | (n & 0xFF)); /* T=0: wrong Le, resend with this one */
+    return SW(r, n, 0x9000);
+}
+
+static size_t delete_object(sim_card_t *c, const cmd_t *cmd, const uint8_t *d, size_t dlen,
+                            uint8_t *r)
+{
+    if (c->ch != SIM_CH_OPEN)
+        return SW(r, 0, 0x6982);
+    if (dlen < 2 || d[0] != 0x4F || (size_t)d[1] + 2 > dlen || d[1] < 5)
+        return SW(r, 0, 0x6A80);
+    sim_entry_t *e = find_entry(c, d + 2, d[1]);
+    if (!e)
+        return SW(r, 0, 0x6A88);
+    if (e->kind == SIM_ISD)
+        return SW(r, 0, 0x6985);
+    int related = (cmd->p2 & 0x80) != 0;
+    if (e->kind == SIM_ELF) {
+        for (int i = 0; i < c->n_entries; i++) {
+            sim_entry_t *a = &c->entries[i];
+            if (!a->deleted && a->kind != SIM_ELF && a->elf_len == e->aid_len &&
+                memcmp(a->elf, e->aid, e->aid_len) == 0) {
+                if (!related)
+                    return SW(r, 0, 0x6985); /* an instance still depends on it */
+                a->deleted = 1;
+            }
+        }
+    }
+    e->deleted = 1;
+    r[0] = 0x00;
+    return SW(r, 1, 0x9000);
+}
+
+static size_t set_status(sim_card_t *c, const cmd_t *cmd, const uint8_t *d, size_t dlen,
+                         uint8_t *r)
+{
+    if (c->ch != SIM_CH_OPEN)
+        return SW(r, 0, 0x6982);
+    sim_entry_t *isd = &c->entries[0];
+    if (cmd->p1 == 0x80) {
+        uint8_t to = cmd->p2, from = isd->lifecycle;
+        int ok = (to == 0x7F && from != 0xFF) || (to == 0xFF) ||
+                 (from == 0x7F && (to == 0x0F || to == 0x07)) ||
+                 (to > from && (to == 0x07 || to == 0x0F) && from != 0x7F);
+        if (!ok)
+            return SW(r, 0, 0x6985);
+        isd->lifecycle = to;
+        return SW(r, 0, 0x9000);
+    }
+    if (cmd->p1 != 0x40)
+        return SW(r, 0, 0x6A86);
+    if (dlen < 5)
+        return SW(r, 0, 0x6A80);
+    sim_entry_t *e = find_entry(c, d, dlen);
+    if (!e || e->kind == SIM_ISD || e->kind == SIM_ELF)
+        return SW(r, 0, 0x6A88);
+    if (cmd->p2 & 0x80)
+        e->lifecycle |= 0x80;
+    else
+        e->lifecycle &= 0x7F;
+    return SW(r, 0, 0x9000);
+}
+
+static size_t select_aid(sim_card_t *c, const cmd_t *cmd, uint8_t *r)
+{
+    if (cmd->p1 != 0x04)
+        return SW(r, 0, 0x6A86);
+    close_channel(c);
+    sim_entry_t *isd = &c->entries[0];
+    if (isd->lifecycle == 0xFF)
+        return SW(r, 0, 0x6A81);
+    const sim_entry_t *e = cmd->lc ? find_entry(c, cmd->data, cmd->lc) : isd;
+    if (!e || e->kind == SIM_ELF) {
+        c->isd_selected = 0;
+        return SW(r, 0, 0x6A82);
+    }
+    c->isd_selected = e == isd;
+    uint8_t fci[64], body[48];
+    size_t b = 0;
+    static const uint8_t pdata[] = {0x9F, 0x65, 0x01, 0xFF}; /* max command length */
+    memcpy(body, pdata, sizeof pdata);
+    b = sizeof pdata;
+    uint8_t a5[48];
+    size_t k = put_tlv(a5, 0x84, e->aid, e->aid_len);
+    k += put_tlv(a5 + k, 0xA5, body, b);
+    size_t n = put_tlv(fci, 0x6F, a5, k);
+    memcpy(r, fci, n);
+    if (e != isd && (e->lifecycle & 0x80))
+        return SW(r, n, 0x6283);
+    if (e == isd && isd->lifecycle == 0x7F)
+        return SW(r, n, 0x6283);
+    return SW(r, n, 0x9000);
+}
+
+/* T=0: data goes out through GET RESPONSE. */
+static size_t t0_answer(sim_card_t *c, uint8_t *r, size_t n)
+{
+    if (!c->t0 || n <= 2)
+        return n;
+    uint16_t sw = (uint16_t)(r[n - 2] << 8 | r[n - 1]);
+    if (sw != 0x9000)
+        return n;
+    c->pending_len = n - 2;
+    memcpy(c->pending, r, n - 2);
+    size_t len = c->pending_len;
+    return SW(r, 0, 0x6100 | (len >= 256 ? 0 : len));
+}
+
+size_t sim_process(sim_card_t *c, const uint8_t *raw, size_t len, uint8_t *r)
+{
+    cmd_t cmd;
+    c->apdus++;
+    if (parse_cmd(raw, len, &cmd) != 0)
+        return SW(r, 0, 0x6700);
+    if (cmd.cla == 0x00 && cmd.ins == 0xC0) { /* GET RESPONSE */
+        if (!c->pending_len)
+            return SW(r, 0, 0x6985);
+        size_t want = cmd.has_le ? cmd.le : 256;
+        size_t give = want < c->pending_len ? want : c->pending_len;
+        memcpy(r, c->pending, give);
+        memmove(c->pending, c->pending + give, c->pending_len - give);
+        c->pending_len -= give;
+        if (c->pending_len)
+            return SW(r, give, 0x6100 | (c->pending_len >= 256 ? 0 : c->pending_len));
+        return SW(r, give, 0x9000);
+    }
+    c->pending_len = 0;
+    uint8_t base = cmd.cla & (uint8_t)~0x03; /* logical channel bits aside */
+    if (base != 0x00 && base != 0x80 && base != 0x84)
+        return SW(r, 0, 0x6E00);
+    if (cmd.ins == 0xA4) {
+        if (base != 0x00)
+            return SW(r, 0, 0x6E00);
+        return t0_answer(c, r, select_aid(c, &cmd, r));
+    }
+    if (!c->isd_selected)
+        return SW(r, 0, 0x6D00); /* the selected application knows no GP command */
+    if (cmd.ins == 0x50)
+        return t0_answer(c, r, initialize_update(c, &cmd, r));
+    if (cmd.ins == 0x82)
+        return external_authenticate(c, &cmd, r);
+    if (c->entries[0].lifecycle == 0xFF && cmd.ins != 0xCA)
+        return SW(r, 0, 0x6A81); /* terminated card */
+
+    uint8_t plain[256];
+    size_t plen = cmd.lc;
+    if (cmd.lc)
+        memcpy(plain, cmd.data, cmd.lc);
+    if (cmd.cla & 0x04) {
+        uint16_t sw = unwrap(c, &cmd, plain, &plen);
+        if (sw) {
+            close_channel(c);
+            return SW(r, 0, sw);
+        }
+    } else if (cmd.cla == 0x80 && c->ch == SIM_CH_OPEN && c->level != 0) {
+        /* the channel demands secure messaging: a plain command ends it */
+        close_channel(c);
+        return SW(r, 0, 0x6982);
+    }
+    size_t n;
+    switch (cmd.ins) {
+    case 0xF2: n = get_status(c, &cmd, plain, plen, r); break;
+    case 0xCA: n = get_data(c, &cmd, r); break;
+    case 0xE4: n = delete_object(c, &cmd, plain, plen, r); break;
+    case 0xF0: n = set_status(c, &cmd, plain, plen, r); break;
+    default: n = SW(r, 0, 0x6D00); break;
+    }
+    return t0_answer(c, r, n);
+}

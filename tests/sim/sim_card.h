@@ -1,0 +1,92 @@
+/*
+ * The card of gp-sim: a GlobalPlatform 2.1.1/2.2 card with an Issuer
+ * Security Domain, SCP02, a registry, GET DATA objects and a failed
+ * authentication counter. Pure logic: APDU in, APDU out.
+ */
+#ifndef GP_SIM_CARD_H
+#define GP_SIM_CARD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SIM_MAX_ENTRIES 48
+#define SIM_MAX_KEYSETS 8
+#define SIM_MAX_MODULES 4
+#define SIM_AID_MAX 16
+
+enum sim_kind { SIM_ISD, SIM_APP, SIM_SSD, SIM_ELF };
+
+typedef struct {
+    enum sim_kind kind;
+    uint8_t aid[SIM_AID_MAX];
+    size_t aid_len;
+    uint8_t lifecycle;
+    uint8_t priv[3];
+    uint8_t elf[SIM_AID_MAX]; /* an application's load file */
+    size_t elf_len;
+    uint8_t module[SIM_MAX_MODULES][SIM_AID_MAX]; /* a load file's modules */
+    size_t module_len[SIM_MAX_MODULES];
+    int n_modules;
+    int deleted;
+} sim_entry_t;
+
+typedef struct {
+    uint8_t kvn;
+    uint8_t enc[16], mac[16], dek[16];
+} sim_keyset_t;
+
+enum sim_channel { SIM_CH_NONE, SIM_CH_INIT, SIM_CH_OPEN };
+
+typedef struct {
+    /* profile */
+    uint8_t atr[33];
+    size_t atr_len;
+    uint8_t i_param;
+    sim_keyset_t keysets[SIM_MAX_KEYSETS];
+    int n_keysets;
+    uint8_t key_div[10];
+    uint8_t seq[2];
+    int max_failed_auth;
+    uint8_t cplc[42];
+    uint8_t iin[16];
+    size_t iin_len;
+    uint8_t cin[16];
+    size_t cin_len;
+    int t0;                 /* answer with 61xx / 6Cxx like a T=0 card */
+    size_t max_response;    /* GET STATUS bytes per response before 6310 */
+    sim_entry_t entries[SIM_MAX_ENTRIES]; /* entries[0] is the ISD */
+    int n_entries;
+
+    /* runtime */
+    int isd_selected;
+    int failed_auth;
+    enum sim_channel ch;
+    uint8_t level;
+    const sim_keyset_t *keys;
+    uint8_t s_enc[16], s_mac[16], s_rmac[16], s_dek[16];
+    uint8_t host_chal[8], card_chal[6];
+    uint8_t last_mac[8];
+    uint8_t pending[258];   /* T=0: data waiting for GET RESPONSE */
+    size_t pending_len;
+    int gs_next;            /* GET STATUS: next entry for 'next occurrence' */
+    uint8_t gs_p1, gs_p2;
+
+    /* faults the driver arms for the next response */
+    int fault_wrong_cryptogram;
+
+    /* counters tests observe */
+    unsigned long apdus, ext_auth_received, ext_auth_ok, cmac_ok, cmac_bad, sessions;
+} sim_card_t;
+
+/* The built-in test card: GlobalPlatform test keys 404142..4F (key version
+ * 01), i=15, a small registry, CPLC, IIN and CIN. */
+void sim_default_profile(sim_card_t *c);
+/* Reads a profile file over the defaults; returns 0, or -1 with err set. */
+int sim_load_profile(sim_card_t *c, const char *path, char *err, size_t errlen);
+/* Power cycle: secure channel closed, nothing selected. */
+void sim_reset(sim_card_t *c);
+int sim_locked(const sim_card_t *c);
+/* Processes one command APDU; returns the response length (data + SW). */
+size_t sim_process(sim_card_t *c, const uint8_t *cmd, size_t len, uint8_t *rsp);
+
+#endif
