@@ -20,5 +20,12 @@ run_suite() {
 run_suite build || status=1
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     run_suite build-san --enable-sanitizers || status=1
-[ $status -eq 0 ] && echo "all suites passed" || echo "SOME SUITES FAILED"
+passed=0 failed=0
+for d in build build-san; do
+    p=$(sed -n 's/^# PASS: *//p' "$d/check.out" 2>/dev/null); passed=$((passed + ${p:-0}))
+    f=$(grep -E '^# (FAIL|ERROR|XPASS):' "$d/check.out" 2>/dev/null | awk '{s += $3} END {print s + 0}')
+    failed=$((failed + f))
+    [ -f "$d/check.out" ] || failed=$((failed + 1))
+done
+echo "suites: $passed passed, $failed failed"
 exit $status

@@ -3,6 +3,7 @@
 #
 #   gp-env.sh [--cards N] [--profile FILE] [--t0] [--no-quickack] [--sim-args "ARGS"]
 #             [--card-args K "ARGS"]  (extra gp-sim arguments for card K only)
+#             [--no-sim-files]        (no state or control files: for benchmarks)
 #             [--keyset NAME] [--keys-file FILE | --no-keys] -- COMMAND [ARGS...]
 #
 # Inside private mount, network and PID namespaces it mounts a tmpfs on
@@ -44,7 +45,7 @@ if [ -z "${GP_ENV_INNER:-}" ]; then
 fi
 
 declare -A card_args
-cards=1 profile="" t0="" quickack="" sim_args="" keyset=default keys_file="" provision=1
+sim_files=1 cards=1 profile="" t0="" quickack="" sim_args="" keyset=default keys_file="" provision=1
 while [ $# -gt 0 ]; do
     case "$1" in
     --cards) cards=$2; shift 2 ;;
@@ -56,6 +57,7 @@ while [ $# -gt 0 ]; do
     --keyset) keyset=$2; shift 2 ;;
     --keys-file) keys_file=$2; shift 2 ;;
     --no-keys) provision=0; shift ;;
+    --no-sim-files) sim_files=0; shift ;;
     --) shift; break ;;
     *) echo "gp-env.sh: unknown option $1" >&2; exit 2 ;;
     esac
@@ -93,11 +95,14 @@ pcscd --foreground --config "$dir/readers.conf" > "$dir/pcscd.log" 2>&1 &
 
 for ((k = 0; k < cards; k++)); do
     : > "$dir/sim$k.control"
+    files=()
+    # the state file costs a write per APDU: benchmarks go without
+    [ "$sim_files" = 0 ] || files=(--state "$dir/sim$k.state" --control "$dir/sim$k.control")
     # every card gets its own card image number (CIN)
     # shellcheck disable=SC2086
     "$GP_SIM" --port $((40000 + k)) ${profile:+--profile "$profile"} $t0 $quickack $sim_args ${card_args[$k]:-} \
         --cin "$(printf 'C1D%013X' "$k")" \
-        --state "$dir/sim$k.state" --control "$dir/sim$k.control" 2> "$dir/sim$k.log" &
+        "${files[@]}" 2> "$dir/sim$k.log" &
     export "GP_SIM_STATE_$k=$dir/sim$k.state" "GP_SIM_CONTROL_$k=$dir/sim$k.control"
     export "GP_READER_$k=GP Sim $((k / 2)) 00 $(printf '%02d' $((k % 2)))"
 done
