@@ -186,13 +186,24 @@ CK_RV ks_select_token(ks_t *ks, const char *label, char err[KS_ERRLEN])
 
 CK_RV ks_login(ks_t *ks, const uint8_t *pin, size_t pin_len, char err[KS_ERRLEN])
 {
+    return ks_login_ex(ks, pin, pin_len, NULL, err);
+}
+
+CK_RV ks_login_ex(ks_t *ks, const uint8_t *pin, size_t pin_len, int *already,
+                  char err[KS_ERRLEN])
+{
+    if (already)
+        *already = 0;
     if (!ks->have_slot) {
         seterr(err, "keystore: no token selected");
         return CKR_TOKEN_NOT_PRESENT;
     }
     CK_RV rv = ks->f->C_Login(ks->login_session, CKU_USER, (CK_UTF8CHAR_PTR)pin, pin_len);
-    if (rv == CKR_USER_ALREADY_LOGGED_IN)
+    if (rv == CKR_USER_ALREADY_LOGGED_IN) {
+        if (already)
+            *already = 1;
         return CKR_OK;
+    }
     if (rv == CKR_PIN_INCORRECT)
         seterr(err, "keystore refused the PIN (CKR_PIN_INCORRECT)");
     else if (rv == CKR_PIN_LOCKED)
@@ -314,6 +325,26 @@ CK_RV ks_random(ks_session_t *s, uint8_t *buf, size_t len)
     CK_RV rv = s->ks->f->C_GenerateRandom(s->h, buf, len);
     if (rv != CKR_OK)
         seterr(s->err, "keystore: C_GenerateRandom failed: %s", ks_rv_name(rv));
+    return rv;
+}
+
+CK_RV ks_sha256(ks_session_t *s, const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
+                uint8_t out[32])
+{
+    CK_MECHANISM m = {CKM_SHA256, NULL, 0};
+    CK_FUNCTION_LIST_PTR f = s->ks->f;
+    CK_RV rv = f->C_DigestInit(s->h, &m);
+    if (rv == CKR_OK && alen)
+        rv = f->C_DigestUpdate(s->h, (CK_BYTE_PTR)a, alen);
+    if (rv == CKR_OK && blen)
+        rv = f->C_DigestUpdate(s->h, (CK_BYTE_PTR)b, blen);
+    CK_ULONG n = 32;
+    if (rv == CKR_OK)
+        rv = f->C_DigestFinal(s->h, out, &n);
+    else
+        f->C_DigestFinal(s->h, NULL, &n); /* end the operation */
+    if (rv != CKR_OK)
+        seterr(s->err, "keystore: SHA-256 failed: %s", ks_rv_name(rv));
     return rv;
 }
 

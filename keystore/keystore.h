@@ -33,9 +33,12 @@ CK_RV ks_open(ks_t **out, const char *module_path, char err[KS_ERRLEN]);
 void ks_close(ks_t *ks);
 /* Finds the token by label (exact, blank-padded compare). */
 CK_RV ks_select_token(ks_t *ks, const char *label, char err[KS_ERRLEN]);
-/* Logs the user in (CKR_USER_ALREADY_LOGGED_IN is treated as success). The
- * PIN is passed straight to the module; the caller wipes its copy. */
+/* Logs the user in (CKR_USER_ALREADY_LOGGED_IN is treated as success and
+ * reported through *already when given). The PIN is passed straight to the
+ * module; the caller wipes its copy. */
 CK_RV ks_login(ks_t *ks, const uint8_t *pin, size_t pin_len, char err[KS_ERRLEN]);
+CK_RV ks_login_ex(ks_t *ks, const uint8_t *pin, size_t pin_len, int *already,
+                  char err[KS_ERRLEN]);
 CK_RV ks_logout(ks_t *ks);
 const char *ks_module_path(const ks_t *ks);
 CK_FUNCTION_LIST_PTR ks_functions(const ks_t *ks);
@@ -52,6 +55,9 @@ CK_SESSION_HANDLE ks_session_handle(const ks_session_t *s);
  * CKR_KEY_HANDLE_INVALID with a message naming it. */
 CK_RV ks_find_keyset(ks_session_t *s, const char *name, ks_keyset_t *out);
 CK_RV ks_random(ks_session_t *s, uint8_t *buf, size_t len);
+/* SHA-256 of a || b computed by the keystore (CKM_SHA256). */
+CK_RV ks_sha256(ks_session_t *s, const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
+                uint8_t out[32]);
 
 /* Derives a CKK_DES2 session object (CKA_TOKEN=FALSE, sensitive, not
  * extractable) from base by 3DES-CBC (zero IV) or 3DES-ECB encryption of

@@ -55,4 +55,9 @@ scp_err_t gp_get_data(gp_session_t *g, uint16_t tag, uint8_t *out, size_t cap, s
 scp_err_t gp_delete(gp_session_t *g, const uint8_t *aid, size_t aid_len, int related);
 scp_err_t gp_set_status(gp_session_t *g, uint8_t p1, uint8_t p2, const uint8_t *aid, size_t aid_len);
 
+/* Reads the secure channel protocol and its i-parameter from card
+ * recognition data (GET DATA 66). Returns 0 with *scp and *i set, or -1
+ * when the data does not announce one. */
+int gp_card_data_scp(const uint8_t *data, size_t len, uint8_t *scp, uint8_t *i);
+
 #endif

@@ -227,6 +227,18 @@ void pcsc_disconnect(pcsc_card_t *c)
     free(c);
 }
 
+scp_err_t pcsc_card_status(pcsc_card_t *c)
+{
+    DWORD rlen = 0, state = 0, proto = 0, alen = 0;
+    LONG rv = SCardStatus(c->h, NULL, &rlen, &state, &proto, NULL, &alen);
+    if (rv == SCARD_S_SUCCESS && (state & SCARD_PRESENT))
+        return SCP_OK;
+    return rv == SCARD_S_SUCCESS || rv == SCARD_W_REMOVED_CARD || rv == SCARD_W_RESET_CARD ||
+                   rv == SCARD_E_NO_SMARTCARD || rv == SCARD_E_READER_UNAVAILABLE
+               ? SCP_E_REMOVED
+               : SCP_E_TRANSPORT;
+}
+
 size_t pcsc_atr(const pcsc_card_t *c, uint8_t *out, size_t cap)
 {
     size_t n = c->atr_len < cap ? c->atr_len : cap;

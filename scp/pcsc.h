@@ -39,6 +39,9 @@ void pcsc_cancel(pcsc_ctx_t *p);
 scp_err_t pcsc_connect(pcsc_ctx_t *p, const char *reader, pcsc_card_t **out, char *err,
                        size_t errlen);
 void pcsc_disconnect(pcsc_card_t *c);
+/* Is the connected card still the one we connected to? SCP_OK, or
+ * SCP_E_REMOVED when it was removed or reset. */
+scp_err_t pcsc_card_status(pcsc_card_t *c);
 /* The ATR of the connected card; returns its length. */
 size_t pcsc_atr(const pcsc_card_t *c, uint8_t *out, size_t cap);
 /* A transport over this card. */

@@ -1,0 +1,167 @@
+/* gp-p11.conf parser: key = value lines, # comments. */
+#include "config.h"
+#include "conf.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "keystore/hex.h"
+
+void config_defaults(gp_config_t *c)
+{
+    memset(c, 0, sizeof *c);
+    snprintf(c->keystore_module, sizeof c->keystore_module, "%s", GP_DEFAULT_KEYSTORE_MODULE);
+    snprintf(c->keystore_token, sizeof c->keystore_token, "gp-p11");
+    snprintf(c->key_set, sizeof c->key_set, "default");
+    c->security_level = 0x01;
+    c->log_level = LOG_LVL_WARNING;
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = 0;
+    return s;
+}
+
+static int set_string(char *dst, size_t cap, const char *v)
+{
+    if (strlen(v) >= cap)
+        return -1;
+    memcpy(dst, v, strlen(v) + 1);
+    return 0;
+}
+
+/* Returns NULL when fine, else what is wrong with the value. */
+static const char *apply(gp_config_t *c, const char *k, const char *v)
+{
+    if (!strcmp(k, "keystore_module"))
+        return *v && !set_string(c->keystore_module, sizeof c->keystore_module, v) ? NULL
+                                                                                : "needs a path";
+    if (!strcmp(k, "keystore_token"))
+        return *v && !set_string(c->keystore_token, sizeof c->keystore_token, v)
+                   ? NULL : "needs a token label of 1 to 32 characters";
+    if (!strcmp(k, "key_set")) {
+        if (!*v || strchr(v, '/') || set_string(c->key_set, sizeof c->key_set, v))
+            return "needs a key set name of 1 to 59 characters without '/'";
+        return NULL;
+    }
+    if (!strcmp(k, "key_version")) {
+        char *end;
+        errno = 0;
+        long n = strtol(v, &end, 0);
+        if (!*v || *end || errno || n < 0 || n > 255)
+            return "needs a number from 0 to 255 (0x.. for hex)";
+        c->key_version = (uint8_t)n;
+        return NULL;
+    }
+    if (!strcmp(k, "security_level")) {
+        if (!strcmp(v, "mac"))
+            c->security_level = 0x01;
+        else if (!strcmp(v, "mac-enc"))
+            c->security_level = 0x03;
+        else
+            return "needs 'mac' or 'mac-enc'";
+        return NULL;
+    }
+    if (!strcmp(k, "isd_aid")) {
+        if (!*v) {
+            c->isd_aid_len = 0;
+            return NULL;
+        }
+        int n = hex_decode(v, c->isd_aid, sizeof c->isd_aid);
+        if (n < 5)
+            return "needs an AID of 5 to 16 bytes in hex, or nothing";
+        c->isd_aid_len = (size_t)n;
+        return NULL;
+    }
+    if (!strcmp(k, "reader"))
+        return set_string(c->reader, sizeof c->reader, v) ? "is too long" : NULL;
+    if (!strcmp(k, "log_level")) {
+        static const char *names[] = {"error", "warning", "info", "debug"};
+        for (int i = 0; i < 4; i++)
+            if (!strcmp(v, names[i])) {
+                c->log_level = (enum log_level)i;
+                return NULL;
+            }
+        return "needs error, warning, info or debug";
+    }
+    if (!strcmp(k, "trace")) {
+        if (!strcmp(v, "off") || !strcmp(v, "apdu")) {
+            c->trace_apdu = !strcmp(v, "apdu");
+            return NULL;
+        }
+        return "needs 'off' or 'apdu'";
+    }
+    if (!strcmp(k, "log_output")) {
+        if (!strcmp(v, "stderr") || !strcmp(v, "syslog")) {
+            c->log_syslog = !strcmp(v, "syslog");
+            return NULL;
+        }
+        return "needs 'stderr' or 'syslog'";
+    }
+    return "";
+}
+
+int config_parse_file(gp_config_t *c, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "cannot read configuration %s: %s", path, strerror(errno));
+        return -1;
+    }
+    snprintf(c->path, sizeof c->path, "%s", path);
+    char line[1024];
+    int n = 0, rc = 0;
+    while (rc == 0 && fgets(line, sizeof line, f)) {
+        n++;
+        if (!strchr(line, '\n') && !feof(f)) {
+            snprintf(err, errlen, "%s:%d: line too long", path, n);
+            rc = -1;
+            break;
+        }
+        char *hash = strchr(line, '#');
+        if (hash)
+            *hash = 0;
+        char *s = trim(line);
+        if (!*s)
+            continue;
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            snprintf(err, errlen, "%s:%d: expected 'key = value'", path, n);
+            rc = -1;
+            break;
+        }
+        *eq = 0;
+        char *k = trim(s), *v = trim(eq + 1);
+        const char *why = apply(c, k, v);
+        if (why && !*why) {
+            snprintf(err, errlen, "%s:%d: unknown key '%s'", path, n, k);
+            rc = -1;
+        } else if (why) {
+            snprintf(err, errlen, "%s:%d: %s %s", path, n, k, why);
+            rc = -1;
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
+int config_load(gp_config_t *c, const char *default_path, char *err, size_t errlen)
+{
+    config_defaults(c);
+    const char *env = getenv("GP_P11_CONF");
+    if (env && *env)
+        return config_parse_file(c, env, err, errlen);
+    FILE *f = fopen(default_path, "r");
+    if (!f)
+        return 0; /* no configuration file: built-in defaults */
+    fclose(f);
+    return config_parse_file(c, default_path, err, errlen);
+}

@@ -1,0 +1,32 @@
+/* gp-p11.conf: see doc/gp-p11.conf.5. */
+#ifndef GP_MODULE_CONF_H
+#define GP_MODULE_CONF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum log_level { LOG_LVL_ERROR = 0, LOG_LVL_WARNING, LOG_LVL_INFO, LOG_LVL_DEBUG };
+
+typedef struct {
+    char keystore_module[512];
+    char keystore_token[33];
+    char key_set[60];
+    uint8_t key_version;
+    uint8_t security_level;     /* 0x01 mac, 0x03 mac-enc */
+    uint8_t isd_aid[16];
+    size_t isd_aid_len;         /* 0: select the card's default */
+    char reader[128];           /* only readers whose name contains this */
+    enum log_level log_level;
+    int trace_apdu;
+    int log_syslog;
+    char path[512];             /* the file read, or "" for built-in defaults */
+} gp_config_t;
+
+void config_defaults(gp_config_t *c);
+/* Reads GP_P11_CONF, else the default path (a missing default file means
+ * built-in defaults). Returns 0, or -1 with a message naming file and line. */
+int config_load(gp_config_t *c, const char *default_path, char *err, size_t errlen);
+/* Parses one file; same contract. */
+int config_parse_file(gp_config_t *c, const char *path, char *err, size_t errlen);
+
+#endif

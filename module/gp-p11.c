@@ -1,0 +1,904 @@
+/*
+ * gp-p11: the PKCS#11 entry points. Each checks its arguments and the
+ * module's state, then hands over to slot, token, session and object code.
+ */
+#include "config.h"
+#include "module.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct module M;
+
+/* --- locks ------------------------------------------------------------------- */
+
+static CK_C_INITIALIZE_ARGS app_locks;
+static int use_app_locks;
+
+CK_RV mutex_new(mutex_t *m)
+{
+    if (use_app_locks)
+        return app_locks.CreateMutex(m);
+    pthread_mutex_t *p = malloc(sizeof *p);
+    if (!p)
+        return CKR_HOST_MEMORY;
+    pthread_mutex_init(p, NULL);
+    *m = p;
+    return CKR_OK;
+}
+
+void mutex_free(mutex_t m)
+{
+    if (!m)
+        return;
+    if (use_app_locks) {
+        app_locks.DestroyMutex(m);
+        return;
+    }
+    pthread_mutex_destroy(m);
+    free(m);
+}
+
+void mutex_lock(mutex_t m)
+{
+    if (use_app_locks)
+        app_locks.LockMutex(m);
+    else
+        pthread_mutex_lock(m);
+}
+
+void mutex_unlock(mutex_t m)
+{
+    if (use_app_locks)
+        app_locks.UnlockMutex(m);
+    else
+        pthread_mutex_unlock(m);
+}
+
+/* --- helpers -------------------------------------------------------------------- */
+
+#define CHECK_INIT()                                                                               \
+    do {                                                                                           \
+        if (!M.initialized)                                                                        \
+            return CKR_CRYPTOKI_NOT_INITIALIZED;                                                   \
+    } while (0)
+
+static void pad(CK_UTF8CHAR *dst, size_t cap, const char *src)
+{
+    size_t n = strlen(src);
+    memset(dst, ' ', cap);
+    memcpy(dst, src, n < cap ? n : cap);
+}
+
+/* Token lock held: forgets a session; the last one logs the token out. */
+static void close_session_locked(token_t *t, session_t *s)
+{
+    mutex_lock(M.lock);
+    session_free(s);
+    int last = --t->n_sessions <= 0;
+    if (last)
+        t->n_sessions = 0;
+    mutex_unlock(M.lock);
+    if (last)
+        token_logout(t);
+}
+
+/* Finds a session and locks its token. A session whose card went away is
+ * closed here: CKR_DEVICE_REMOVED now, CKR_SESSION_HANDLE_INVALID after. */
+static CK_RV enter(CK_SESSION_HANDLE h, session_t **ps, token_t **pt)
+{
+    if (!M.initialized)
+        return CKR_CRYPTOKI_NOT_INITIALIZED;
+    mutex_lock(M.lock);
+    session_t *s = session_find(h);
+    token_t *t = s ? &M.tokens[s->slot] : NULL;
+    mutex_unlock(M.lock);
+    if (!s)
+        return CKR_SESSION_HANDLE_INVALID;
+    mutex_lock(t->lock);
+    if (s->handle != h) { /* closed meanwhile */
+        mutex_unlock(t->lock);
+        return CKR_SESSION_HANDLE_INVALID;
+    }
+    if (t->card)
+        token_check(t);
+    if (s->generation != t->generation) {
+        close_session_locked(t, s);
+        mutex_unlock(t->lock);
+        return CKR_DEVICE_REMOVED;
+    }
+    *ps = s;
+    *pt = t;
+    return CKR_OK;
+}
+
+static CK_RV leave(token_t *t, CK_RV rv)
+{
+    mutex_unlock(t->lock);
+    return rv;
+}
+
+static int card_present(token_t *t)
+{
+    return M.pc && pcsc_card_present(M.pc, t->reader) > 0;
+}
+
+/* --- general ----------------------------------------------------------------- */
+
+CK_RV C_Initialize(CK_VOID_PTR pInitArgs)
+{
+    if (M.initialized)
+        return CKR_CRYPTOKI_ALREADY_INITIALIZED;
+    use_app_locks = 0;
+    if (pInitArgs) {
+        CK_C_INITIALIZE_ARGS *a = pInitArgs;
+        int n = !!a->CreateMutex + !!a->DestroyMutex + !!a->LockMutex + !!a->UnlockMutex;
+        if (a->pReserved || (n != 0 && n != 4))
+            return CKR_ARGUMENTS_BAD;
+        if (n == 4 && !(a->flags & CKF_OS_LOCKING_OK)) {
+            app_locks = *a;
+            use_app_locks = 1;
+        }
+    }
+    memset(&M, 0, sizeof M);
+    char err[600];
+    gp_config_t defaults;
+    config_defaults(&defaults);
+    log_setup(&defaults);
+    if (config_load(&M.conf, SYSCONFDIR "/gp-p11/gp-p11.conf", err, sizeof err) != 0) {
+        LOG_ERR("", "configuration refused: %s", err);
+        return CKR_GENERAL_ERROR;
+    }
+    log_setup(&M.conf);
+    if (mutex_new(&M.lock) != CKR_OK || mutex_new(&M.watch_lock) != CKR_OK) {
+        mutex_free(M.lock);
+        return CKR_CANT_LOCK;
+    }
+    slots_refresh();
+    /* C_WaitForSlotEvent reports what changes from now on */
+    if (pcsc_open(&M.watch_pc, err, sizeof err) == SCP_OK && (M.watch = pcsc_watch_new(M.watch_pc)) &&
+        pcsc_watch_wait(M.watch, 0) >= 0) {
+        for (int i = 0; i < pcsc_watch_count(M.watch); i++) {
+            const char *r = pcsc_watch_name(M.watch, i);
+            int k = reader_wanted(r) ? slot_index_for_reader(r) : -1;
+            if (k >= 0)
+                M.reported_present[k] = pcsc_watch_present(M.watch, i);
+        }
+    }
+    M.initialized = 1;
+    LOG_INFO("", "initialised (configuration: %s)", M.conf.path[0] ? M.conf.path : "built-in defaults");
+    return CKR_OK;
+}
+
+CK_RV C_Finalize(CK_VOID_PTR pReserved)
+{
+    CHECK_INIT();
+    if (pReserved)
+        return CKR_ARGUMENTS_BAD;
+    M.finalizing = 1;
+    if (M.watch_pc)
+        pcsc_cancel(M.watch_pc);
+    for (int i = 0; i < 2000; i++) { /* let a waiting C_WaitForSlotEvent leave */
+        mutex_lock(M.lock);
+        int w = M.waiters;
+        mutex_unlock(M.lock);
+        if (!w)
+            break;
+        struct timespec ts = {0, 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    for (int i = 0; i < MAX_SLOTS; i++) {
+        token_t *t = &M.tokens[i];
+        if (!t->lock)
+            continue;
+        mutex_lock(t->lock);
+        token_forget_card(t);
+        pcsc_close(t->pc);
+        t->pc = NULL;
+        mutex_unlock(t->lock);
+        mutex_free(t->lock);
+    }
+    if (M.ks) {
+        ks_logout(M.ks);
+        ks_session_close(M.ks_misc);
+        ks_close(M.ks);
+    }
+    pcsc_watch_free(M.watch);
+    pcsc_close(M.watch_pc);
+    pcsc_close(M.pc);
+    mutex_free(M.watch_lock);
+    mutex_free(M.lock);
+    ks_wipe(&M, sizeof M);
+    return CKR_OK;
+}
+
+CK_RV C_GetInfo(CK_INFO_PTR pInfo)
+{
+    CHECK_INIT();
+    if (!pInfo)
+        return CKR_ARGUMENTS_BAD;
+    memset(pInfo, 0, sizeof *pInfo);
+    pInfo->cryptokiVersion.major = 2;
+    pInfo->cryptokiVersion.minor = 40;
+    pad(pInfo->manufacturerID, sizeof pInfo->manufacturerID, "gp-p11");
+    pad(pInfo->libraryDescription, sizeof pInfo->libraryDescription,
+        "GlobalPlatform cards over SCP02");
+    pInfo->libraryVersion.major = 0;
+    pInfo->libraryVersion.minor = 1;
+    return CKR_OK;
+}
+
+/* --- slots and tokens --------------------------------------------------------- */
+
+CK_RV C_GetSlotList(CK_BBOOL tokenPresent, CK_SLOT_ID_PTR pSlotList, CK_ULONG_PTR pulCount)
+{
+    CHECK_INIT();
+    if (!pulCount)
+        return CKR_ARGUMENTS_BAD;
+    mutex_lock(M.lock);
+    if (!pSlotList)
+        slots_refresh(); /* the list may change between length queries, not after */
+    CK_SLOT_ID ids[MAX_SLOTS];
+    CK_ULONG n = 0;
+    for (int i = 0; i < MAX_SLOTS; i++) {
+        token_t *t = &M.tokens[i];
+        if (t->used && t->listed && (!tokenPresent || card_present(t)))
+            ids[n++] = t->id;
+    }
+    CK_RV rv = CKR_OK;
+    if (pSlotList) {
+        if (*pulCount < n)
+            rv = CKR_BUFFER_TOO_SMALL;
+        else
+            memcpy(pSlotList, ids, n * sizeof ids[0]);
+    }
+    *pulCount = n;
+    mutex_unlock(M.lock);
+    return rv;
+}
+
+CK_RV C_GetSlotInfo(CK_SLOT_ID slotID, CK_SLOT_INFO_PTR pInfo)
+{
+    CHECK_INIT();
+    if (!pInfo)
+        return CKR_ARGUMENTS_BAD;
+    mutex_lock(M.lock);
+    token_t *t = slot_token(slotID);
+    if (t)
+        slot_info(t, pInfo, t->listed && card_present(t));
+    mutex_unlock(M.lock);
+    return t ? CKR_OK : CKR_SLOT_ID_INVALID;
+}
+
+/* Finds the slot's token and locks it. */
+static CK_RV enter_slot(CK_SLOT_ID id, token_t **pt)
+{
+    mutex_lock(M.lock);
+    token_t *t = slot_token(id);
+    mutex_unlock(M.lock);
+    if (!t)
+        return CKR_SLOT_ID_INVALID;
+    mutex_lock(t->lock);
+    *pt = t;
+    return CKR_OK;
+}
+
+CK_RV C_GetTokenInfo(CK_SLOT_ID slotID, CK_TOKEN_INFO_PTR pInfo)
+{
+    CHECK_INIT();
+    if (!pInfo)
+        return CKR_ARGUMENTS_BAD;
+    token_t *t;
+    CK_RV rv = enter_slot(slotID, &t);
+    if (rv != CKR_OK)
+        return rv;
+    rv = token_info(t, pInfo);
+    if (rv == CKR_DEVICE_REMOVED)
+        rv = CKR_TOKEN_NOT_PRESENT;
+    return leave(t, rv);
+}
+
+static const CK_MECHANISM_TYPE mechanisms[] = {CKM_GP_APDU};
+
+CK_RV C_GetMechanismList(CK_SLOT_ID slotID, CK_MECHANISM_TYPE_PTR pList, CK_ULONG_PTR pulCount)
+{
+    CHECK_INIT();
+    if (!pulCount)
+        return CKR_ARGUMENTS_BAD;
+    mutex_lock(M.lock);
+    token_t *t = slot_token(slotID);
+    int present = t && card_present(t);
+    mutex_unlock(M.lock);
+    if (!t)
+        return CKR_SLOT_ID_INVALID;
+    if (!present)
+        return CKR_TOKEN_NOT_PRESENT;
+    CK_ULONG n = sizeof mechanisms / sizeof mechanisms[0];
+    CK_RV rv = CKR_OK;
+    if (pList) {
+        if (*pulCount < n)
+            rv = CKR_BUFFER_TOO_SMALL;
+        else
+            memcpy(pList, mechanisms, sizeof mechanisms);
+    }
+    *pulCount = n;
+    return rv;
+}
+
+CK_RV C_GetMechanismInfo(CK_SLOT_ID slotID, CK_MECHANISM_TYPE type, CK_MECHANISM_INFO_PTR pInfo)
+{
+    CHECK_INIT();
+    if (!pInfo)
+        return CKR_ARGUMENTS_BAD;
+    mutex_lock(M.lock);
+    token_t *t = slot_token(slotID);
+    int present = t && card_present(t);
+    mutex_unlock(M.lock);
+    if (!t)
+        return CKR_SLOT_ID_INVALID;
+    if (!present)
+        return CKR_TOKEN_NOT_PRESENT;
+    if (type != CKM_GP_APDU)
+        return CKR_MECHANISM_INVALID;
+    memset(pInfo, 0, sizeof *pInfo);
+    pInfo->flags = CKF_HW | CKF_SIGN;
+    return CKR_OK;
+}
+
+CK_RV C_InitToken(CK_SLOT_ID slotID, CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinLen, CK_UTF8CHAR_PTR pLabel)
+{
+    return CKR_FUNCTION_NOT_SUPPORTED;
+}
+
+CK_RV C_InitPIN(CK_SESSION_HANDLE h, CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinLen)
+{
+    return CKR_FUNCTION_NOT_SUPPORTED;
+}
+
+CK_RV C_SetPIN(CK_SESSION_HANDLE h, CK_UTF8CHAR_PTR pOld, CK_ULONG ulOldLen, CK_UTF8CHAR_PTR pNew,
+               CK_ULONG ulNewLen)
+{
+    return CKR_FUNCTION_NOT_SUPPORTED;
+}
+
+/* --- sessions ------------------------------------------------------------------ */
+
+CK_RV C_OpenSession(CK_SLOT_ID slotID, CK_FLAGS flags, CK_VOID_PTR pApplication, CK_NOTIFY Notify,
+                    CK_SESSION_HANDLE_PTR phSession)
+{
+    CHECK_INIT();
+    if (!phSession)
+        return CKR_ARGUMENTS_BAD;
+    if (!(flags & CKF_SERIAL_SESSION))
+        return CKR_SESSION_PARALLEL_NOT_SUPPORTED;
+    token_t *t;
+    CK_RV rv = enter_slot(slotID, &t);
+    if (rv != CKR_OK)
+        return rv;
+    rv = token_check(t);
+    if (rv == CKR_DEVICE_REMOVED)
+        rv = CKR_TOKEN_NOT_PRESENT;
+    if (rv != CKR_OK)
+        return leave(t, rv);
+    mutex_lock(M.lock);
+    session_t *s = session_new((int)t->id, flags & (CKF_SERIAL_SESSION | CKF_RW_SESSION), t->generation);
+    if (s) {
+        t->n_sessions++;
+        *phSession = s->handle;
+    }
+    mutex_unlock(M.lock);
+    return leave(t, s ? CKR_OK : CKR_SESSION_COUNT);
+}
+
+CK_RV C_CloseSession(CK_SESSION_HANDLE h)
+{
+    CHECK_INIT();
+    mutex_lock(M.lock);
+    session_t *s = session_find(h);
+    token_t *t = s ? &M.tokens[s->slot] : NULL;
+    mutex_unlock(M.lock);
+    if (!s)
+        return CKR_SESSION_HANDLE_INVALID;
+    mutex_lock(t->lock);
+    CK_RV rv = CKR_SESSION_HANDLE_INVALID;
+    if (s->handle == h) {
+        close_session_locked(t, s);
+        rv = CKR_OK;
+    }
+    return leave(t, rv);
+}
+
+CK_RV C_CloseAllSessions(CK_SLOT_ID slotID)
+{
+    CHECK_INIT();
+    token_t *t;
+    CK_RV rv = enter_slot(slotID, &t);
+    if (rv != CKR_OK)
+        return rv;
+    mutex_lock(M.lock);
+    for (int i = 0; i < MAX_SESSIONS; i++)
+        if (M.sessions[i].handle && M.sessions[i].slot == (int)t->id)
+            session_free(&M.sessions[i]);
+    t->n_sessions = 0;
+    mutex_unlock(M.lock);
+    token_logout(t);
+    return leave(t, CKR_OK);
+}
+
+CK_RV C_GetSessionInfo(CK_SESSION_HANDLE h, CK_SESSION_INFO_PTR pInfo)
+{
+    session_t *s;
+    token_t *t;
+    CK_RV rv = enter(h, &s, &t);
+    if (rv != CKR_OK)
+        return rv;
+    if (!pInfo)
+        return leave(t, CKR_ARGUMENTS_BAD);
+    int rw = (s->flags & CKF_RW_SESSION) != 0;
+    pInfo->slotID = t->id;
+    pInfo->flags = s->flags;
+    pInfo->state = t->logged_in ? (rw ? CKS_RW_USER_FUNCTIONS : CKS_RO_USER_FUNCTIONS)
+                                : (rw ? CKS_RW_PUBLIC_SESSION : CKS_RO_PUBLIC_SESSION);
+    pInfo->ulDeviceError = t->gp.sw; /* the card's last status word */
+    return leave(t, CKR_OK);
+}
+
+CK_RV C_GetOperationState(CK_SESSION_HANDLE h, CK_BYTE_PTR p, CK_ULONG_PTR n)
+{
+    return CKR_FUNCTION_NOT_SUPPORTED;
+}
+
+CK_RV C_SetOperationState(CK_SESSION_HANDLE h, CK_BYTE_PTR p, CK_ULONG n, CK_OBJECT_HANDLE e,
+                          CK_OBJECT_HANDLE a)
+{
+    return CKR_FUNCTION_NOT_SUPPORTED;
+}
+
+CK_RV C_Login(CK_SESSION_HANDLE h, CK_USER_TYPE userType, CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinLen)
+{
+    session_t *s;
+    token_t *t;
+    CK_RV rv = enter(h, &s, &t);
+    if (rv != CKR_OK)
+        return rv;
+    if (userType == CKU_CONTEXT_SPECIFIC)
+        return leave(t, CKR_OPERATION_NOT_INITIALIZED);
+    if (userType == CKU_SO) {
+        LOG_WARN(t->reader, "gp-p11 has no security officer: log in as user (CKU_USER)");
+        return leave(t, CKR_USER_TYPE_INVALID);
+    }
+    if (userType != CKU_USER)
+        return leave(t, CKR_USER_TYPE_INVALID);
+    if (!pPin)
+        return leave(t, CKR_ARGUMENTS_BAD);
+    return leave(t, token_login(t, pPin, ulPinLen));
+}
+
+CK_RV C_Logout(CK_SESSION_HANDLE h)
+{
+    session_t *s;
+    token_t *t;
+    CK_RV rv = enter(h, &s, &t);
+    if (rv != CKR_OK)
+        return rv;
+    if (!t->logged_in)
+        return leave(t, CKR_USER_NOT_LOGGED_IN);
+    token_logout(t);
+    return leave(t, CKR_OK);
+}
+
+/* --- objects ------------------------------------------------------------------- */
+
+CK_RV C_CreateObject(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR t, CK_ULONG n, CK_OBJECT_HANDLE_PTR o)
+{
+    return CKR_FUNCTION_NOT_SUPPORTED;
+}
+
+CK_RV C_CopyObject(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_PTR t, CK_ULONG n,
+                   CK_OBJECT_HANDLE_PTR p)
+{
+    return CKR_FUNCTION_NOT_SUPPORTED;
+}
+
+/* An object this session can see: objects are private, so only after login. */
+static object_t *visible(token_t *t, CK_OBJECT_HANDLE h)
+{
+    return t->logged_in ? token_object(t, h) : NULL;
+}
+
+CK_RV C_DestroyObject(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE hObject)
+{
+    session_t *s;
+    token_t *t;
+    CK_RV rv = enter(h, &s, &t);
+    if (rv != CKR_OK)
+        return rv;
+    object_t *o = visible(t, hObject);
+    if (!o)
+        return leave(t, CKR_OBJECT_HANDLE_INVALID);
+    if (!(s->flags & CKF_RW_SESSION))
+        return leave(t, CKR_SESSION_READ_ONLY);
+    return leave(t, token_destroy_object(t, o));
+}
+
+CK_RV C_GetObjectSize(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE hObject, CK_ULONG_PTR pulSize)
+{
+    session_t *s;
+    token_t *t;
+    CK_RV rv = enter(h, &s, &t);
+    if (rv != CKR_OK)
+        return rv;
+    object_t *o = visible(t, hObject);
+    if (!o)
+        return leave(t, CKR_OBJECT_HANDLE_INVALID);
+    if (!pulSize)
+        return leave(t, CKR_ARGUMENTS_BAD);
+    *pulSize = o->type == OBJ_CHANNEL ? CK_UNAVAILABLE_INFORMATION : o->value_len;
+    return leave(t, CKR_OK);
+}
+
+CK_RV C_GetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE hObject, CK_ATTRIBUTE_PTR pTemplate,
+                          CK_ULONG ulCount)
+{
+    session_t *s;
+    token_t *t;
+    CK_RV rv = enter(h, &s, &t);
+    if (rv != CKR_OK)
+        return rv;
+    object_t *o = visible(t, hObject);
+    if (!o)
+        return leave(t, CKR_OBJECT_HANDLE_INVALID);
+    if (!pTemplate && ulCount)
+        return leave(t, CKR_ARGUMENTS_BAD);
+    return leave(t, object_get_attributes(o, pTemplate, ulCount));
+}
+
+CK_RV C_SetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE hObject, CK_ATTRIBUTE_PTR pTemplate,
+                          CK_ULONG ulCount)
+{
+    session_t *s;
+    token_t *t;
+    CK_RV rv = enter(h, &s, &t);
+    if (rv != CKR_OK)
+        return rv;
+    if (!visible(t, hObject))
+        return leave(t, CKR_OBJECT_HANDLE_INVALID);
+    if (!pTemplate && ulCount)
+        return leave(t, CKR_ARGUMENTS_BAD);
+    return leave(t, CKR_ACTION_PROHIBITED); /* every object is CKA_MODIFIABLE = FALSE */
+}
+
+CK_RV C_FindObjectsInit(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount)
+{
+    session_t *s;
+    token_t *t;
+    CK_RV rv = enter(h, &s, &t);
+    if (rv != CKR_OK)
+        return rv;
+    if (s->find_active)
+        return leave(t, CKR_OPERATION_ACTIVE);
+    if (!pTemplate && ulCount)
+        return leave(t, CKR_ARGUMENTS_BAD);
+    s->n_found = s->found_pos = 0;
+    for (int i = 0; t->logged_in && i < t->n_objects; i++)
+        if (object_matches(&t->objects[i], pTemplate, ulCount))
+            s->found[s->n_found++] = t->objects[i].handle;
+    s->find_active = 1;
+    return leave(t, CKR_OK);
+}
+
+CK_RV C_FindObjects(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE_PTR phObject, CK_ULONG ulMaxObjectCount,
+                    CK_ULONG_PTR pulObjectCount)
+{
+    session_t *s;
+    token_t *t;
+    CK_RV rv = enter(h, &s, &t);
+    if (rv != CKR_OK)
+        return rv;
+    if (!s->find_active)
+        return leave(t, CKR_OPERATION_NOT_INITIALIZED);
+    if ((!phObject && ulMaxObjectCount) || !pulObjectCount)
+        return leave(t, CKR_ARGUMENTS_BAD);
+    CK_ULONG n = 0;
+    while (n < ulMaxObjectCount && s->found_pos < s->n_found)
+        phObject[n++] = s->found[s->found_pos++];
+    *pulObjectCount = n;
+    return leave(t, CKR_OK);
+}
+
+CK_RV C_FindObjectsFinal(CK_SESSION_HANDLE h)
+{
+    session_t *s;
+    token_t *t;
+    CK_RV rv = enter(h, &s, &t);
+    if (rv != CKR_OK)
+        return rv;
+    if (!s->find_active)
+        return leave(t, CKR_OPERATION_NOT_INITIALIZED);
+    s->find_active = 0;
+    return leave(t, CKR_OK);
+}
+
+/* --- CKM_GP_APDU: C_Sign sends an APDU through the secure channel ------------- */
+
+CK_RV C_SignInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR pMechanism, CK_OBJECT_HANDLE hKey)
+{
+    session_t *s;
+    token_t *t;
+    CK_RV rv = enter(h, &s, &t);
+    if (rv != CKR_OK)
+        return rv;
+    if (!pMechanism)
+        return leave(t, CKR_ARGUMENTS_BAD);
+    if (s->sign_active)
+        return leave(t, CKR_OPERATION_ACTIVE);
+    if (!t->logged_in)
+        return leave(t, CKR_USER_NOT_LOGGED_IN);
+    if (pMechanism->mechanism != CKM_GP_APDU)
+        return leave(t, CKR_MECHANISM_INVALID);
+    if (pMechanism->pParameter || pMechanism->ulParameterLen)
+        return leave(t, CKR_MECHANISM_PARAM_INVALID);
+    object_t *o = token_object(t, hKey);
+    if (!o || o->cls != CKO_SECRET_KEY)
+        return leave(t, CKR_KEY_HANDLE_INVALID);
+    s->sign_active = 1;
+    s->have_kept = 0;
+    return leave(t, CKR_OK);
+}
+
+static void end_sign(session_t *s)
+{
+    ks_wipe(s->kept, sizeof s->kept);
+    s->have_kept = 0;
+    s->kept_len = 0;
+    s->sign_active = 0;
+}
+
+CK_RV C_Sign(CK_SESSION_HANDLE h, CK_BYTE_PTR pData, CK_ULONG ulDataLen, CK_BYTE_PTR pSignature,
+             CK_ULONG_PTR pulSignatureLen)
+{
+    session_t *s;
+    token_t *t;
+    CK_RV rv = enter(h, &s, &t);
+    if (rv != CKR_OK)
+        return rv;
+    if (!s->sign_active)
+        return leave(t, CKR_OPERATION_NOT_INITIALIZED);
+    if (!pulSignatureLen || (!pData && ulDataLen)) {
+        end_sign(s);
+        return leave(t, CKR_ARGUMENTS_BAD);
+    }
+    if (!pSignature) {
+        /* a length query: enough for any answer, and the APDU is not sent */
+        *pulSignatureLen = s->have_kept ? s->kept_len : RESPONSE_MAX;
+        return leave(t, CKR_OK);
+    }
+    if (!s->have_kept) {
+        size_t n = 0;
+        rv = t->logged_in ? token_apdu(t, pData, ulDataLen, s->kept, &n) : CKR_USER_NOT_LOGGED_IN;
+        if (rv != CKR_OK) {
+            end_sign(s);
+            return leave(t, rv);
+        }
+        s->kept_len = n;
+        s->have_kept = 1;
+    }
+    if (*pulSignatureLen < s->kept_len) {
+        *pulSignatureLen = s->kept_len; /* kept: the APDU is not sent again */
+        return leave(t, CKR_BUFFER_TOO_SMALL);
+    }
+    memcpy(pSignature, s->kept, s->kept_len);
+    *pulSignatureLen = s->kept_len;
+    end_sign(s);
+    return leave(t, CKR_OK);
+}
+
+CK_RV C_SignUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR p, CK_ULONG n)
+{
+    session_t *s;
+    token_t *t;
+    CK_RV rv = enter(h, &s, &t);
+    if (rv != CKR_OK)
+        return rv;
+    if (!s->sign_active)
+        return leave(t, CKR_OPERATION_NOT_INITIALIZED);
+    end_sign(s); /* CKM_GP_APDU is single-part */
+    return leave(t, CKR_FUNCTION_NOT_SUPPORTED);
+}
+
+CK_RV C_SignFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR p, CK_ULONG_PTR n)
+{
+    return C_SignUpdate(h, NULL, 0);
+}
+
+/* --- random numbers, from the keystore --------------------------------------- */
+
+CK_RV C_SeedRandom(CK_SESSION_HANDLE h, CK_BYTE_PTR pSeed, CK_ULONG ulSeedLen)
+{
+    session_t *s;
+    token_t *t;
+    CK_RV rv = enter(h, &s, &t);
+    if (rv != CKR_OK)
+        return rv;
+    return leave(t, CKR_RANDOM_SEED_NOT_SUPPORTED);
+}
+
+CK_RV C_GenerateRandom(CK_SESSION_HANDLE h, CK_BYTE_PTR pRandomData, CK_ULONG ulRandomLen)
+{
+    session_t *s;
+    token_t *t;
+    CK_RV rv = enter(h, &s, &t);
+    if (rv != CKR_OK)
+        return rv;
+    if (!pRandomData && ulRandomLen)
+        return leave(t, CKR_ARGUMENTS_BAD);
+    return leave(t, ulRandomLen ? keystore_random(pRandomData, ulRandomLen) : CKR_OK);
+}
+
+/* --- legacy parallel functions and events ----------------------------------------- */
+
+CK_RV C_GetFunctionStatus(CK_SESSION_HANDLE h)
+{
+    session_t *s;
+    token_t *t;
+    CK_RV rv = enter(h, &s, &t);
+    return rv == CKR_OK ? leave(t, CKR_FUNCTION_NOT_PARALLEL) : rv;
+}
+
+CK_RV C_CancelFunction(CK_SESSION_HANDLE h)
+{
+    return C_GetFunctionStatus(h);
+}
+
+/* Compares what the watcher sees with what was last reported; returns a
+ * slot whose card came or went, or -1. M.lock held. */
+static int next_event(void)
+{
+    int seen[MAX_SLOTS] = {0};
+    for (int i = 0; i < pcsc_watch_count(M.watch); i++) {
+        const char *r = pcsc_watch_name(M.watch, i);
+        int k = reader_wanted(r) ? slot_index_for_reader(r) : -1;
+        if (k < 0)
+            continue;
+        seen[k] = 1;
+        int present = pcsc_watch_present(M.watch, i);
+        if (present != M.reported_present[k]) {
+            M.reported_present[k] = present;
+            return k;
+        }
+    }
+    for (int k = 0; k < MAX_SLOTS; k++)
+        if (!seen[k] && M.reported_present[k]) { /* reader gone with its card */
+            M.reported_present[k] = 0;
+            return k;
+        }
+    return -1;
+}
+
+CK_RV C_WaitForSlotEvent(CK_FLAGS flags, CK_SLOT_ID_PTR pSlot, CK_VOID_PTR pReserved)
+{
+    CHECK_INIT();
+    if (!pSlot || pReserved)
+        return CKR_ARGUMENTS_BAD;
+    int block = !(flags & CKF_DONT_BLOCK);
+    mutex_lock(M.lock);
+    M.waiters++;
+    mutex_unlock(M.lock);
+    mutex_lock(M.watch_lock);
+    CK_RV rv = CKR_NO_EVENT;
+    char err[256];
+    if (!M.watch_pc && pcsc_open(&M.watch_pc, err, sizeof err) != SCP_OK)
+        rv = block ? CKR_DEVICE_ERROR : CKR_NO_EVENT;
+    else if (!M.watch && !(M.watch = pcsc_watch_new(M.watch_pc)))
+        rv = CKR_HOST_MEMORY;
+    else
+        for (;;) {
+            if (M.finalizing) {
+                rv = CKR_CRYPTOKI_NOT_INITIALIZED;
+                break;
+            }
+            mutex_lock(M.lock);
+            int k = next_event();
+            mutex_unlock(M.lock);
+            if (k >= 0) {
+                *pSlot = (CK_SLOT_ID)k;
+                rv = CKR_OK;
+                break;
+            }
+            int r = pcsc_watch_wait(M.watch, block ? -1 : 0);
+            if (M.finalizing) {
+                rv = CKR_CRYPTOKI_NOT_INITIALIZED;
+                break;
+            }
+            if (r < 0) {
+                LOG_ERR("", "waiting for a slot event failed: is pcscd running?");
+                rv = block ? CKR_DEVICE_ERROR : CKR_NO_EVENT;
+                break;
+            }
+            if (r == 0 && !block) {
+                /* nothing new since the last report, or one more look */
+                mutex_lock(M.lock);
+                k = next_event();
+                mutex_unlock(M.lock);
+                if (k >= 0) {
+                    *pSlot = (CK_SLOT_ID)k;
+                    rv = CKR_OK;
+                }
+                break;
+            }
+        }
+    mutex_unlock(M.watch_lock);
+    mutex_lock(M.lock);
+    M.waiters--;
+    mutex_unlock(M.lock);
+    return rv;
+}
+
+/* --- everything else is not offered -------------------------------------------- */
+
+#define NOT_SUPPORTED(name, args)                                                                  \
+    CK_RV name args { return CKR_FUNCTION_NOT_SUPPORTED; }
+
+NOT_SUPPORTED(C_EncryptInit, (CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k))
+NOT_SUPPORTED(C_Encrypt, (CK_SESSION_HANDLE h, CK_BYTE_PTR a, CK_ULONG b, CK_BYTE_PTR c, CK_ULONG_PTR d))
+NOT_SUPPORTED(C_EncryptUpdate, (CK_SESSION_HANDLE h, CK_BYTE_PTR a, CK_ULONG b, CK_BYTE_PTR c, CK_ULONG_PTR d))
+NOT_SUPPORTED(C_EncryptFinal, (CK_SESSION_HANDLE h, CK_BYTE_PTR a, CK_ULONG_PTR b))
+NOT_SUPPORTED(C_DecryptInit, (CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k))
+NOT_SUPPORTED(C_Decrypt, (CK_SESSION_HANDLE h, CK_BYTE_PTR a, CK_ULONG b, CK_BYTE_PTR c, CK_ULONG_PTR d))
+NOT_SUPPORTED(C_DecryptUpdate, (CK_SESSION_HANDLE h, CK_BYTE_PTR a, CK_ULONG b, CK_BYTE_PTR c, CK_ULONG_PTR d))
+NOT_SUPPORTED(C_DecryptFinal, (CK_SESSION_HANDLE h, CK_BYTE_PTR a, CK_ULONG_PTR b))
+NOT_SUPPORTED(C_DigestInit, (CK_SESSION_HANDLE h, CK_MECHANISM_PTR m))
+NOT_SUPPORTED(C_Digest, (CK_SESSION_HANDLE h, CK_BYTE_PTR a, CK_ULONG b, CK_BYTE_PTR c, CK_ULONG_PTR d))
+NOT_SUPPORTED(C_DigestUpdate, (CK_SESSION_HANDLE h, CK_BYTE_PTR a, CK_ULONG b))
+NOT_SUPPORTED(C_DigestKey, (CK_SESSION_HANDLE h, CK_OBJECT_HANDLE k))
+NOT_SUPPORTED(C_DigestFinal, (CK_SESSION_HANDLE h, CK_BYTE_PTR a, CK_ULONG_PTR b))
+NOT_SUPPORTED(C_SignRecoverInit, (CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k))
+NOT_SUPPORTED(C_SignRecover, (CK_SESSION_HANDLE h, CK_BYTE_PTR a, CK_ULONG b, CK_BYTE_PTR c, CK_ULONG_PTR d))
+NOT_SUPPORTED(C_VerifyInit, (CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k))
+NOT_SUPPORTED(C_Verify, (CK_SESSION_HANDLE h, CK_BYTE_PTR a, CK_ULONG b, CK_BYTE_PTR c, CK_ULONG d))
+NOT_SUPPORTED(C_VerifyUpdate, (CK_SESSION_HANDLE h, CK_BYTE_PTR a, CK_ULONG b))
+NOT_SUPPORTED(C_VerifyFinal, (CK_SESSION_HANDLE h, CK_BYTE_PTR a, CK_ULONG b))
+NOT_SUPPORTED(C_VerifyRecoverInit, (CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k))
+NOT_SUPPORTED(C_VerifyRecover, (CK_SESSION_HANDLE h, CK_BYTE_PTR a, CK_ULONG b, CK_BYTE_PTR c, CK_ULONG_PTR d))
+NOT_SUPPORTED(C_DigestEncryptUpdate, (CK_SESSION_HANDLE h, CK_BYTE_PTR a, CK_ULONG b, CK_BYTE_PTR c, CK_ULONG_PTR d))
+NOT_SUPPORTED(C_DecryptDigestUpdate, (CK_SESSION_HANDLE h, CK_BYTE_PTR a, CK_ULONG b, CK_BYTE_PTR c, CK_ULONG_PTR d))
+NOT_SUPPORTED(C_SignEncryptUpdate, (CK_SESSION_HANDLE h, CK_BYTE_PTR a, CK_ULONG b, CK_BYTE_PTR c, CK_ULONG_PTR d))
+NOT_SUPPORTED(C_DecryptVerifyUpdate, (CK_SESSION_HANDLE h, CK_BYTE_PTR a, CK_ULONG b, CK_BYTE_PTR c, CK_ULONG_PTR d))
+NOT_SUPPORTED(C_GenerateKey, (CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_ATTRIBUTE_PTR t, CK_ULONG n, CK_OBJECT_HANDLE_PTR k))
+NOT_SUPPORTED(C_GenerateKeyPair, (CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_ATTRIBUTE_PTR a, CK_ULONG b, CK_ATTRIBUTE_PTR c, CK_ULONG d, CK_OBJECT_HANDLE_PTR e, CK_OBJECT_HANDLE_PTR f))
+NOT_SUPPORTED(C_WrapKey, (CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE a, CK_OBJECT_HANDLE b, CK_BYTE_PTR c, CK_ULONG_PTR d))
+NOT_SUPPORTED(C_UnwrapKey, (CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_ATTRIBUTE_PTR d, CK_ULONG e, CK_OBJECT_HANDLE_PTR f))
+NOT_SUPPORTED(C_DeriveKey, (CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE a, CK_ATTRIBUTE_PTR b, CK_ULONG c, CK_OBJECT_HANDLE_PTR d))
+
+/* --- the function list ------------------------------------------------------------- */
+
+static CK_FUNCTION_LIST function_list = {
+    .version = {2, 40},
+#define F(name) .name = name
+    F(C_Initialize), F(C_Finalize), F(C_GetInfo), F(C_GetFunctionList), F(C_GetSlotList),
+    F(C_GetSlotInfo), F(C_GetTokenInfo), F(C_GetMechanismList), F(C_GetMechanismInfo),
+    F(C_InitToken), F(C_InitPIN), F(C_SetPIN), F(C_OpenSession), F(C_CloseSession),
+    F(C_CloseAllSessions), F(C_GetSessionInfo), F(C_GetOperationState), F(C_SetOperationState),
+    F(C_Login), F(C_Logout), F(C_CreateObject), F(C_CopyObject), F(C_DestroyObject),
+    F(C_GetObjectSize), F(C_GetAttributeValue), F(C_SetAttributeValue), F(C_FindObjectsInit),
+    F(C_FindObjects), F(C_FindObjectsFinal), F(C_EncryptInit), F(C_Encrypt), F(C_EncryptUpdate),
+    F(C_EncryptFinal), F(C_DecryptInit), F(C_Decrypt), F(C_DecryptUpdate), F(C_DecryptFinal),
+    F(C_DigestInit), F(C_Digest), F(C_DigestUpdate), F(C_DigestKey), F(C_DigestFinal),
+    F(C_SignInit), F(C_Sign), F(C_SignUpdate), F(C_SignFinal), F(C_SignRecoverInit),
+    F(C_SignRecover), F(C_VerifyInit), F(C_Verify), F(C_VerifyUpdate), F(C_VerifyFinal),
+    F(C_VerifyRecoverInit), F(C_VerifyRecover), F(C_DigestEncryptUpdate),
+    F(C_DecryptDigestUpdate), F(C_SignEncryptUpdate), F(C_DecryptVerifyUpdate), F(C_GenerateKey),
+    F(C_GenerateKeyPair), F(C_WrapKey), F(C_UnwrapKey), F(C_DeriveKey), F(C_SeedRandom),
+    F(C_GenerateRandom), F(C_GetFunctionStatus), F(C_CancelFunction), F(C_WaitForSlotEvent),
+#undef F
+};
+
+CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR ppFunctionList)
+{
+    if (!ppFunctionList)
+        return CKR_ARGUMENTS_BAD;
+    *ppFunctionList = &function_list;
+    return CKR_OK;
+}

@@ -1,0 +1,91 @@
+/* Logging: see log.h. */
+#include "config.h"
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "keystore/hex.h"
+#include "scp/sw.h"
+
+static enum log_level level = LOG_LVL_WARNING;
+static int use_syslog, trace;
+
+void log_setup(const gp_config_t *c)
+{
+    level = c->log_level;
+    trace = c->trace_apdu;
+    use_syslog = c->log_syslog;
+    if (use_syslog)
+        openlog("gp-p11", LOG_PID, LOG_USER);
+}
+
+int log_enabled(enum log_level l) { return l <= level; }
+int log_trace_enabled(void) { return trace; }
+
+static void emit(enum log_level l, const char *line)
+{
+    static const char *names[] = {"error", "warning", "info", "debug"};
+    if (use_syslog) {
+        static const int prio[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
+        syslog(prio[l], "%s", line);
+    } else {
+        fprintf(stderr, "gp-p11: %s: %s\n", names[l], line);
+    }
+}
+
+void log_msg(enum log_level l, const char *where, const char *fmt, ...)
+{
+    if (!log_enabled(l))
+        return;
+    char body[768], line[900];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(body, sizeof body, fmt, ap);
+    va_end(ap);
+    if (where && *where)
+        snprintf(line, sizeof line, "[%s] %s", where, body);
+    else
+        snprintf(line, sizeof line, "%s", body);
+    emit(l, line);
+}
+
+/* Commands whose data field can hold key material (encrypted or not). */
+static int carries_keys(uint8_t ins)
+{
+    return ins == 0xD8 /* PUT KEY */ || ins == 0xE2 /* STORE DATA */ || ins == 0x82;
+}
+
+void log_apdu(const char *where, const apdu_t *plain, const uint8_t *rsp, size_t rsp_len,
+              int secured)
+{
+    if (!trace)
+        return;
+    char line[900];
+    if (plain) {
+        const char *name = gp_ins_name(plain->cla, plain->ins);
+        char data[2 * APDU_MAX_DATA + 1] = "";
+        if (plain->lc && !carries_keys(plain->ins))
+            hex_encode(plain->data, plain->lc, data);
+        else if (plain->lc)
+            snprintf(data, sizeof data, "(%zu bytes not shown)", plain->lc);
+        snprintf(line, sizeof line, "[%s] > %s %02X%02X%02X%02X %s%s", where,
+                 name ? name : "command", plain->cla, plain->ins, plain->p1, plain->p2, data,
+                 secured ? " [secured]" : "");
+    } else {
+        snprintf(line, sizeof line, "[%s] > GET RESPONSE", where);
+    }
+    emit(LOG_LVL_INFO, line);
+    size_t dl;
+    uint16_t sw;
+    if (rapdu_split(rsp, rsp_len, &dl, &sw) == 0) {
+        char d[240];
+        snprintf(line, sizeof line, "[%s] < %s (%zu data bytes)", where,
+                 sw_describe(sw, secured ? SW_CTX_SECURED : SW_CTX_ANY, d, sizeof d), dl);
+    } else {
+        snprintf(line, sizeof line, "[%s] < %zu bytes, no status word", where, rsp_len);
+    }
+    emit(LOG_LVL_INFO, line);
+}

@@ -1,0 +1,23 @@
+/* Log lines of the module: stderr or syslog, never a PIN or a key. */
+#ifndef GP_MODULE_LOG_H
+#define GP_MODULE_LOG_H
+
+#include "conf.h"
+#include "scp/apdu.h"
+
+void log_setup(const gp_config_t *c);
+void log_msg(enum log_level lvl, const char *where, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int log_enabled(enum log_level lvl);
+int log_trace_enabled(void);
+/* One APDU exchange in the trace: the command named, its status word
+ * explained. Data of commands that can carry key material is not shown. */
+void log_apdu(const char *where, const apdu_t *plain, const uint8_t *rsp, size_t rsp_len,
+              int secured);
+
+#define LOG_ERR(w, ...) log_msg(LOG_LVL_ERROR, w, __VA_ARGS__)
+#define LOG_WARN(w, ...) log_msg(LOG_LVL_WARNING, w, __VA_ARGS__)
+#define LOG_INFO(w, ...) log_msg(LOG_LVL_INFO, w, __VA_ARGS__)
+#define LOG_DEBUG(w, ...) log_msg(LOG_LVL_DEBUG, w, __VA_ARGS__)
+
+#endif

@@ -1,0 +1,138 @@
+/*
+ * gp-p11 module internals: slots (readers), tokens (cards), sessions and
+ * objects. Locking: M.lock guards the tables and the keystore login; each
+ * token's lock serialises everything that touches its card. A thread may
+ * take a token lock and then M.lock, never the other way round, and no lock
+ * but the token's is held while APDUs travel, so cards work in parallel.
+ */
+#ifndef GP_MODULE_H
+#define GP_MODULE_H
+
+#include <p11-kit/pkcs11.h>
+
+#include "gp-p11/gp-p11.h"
+#include "keystore/keystore.h"
+#include "scp/gp.h"
+#include "scp/pcsc.h"
+#include "conf.h"
+#include "log.h"
+
+#define MAX_SLOTS PCSC_WATCH_MAX
+#define MAX_SESSIONS 1024
+#define MAX_OBJECTS 96
+#define RESPONSE_MAX (256 + 2)
+
+/* --- locks: the OS's or the application's (C_Initialize arguments) --- */
+typedef void *mutex_t;
+CK_RV mutex_new(mutex_t *m);
+void mutex_free(mutex_t m);
+void mutex_lock(mutex_t m);
+void mutex_unlock(mutex_t m);
+
+/* --- objects --- */
+enum obj_type { OBJ_REGISTRY, OBJ_GET_DATA, OBJ_CHANNEL };
+
+typedef struct {
+    CK_OBJECT_HANDLE handle;
+    enum obj_type type;
+    CK_OBJECT_CLASS cls;
+    char label[48];
+    char application[48];
+    uint8_t value[256];
+    size_t value_len;
+    gp_entry_t entry;          /* OBJ_REGISTRY */
+    CK_ULONG kind;             /* GP_KIND_* */
+} object_t;
+
+/* --- tokens: one per slot; a card's state while it is in the reader --- */
+typedef struct {
+    int used;                  /* this slot exists (a reader was seen) */
+    int listed;                /* the reader is there now */
+    CK_SLOT_ID id;
+    char reader[PCSC_READER_MAX];
+    mutex_t lock;
+    pcsc_ctx_t *pc;            /* a PC/SC context of its own */
+    pcsc_card_t *card;
+    gp_session_t gp;
+    unsigned long generation;  /* moves on when the card goes away */
+    int info_loaded;
+    CK_TOKEN_INFO info;
+    int logged_in;
+    ks_session_t *kss;
+    ks_keyset_t keys;
+    object_t *objects;
+    int n_objects;
+    int n_sessions;
+} token_t;
+
+/* --- sessions --- */
+typedef struct {
+    CK_SESSION_HANDLE handle;  /* 0: free */
+    int slot;                  /* index into M.tokens */
+    CK_FLAGS flags;
+    unsigned long generation;  /* the token's generation when opened */
+    int find_active;
+    CK_OBJECT_HANDLE found[MAX_OBJECTS];
+    CK_ULONG n_found, found_pos;
+    int sign_active;
+    uint8_t kept[RESPONSE_MAX]; /* an answer not yet delivered (buffer too small) */
+    size_t kept_len;
+    int have_kept;
+} session_t;
+
+struct module {
+    int initialized;
+    int finalizing;
+    gp_config_t conf;
+    mutex_t lock;
+    /* keystore (loaded at the first login or random request) */
+    ks_t *ks;
+    ks_session_t *ks_misc;     /* for random numbers and the PIN verifier */
+    int ks_logins;             /* tokens logged in */
+    uint8_t pin_salt[16], pin_verifier[32];
+    /* slots */
+    token_t tokens[MAX_SLOTS];
+    pcsc_ctx_t *pc;            /* for listing readers */
+    /* C_WaitForSlotEvent */
+    mutex_t watch_lock;
+    pcsc_ctx_t *watch_pc;
+    pcsc_watch_t *watch;
+    int reported_present[MAX_SLOTS];
+    int waiters;
+    /* sessions and objects */
+    session_t sessions[MAX_SESSIONS];
+    CK_ULONG session_reuse;
+    CK_OBJECT_HANDLE next_object;
+};
+
+extern struct module M;
+
+/* slot.c */
+void slots_refresh(void);                       /* M.lock held */
+token_t *slot_token(CK_SLOT_ID id);             /* M.lock held; NULL if unknown */
+int slot_index_for_reader(const char *reader);  /* M.lock held; allocates */
+int reader_wanted(const char *reader);
+void slot_info(const token_t *t, CK_SLOT_INFO *info, int present);
+
+/* token.c: all with the token's lock held */
+CK_RV token_check(token_t *t);                  /* card still there? connects if needed */
+CK_RV token_info(token_t *t, CK_TOKEN_INFO *info);
+CK_RV token_login(token_t *t, const uint8_t *pin, size_t pin_len);
+void token_logout(token_t *t);
+void token_forget_card(token_t *t);             /* the card is gone */
+CK_RV token_destroy_object(token_t *t, object_t *o);
+CK_RV token_apdu(token_t *t, const uint8_t *cmd, size_t len, uint8_t *rsp, size_t *rsp_len);
+object_t *token_object(token_t *t, CK_OBJECT_HANDLE h);
+CK_RV keystore_random(uint8_t *buf, size_t len); /* takes M.lock */
+
+/* object.c */
+CK_RV object_get_attributes(const object_t *o, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n);
+int object_matches(const object_t *o, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n);
+void object_from_entry(object_t *o, const gp_entry_t *e);
+
+/* session.c: M.lock held */
+session_t *session_find(CK_SESSION_HANDLE h);
+session_t *session_new(int slot, CK_FLAGS flags, unsigned long generation);
+void session_free(session_t *s);
+
+#endif
