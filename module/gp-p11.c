@@ -120,6 +120,15 @@ static CK_RV leave(token_t *t, CK_RV rv)
     return rv;
 }
 
+/* Leaves a session call: a session whose card went away during the call is
+ * closed now, so that it answers CKR_SESSION_HANDLE_INVALID from here on. */
+static CK_RV done(token_t *t, session_t *s, CK_RV rv)
+{
+    if (s->handle && s->generation != t->generation)
+        close_session_locked(t, s);
+    return leave(t, rv);
+}
+
 static int card_present(token_t *t)
 {
     return M.pc && pcsc_card_present(M.pc, t->reader) > 0;
@@ -435,14 +444,14 @@ CK_RV C_GetSessionInfo(CK_SESSION_HANDLE h, CK_SESSION_INFO_PTR pInfo)
     if (rv != CKR_OK)
         return rv;
     if (!pInfo)
-        return leave(t, CKR_ARGUMENTS_BAD);
+        return done(t, s, CKR_ARGUMENTS_BAD);
     int rw = (s->flags & CKF_RW_SESSION) != 0;
     pInfo->slotID = t->id;
     pInfo->flags = s->flags;
     pInfo->state = t->logged_in ? (rw ? CKS_RW_USER_FUNCTIONS : CKS_RO_USER_FUNCTIONS)
                                 : (rw ? CKS_RW_PUBLIC_SESSION : CKS_RO_PUBLIC_SESSION);
     pInfo->ulDeviceError = t->gp.sw; /* the card's last status word */
-    return leave(t, CKR_OK);
+    return done(t, s, CKR_OK);
 }
 
 CK_RV C_GetOperationState(CK_SESSION_HANDLE h, CK_BYTE_PTR p, CK_ULONG_PTR n)
@@ -464,16 +473,16 @@ CK_RV C_Login(CK_SESSION_HANDLE h, CK_USER_TYPE userType, CK_UTF8CHAR_PTR pPin, 
     if (rv != CKR_OK)
         return rv;
     if (userType == CKU_CONTEXT_SPECIFIC)
-        return leave(t, CKR_OPERATION_NOT_INITIALIZED);
+        return done(t, s, CKR_OPERATION_NOT_INITIALIZED);
     if (userType == CKU_SO) {
         LOG_WARN(t->reader, "gp-p11 has no security officer: log in as user (CKU_USER)");
-        return leave(t, CKR_USER_TYPE_INVALID);
+        return done(t, s, CKR_USER_TYPE_INVALID);
     }
     if (userType != CKU_USER)
-        return leave(t, CKR_USER_TYPE_INVALID);
+        return done(t, s, CKR_USER_TYPE_INVALID);
     if (!pPin)
-        return leave(t, CKR_ARGUMENTS_BAD);
-    return leave(t, token_login(t, pPin, ulPinLen));
+        return done(t, s, CKR_ARGUMENTS_BAD);
+    return done(t, s, token_login(t, pPin, ulPinLen));
 }
 
 CK_RV C_Logout(CK_SESSION_HANDLE h)
@@ -484,9 +493,9 @@ CK_RV C_Logout(CK_SESSION_HANDLE h)
     if (rv != CKR_OK)
         return rv;
     if (!t->logged_in)
-        return leave(t, CKR_USER_NOT_LOGGED_IN);
+        return done(t, s, CKR_USER_NOT_LOGGED_IN);
     token_logout(t);
-    return leave(t, CKR_OK);
+    return done(t, s, CKR_OK);
 }
 
 /* --- objects ------------------------------------------------------------------- */
@@ -517,10 +526,10 @@ CK_RV C_DestroyObject(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE hObject)
         return rv;
     object_t *o = visible(t, hObject);
     if (!o)
-        return leave(t, CKR_OBJECT_HANDLE_INVALID);
+        return done(t, s, CKR_OBJECT_HANDLE_INVALID);
     if (!(s->flags & CKF_RW_SESSION))
-        return leave(t, CKR_SESSION_READ_ONLY);
-    return leave(t, token_destroy_object(t, o));
+        return done(t, s, CKR_SESSION_READ_ONLY);
+    return done(t, s, token_destroy_object(t, o));
 }
 
 CK_RV C_GetObjectSize(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE hObject, CK_ULONG_PTR pulSize)
@@ -532,11 +541,11 @@ CK_RV C_GetObjectSize(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE hObject, CK_ULONG_PT
         return rv;
     object_t *o = visible(t, hObject);
     if (!o)
-        return leave(t, CKR_OBJECT_HANDLE_INVALID);
+        return done(t, s, CKR_OBJECT_HANDLE_INVALID);
     if (!pulSize)
-        return leave(t, CKR_ARGUMENTS_BAD);
+        return done(t, s, CKR_ARGUMENTS_BAD);
     *pulSize = o->type == OBJ_CHANNEL ? CK_UNAVAILABLE_INFORMATION : o->value_len;
-    return leave(t, CKR_OK);
+    return done(t, s, CKR_OK);
 }
 
 CK_RV C_GetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE hObject, CK_ATTRIBUTE_PTR pTemplate,
@@ -549,10 +558,10 @@ CK_RV C_GetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE hObject, CK_ATTR
         return rv;
     object_t *o = visible(t, hObject);
     if (!o)
-        return leave(t, CKR_OBJECT_HANDLE_INVALID);
+        return done(t, s, CKR_OBJECT_HANDLE_INVALID);
     if (!pTemplate && ulCount)
-        return leave(t, CKR_ARGUMENTS_BAD);
-    return leave(t, object_get_attributes(o, pTemplate, ulCount));
+        return done(t, s, CKR_ARGUMENTS_BAD);
+    return done(t, s, object_get_attributes(o, pTemplate, ulCount));
 }
 
 CK_RV C_SetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE hObject, CK_ATTRIBUTE_PTR pTemplate,
@@ -564,10 +573,10 @@ CK_RV C_SetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE hObject, CK_ATTR
     if (rv != CKR_OK)
         return rv;
     if (!visible(t, hObject))
-        return leave(t, CKR_OBJECT_HANDLE_INVALID);
+        return done(t, s, CKR_OBJECT_HANDLE_INVALID);
     if (!pTemplate && ulCount)
-        return leave(t, CKR_ARGUMENTS_BAD);
-    return leave(t, CKR_ACTION_PROHIBITED); /* every object is CKA_MODIFIABLE = FALSE */
+        return done(t, s, CKR_ARGUMENTS_BAD);
+    return done(t, s, CKR_ACTION_PROHIBITED); /* every object is CKA_MODIFIABLE = FALSE */
 }
 
 CK_RV C_FindObjectsInit(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount)
@@ -578,15 +587,15 @@ CK_RV C_FindObjectsInit(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR pTemplate, CK_ULON
     if (rv != CKR_OK)
         return rv;
     if (s->find_active)
-        return leave(t, CKR_OPERATION_ACTIVE);
+        return done(t, s, CKR_OPERATION_ACTIVE);
     if (!pTemplate && ulCount)
-        return leave(t, CKR_ARGUMENTS_BAD);
+        return done(t, s, CKR_ARGUMENTS_BAD);
     s->n_found = s->found_pos = 0;
     for (int i = 0; t->logged_in && i < t->n_objects; i++)
         if (object_matches(&t->objects[i], pTemplate, ulCount))
             s->found[s->n_found++] = t->objects[i].handle;
     s->find_active = 1;
-    return leave(t, CKR_OK);
+    return done(t, s, CKR_OK);
 }
 
 CK_RV C_FindObjects(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE_PTR phObject, CK_ULONG ulMaxObjectCount,
@@ -598,14 +607,14 @@ CK_RV C_FindObjects(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE_PTR phObject, CK_ULONG
     if (rv != CKR_OK)
         return rv;
     if (!s->find_active)
-        return leave(t, CKR_OPERATION_NOT_INITIALIZED);
+        return done(t, s, CKR_OPERATION_NOT_INITIALIZED);
     if ((!phObject && ulMaxObjectCount) || !pulObjectCount)
-        return leave(t, CKR_ARGUMENTS_BAD);
+        return done(t, s, CKR_ARGUMENTS_BAD);
     CK_ULONG n = 0;
     while (n < ulMaxObjectCount && s->found_pos < s->n_found)
         phObject[n++] = s->found[s->found_pos++];
     *pulObjectCount = n;
-    return leave(t, CKR_OK);
+    return done(t, s, CKR_OK);
 }
 
 CK_RV C_FindObjectsFinal(CK_SESSION_HANDLE h)
@@ -616,9 +625,9 @@ CK_RV C_FindObjectsFinal(CK_SESSION_HANDLE h)
     if (rv != CKR_OK)
         return rv;
     if (!s->find_active)
-        return leave(t, CKR_OPERATION_NOT_INITIALIZED);
+        return done(t, s, CKR_OPERATION_NOT_INITIALIZED);
     s->find_active = 0;
-    return leave(t, CKR_OK);
+    return done(t, s, CKR_OK);
 }
 
 /* --- CKM_GP_APDU: C_Sign sends an APDU through the secure channel ------------- */
@@ -631,21 +640,21 @@ CK_RV C_SignInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR pMechanism, CK_OBJECT_HAN
     if (rv != CKR_OK)
         return rv;
     if (!pMechanism)
-        return leave(t, CKR_ARGUMENTS_BAD);
+        return done(t, s, CKR_ARGUMENTS_BAD);
     if (s->sign_active)
-        return leave(t, CKR_OPERATION_ACTIVE);
+        return done(t, s, CKR_OPERATION_ACTIVE);
     if (!t->logged_in)
-        return leave(t, CKR_USER_NOT_LOGGED_IN);
+        return done(t, s, CKR_USER_NOT_LOGGED_IN);
     if (pMechanism->mechanism != CKM_GP_APDU)
-        return leave(t, CKR_MECHANISM_INVALID);
+        return done(t, s, CKR_MECHANISM_INVALID);
     if (pMechanism->pParameter || pMechanism->ulParameterLen)
-        return leave(t, CKR_MECHANISM_PARAM_INVALID);
+        return done(t, s, CKR_MECHANISM_PARAM_INVALID);
     object_t *o = token_object(t, hKey);
     if (!o || o->cls != CKO_SECRET_KEY)
-        return leave(t, CKR_KEY_HANDLE_INVALID);
+        return done(t, s, CKR_KEY_HANDLE_INVALID);
     s->sign_active = 1;
     s->have_kept = 0;
-    return leave(t, CKR_OK);
+    return done(t, s, CKR_OK);
 }
 
 static void end_sign(session_t *s)
@@ -665,34 +674,34 @@ CK_RV C_Sign(CK_SESSION_HANDLE h, CK_BYTE_PTR pData, CK_ULONG ulDataLen, CK_BYTE
     if (rv != CKR_OK)
         return rv;
     if (!s->sign_active)
-        return leave(t, CKR_OPERATION_NOT_INITIALIZED);
+        return done(t, s, CKR_OPERATION_NOT_INITIALIZED);
     if (!pulSignatureLen || (!pData && ulDataLen)) {
         end_sign(s);
-        return leave(t, CKR_ARGUMENTS_BAD);
+        return done(t, s, CKR_ARGUMENTS_BAD);
     }
     if (!pSignature) {
         /* a length query: enough for any answer, and the APDU is not sent */
         *pulSignatureLen = s->have_kept ? s->kept_len : RESPONSE_MAX;
-        return leave(t, CKR_OK);
+        return done(t, s, CKR_OK);
     }
     if (!s->have_kept) {
         size_t n = 0;
         rv = t->logged_in ? token_apdu(t, pData, ulDataLen, s->kept, &n) : CKR_USER_NOT_LOGGED_IN;
         if (rv != CKR_OK) {
             end_sign(s);
-            return leave(t, rv);
+            return done(t, s, rv);
         }
         s->kept_len = n;
         s->have_kept = 1;
     }
     if (*pulSignatureLen < s->kept_len) {
         *pulSignatureLen = s->kept_len; /* kept: the APDU is not sent again */
-        return leave(t, CKR_BUFFER_TOO_SMALL);
+        return done(t, s, CKR_BUFFER_TOO_SMALL);
     }
     memcpy(pSignature, s->kept, s->kept_len);
     *pulSignatureLen = s->kept_len;
     end_sign(s);
-    return leave(t, CKR_OK);
+    return done(t, s, CKR_OK);
 }
 
 CK_RV C_SignUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR p, CK_ULONG n)
@@ -703,9 +712,9 @@ CK_RV C_SignUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR p, CK_ULONG n)
     if (rv != CKR_OK)
         return rv;
     if (!s->sign_active)
-        return leave(t, CKR_OPERATION_NOT_INITIALIZED);
+        return done(t, s, CKR_OPERATION_NOT_INITIALIZED);
     end_sign(s); /* CKM_GP_APDU is single-part */
-    return leave(t, CKR_FUNCTION_NOT_SUPPORTED);
+    return done(t, s, CKR_FUNCTION_NOT_SUPPORTED);
 }
 
 CK_RV C_SignFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR p, CK_ULONG_PTR n)
@@ -722,7 +731,7 @@ CK_RV C_SeedRandom(CK_SESSION_HANDLE h, CK_BYTE_PTR pSeed, CK_ULONG ulSeedLen)
     CK_RV rv = enter(h, &s, &t);
     if (rv != CKR_OK)
         return rv;
-    return leave(t, CKR_RANDOM_SEED_NOT_SUPPORTED);
+    return done(t, s, CKR_RANDOM_SEED_NOT_SUPPORTED);
 }
 
 CK_RV C_GenerateRandom(CK_SESSION_HANDLE h, CK_BYTE_PTR pRandomData, CK_ULONG ulRandomLen)
@@ -733,8 +742,8 @@ CK_RV C_GenerateRandom(CK_SESSION_HANDLE h, CK_BYTE_PTR pRandomData, CK_ULONG ul
     if (rv != CKR_OK)
         return rv;
     if (!pRandomData && ulRandomLen)
-        return leave(t, CKR_ARGUMENTS_BAD);
-    return leave(t, ulRandomLen ? keystore_random(pRandomData, ulRandomLen) : CKR_OK);
+        return done(t, s, CKR_ARGUMENTS_BAD);
+    return done(t, s, ulRandomLen ? keystore_random(pRandomData, ulRandomLen) : CKR_OK);
 }
 
 /* --- legacy parallel functions and events ----------------------------------------- */
@@ -744,7 +753,7 @@ CK_RV C_GetFunctionStatus(CK_SESSION_HANDLE h)
     session_t *s;
     token_t *t;
     CK_RV rv = enter(h, &s, &t);
-    return rv == CKR_OK ? leave(t, CKR_FUNCTION_NOT_PARALLEL) : rv;
+    return rv == CKR_OK ? done(t, s, CKR_FUNCTION_NOT_PARALLEL) : rv;
 }
 
 CK_RV C_CancelFunction(CK_SESSION_HANDLE h)

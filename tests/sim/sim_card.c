@@ -177,6 +177,8 @@ int sim_load_profile(sim_card_t *c, const char *path, char *err, size_t errlen)
             bad = unhex(v, c->seq, 2) != 2;
         } else if (strcmp(key, "max_failed_auth") == 0) {
             c->max_failed_auth = atoi(v);
+        } else if (strcmp(key, "failed_auth") == 0) { /* a card that starts with failures */
+            c->failed_auth = atoi(v);
         } else if (strcmp(key, "cplc") == 0) {
             bad = unhex(v, c->cplc, 42) != 42;
         } else if (strcmp(key, "iin") == 0 || strcmp(key, "cin") == 0) {

@@ -1,0 +1,147 @@
+#!/bin/bash
+# The module as users drive it: OpenSC's pkcs11-tool and p11-kit, through a
+# private pcscd, two simulated cards (card 1 locked) and a SoftHSM keystore.
+set -u
+if [ -z "${GP_ENV_DIR:-}" ]; then
+    tmp=$(mktemp -d) || exit 1
+    trap 'rm -rf "$tmp"' EXIT
+    # a CPLC of our own, so that what pkcs11-tool reads can be checked
+    cplc="4790$(od -An -N40 -tx1 /dev/urandom | tr -d ' \n' | tr a-f A-F)"
+    printf 'cplc = %s\n' "$cplc" > "$tmp/card0.profile"
+    printf 'failed_auth = 3\n' > "$tmp/locked.profile"
+    export GP_TEST_CPLC=$cplc
+    "$GP_HARNESS/gp-env.sh" --cards 2 --card-args 0 "--profile $tmp/card0.profile" \
+        --card-args 1 "--profile $tmp/locked.profile" -- bash "$0"
+    exit $?
+fi
+
+passes=0 failures=0
+ok() { echo "ok - $*"; passes=$((passes + 1)); }
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+check() { # check DESCRIPTION COMMAND...: passes when COMMAND succeeds
+    local what=$1; shift
+    if "$@"; then ok "$what"; else fail "$what"; fi
+}
+state() { sed -n "s/^$2 = //p" "$(eval echo "\$GP_SIM_STATE_$1")"; }
+MOD="$GP_BUILDDIR/module/.libs/gp-p11.so"
+out=$GP_ENV_DIR/out
+mkdir -p "$out"
+conf() { # conf NAME [LINES...]: a configuration file
+    local f="$out/$1.conf"; shift
+    { echo "keystore_token = $GP_TEST_TOKEN"; printf '%s\n' "$@"; } > "$f"
+    echo "$f"
+}
+export GP_P11_CONF=$(conf main "reader = GP Sim 0 00 00")
+# programs we did not build: in a sanitizer build they get the sanitizer
+# runtimes preloaded, with leak checks off (their own leaks are not ours; the
+# module's are checked by test_module, an instrumented application)
+tool() {
+    if [ -n "${GP_SAN_PRELOAD:-}" ]; then
+        LD_PRELOAD=$GP_SAN_PRELOAD ASAN_OPTIONS=${ASAN_OPTIONS:-}:detect_leaks=0 "$@"
+    else
+        "$@"
+    fi
+}
+p11() { tool pkcs11-tool --module "$MOD" "$@"; }
+p11u() { tool pkcs11-tool --module "$MOD" --login --pin "$GP_TEST_PIN" "$@"; }
+
+# --- slots, token, mechanisms ---
+GP_P11_CONF=$(conf all) p11 -L > "$out/L" 2>&1
+check "-L lists both readers as slots" grep -q "GP Sim 0 00 01" "$out/L"
+check "-L: token label from the card's CIN" grep -q "token label *: GP ISD C1D0000000000000" "$out/L"
+check "-L: manufacturer from the CPLC" grep -q "token manufacturer *: NXP" "$out/L"
+check "-L: serial number from the CIN" grep -q "serial num *: C1D0000000000000" "$out/L"
+check "-L: login required" grep -q "login required" "$out/L"
+p11 -T > "$out/T" 2>&1
+check "-T lists the token" grep -q "GP ISD C1D0000000000000" "$out/T"
+p11 -M > "$out/M" 2>&1
+check "-M lists CKM_GP_APDU (sign)" grep -q "mechtype-0xC7500001, hw, sign" "$out/M"
+
+# --- objects after login ---
+p11u -O > "$out/O" 2>&1
+check "-O shows the secure channel key" grep -q "label: *secure channel" "$out/O"
+check "-O shows the ISD" grep -q "label: *'A000000151000000'" "$out/O"
+check "-O shows an application" grep -q "label: *'F00000000102'" "$out/O"
+check "-O shows a load file" grep -q "label: *'F000000001'" "$out/O"
+check "-O shows CPLC" grep -q "label: *'CPLC'" "$out/O"
+check "-O shows key information" grep -q "label: *'key information'" "$out/O"
+p11 -O > "$out/O-public" 2>&1
+check "no object without login" test "$(grep -c 'Data object' "$out/O-public")" -eq 0
+p11u --read-object --type data --label CPLC -o "$out/cplc.bin" > "$out/read" 2>&1
+got=$(od -An -tx1 "$out/cplc.bin" | tr -d ' \n' | tr a-f A-F)
+check "read CPLC: the card's bytes (9F7F2A + CPLC)" test "$got" = "9F7F2A$GP_TEST_CPLC"
+
+# --- card management ---
+p11u --delete-object --type data --label F00000000102 > "$out/del" 2>&1
+check "delete an application" grep -q "F00000000102" "$GP_SIM_STATE_0"
+p11u -O > "$out/O2" 2>&1
+check "the deleted application is gone" test "$(grep -c "'F00000000102'" "$out/O2")" -eq 0
+p11u --delete-object --type data --label A000000151000000 > "$out/delisd" 2>&1
+check "the ISD cannot be deleted (CKR_ACTION_PROHIBITED, 0x1b)" grep -q "rv = .*(0x1b)" "$out/delisd"
+p11u --delete-object --type data --label F000000001 > "$out/delelf" 2>&1
+check "a load file in use: refused, in plain words" \
+    grep -q "6985: conditions of use not satisfied: the object cannot be deleted now (another application still depends on it" "$out/delelf"
+check "a load file in use: CKR_ACTION_PROHIBITED (0x1b)" grep -q "rv = .*(0x1b)" "$out/delelf"
+
+# --- pkcs11-tool's own test ---
+p11u --test > "$out/test" 2>&1
+check "pkcs11-tool --test --login: no errors" grep -q "^No errors" "$out/test"
+
+# --- failures, each explained, none counted by the card ---
+ea=$(state 0 ext_auth_received)
+p11 --login --pin 0000 -O > "$out/badpin" 2>&1
+check "wrong PIN: CKR_PIN_INCORRECT" grep -q "CKR_PIN_INCORRECT" "$out/badpin"
+"$GP_P11_KEYS" --token "$GP_TEST_TOKEN" --pin-file "$GP_TEST_PIN_FILE" generate other > /dev/null
+GP_P11_CONF=$(conf wrongkeys "key_set = other" "reader = GP Sim 0 00 00") p11u -O > "$out/wrongkeys" 2>&1
+check "wrong keys: refused" grep -q "C_Login failed" "$out/wrongkeys"
+check "wrong keys: the log line says why" grep -q 'the keys of key set "other" do not match this card' "$out/wrongkeys"
+check "wrong keys: EXTERNAL AUTHENTICATE never sent" test "$(state 0 ext_auth_received)" = "$ea"
+check "wrong keys: the card counted no failure" test "$(state 0 failed_auth)" = 0
+GP_P11_CONF=$(conf nokeys "key_set = nosuch" "reader = GP Sim 0 00 00") p11u -O > "$out/nokeys" 2>&1
+check "missing key set: named" grep -q 'no key "nosuch/enc"' "$out/nokeys"
+GP_P11_CONF=$(conf locked "reader = GP Sim 0 00 01") p11u -O > "$out/locked" 2>&1
+check "locked card: 6983 explained" grep -q "6983: authentication method blocked: the card has locked this key" "$out/locked"
+check "locked card: login fails" grep -q "C_Login failed" "$out/locked"
+
+# --- configuration errors name the line ---
+printf 'keystore_token = x\nbogus = 1\n' > "$out/bad.conf"
+GP_P11_CONF=$out/bad.conf p11 -L > "$out/badconf" 2>&1
+check "unknown key: C_Initialize fails naming file and line" grep -q "bad.conf:2: unknown key 'bogus'" "$out/badconf"
+printf 'security_level = fast\n' > "$out/bad2.conf"
+GP_P11_CONF=$out/bad2.conf p11 -L > "$out/badconf2" 2>&1
+check "bad value: explained" grep -q "bad2.conf:1: security_level needs 'mac' or 'mac-enc'" "$out/badconf2"
+
+# --- the APDU trace names commands, explains status words, hides secrets ---
+GP_P11_CONF=$(conf trace "trace = apdu" "reader = GP Sim 0 00 00") p11u -O > "$out/trace" 2>&1
+check "trace names commands" grep -q "> INITIALIZE UPDATE 80500000" "$out/trace"
+check "trace names secured commands" grep -q "> GET STATUS 80F28002 4F00 \[secured\]" "$out/trace"
+check "trace explains status words" grep -q "< 9000: success" "$out/trace"
+check "trace hides the PIN" test "$(grep -c -- "$GP_TEST_PIN" "$out/trace")" -eq 0
+check "trace hides EXTERNAL AUTHENTICATE data" grep -q "EXTERNAL AUTHENTICATE 84820100 (16 bytes not shown)" "$out/trace"
+check "trace shows no key" test "$(grep -c -i "404142434445" "$out/trace")" -eq 0
+
+# --- level mac-enc ---
+GP_P11_CONF=$(conf enc "security_level = mac-enc" "reader = GP Sim 0 00 00") p11u -O > "$out/enc" 2>&1
+check "mac-enc: objects listed" grep -q "label: *'CPLC'" "$out/enc"
+check "mac-enc: the card saw level 03" test "$(state 0 level)" = 03
+check "no C-MAC the card rejected" test "$(state 0 cmac_bad)" = 0
+
+# --- installed as make install puts it, found by p11-kit ---
+root=$GP_ENV_DIR/root
+make -C "$GP_BUILDDIR" install DESTDIR="$root" > "$out/install" 2>&1
+moddir=$(sed -n 's/^p11kitmoduledir = //p' "$GP_BUILDDIR/Makefile")
+confdir=$(sed -n 's/^p11kitconfigdir = //p' "$GP_BUILDDIR/Makefile")
+check "make install: module in p11-kit's module path" test -f "$root$moddir/gp-p11.so"
+check "make install: module file in p11-kit's config dir" test -f "$root$confdir/gp-p11.module"
+check "make install: public header" test -f "$root/usr/local/include/gp-p11/gp-p11.h"
+# private mount namespace: p11-kit sees exactly what was installed
+mount --bind "$root$moddir" "$moddir" && mount --bind "$root$confdir" "$confdir"
+tool p11-kit list-modules > "$out/p11kit" 2>&1
+check "p11-kit list-modules: the module" grep -q "^gp-p11: gp-p11.so" "$out/p11kit"
+check "p11-kit list-modules: its token" grep -q "token: GP ISD C1D0000000000000" "$out/p11kit"
+tool pkcs11-tool --module "$(pkg-config --variable=proxy_module p11-kit-1)" -L > "$out/proxy" 2>&1
+check "the p11-kit proxy exposes the token" grep -q "GP ISD C1D0000000000000" "$out/proxy"
+umount "$moddir" "$confdir"
+
+echo "pkcs11-tool: $passes passed, $failures failed"
+[ "$failures" -eq 0 ]
