@@ -17,55 +17,12 @@
 #include "keystore/keystore.h"
 #include "scp/gp.h"
 #include "scp/pcsc.h"
+#include "sim_files.h"
 
 static ks_t *ks;
 static ks_session_t *kss;
 static ks_keyset_t keys;
 static pcsc_ctx_t *pc;
-
-/* --- the simulator's state and control files ------------------------------- */
-
-static long sim_state(int card, const char *key)
-{
-    char var[32], line[512];
-    snprintf(var, sizeof var, "GP_SIM_STATE_%d", card);
-    FILE *f = fopen(getenv(var), "r");
-    assert_non_null(f);
-    long v = -1;
-    size_t kl = strlen(key);
-    while (fgets(line, sizeof line, f))
-        if (strncmp(line, key, kl) == 0 && line[kl] == ' ')
-            v = strtol(strchr(line, '=') + 1, NULL, 16 * (strcmp(key, "seq") == 0) + 0);
-    fclose(f);
-    return v;
-}
-
-static int sim_state_has(int card, const char *key, const char *text)
-{
-    char var[32], line[1024];
-    snprintf(var, sizeof var, "GP_SIM_STATE_%d", card);
-    FILE *f = fopen(getenv(var), "r");
-    assert_non_null(f);
-    int found = 0;
-    while (fgets(line, sizeof line, f))
-        if (strncmp(line, key, strlen(key)) == 0 && strstr(line, text))
-            found = 1;
-    fclose(f);
-    return found;
-}
-
-static void sim_control(int card, const char *text)
-{
-    char var[32], tmp[1024];
-    snprintf(var, sizeof var, "GP_SIM_CONTROL_%d", card);
-    const char *path = getenv(var);
-    snprintf(tmp, sizeof tmp, "%s.new", path);
-    FILE *f = fopen(tmp, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-    assert_int_equal(rename(tmp, path), 0);
-}
 
 static const char *reader(int card)
 {

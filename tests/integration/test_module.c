@@ -17,39 +17,12 @@
 #include <p11-kit/pkcs11.h>
 
 #include "gp-p11/gp-p11.h"
+#include "keystore/hex.h"
+#include "sim_files.h"
 
 static CK_FUNCTION_LIST_PTR f;
 static void *dl;
 static const char *pin;
-
-/* --- the simulators' state files ---------------------------------------------------- */
-
-static long sim_state(int card, const char *key)
-{
-    char var[32], line[512];
-    snprintf(var, sizeof var, "GP_SIM_STATE_%d", card);
-    FILE *fp = fopen(getenv(var), "r");
-    assert_non_null(fp);
-    long v = -1;
-    size_t kl = strlen(key);
-    while (fgets(line, sizeof line, fp))
-        if (strncmp(line, key, kl) == 0 && line[kl] == ' ')
-            v = strtol(strchr(line, '=') + 1, NULL, 10);
-    fclose(fp);
-    return v;
-}
-
-static void sim_control(int card, const char *text)
-{
-    char var[32], tmp[1024];
-    snprintf(var, sizeof var, "GP_SIM_CONTROL_%d", card);
-    snprintf(tmp, sizeof tmp, "%s.new", getenv(var));
-    FILE *fp = fopen(tmp, "w");
-    assert_non_null(fp);
-    fputs(text, fp);
-    fclose(fp);
-    assert_int_equal(rename(tmp, getenv(var)), 0);
-}
 
 /* --- application-supplied locks (the module must use them) ------------------------ */
 
@@ -141,31 +114,23 @@ static CK_OBJECT_HANDLE find(CK_SESSION_HANDLE s, CK_OBJECT_CLASS cls, const cha
 static CK_RV apdu(CK_SESSION_HANDLE s, const char *hex, uint8_t *rsp, CK_ULONG *rl)
 {
     uint8_t cmd[300];
-    size_t n = 0;
-    for (const char *p = hex; p[0] && p[1]; p += 2) {
-        unsigned v;
-        sscanf(p, "%2x", &v);
-        cmd[n++] = (uint8_t)v;
-    }
+    int n = hex_decode(hex, cmd, sizeof cmd);
+    assert_true(n > 0);
     CK_MECHANISM m = {CKM_GP_APDU, NULL, 0};
     CK_OBJECT_HANDLE key = find(s, CKO_SECRET_KEY, "secure channel");
     CK_RV rv = f->C_SignInit(s, &m, key);
     if (rv != CKR_OK)
         return rv;
-    return f->C_Sign(s, cmd, n, rsp, rl);
+    return f->C_Sign(s, cmd, (CK_ULONG)n, rsp, rl);
 }
 
 static int contains(const uint8_t *hay, size_t n, const char *hex)
 {
     uint8_t needle[32];
-    size_t m = 0;
-    for (const char *p = hex; p[0] && p[1]; p += 2) {
-        unsigned v;
-        sscanf(p, "%2x", &v);
-        needle[m++] = (uint8_t)v;
-    }
-    for (size_t i = 0; i + m <= n; i++)
-        if (memcmp(hay + i, needle, m) == 0)
+    int m = hex_decode(hex, needle, sizeof needle);
+    assert_true(m > 0);
+    for (size_t i = 0; i + (size_t)m <= n; i++)
+        if (memcmp(hay + i, needle, (size_t)m) == 0)
             return 1;
     return 0;
 }
