@@ -66,12 +66,14 @@ void log_apdu(const char *where, const apdu_t *plain, const uint8_t *rsp, size_t
     char line[900];
     if (plain) {
         const char *name = gp_ins_name(plain->cla, plain->ins);
-        char data[2 * APDU_MAX_DATA + 1] = "";
-        if (plain->lc && !carries_keys(plain->ins))
-            hex_encode(plain->data, plain->lc, data);
-        else if (plain->lc)
-            snprintf(data, sizeof data, "(%zu bytes not shown)", plain->lc);
-        snprintf(line, sizeof line, "[%s] > %s %02X%02X%02X%02X %s%s", where,
+        char data[2 * APDU_MAX_DATA + 2] = "";
+        if (plain->lc && !carries_keys(plain->ins)) {
+            data[0] = ' ';
+            hex_encode(plain->data, plain->lc, data + 1);
+        } else if (plain->lc) {
+            snprintf(data, sizeof data, " (%zu bytes not shown)", plain->lc);
+        }
+        snprintf(line, sizeof line, "[%s] > %s %02X%02X%02X%02X%s%s", where,
                  name ? name : "command", plain->cla, plain->ins, plain->p1, plain->p2, data,
                  secured ? " [secured]" : "");
     } else {

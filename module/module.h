@@ -57,6 +57,7 @@ typedef struct {
     unsigned long generation;  /* moves on when the card goes away */
     int info_loaded;
     CK_TOKEN_INFO info;
+    uint8_t scp_i;             /* SCP02 i from the card's recognition data; 0: not read yet */
     int logged_in;
     ks_session_t *kss;
     ks_keyset_t keys;

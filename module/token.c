@@ -144,6 +144,7 @@ void token_forget_card(token_t *t)
         t->card = NULL;
     }
     t->info_loaded = 0;
+    t->scp_i = 0;
     t->generation++;
 }
 
@@ -389,23 +390,33 @@ static CK_RV load_objects(token_t *t)
 
 /* --- login ----------------------------------------------------------------------- */
 
+/* The SCP02 variant the card announces in its recognition data (GET DATA
+ * 66), read once per card; i=15 when the card does not say. */
+static uint8_t card_scp_i(token_t *t)
+{
+    if (t->scp_i)
+        return t->scp_i;
+    uint8_t r[RESPONSE_MAX], scp = 0, i = 0;
+    size_t rl;
+    t->scp_i = 0x15;
+    if (gp_get_data(&t->gp, 0x0066, r, sizeof r, &rl) != SCP_OK ||
+        gp_card_data_scp(r, rl, &scp, &i) != 0)
+        LOG_INFO(t->reader, "the card does not announce its SCP02 options: assuming i=15");
+    else if (scp != 0x02)
+        LOG_WARN(t->reader, "the card announces SCP%02X; gp-p11 speaks SCP02", scp);
+    else
+        t->scp_i = i;
+    return t->scp_i;
+}
+
 static CK_RV open_channel(token_t *t)
 {
-    gp_channel_opts_t o = {.i_param = 0x15, .level = M.conf.security_level,
-                           .kvn = M.conf.key_version, .isd_aid = M.conf.isd_aid,
-                           .isd_aid_len = M.conf.isd_aid_len};
-    /* the card says which SCP02 variant it speaks, when it says */
+    gp_channel_opts_t o = {.level = M.conf.security_level, .kvn = M.conf.key_version,
+                           .isd_aid = M.conf.isd_aid, .isd_aid_len = M.conf.isd_aid_len,
+                           .selected = 1};
     scp_err_t e = gp_select(&t->gp, o.isd_aid, o.isd_aid_len);
     if (e == SCP_OK) {
-        uint8_t r[RESPONSE_MAX], scp = 0, i = 0;
-        size_t rl;
-        if (gp_get_data(&t->gp, 0x0066, r, sizeof r, &rl) == SCP_OK &&
-            gp_card_data_scp(r, rl, &scp, &i) == 0) {
-            if (scp != 0x02)
-                LOG_WARN(t->reader, "the card announces SCP%02X; gp-p11 speaks SCP02", scp);
-            else
-                o.i_param = i;
-        }
+        o.i_param = card_scp_i(t);
         e = gp_open_channel(&t->gp, t->kss, &t->keys, &o);
     }
     if (e == SCP_OK) {

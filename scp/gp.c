@@ -146,9 +146,10 @@ scp_err_t gp_select(gp_session_t *g, const uint8_t *aid, size_t aid_len)
 scp_err_t gp_open_channel(gp_session_t *g, ks_session_t *ks, const ks_keyset_t *keys,
                           const gp_channel_opts_t *o)
 {
-    scp_err_t e = gp_select(g, o->isd_aid, o->isd_aid ? o->isd_aid_len : 0);
+    scp_err_t e = o->selected ? SCP_OK : gp_select(g, o->isd_aid, o->isd_aid ? o->isd_aid_len : 0);
     if (e != SCP_OK)
         return e;
+    gp_close_channel(g);
     e = scp02_init(&g->ch, ks, keys, o->i_param, o->level);
     if (e != SCP_OK)
         return fail(g, e, "%s", scp02_error(&g->ch));

@@ -27,6 +27,7 @@ typedef struct {
     uint8_t kvn;            /* 0: the card's default key version */
     const uint8_t *isd_aid; /* NULL or length 0: select the default application */
     size_t isd_aid_len;
+    int selected;           /* the caller has just selected the security domain */
 } gp_channel_opts_t;
 
 void gp_session_init(gp_session_t *g, gp_transport_t t);
@@ -43,7 +44,8 @@ scp_err_t gp_command(gp_session_t *g, const char *what, enum sw_context ctx, con
                      uint8_t *rsp, size_t cap, size_t *rlen);
 
 scp_err_t gp_select(gp_session_t *g, const uint8_t *aid, size_t aid_len);
-/* SELECT, INITIALIZE UPDATE, card cryptogram check, EXTERNAL AUTHENTICATE. */
+/* SELECT (unless o->selected), INITIALIZE UPDATE, card cryptogram check,
+ * EXTERNAL AUTHENTICATE. */
 scp_err_t gp_open_channel(gp_session_t *g, ks_session_t *ks, const ks_keyset_t *keys,
                           const gp_channel_opts_t *o);
 void gp_close_channel(gp_session_t *g);

@@ -2,6 +2,7 @@
 # Installs what gp-p11 needs (Debian 12), builds it and runs the whole test
 # suite twice: a normal build, then an ASan+UBSan build.
 set -uo pipefail
+[ "$(id -u)" -eq 0 ] || exec sudo -E "$0" "$@" # private namespaces need root
 cd "$(dirname "$0")/.."
 ./scripts/setup-debian.sh >/dev/null || exit 1
 status=0
