@@ -434,6 +434,23 @@ CK_RV ks_destroy(ks_session_t *s, CK_OBJECT_HANDLE h)
     return s->ks->f->C_DestroyObject(s->h, h);
 }
 
+CK_RV ks_wrap_des3_ecb(ks_session_t *s, CK_OBJECT_HANDLE wrapping_key, CK_OBJECT_HANDLE key,
+                       uint8_t out[16])
+{
+    CK_MECHANISM m = {CKM_DES3_ECB, NULL, 0};
+    uint8_t buf[32];
+    CK_ULONG n = sizeof buf;
+    CK_RV rv = s->ks->f->C_WrapKey(s->h, &m, wrapping_key, key, buf, &n);
+    if (rv == CKR_OK && n != 16)
+        rv = CKR_FUNCTION_FAILED;
+    if (rv == CKR_OK)
+        memcpy(out, buf, 16);
+    else
+        seterr(s->err, "keystore: C_WrapKey(CKM_DES3_ECB) failed: %s%s", ks_rv_name(rv),
+               rv == CKR_MECHANISM_INVALID ? " (this keystore cannot wrap with 3DES)" : "");
+    return rv;
+}
+
 CK_RV ks_kcv(ks_session_t *s, CK_OBJECT_HANDLE key, uint8_t kcv[3])
 {
     uint8_t z[8] = {0};

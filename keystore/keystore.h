@@ -71,6 +71,11 @@ CK_RV ks_derive_des2(ks_session_t *s, CK_OBJECT_HANDLE base, enum ks_derive_mode
 CK_RV ks_encrypt(ks_session_t *s, CK_OBJECT_HANDLE key, const uint8_t iv[8],
                  const uint8_t *in, size_t len, uint8_t *out);
 CK_RV ks_destroy(ks_session_t *s, CK_OBJECT_HANDLE h);
+/* C_WrapKey with CKM_DES3_ECB: key (a CKK_DES2 key) under wrapping_key, 16
+ * bytes of ciphertext. CKR_MECHANISM_INVALID where the keystore cannot
+ * (SoftHSM 2.6). */
+CK_RV ks_wrap_des3_ecb(ks_session_t *s, CK_OBJECT_HANDLE wrapping_key, CK_OBJECT_HANDLE key,
+                       uint8_t out[16]);
 /* Key check value: first 3 bytes of 3DES-ECB of 8 zero bytes. */
 CK_RV ks_kcv(ks_session_t *s, CK_OBJECT_HANDLE key, uint8_t kcv[3]);
 /* Reads the security-relevant flags of a key (never its value). */

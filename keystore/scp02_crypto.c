@@ -46,6 +46,32 @@ static CK_RV derive_session(ks_session_t *s, CK_OBJECT_HANDLE base, uint16_t con
     return ks_derive_des2(s, base, KS_DERIVE_CBC, d, wrap, 0, out);
 }
 
+void ks_diversification_data(enum ks_diversification m, const uint8_t kdd[10], int key_no,
+                             uint8_t out[16])
+{
+    uint8_t half[6];
+    if (m == KS_DIV_VISA2) {
+        memcpy(half, kdd, 2);
+        memcpy(half + 2, kdd + 4, 4);
+    } else {
+        memcpy(half, kdd + 4, 6);
+    }
+    memcpy(out, half, 6);
+    out[6] = 0xF0;
+    out[7] = (uint8_t)key_no;
+    memcpy(out + 8, half, 6);
+    out[14] = 0x0F;
+    out[15] = (uint8_t)key_no;
+}
+
+CK_RV ks_scp02_diversify(ks_session_t *s, CK_OBJECT_HANDLE master, enum ks_diversification m,
+                         const uint8_t kdd[10], int key_no, CK_OBJECT_HANDLE *out)
+{
+    uint8_t d[16];
+    ks_diversification_data(m, kdd, key_no, d);
+    return ks_derive_des2(s, master, KS_DERIVE_ECB, d, key_no == 3, 1, out);
+}
+
 CK_RV ks_scp02_derive(ks_session_t *s, CK_OBJECT_HANDLE enc, CK_OBJECT_HANDLE mac,
                       CK_OBJECT_HANDLE dek, const uint8_t seq[2], ks_scp02_keys_t *k)
 {

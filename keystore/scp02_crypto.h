@@ -31,6 +31,20 @@ CK_RV ks_scp02_derive(ks_session_t *s, CK_OBJECT_HANDLE enc, CK_OBJECT_HANDLE ma
 /* Destroys the session objects and resets the handles. */
 void ks_scp02_destroy(ks_session_t *s, ks_scp02_keys_t *k);
 
+/* Key diversification: a card's static keys derived from an issuer master
+ * key and the key diversification data (KDD, 10 bytes) the card returns in
+ * INITIALIZE UPDATE, by 3DES-ECB of 16 bytes under the master:
+ *   EMV CPS 1.1: KDD[4..9] || F0 || k || KDD[4..9] || 0F || k
+ *   VISA2:       KDD[0..1] || KDD[4..7] || F0 || k || KDD[0..1] || KDD[4..7] || 0F || k
+ * with k = 01 (enc), 02 (mac), 03 (dek). */
+enum ks_diversification { KS_DIV_NONE = 0, KS_DIV_EMV, KS_DIV_VISA2 };
+void ks_diversification_data(enum ks_diversification m, const uint8_t kdd[10], int key_no,
+                             uint8_t out[16]);
+/* Derives the card's static key number key_no (1..3) into a session object
+ * usable for session-key derivation (and wrapping, for the DEK). */
+CK_RV ks_scp02_diversify(ks_session_t *s, CK_OBJECT_HANDLE master, enum ks_diversification m,
+                         const uint8_t kdd[10], int key_no, CK_OBJECT_HANDLE *out);
+
 /* ISO/IEC 9797-1 padding method 2: appends 80 and zeros to a multiple of 8.
  * Returns the padded length, or 0 when it would exceed cap. */
 size_t ks_pad80(const uint8_t *in, size_t len, uint8_t *out, size_t cap);

@@ -88,6 +88,26 @@ scp_err_t gp_send(gp_session_t *g, const apdu_t *plain, uint8_t *rsp, size_t cap
                 gp_close_channel(g); /* the channel did not survive */
             return e;
         }
+        if (secured && (g->ch.level & SCP02_LEVEL_RMAC) && !(*rlen == 0 && *sw == 0x6982)) {
+            /* R-MAC: data || R-MAC || SW, checked before anything is returned */
+            uint8_t full[APDU_MAX_RSP + 2];
+            size_t fl;
+            if (*rlen + 2 > sizeof full)
+                return fail(g, SCP_E_RSP_LONG, "answer too long");
+            memcpy(full, rsp, *rlen);
+            full[*rlen] = (uint8_t)(*sw >> 8);
+            full[*rlen + 1] = (uint8_t)*sw;
+            e = scp02_unwrap(&g->ch, full, *rlen + 2, full, &fl);
+            if (e != SCP_OK) {
+                *rlen = 0;
+                ks_wipe(rsp, cap);
+                fail(g, e, "%s", scp02_error(&g->ch));
+                gp_close_channel(g);
+                return e;
+            }
+            *rlen = fl - 2;
+            memcpy(rsp, full, *rlen);
+        }
         g->sw = *sw;
         if ((*sw >> 8) == 0x6C && attempt == 0) {
             /* wrong Le: the card tells the right one; a secured command is
@@ -140,6 +160,16 @@ scp_err_t gp_select(gp_session_t *g, const uint8_t *aid, size_t aid_len)
         return fail(g, SCP_E_RSP_SW, "SELECT of the security domain: %s",
                     sw_describe(sw, SW_CTX_SELECT, d, sizeof d));
     }
+    tlv_t fcit, name;
+    g->selected_aid_len = 0;
+    if (tlv_find(fci, fl, 0x6F, &fcit) == 1 && tlv_find(fcit.v, fcit.len, 0x84, &name) == 1 &&
+        name.len >= 5 && name.len <= sizeof g->selected_aid) {
+        memcpy(g->selected_aid, name.v, name.len);
+        g->selected_aid_len = name.len;
+    } else if (aid_len >= 5 && aid_len <= sizeof g->selected_aid) {
+        memcpy(g->selected_aid, aid, aid_len);
+        g->selected_aid_len = aid_len;
+    }
     return SCP_OK;
 }
 
@@ -150,9 +180,30 @@ scp_err_t gp_open_channel(gp_session_t *g, ks_session_t *ks, const ks_keyset_t *
     if (e != SCP_OK)
         return e;
     gp_close_channel(g);
+    scp02_select_keys_fn hook = g->ch.select_keys;
+    void *hook_ctx = g->ch.select_ctx;
     e = scp02_init(&g->ch, ks, keys, o->i_param, o->level);
+    g->ch.div = o->div;
+    g->ch.select_keys = hook;
+    g->ch.select_ctx = hook_ctx;
     if (e != SCP_OK)
         return fail(g, e, "%s", scp02_error(&g->ch));
+    if (!(o->i_param & SCP02_I_EXPLICIT)) {
+        /* implicit: the card's sequence counter, then the first C-MAC opens */
+        uint8_t r[APDU_MAX_RSP], seq[2];
+        size_t rl;
+        if (gp_get_data(g, 0x00C1, r, sizeof r, &rl) != SCP_OK)
+            return SCP_E_RSP_SW;
+        tlv_t c1;
+        if (tlv_find(r, rl, 0xC1, &c1) == 1 && c1.len == 2)
+            memcpy(seq, c1.v, 2);
+        else if (rl == 2)
+            memcpy(seq, r, 2);
+        else
+            return fail(g, SCP_E_RSP_SHORT, "GET DATA 00C1: no 2-byte sequence counter");
+        e = scp02_implicit_open(&g->ch, seq, g->selected_aid, g->selected_aid_len);
+        return e == SCP_OK ? SCP_OK : fail(g, e, "%s", scp02_error(&g->ch));
+    }
     apdu_t cmd;
     e = scp02_initialize_update(&g->ch, o->kvn, NULL, &cmd);
     if (e != SCP_OK)
@@ -287,4 +338,38 @@ int gp_card_data_scp(const uint8_t *data, size_t len, uint8_t *scp, uint8_t *i)
         }
     }
     return -1;
+}
+
+scp_err_t gp_put_key(gp_session_t *g, uint8_t replace_kvn, uint8_t new_kvn,
+                     const uint8_t enc_keys[3][16], const uint8_t kcv[3][3])
+{
+    uint8_t d[1 + 3 * (1 + 1 + 16 + 1 + 3)];
+    size_t n = 0;
+    d[n++] = new_kvn;
+    for (int k = 0; k < 3; k++) {
+        d[n++] = 0x80; /* DES in ECB/CBC mode */
+        d[n++] = 0x10;
+        memcpy(d + n, enc_keys[k], 16);
+        n += 16;
+        d[n++] = 0x03;
+        memcpy(d + n, kcv[k], 3);
+        n += 3;
+    }
+    apdu_t a;
+    apdu_set(&a, 0x80, 0xD8, replace_kvn, 0x81, d, n, 1, 256); /* several keys, from key id 1 */
+    ks_wipe(d, sizeof d);
+    uint8_t r[APDU_MAX_RSP];
+    size_t rl;
+    scp_err_t e = gp_command(g, "PUT KEY", SW_CTX_ANY, &a, r, sizeof r, &rl);
+    ks_wipe(a.data, sizeof a.data);
+    if (e != SCP_OK)
+        return e;
+    if (rl != 10 || r[0] != new_kvn)
+        return fail(g, SCP_E_RSP_SW, "PUT KEY: the card confirmed %zu bytes, not key version %02X "
+                                     "and three key check values", rl, new_kvn);
+    for (int k = 0; k < 3; k++)
+        if (memcmp(r + 1 + 3 * k, kcv[k], 3) != 0)
+            return fail(g, SCP_E_RSP_SW, "PUT KEY: the card's key check value of key %d differs "
+                                         "from the keystore's: the card holds another key", k + 1);
+    return SCP_OK;
 }

@@ -19,6 +19,8 @@ typedef struct {
     char err[400];
     gp_trace_fn trace;
     void *trace_ctx;
+    uint8_t selected_aid[16]; /* from the FCI of the last SELECT (tag 84) */
+    size_t selected_aid_len;
 } gp_session_t;
 
 typedef struct {
@@ -28,6 +30,7 @@ typedef struct {
     const uint8_t *isd_aid; /* NULL or length 0: select the default application */
     size_t isd_aid_len;
     int selected;           /* the caller has just selected the security domain */
+    enum ks_diversification div; /* the key set holds master keys */
 } gp_channel_opts_t;
 
 void gp_session_init(gp_session_t *g, gp_transport_t t);
@@ -56,6 +59,12 @@ int gp_get_status(gp_session_t *g, uint8_t p1, int tlv, gp_entry_t *out, int max
 scp_err_t gp_get_data(gp_session_t *g, uint16_t tag, uint8_t *out, size_t cap, size_t *len);
 scp_err_t gp_delete(gp_session_t *g, const uint8_t *aid, size_t aid_len, int related);
 scp_err_t gp_set_status(gp_session_t *g, uint8_t p1, uint8_t p2, const uint8_t *aid, size_t aid_len);
+
+/* PUT KEY of a DES key set (three 16-byte keys already encrypted under the
+ * session DEK, with their key check values): replace_kvn 0 adds new_kvn.
+ * The card's answer (key version and KCVs) is checked against kcv. */
+scp_err_t gp_put_key(gp_session_t *g, uint8_t replace_kvn, uint8_t new_kvn,
+                     const uint8_t enc_keys[3][16], const uint8_t kcv[3][3]);
 
 /* Reads the secure channel protocol and its i-parameter from card
  * recognition data (GET DATA 66). Returns 0 with *scp and *i set, or -1

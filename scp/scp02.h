@@ -41,6 +41,7 @@ typedef enum {
     SCP_E_TRANSPORT,       /* reader or connection failure */
     SCP_E_REMOVED,         /* card removed */
     SCP_E_UNSUPPORTED,     /* i-parameter or level not supported */
+    SCP_E_RMAC,            /* a response's R-MAC is missing or does not verify */
 } scp_err_t;
 
 const char *scp_err_name(scp_err_t e);
@@ -58,9 +59,17 @@ typedef struct {
 
 enum scp02_state { SCP02_CLOSED = 0, SCP02_INIT_SENT, SCP02_AUTH_SENT, SCP02_OPEN };
 
+/* Called between INITIALIZE UPDATE and the card cryptogram check, with what
+ * the card said: it may replace the key set (keys bound to a card). Returns
+ * 0, or -1 with nothing changed. */
+typedef int (*scp02_select_keys_fn)(void *ctx, const scp02_init_rsp_t *init, ks_keyset_t *keys);
+
 typedef struct {
     ks_session_t *ks;
     CK_OBJECT_HANDLE static_enc, static_mac, static_dek;
+    enum ks_diversification div;  /* the key set holds master keys to diversify */
+    scp02_select_keys_fn select_keys;
+    void *select_ctx;
     uint8_t i_param;
     uint8_t level;
     uint8_t kvn_requested;
@@ -68,7 +77,11 @@ typedef struct {
     uint8_t host_challenge[8];
     scp02_init_rsp_t init;
     ks_scp02_keys_t keys;
-    uint8_t last_cmac[8]; /* C-MAC of the last command sent in the channel */
+    uint8_t last_cmac[8];   /* C-MAC of the last command sent in the channel */
+    int first_icv;          /* the next command's ICV is last_cmac as it is */
+    uint8_t rmac_icv[8];    /* R-MAC of the last response (R-MAC levels) */
+    uint8_t rmac_cmd[5 + APDU_MAX_DATA]; /* the command part of the next R-MAC */
+    size_t rmac_cmd_len;
     uint16_t last_sw;
     char err[320];
 } scp02_t;
@@ -95,6 +108,19 @@ scp_err_t scp02_on_external_authenticate(scp02_t *ch, uint16_t sw);
 /* Wraps a plain command for the open channel: C-MAC (ICV chaining) and, at
  * level 03, C-DEC encryption of the data field. */
 scp_err_t scp02_wrap(scp02_t *ch, const apdu_t *plain, apdu_t *wrapped);
+/* Checks and removes the R-MAC of a response (data + R-MAC + SW) at the R-MAC
+ * levels; copies the response through otherwise. A response whose R-MAC does
+ * not verify is SCP_E_RMAC and nothing is copied. */
+scp_err_t scp02_unwrap(scp02_t *ch, const uint8_t *rsp, size_t len, uint8_t *out, size_t *out_len);
+/* Implicit initiation (i without the explicit bit): session keys from the
+ * card's sequence counter (GET DATA 00C1), and the first ICV a MAC over the
+ * selected application's AID (i bit 08) or zero. */
+scp_err_t scp02_implicit_open(scp02_t *ch, const uint8_t seq[2], const uint8_t *aid, size_t aid_len);
+/* Encrypts key data under the session DEK (3DES-ECB), for PUT KEY. */
+scp_err_t scp02_encrypt_key_data(scp02_t *ch, const uint8_t *in, size_t len, uint8_t *out);
+/* Wraps a key held in the keystore under the session DEK (C_WrapKey). */
+scp_err_t scp02_wrap_key(scp02_t *ch, CK_OBJECT_HANDLE key, uint8_t out[16]);
+
 /* Ends the channel and destroys its session keys in the keystore. */
 void scp02_close(scp02_t *ch);
 const char *scp02_error(const scp02_t *ch);

@@ -26,9 +26,12 @@ long sim_state(int card, const char *key)
     FILE *f = open_state(card);
     long v = -1;
     size_t kl = strlen(key);
+    /* these are written in hex, like the card's own bytes */
+    int hex = !strcmp(key, "seq") || !strcmp(key, "level") || !strcmp(key, "i") ||
+              !strcmp(key, "card_lifecycle");
     while (fgets(line, sizeof line, f))
         if (strncmp(line, key, kl) == 0 && line[kl] == ' ')
-            v = strtol(strchr(line, '=') + 1, NULL, strcmp(key, "seq") == 0 ? 16 : 10);
+            v = strtol(strchr(line, '=') + 1, NULL, hex ? 16 : 10);
     fclose(f);
     return v;
 }

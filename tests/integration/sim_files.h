@@ -4,7 +4,8 @@
 #ifndef GP_TEST_SIM_FILES_H
 #define GP_TEST_SIM_FILES_H
 
-/* A counter from the state file (decimal; seq in hex), or -1. */
+/* A value from the state file (counters in decimal; seq, level, i and
+ * card_lifecycle in hex), or -1. */
 long sim_state(int card, const char *key);
 /* Does the state line starting with key contain text? */
 int sim_state_has(int card, const char *key, const char *text);

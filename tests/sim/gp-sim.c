@@ -29,7 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
-enum fault { F_NONE, F_DROP, F_WRONG_CRYPTOGRAM, F_TRUNCATE, F_DELAY };
+enum fault { F_NONE, F_DROP, F_WRONG_CRYPTOGRAM, F_TRUNCATE, F_DELAY, F_BAD_RMAC };
 
 static struct {
     const char *host, *control, *state;
@@ -40,8 +40,10 @@ static struct {
     int skip;
     int delay_ms, reinsert_ms, truncate_to;
     struct timespec control_mtime;
+    int set_i;             /* -1: leave the card's i */
     unsigned long fired;
-} g = {.host = "127.0.0.1", .quickack = 1, .on_ins = -1, .reinsert_ms = 1000, .truncate_to = -1};
+} g = {.host = "127.0.0.1", .quickack = 1, .on_ins = -1, .reinsert_ms = 1000, .truncate_to = -1,
+       .set_i = -1};
 
 static void msleep(int ms)
 {
@@ -67,13 +69,17 @@ static void read_control(void)
     g.delay_ms = 0;
     g.reinsert_ms = 1000;
     g.truncate_to = -1;
+    g.set_i = -1;
     char line[256], key[64], val[128];
     while (fgets(line, sizeof line, f)) {
         if (sscanf(line, " %63[a-z_] = %127s", key, val) != 2)
             continue;
         if (!strcmp(key, "fault"))
             g.fault = !strcmp(val, "drop") ? F_DROP : !strcmp(val, "wrong-cryptogram") ? F_WRONG_CRYPTOGRAM
-                    : !strcmp(val, "truncate") ? F_TRUNCATE : !strcmp(val, "delay") ? F_DELAY : F_NONE;
+                    : !strcmp(val, "truncate") ? F_TRUNCATE : !strcmp(val, "delay") ? F_DELAY
+                    : !strcmp(val, "bad-rmac") ? F_BAD_RMAC : F_NONE;
+        else if (!strcmp(key, "set_i")) /* the card's SCP02 i, from its next session on */
+            g.set_i = (int)strtol(val, NULL, 16);
         else if (!strcmp(key, "on_ins"))
             g.on_ins = (int)strtol(val, NULL, 16);
         else if (!strcmp(key, "skip"))
@@ -108,10 +114,14 @@ static void write_state(const sim_card_t *c)
     fprintf(f, "apdus = %lu\nfailed_auth = %d\nlocked = %d\next_auth_received = %lu\n"
                "ext_auth_ok = %lu\ncmac_ok = %lu\ncmac_bad = %lu\nsessions = %lu\n"
                "seq = %02X%02X\nchannel = %s\nlevel = %02X\nfaults_fired = %lu\n"
-               "card_lifecycle = %02X\n",
+               "card_lifecycle = %02X\nrmacs = %lu\nkeys_put = %lu\ni = %02X\n",
             c->apdus, c->failed_auth, sim_locked(c), c->ext_auth_received, c->ext_auth_ok,
             c->cmac_ok, c->cmac_bad, c->sessions, c->seq[0], c->seq[1], chs[c->ch], c->level,
-            g.fired, c->entries[0].lifecycle);
+            g.fired, c->entries[0].lifecycle, c->rmacs, c->keys_put, c->i_param);
+    fprintf(f, "key_versions =");
+    for (int i = 0; i < c->n_keysets; i++)
+        fprintf(f, " %02X", c->keysets[i].kvn);
+    fprintf(f, "\n");
     fprintf(f, "deleted =");
     for (int i = 0; i < c->n_entries; i++)
         if (c->entries[i].deleted) {
@@ -291,6 +301,10 @@ int main(int argc, char **argv)
                 continue;
             }
             read_control();
+            if (g.set_i >= 0) {
+                card.i_param = (uint8_t)g.set_i;
+                g.set_i = -1;
+            }
             int fire = fault_due(buf, n);
             if (fire && g.fault == F_DROP) {
                 /* card pulled out in the middle of the command */
@@ -307,6 +321,8 @@ int main(int argc, char **argv)
             }
             if (fire && g.fault == F_WRONG_CRYPTOGRAM)
                 card.fault_wrong_cryptogram = 1;
+            if (fire && g.fault == F_BAD_RMAC)
+                card.fault_bad_rmac = 1;
             size_t rl = sim_process(&card, buf, n, rsp);
             if (fire && g.fault == F_TRUNCATE) {
                 size_t keep = g.truncate_to >= 0 ? (size_t)g.truncate_to : (rl - 2) / 2;

@@ -171,6 +171,9 @@ int sim_load_profile(sim_card_t *c, const char *path, char *err, size_t errlen)
                   unhex(t[3], k->dek, 16) != 16;
             if (!bad)
                 c->n_keysets++;
+        } else if (strcmp(key, "diversify") == 0) { /* keys = master keys, diversified */
+            c->diversify = !strcmp(t[0], "emv") ? 1 : !strcmp(t[0], "visa2") ? 2 : -1;
+            bad = c->diversify < 0;
         } else if (strcmp(key, "key_div") == 0) {
             bad = unhex(v, c->key_div, 10) != 10;
         } else if (strcmp(key, "seq") == 0) {
@@ -226,6 +229,16 @@ int sim_load_profile(sim_card_t *c, const char *path, char *err, size_t errlen)
         }
     }
     fclose(f);
+    if (rc == 0 && c->diversify)
+        for (int i = 0; i < c->n_keysets; i++) {
+            sim_keyset_t *k = &c->keysets[i];
+            uint8_t *keys[3] = {k->enc, k->mac, k->dek};
+            for (int r = 0; r < 3; r++) {
+                uint8_t d[16];
+                sim_diversification(c->diversify, c->key_div, r + 1, d);
+                sim_des3(keys[r], NULL, d, 16, keys[r], 1); /* the card's key from the master */
+            }
+        }
     if (rc == 0 && (c->n_entries == 0 || c->entries[0].kind != SIM_ISD)) {
         snprintf(err, errlen, "%s: the registry must start with the isd", path);
         rc = -1;
@@ -296,6 +309,41 @@ static size_t put_tlv(uint8_t *out, unsigned tag, const uint8_t *v, size_t len)
 
 /* --- SCP02 ----------------------------------------------------------------- */
 
+/* EMV CPS 1.1 (1) and VISA2 (2) diversification data for key k (1..3). */
+void sim_diversification(int method, const uint8_t kdd[10], int k, uint8_t d[16])
+{
+    uint8_t h[6];
+    if (method == 2) {
+        h[0] = kdd[0];
+        h[1] = kdd[1];
+        memcpy(h + 2, kdd + 4, 4);
+    } else {
+        memcpy(h, kdd + 4, 6);
+    }
+    memcpy(d, h, 6);
+    d[6] = 0xF0;
+    d[7] = (uint8_t)k;
+    memcpy(d + 8, h, 6);
+    d[14] = 0x0F;
+    d[15] = (uint8_t)k;
+}
+
+static void derive_keys(sim_card_t *c, const sim_keyset_t *k, const uint8_t seq[2])
+{
+    int one_key = !(c->i_param & 0x01);
+    sim_session_key(k->enc, 0x0182, seq, c->s_enc);
+    sim_session_key(one_key ? k->enc : k->mac, 0x0101, seq, c->s_mac);
+    sim_session_key(one_key ? k->enc : k->mac, 0x0102, seq, c->s_rmac);
+    sim_session_key(one_key ? k->enc : k->dek, 0x0181, seq, c->s_dek);
+}
+
+static void next_seq(sim_card_t *c)
+{
+    unsigned s = (unsigned)(c->seq[0] << 8 | c->seq[1]) + 1;
+    c->seq[0] = (uint8_t)(s >> 8);
+    c->seq[1] = (uint8_t)s;
+}
+
 static size_t initialize_update(sim_card_t *c, const cmd_t *cmd, uint8_t *r)
 {
     close_channel(c);
@@ -315,11 +363,9 @@ static size_t initialize_update(sim_card_t *c, const cmd_t *cmd, uint8_t *r)
     memcpy(c->host_chal, cmd->data, 8);
     if (sim_random(c->card_chal, 6) != 0)
         return SW(r, 0, 0x6F00);
-    int one_key = !(c->i_param & 0x01);
-    sim_session_key(k->enc, 0x0182, c->seq, c->s_enc);
-    sim_session_key(one_key ? k->enc : k->mac, 0x0101, c->seq, c->s_mac);
-    sim_session_key(one_key ? k->enc : k->mac, 0x0102, c->seq, c->s_rmac);
-    sim_session_key(one_key ? k->enc : k->dek, 0x0181, c->seq, c->s_dek);
+    if (!(c->i_param & 0x04))
+        return SW(r, 0, 0x6985); /* this card opens its channel implicitly */
+    derive_keys(c, k, c->seq);
     uint8_t in[16];
     memcpy(in, c->host_chal, 8);
     memcpy(in + 8, c->seq, 2);
@@ -396,17 +442,35 @@ static size_t external_authenticate(sim_card_t *c, const cmd_t *cmd, uint8_t *r)
     c->ch = SIM_CH_OPEN;
     c->level = lvl;
     memcpy(c->last_mac, cmd->data + 8, 8);
-    /* the sequence counter moves on with every opened session */
-    unsigned s = (unsigned)(c->seq[0] << 8 | c->seq[1]) + 1;
-    c->seq[0] = (uint8_t)(s >> 8);
-    c->seq[1] = (uint8_t)s;
+    memcpy(c->rmac_icv, cmd->data + 8, 8); /* R-MAC chaining starts from this C-MAC */
+    next_seq(c); /* the sequence counter moves on with every opened session */
     return SW(r, 0, 0x9000);
 }
 
 /* Checks and strips secure messaging; on success *plain/plen hold the
  * command data. Returns 0 or a status word. */
+/* Implicit initiation: the first secured command opens the channel. */
+static void implicit_open(sim_card_t *c)
+{
+    c->keys = &c->keysets[0];
+    derive_keys(c, c->keys, c->seq);
+    memset(c->last_mac, 0, 8);
+    if (c->i_param & 0x08) { /* ICV: a MAC over the selected application's AID */
+        static const uint8_t zero[8];
+        const sim_entry_t *isd = &c->entries[0];
+        sim_mac_retail(c->s_mac, zero, isd->aid, isd->aid_len, c->last_mac);
+    }
+    c->first_icv = 1;
+    c->ch = SIM_CH_OPEN;
+    c->level = 0x01;
+    c->sessions++;
+    next_seq(c);
+}
+
 static uint16_t unwrap(sim_card_t *c, const cmd_t *cmd, uint8_t *plain, size_t *plen)
 {
+    if (c->ch == SIM_CH_NONE && !(c->i_param & 0x04) && c->n_keysets)
+        implicit_open(c);
     if (c->ch != SIM_CH_OPEN || c->level == 0)
         return 0x6982;
     if (cmd->lc < 8)
@@ -428,7 +492,9 @@ static uint16_t unwrap(sim_card_t *c, const cmd_t *cmd, uint8_t *plain, size_t *
     }
     uint8_t icv[8], want[8];
     memcpy(icv, c->last_mac, 8);
-    if (c->i_param & 0x10)
+    if (c->first_icv)
+        c->first_icv = 0;
+    else if (c->i_param & 0x10)
         sim_des1(c->s_mac, icv, icv, 1);
     expected_cmac(c, cmd->cla, cmd, plain, *plen, icv, want);
     if (!equal(want, mac, 8)) {
@@ -544,6 +610,9 @@ static size_t get_data(sim_card_t *c, const cmd_t *cmd, uint8_t *r)
     case 0x0045:
         n = put_tlv(r, 0x45, c->cin, c->cin_len);
         break;
+    case 0x00C1: /* sequence counter of the default key version */
+        n = put_tlv(r, 0xC1, c->seq, 2);
+        break;
     case 0x0066: {
         /* card recognition data: GP OID, version 2.1.1, card id, SCP02 + i */
         static const uint8_t gp_oid[] = {0x06, 0x07, 0x2A, 0x86, 0x48, 0x86, 0xFC, 0x6B, 0x01};
@@ -637,6 +706,56 @@ static size_t set_status(sim_card_t *c, const cmd_t *cmd, const uint8_t *d, size
     return SW(r, 0, 0x9000);
 }
 
+/* PUT KEY of three DES keys encrypted under the session DEK (P2 81). */
+static size_t put_key(sim_card_t *c, const cmd_t *cmd, const uint8_t *d, size_t dlen, uint8_t *r)
+{
+    if (c->ch != SIM_CH_OPEN)
+        return SW(r, 0, 0x6982);
+    if (cmd->p2 != 0x81)
+        return SW(r, 0, 0x6A86);
+    if (dlen != 1 + 3 * 22)
+        return SW(r, 0, 0x6A80);
+    sim_keyset_t nk;
+    memset(&nk, 0, sizeof nk);
+    nk.kvn = d[0];
+    uint8_t *dst[3] = {nk.enc, nk.mac, nk.dek};
+    uint8_t kcv[3][3];
+    for (int k = 0; k < 3; k++) {
+        const uint8_t *b = d + 1 + 22 * k;
+        if (b[0] != 0x80 || b[1] != 0x10 || b[18] != 0x03)
+            return SW(r, 0, 0x6A80);
+        sim_des3(c->s_dek, NULL, b + 2, 16, dst[k], 0);
+        uint8_t z[8] = {0};
+        sim_des3(dst[k], NULL, z, 8, z, 1);
+        if (memcmp(z, b + 19, 3) != 0)
+            return SW(r, 0, 0x9485); /* wrong key check value */
+        memcpy(kcv[k], z, 3);
+    }
+    sim_keyset_t *slot = NULL;
+    for (int i = 0; i < c->n_keysets; i++)
+        if (c->keysets[i].kvn == (cmd->p1 ? cmd->p1 : nk.kvn))
+            slot = &c->keysets[i];
+    if (cmd->p1 && !slot)
+        return SW(r, 0, 0x6A88); /* no key set to replace */
+    if (!cmd->p1 && slot)
+        return SW(r, 0, 0x6A80); /* that key version exists already */
+    if (!slot) {
+        if (c->n_keysets >= SIM_MAX_KEYSETS)
+            return SW(r, 0, 0x6A84);
+        slot = &c->keysets[c->n_keysets++];
+    }
+    /* the key set in use changes under the channel: keep its identity */
+    int in_use = c->keys == slot;
+    *slot = nk;
+    if (in_use)
+        c->keys = slot;
+    c->keys_put++;
+    r[0] = nk.kvn;
+    for (int k = 0; k < 3; k++)
+        memcpy(r + 1 + 3 * k, kcv[k], 3);
+    return SW(r, 10, 0x9000);
+}
+
 static size_t select_aid(sim_card_t *c, const cmd_t *cmd, uint8_t *r)
 {
     if (cmd->p1 != 0x04)
@@ -666,6 +785,41 @@ static size_t select_aid(sim_card_t *c, const cmd_t *cmd, uint8_t *r)
     if (e == isd && isd->lifecycle == 0x7F)
         return SW(r, n, 0x6283);
     return SW(r, n, 0x9000);
+}
+
+/* R-MAC: over the plain command (CLA without SM and channel bits, Lc and
+ * data) and the answer (Li, data, SW), ICV the previous R-MAC; it goes
+ * between the data and the status word. */
+static size_t add_rmac(sim_card_t *c, const cmd_t *cmd, const uint8_t *plain, size_t plen,
+                       uint8_t *r, size_t n)
+{
+    uint8_t buf[600];
+    size_t k = 0, dl = n - 2;
+    buf[k++] = cmd->cla & (uint8_t)~0x07;
+    buf[k++] = cmd->ins;
+    buf[k++] = cmd->p1;
+    buf[k++] = cmd->p2;
+    buf[k++] = (uint8_t)plen;
+    memcpy(buf + k, plain, plen);
+    k += plen;
+    buf[k++] = (uint8_t)dl;
+    memcpy(buf + k, r, dl);
+    k += dl;
+    buf[k++] = r[n - 2];
+    buf[k++] = r[n - 1];
+    uint8_t mac[8];
+    sim_mac_retail(c->s_rmac, c->rmac_icv, buf, k, mac);
+    memcpy(c->rmac_icv, mac, 8);
+    if (c->fault_bad_rmac) {
+        mac[0] ^= 0x01;
+        c->fault_bad_rmac = 0;
+    }
+    uint8_t sw1 = r[n - 2], sw2 = r[n - 1];
+    memcpy(r + dl, mac, 8);
+    r[dl + 8] = sw1;
+    r[dl + 9] = sw2;
+    c->rmacs++;
+    return n + 8;
 }
 
 /* T=0: data goes out through GET RESPONSE. */
@@ -720,6 +874,7 @@ size_t sim_process(sim_card_t *c, const uint8_t *raw, size_t len, uint8_t *r)
 
     uint8_t plain[256];
     size_t plen = cmd.lc;
+    int secured = 0;
     if (cmd.lc)
         memcpy(plain, cmd.data, cmd.lc);
     if (cmd.cla & 0x04) {
@@ -728,6 +883,7 @@ size_t sim_process(sim_card_t *c, const uint8_t *raw, size_t len, uint8_t *r)
             close_channel(c);
             return SW(r, 0, sw);
         }
+        secured = 1;
     } else if (cmd.cla == 0x80 && c->ch == SIM_CH_OPEN && c->level != 0) {
         /* the channel demands secure messaging: a plain command ends it */
         close_channel(c);
@@ -739,7 +895,10 @@ size_t sim_process(sim_card_t *c, const uint8_t *raw, size_t len, uint8_t *r)
     case 0xCA: n = get_data(c, &cmd, r); break;
     case 0xE4: n = delete_object(c, &cmd, plain, plen, r); break;
     case 0xF0: n = set_status(c, &cmd, plain, plen, r); break;
+    case 0xD8: n = put_key(c, &cmd, plain, plen, r); break;
     default: n = SW(r, 0, 0x6D00); break;
     }
+    if (secured && c->ch == SIM_CH_OPEN && (c->level & 0x10))
+        n = add_rmac(c, &cmd, plain, plen, r, n);
     return t0_answer(c, r, n);
 }

@@ -71,11 +71,19 @@ typedef struct {
     int gs_next;            /* GET STATUS: next entry for 'next occurrence' */
     uint8_t gs_p1, gs_p2;
 
+    /* R-MAC (levels 11, 13) and implicit initiation */
+    uint8_t rmac_icv[8];
+    int first_icv;          /* implicit: the first ICV is used as computed */
+    /* diversified keys: the profile's master keys and method */
+    int diversify;          /* 0 none, 1 emv, 2 visa2 */
+
     /* faults the driver arms for the next response */
     int fault_wrong_cryptogram;
+    int fault_bad_rmac;
 
     /* counters tests observe */
-    unsigned long apdus, ext_auth_received, ext_auth_ok, cmac_ok, cmac_bad, sessions;
+    unsigned long apdus, ext_auth_received, ext_auth_ok, cmac_ok, cmac_bad, sessions, rmacs,
+        keys_put;
 } sim_card_t;
 
 /* The built-in test card: GlobalPlatform test keys 404142..4F (key version
@@ -86,6 +94,8 @@ int sim_load_profile(sim_card_t *c, const char *path, char *err, size_t errlen);
 /* Power cycle: secure channel closed, nothing selected. */
 void sim_reset(sim_card_t *c);
 int sim_locked(const sim_card_t *c);
+/* EMV CPS 1.1 (method 1) or VISA2 (2) diversification data for key k. */
+void sim_diversification(int method, const uint8_t kdd[10], int k, uint8_t d[16]);
 /* Processes one command APDU; returns the response length (data + SW). */
 size_t sim_process(sim_card_t *c, const uint8_t *cmd, size_t len, uint8_t *rsp);
 

@@ -369,9 +369,13 @@ static void test_lengths_and_state(void **state)
     assert_non_null(strstr(scp02_error(&ch), "wrong keys"));
     assert_int_equal(ch.state, SCP02_CLOSED);
     assert_int_equal(ch.keys.cmac, CK_INVALID_HANDLE);
-    /* unsupported options are refused up front */
-    assert_int_equal(scp02_init(&ch, s, &card_keys, 0x0A, 1), SCP_E_UNSUPPORTED);
-    assert_int_equal(scp02_init(&ch, s, &card_keys, 0x15, 0x13), SCP_E_UNSUPPORTED);
+    /* combinations SCP02 does not have are refused up front */
+    assert_int_equal(scp02_init(&ch, s, &card_keys, 0x0A, 0x01), SCP_OK);     /* implicit, C-MAC */
+    assert_int_equal(scp02_init(&ch, s, &card_keys, 0x0A, 0x03), SCP_E_UNSUPPORTED); /* implicit, C-DEC */
+    assert_int_equal(scp02_init(&ch, s, &card_keys, 0x15, 0x13), SCP_E_UNSUPPORTED); /* no R-MAC in i */
+    assert_int_equal(scp02_init(&ch, s, &card_keys, 0x35, 0x13), SCP_OK);
+    assert_int_equal(scp02_init(&ch, s, &card_keys, 0x15, 0x02), SCP_E_UNSUPPORTED); /* C-DEC alone */
+    assert_int_equal(scp02_init(&ch, s, &card_keys, 0x95, 0x01), SCP_E_UNSUPPORTED); /* reserved bit */
 }
 
 static void test_keyset_lookup_errors(void **state)
