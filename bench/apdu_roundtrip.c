@@ -16,6 +16,7 @@
 #include "keystore/keystore.h"
 #include "scp/gp.h"
 #include "scp/pcsc.h"
+#include "test_env.h"
 
 static double now_us(void)
 {
@@ -78,14 +79,8 @@ int main(int argc, char **argv)
     ks_t *ks;
     ks_session_t *kss;
     ks_keyset_t keys;
-    const char *pin = getenv("GP_TEST_PIN");
-    if (!pin || ks_open(&ks, getenv("GP_SOFTHSM_MODULE"), err) != CKR_OK ||
-        ks_select_token(ks, getenv("GP_TEST_TOKEN"), err) != CKR_OK ||
-        ks_login(ks, (const uint8_t *)pin, strlen(pin), err) != CKR_OK ||
-        ks_session_open(ks, &kss) != CKR_OK || ks_find_keyset(kss, "default", &keys) != CKR_OK) {
-        fprintf(stderr, "keystore: %s\n", err);
+    if (test_keystore_open(&ks, &kss, &keys) != 0)
         return 1;
-    }
     pcsc_card_t *c0, *c1;
     if (pcsc_connect(pc, getenv("GP_READER_0"), &c0, err, sizeof err) != SCP_OK ||
         pcsc_connect(pc, getenv("GP_READER_1"), &c1, err, sizeof err) != SCP_OK) {
@@ -119,7 +114,6 @@ int main(int argc, char **argv)
     pcsc_disconnect(c0);
     pcsc_disconnect(c1);
     pcsc_close(pc);
-    ks_session_close(kss);
-    ks_close(ks);
+    test_keystore_close(ks, kss);
     return 0;
 }

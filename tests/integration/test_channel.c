@@ -18,6 +18,7 @@
 #include "scp/gp.h"
 #include "scp/pcsc.h"
 #include "sim_files.h"
+#include "test_env.h"
 
 static ks_t *ks;
 static ks_session_t *kss;
@@ -80,19 +81,9 @@ static int has_aid(const gp_entry_t *e, int n, const char *hex)
 static int setup(void **state)
 {
     (void)state;
-    char err[KS_ERRLEN];
-    const char *pin = getenv("GP_TEST_PIN");
-    if (!pin || ks_open(&ks, getenv("GP_SOFTHSM_MODULE"), err) != CKR_OK ||
-        ks_select_token(ks, getenv("GP_TEST_TOKEN"), err) != CKR_OK ||
-        ks_login(ks, (const uint8_t *)pin, strlen(pin), err) != CKR_OK ||
-        ks_session_open(ks, &kss) != CKR_OK) {
-        fprintf(stderr, "keystore: %s\n", err);
+    char err[256];
+    if (test_keystore_open(&ks, &kss, &keys) != 0)
         return -1;
-    }
-    if (ks_find_keyset(kss, "default", &keys) != CKR_OK) {
-        fprintf(stderr, "%s\n", ks_session_error(kss));
-        return -1;
-    }
     if (pcsc_open(&pc, err, sizeof err) != SCP_OK) {
         fprintf(stderr, "%s\n", err);
         return -1;
@@ -104,8 +95,7 @@ static int teardown(void **state)
 {
     (void)state;
     pcsc_close(pc);
-    ks_session_close(kss);
-    ks_close(ks);
+    test_keystore_close(ks, kss);
     return 0;
 }
 

@@ -21,6 +21,7 @@
 #include "scp/gp.h"
 #include "scp/pcsc.h"
 #include "sim_files.h"
+#include "test_env.h"
 
 static ks_t *ks;
 static ks_session_t *kss;
@@ -66,15 +67,9 @@ static int import(const char *name, const char *env)
 static int setup(void **state)
 {
     (void)state;
-    char err[KS_ERRLEN];
-    const char *pin = getenv("GP_TEST_PIN");
-    if (!pin || ks_open(&ks, getenv("GP_SOFTHSM_MODULE"), err) != CKR_OK ||
-        ks_select_token(ks, getenv("GP_TEST_TOKEN"), err) != CKR_OK ||
-        ks_login(ks, (const uint8_t *)pin, strlen(pin), err) != CKR_OK ||
-        ks_session_open(ks, &kss) != CKR_OK || ks_find_keyset(kss, "default", &keys) != CKR_OK) {
-        fprintf(stderr, "keystore: %s\n", err);
+    char err[256];
+    if (test_keystore_open(&ks, &kss, &keys) != 0)
         return -1;
-    }
     /* the issuer's master keys: only in the keystore */
     if (import("master", "GP_TEST_MASTER") != 0 || ks_find_keyset(kss, "master", &master) != CKR_OK)
         return -1;
@@ -85,8 +80,7 @@ static int teardown(void **state)
 {
     (void)state;
     pcsc_close(pc);
-    ks_session_close(kss);
-    ks_close(ks);
+    test_keystore_close(ks, kss);
     return 0;
 }
 

@@ -1,0 +1,31 @@
+#include "test_env.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int test_keystore_open(ks_t **ks, ks_session_t **s, ks_keyset_t *keys)
+{
+    char err[KS_ERRLEN] = "";
+    const char *pin = getenv("GP_TEST_PIN");
+    *ks = NULL;
+    *s = NULL;
+    if (!pin || ks_open(ks, getenv("GP_SOFTHSM_MODULE"), err) != CKR_OK ||
+        ks_select_token(*ks, getenv("GP_TEST_TOKEN"), err) != CKR_OK ||
+        ks_login(*ks, (const uint8_t *)pin, strlen(pin), err) != CKR_OK ||
+        ks_session_open(*ks, s) != CKR_OK) {
+        fprintf(stderr, "keystore: %s\n", err[0] ? err : "GP_TEST_PIN not set");
+        return -1;
+    }
+    if (keys && ks_find_keyset(*s, "default", keys) != CKR_OK) {
+        fprintf(stderr, "%s\n", ks_session_error(*s));
+        return -1;
+    }
+    return 0;
+}
+
+void test_keystore_close(ks_t *ks, ks_session_t *s)
+{
+    ks_session_close(s);
+    ks_close(ks);
+}
