@@ -9,6 +9,9 @@
 #include "hex.h"
 #include "keystore.h"
 
+#include <dlfcn.h>
+#include "gp-p11/gp-p11.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -30,11 +33,19 @@ static void usage(FILE *o)
 "  generate NAME        generate a random key set NAME inside the keystore\n"
 "  list                 list key sets with the key check value of each key\n"
 "  delete NAME          delete the key set NAME\n"
+"  put-key NAME --version N [--replace M] [--from-file FILE] [--reader TEXT]\n"
+"                       rotate the card's keys (PUT KEY) through the gp-p11 module:\n"
+"                       new keys generated inside the keystore (the default), or\n"
+"                       read from FILE (needs put_key_plaintext = yes in the\n"
+"                       gp-p11 configuration); stored as key set NAME once the\n"
+"                       card confirms. --replace M replaces key version M, else\n"
+"                       version N is added\n"
 "\n"
 "Options:\n"
 "  -m, --module PATH    keystore PKCS#11 module (default: %s)\n"
 "  -t, --token LABEL    keystore token label (default: gp-p11)\n"
 "  -p, --pin-file FILE  read the user PIN from the first line of FILE\n"
+"  -g, --gp-module PATH the gp-p11 module, for put-key (default: %s)\n"
 "                       (default: ask on the terminal)\n"
 "  -h, --help           this text\n"
 "\n"
@@ -45,7 +56,7 @@ static void usage(FILE *o)
 "or 'all = HEX' for a card whose three keys are equal. '#' starts a comment.\n"
 "Keys are stored as NAME/enc, NAME/mac, NAME/dek: CKK_DES2, sensitive, not\n"
 "extractable; the PIN and key values are never accepted on the command line.\n",
-            GP_DEFAULT_KEYSTORE_MODULE);
+            GP_DEFAULT_KEYSTORE_MODULE, GP_P11_MODULE_PATH);
 }
 
 /* Reads one line into pin; returns its length or -1. */
@@ -192,13 +203,115 @@ static void print_set(void *vctx, const char *name)
     printf("\n");
 }
 
+/* put-key: PUT KEY through the gp-p11 module's PKCS#11 interface. */
+static int put_key(const char *gp_module, const char *reader, const char *set, int kvn, int replace,
+                   const char *keyfile, const char *pin, size_t pin_len)
+{
+    void *dl = dlopen(gp_module, RTLD_NOW | RTLD_LOCAL);
+    CK_FUNCTION_LIST_PTR f = NULL;
+    CK_C_GetFunctionList gfl = dl ? (CK_C_GetFunctionList)dlsym(dl, "C_GetFunctionList") : NULL;
+    if (!gfl || gfl(&f) != CKR_OK) {
+        fprintf(stderr, "gp-p11-keys: cannot load the gp-p11 module %s%s%s\n", gp_module,
+                dl ? "" : ": ", dl ? "" : dlerror());
+        if (dl)
+            dlclose(dl);
+        return 1;
+    }
+    uint8_t keys[3][16];
+    int status = 1;
+    CK_RV rv = f->C_Initialize(NULL);
+    if (rv != CKR_OK) {
+        fprintf(stderr, "gp-p11-keys: the gp-p11 module did not start: %s (see its log line)\n",
+                ks_rv_name(rv));
+        dlclose(dl);
+        return 1;
+    }
+    CK_SLOT_ID slots[16], slot = 0;
+    CK_ULONG n = 16;
+    int found = 0;
+    if (f->C_GetSlotList(CK_TRUE, slots, &n) == CKR_OK)
+        for (CK_ULONG i = 0; i < n && !found; i++) {
+            CK_SLOT_INFO si;
+            char desc[65];
+            if (f->C_GetSlotInfo(slots[i], &si) != CKR_OK)
+                continue;
+            memcpy(desc, si.slotDescription, 64);
+            desc[64] = 0;
+            if (!reader || strstr(desc, reader)) {
+                slot = slots[i];
+                found = 1;
+            }
+        }
+    CK_SESSION_HANDLE h = CK_INVALID_HANDLE;
+    if (!found) {
+        fprintf(stderr, "gp-p11-keys: no card%s%s%s\n", reader ? " in a reader named \"" : "",
+                reader ? reader : "", reader ? "\"" : "");
+        goto out;
+    }
+    rv = f->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &h);
+    if (rv == CKR_OK)
+        rv = f->C_Login(h, CKU_USER, (CK_UTF8CHAR_PTR)pin, pin_len);
+    if (rv != CKR_OK) {
+        fprintf(stderr, "gp-p11-keys: login to the card failed: %s (see the log line above)\n",
+                ks_rv_name(rv));
+        goto out;
+    }
+    CK_BYTE v = (CK_BYTE)kvn, r = (CK_BYTE)replace;
+    CK_OBJECT_CLASS cls = CKO_GP_KEY_SET;
+    CK_ATTRIBUTE t[] = {
+        {CKA_CLASS, &cls, sizeof cls},
+        {CKA_LABEL, (void *)set, strlen(set)},
+        {CKA_GP_KEY_VERSION, &v, 1},
+        {CKA_GP_REPLACE_KEY_VERSION, &r, 1},
+        {CKA_GP_KEY_VALUES, keys, sizeof keys},
+    };
+    CK_OBJECT_HANDLE obj;
+    if (keyfile) {
+        FILE *kf = strcmp(keyfile, "-") == 0 ? stdin : fopen(keyfile, "r");
+        if (!kf) {
+            fprintf(stderr, "gp-p11-keys: cannot open key file %s: %s\n", keyfile, strerror(errno));
+            goto out;
+        }
+        int prc = parse_key_file(kf, keyfile, keys);
+        if (kf != stdin)
+            fclose(kf);
+        if (prc != 0)
+            goto out;
+        rv = f->C_CreateObject(h, t, 5, &obj);
+    } else {
+        CK_MECHANISM m = {CKM_GP_PUT_KEY, NULL, 0};
+        rv = f->C_GenerateKey(h, &m, t, 4, &obj);
+    }
+    if (rv != CKR_OK) {
+        fprintf(stderr, "gp-p11-keys: PUT KEY failed: %s (see the log line above)\n", ks_rv_name(rv));
+        goto out;
+    }
+    printf("key version %02X %s on the card; keystore key set \"%s\" holds its keys\n", kvn,
+           replace ? "replaces the old version" : "added", set);
+    status = 0;
+out:
+    ks_wipe(keys, sizeof keys);
+    if (h != CK_INVALID_HANDLE)
+        f->C_CloseSession(h);
+    f->C_Finalize(NULL);
+    dlclose(dl);
+    return status;
+}
+
 int main(int argc, char **argv)
 {
     const char *module = NULL, *token = "gp-p11", *pin_file = NULL;
+    const char *gp_module = GP_P11_MODULE_PATH, *reader = NULL, *from_file = NULL;
+    int version = -1, replace = 0;
     static const struct option opts[] = {
         {"module", required_argument, NULL, 'm'},
         {"token", required_argument, NULL, 't'},
         {"pin-file", required_argument, NULL, 'p'},
+        {"gp-module", required_argument, NULL, 'g'},
+        {"version", required_argument, NULL, 'V'},
+        {"replace", required_argument, NULL, 'R'},
+        {"from-file", required_argument, NULL, 'F'},
+        {"reader", required_argument, NULL, 'r'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -214,8 +327,13 @@ int main(int argc, char **argv)
         }
     }
     int c;
-    while ((c = getopt_long(argc, argv, "m:t:p:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "m:t:p:g:h", opts, NULL)) != -1) {
         switch (c) {
+        case 'g': gp_module = optarg; break;
+        case 'V': version = (int)strtol(optarg, NULL, 0); break;
+        case 'R': replace = (int)strtol(optarg, NULL, 0); break;
+        case 'F': from_file = optarg; break;
+        case 'r': reader = optarg; break;
         case 'm': module = optarg; break;
         case 't': token = optarg; break;
         case 'p': pin_file = optarg; break;
@@ -231,8 +349,25 @@ int main(int argc, char **argv)
     int nargs = argc - optind;
     int is_import = strcmp(cmd, "import") == 0, is_gen = strcmp(cmd, "generate") == 0;
     int is_list = strcmp(cmd, "list") == 0, is_del = strcmp(cmd, "delete") == 0;
+    if (strcmp(cmd, "put-key") == 0) {
+        if (nargs != 1 || version < 1 || version > 0x7F || replace < 0 || replace > 0x7F) {
+            fprintf(stderr, "gp-p11-keys: put-key NAME --version N (1 to 127) [--replace M]\n");
+            return 2;
+        }
+        if (from_file && strcmp(from_file, "-") == 0 && pin_file && strcmp(pin_file, "-") == 0) {
+            fprintf(stderr, "gp-p11-keys: the keys and the PIN cannot both come from standard input\n");
+            return 2;
+        }
+        char pin[PIN_MAX];
+        int pl = get_pin(pin_file, pin, sizeof pin);
+        int rc = pl < 0 ? 1 : put_key(gp_module, reader, argv[optind], version, replace, from_file,
+                                      pin, (size_t)pl);
+        ks_wipe(pin, sizeof pin);
+        return rc;
+    }
     if (!(is_import || is_gen || is_list || is_del)) {
-        fprintf(stderr, "gp-p11-keys: unknown command '%s' (import, generate, list, delete)\n", cmd);
+        fprintf(stderr, "gp-p11-keys: unknown command '%s' (import, generate, list, delete, "
+                        "put-key)\n", cmd);
         return 2;
     }
     if ((is_list && nargs != 0) || ((is_gen || is_del) && nargs != 1) ||

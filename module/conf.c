@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "keystore/hex.h"
+#include "keystore/scp02_crypto.h"
 
 void config_defaults(gp_config_t *c)
 {
@@ -62,12 +63,42 @@ static const char *apply(gp_config_t *c, const char *k, const char *v)
         return NULL;
     }
     if (!strcmp(k, "security_level")) {
-        if (!strcmp(v, "mac"))
-            c->security_level = 0x01;
-        else if (!strcmp(v, "mac-enc"))
-            c->security_level = 0x03;
+        static const struct { const char *name; uint8_t level; } levels[] = {
+            {"mac", 0x01}, {"mac-enc", 0x03}, {"mac-rmac", 0x11}, {"mac-enc-rmac", 0x13}};
+        for (size_t i = 0; i < sizeof levels / sizeof levels[0]; i++)
+            if (!strcmp(v, levels[i].name)) {
+                c->security_level = levels[i].level;
+                return NULL;
+            }
+        return "needs 'mac', 'mac-enc', 'mac-rmac' or 'mac-enc-rmac'";
+    }
+    if (!strcmp(k, "scp_i")) {
+        uint8_t b[1];
+        if (!strcmp(v, "auto")) {
+            c->scp_i = 0;
+            return NULL;
+        }
+        if (hex_decode(v, b, 1) != 1 || !b[0] || (b[0] & 0x80))
+            return "needs 'auto' or an SCP02 i-parameter in hex (04, 05, 0A, 0B, 14, 15, 1A, 1B, "
+                   "44, 45, 54, 55, or with R-MAC 24, 25, 34, 35...)";
+        c->scp_i = b[0];
+        return NULL;
+    }
+    if (!strcmp(k, "diversification")) {
+        if (!strcmp(v, "none"))
+            c->diversification = KS_DIV_NONE;
+        else if (!strcmp(v, "emv"))
+            c->diversification = KS_DIV_EMV;
+        else if (!strcmp(v, "visa2"))
+            c->diversification = KS_DIV_VISA2;
         else
-            return "needs 'mac' or 'mac-enc'";
+            return "needs 'none', 'emv' or 'visa2'";
+        return NULL;
+    }
+    if (!strcmp(k, "put_key_plaintext")) {
+        if (strcmp(v, "yes") && strcmp(v, "no"))
+            return "needs 'yes' or 'no'";
+        c->put_key_plaintext = !strcmp(v, "yes");
         return NULL;
     }
     if (!strcmp(k, "isd_aid")) {

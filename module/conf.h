@@ -12,7 +12,10 @@ typedef struct {
     char keystore_token[33];
     char key_set[60];
     uint8_t key_version;
-    uint8_t security_level;     /* 0x01 mac, 0x03 mac-enc */
+    uint8_t security_level;     /* 0x01 mac, 0x03 mac-enc, 0x11 mac-rmac, 0x13 mac-enc-rmac */
+    uint8_t scp_i;              /* 0: as the card announces (GET DATA 66) */
+    int diversification;        /* enum ks_diversification */
+    int put_key_plaintext;      /* allow PUT KEY with key values from the application */
     uint8_t isd_aid[16];
     size_t isd_aid_len;         /* 0: select the card's default */
     char reader[128];           /* only readers whose name contains this */

@@ -309,7 +309,7 @@ CK_RV C_GetTokenInfo(CK_SLOT_ID slotID, CK_TOKEN_INFO_PTR pInfo)
     return leave(t, rv);
 }
 
-static const CK_MECHANISM_TYPE mechanisms[] = {CKM_GP_APDU};
+static const CK_MECHANISM_TYPE mechanisms[] = {CKM_GP_APDU, CKM_GP_PUT_KEY};
 
 CK_RV C_GetMechanismList(CK_SLOT_ID slotID, CK_MECHANISM_TYPE_PTR pList, CK_ULONG_PTR pulCount)
 {
@@ -349,10 +349,12 @@ CK_RV C_GetMechanismInfo(CK_SLOT_ID slotID, CK_MECHANISM_TYPE type, CK_MECHANISM
         return CKR_SLOT_ID_INVALID;
     if (!present)
         return CKR_TOKEN_NOT_PRESENT;
-    if (type != CKM_GP_APDU)
+    if (type != CKM_GP_APDU && type != CKM_GP_PUT_KEY)
         return CKR_MECHANISM_INVALID;
     memset(pInfo, 0, sizeof *pInfo);
-    pInfo->flags = CKF_HW | CKF_SIGN;
+    pInfo->flags = CKF_HW | (type == CKM_GP_APDU ? CKF_SIGN : CKF_GENERATE);
+    if (type == CKM_GP_PUT_KEY)
+        pInfo->ulMinKeySize = pInfo->ulMaxKeySize = 16; /* double-length DES */
     return CKR_OK;
 }
 
@@ -500,9 +502,96 @@ CK_RV C_Logout(CK_SESSION_HANDLE h)
 
 /* --- objects ------------------------------------------------------------------- */
 
-CK_RV C_CreateObject(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR t, CK_ULONG n, CK_OBJECT_HANDLE_PTR o)
+/* The template of a PUT KEY (see gp-p11.h): label, new and replaced key
+ * versions, and with key values only where allowed. */
+typedef struct {
+    char name[64];
+    uint8_t kvn, replace;
+    uint8_t values[48];
+    int have_values;
+} put_key_t;
+
+static CK_RV parse_put_key(CK_ATTRIBUTE_PTR tmpl, CK_ULONG n, put_key_t *p)
 {
-    return CKR_FUNCTION_NOT_SUPPORTED;
+    memset(p, 0, sizeof *p);
+    int have_label = 0, have_kvn = 0;
+    for (CK_ULONG i = 0; i < n; i++) {
+        CK_ATTRIBUTE *a = &tmpl[i];
+        if (!a->pValue && a->ulValueLen)
+            return CKR_ARGUMENTS_BAD;
+        switch (a->type) {
+        case CKA_CLASS:
+            if (a->ulValueLen != sizeof(CK_OBJECT_CLASS) || *(CK_OBJECT_CLASS *)a->pValue != CKO_GP_KEY_SET)
+                return CKR_TEMPLATE_INCONSISTENT;
+            break;
+        case CKA_TOKEN:
+            break; /* the key set is stored in the keystore either way */
+        case CKA_LABEL:
+            if (a->ulValueLen == 0 || a->ulValueLen >= sizeof p->name)
+                return CKR_ATTRIBUTE_VALUE_INVALID;
+            memcpy(p->name, a->pValue, a->ulValueLen);
+            have_label = 1;
+            break;
+        case CKA_GP_KEY_VERSION:
+            if (a->ulValueLen != 1 || *(CK_BYTE *)a->pValue == 0 || *(CK_BYTE *)a->pValue > 0x7F)
+                return CKR_ATTRIBUTE_VALUE_INVALID;
+            p->kvn = *(CK_BYTE *)a->pValue;
+            have_kvn = 1;
+            break;
+        case CKA_GP_REPLACE_KEY_VERSION:
+            if (a->ulValueLen != 1)
+                return CKR_ATTRIBUTE_VALUE_INVALID;
+            p->replace = *(CK_BYTE *)a->pValue;
+            break;
+        case CKA_GP_KEY_VALUES:
+            if (a->ulValueLen != sizeof p->values)
+                return CKR_ATTRIBUTE_VALUE_INVALID;
+            memcpy(p->values, a->pValue, sizeof p->values);
+            p->have_values = 1;
+            break;
+        default:
+            return CKR_ATTRIBUTE_TYPE_INVALID;
+        }
+    }
+    return have_label && have_kvn ? CKR_OK : CKR_TEMPLATE_INCOMPLETE;
+}
+
+/* Checks shared by both ways of PUT KEY; the token is locked. */
+static CK_RV put_key_allowed(session_t *s, token_t *t)
+{
+    if (!t->logged_in)
+        return CKR_USER_NOT_LOGGED_IN;
+    if (!(s->flags & CKF_RW_SESSION))
+        return CKR_SESSION_READ_ONLY;
+    return CKR_OK;
+}
+
+CK_RV C_CreateObject(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount,
+                     CK_OBJECT_HANDLE_PTR phObject)
+{
+    session_t *s;
+    token_t *t;
+    CK_RV rv = enter(h, &s, &t);
+    if (rv != CKR_OK)
+        return rv;
+    if ((!pTemplate && ulCount) || !phObject)
+        return done(t, s, CKR_ARGUMENTS_BAD);
+    put_key_t p;
+    rv = parse_put_key(pTemplate, ulCount, &p);
+    if (rv == CKR_OK && !p.have_values)
+        rv = CKR_TEMPLATE_INCOMPLETE;
+    if (rv == CKR_OK)
+        rv = put_key_allowed(s, t);
+    if (rv == CKR_OK && !M.conf.put_key_plaintext) {
+        LOG_ERR(t->reader, "PUT KEY with key values from the application is refused: it needs "
+                           "put_key_plaintext = yes (C_GenerateKey with CKM_GP_PUT_KEY keeps the "
+                           "keys inside the keystore)");
+        rv = CKR_FUNCTION_FAILED;
+    }
+    if (rv == CKR_OK)
+        rv = token_put_key(t, p.name, p.kvn, p.replace, p.values, phObject);
+    ks_wipe(&p, sizeof p);
+    return done(t, s, rv);
 }
 
 CK_RV C_CopyObject(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_PTR t, CK_ULONG n,
@@ -572,11 +661,36 @@ CK_RV C_SetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE hObject, CK_ATTR
     CK_RV rv = enter(h, &s, &t);
     if (rv != CKR_OK)
         return rv;
-    if (!visible(t, hObject))
+    object_t *o = visible(t, hObject);
+    if (!o)
         return done(t, s, CKR_OBJECT_HANDLE_INVALID);
     if (!pTemplate && ulCount)
         return done(t, s, CKR_ARGUMENTS_BAD);
-    return done(t, s, CKR_ACTION_PROHIBITED); /* every object is CKA_MODIFIABLE = FALSE */
+    /* only the lifecycle changes, through SET STATUS */
+    int have = 0, confirm = 0;
+    uint8_t value = 0;
+    for (CK_ULONG i = 0; i < ulCount; i++) {
+        CK_ATTRIBUTE *a = &pTemplate[i];
+        if (!a->pValue && a->ulValueLen)
+            return done(t, s, CKR_ARGUMENTS_BAD);
+        if (a->type == CKA_GP_LIFECYCLE) {
+            if (a->ulValueLen != 1)
+                return done(t, s, CKR_ATTRIBUTE_VALUE_INVALID);
+            value = *(CK_BYTE *)a->pValue;
+            have = 1;
+        } else if (a->type == CKA_GP_CONFIRM_TERMINATE) {
+            if (a->ulValueLen != sizeof(CK_BBOOL))
+                return done(t, s, CKR_ATTRIBUTE_VALUE_INVALID);
+            confirm = *(CK_BBOOL *)a->pValue == CK_TRUE;
+        } else {
+            return done(t, s, CKR_ATTRIBUTE_READ_ONLY);
+        }
+    }
+    if (!have)
+        return done(t, s, ulCount ? CKR_TEMPLATE_INCONSISTENT : CKR_OK);
+    if (!(s->flags & CKF_RW_SESSION))
+        return done(t, s, CKR_SESSION_READ_ONLY);
+    return done(t, s, token_set_lifecycle(t, o, value, confirm));
 }
 
 CK_RV C_FindObjectsInit(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount)
@@ -720,6 +834,34 @@ CK_RV C_SignUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR p, CK_ULONG n)
 CK_RV C_SignFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR p, CK_ULONG_PTR n)
 {
     return C_SignUpdate(h, NULL, 0);
+}
+
+/* --- key rotation: CKM_GP_PUT_KEY ------------------------------------------------ */
+
+CK_RV C_GenerateKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR pMechanism, CK_ATTRIBUTE_PTR pTemplate,
+                    CK_ULONG ulCount, CK_OBJECT_HANDLE_PTR phKey)
+{
+    session_t *s;
+    token_t *t;
+    CK_RV rv = enter(h, &s, &t);
+    if (rv != CKR_OK)
+        return rv;
+    if (!pMechanism || !phKey || (!pTemplate && ulCount))
+        return done(t, s, CKR_ARGUMENTS_BAD);
+    if (pMechanism->mechanism != CKM_GP_PUT_KEY)
+        return done(t, s, CKR_MECHANISM_INVALID);
+    if (pMechanism->pParameter || pMechanism->ulParameterLen)
+        return done(t, s, CKR_MECHANISM_PARAM_INVALID);
+    put_key_t p;
+    rv = parse_put_key(pTemplate, ulCount, &p);
+    if (rv == CKR_OK && p.have_values)
+        rv = CKR_TEMPLATE_INCONSISTENT; /* generated keys have no values to give */
+    if (rv == CKR_OK)
+        rv = put_key_allowed(s, t);
+    if (rv == CKR_OK)
+        rv = token_put_key(t, p.name, p.kvn, p.replace, NULL, phKey);
+    ks_wipe(&p, sizeof p);
+    return done(t, s, rv);
 }
 
 /* --- random numbers, from the keystore --------------------------------------- */
@@ -875,7 +1017,6 @@ NOT_SUPPORTED(C_DigestEncryptUpdate, (CK_SESSION_HANDLE h, CK_BYTE_PTR a, CK_ULO
 NOT_SUPPORTED(C_DecryptDigestUpdate, (CK_SESSION_HANDLE h, CK_BYTE_PTR a, CK_ULONG b, CK_BYTE_PTR c, CK_ULONG_PTR d))
 NOT_SUPPORTED(C_SignEncryptUpdate, (CK_SESSION_HANDLE h, CK_BYTE_PTR a, CK_ULONG b, CK_BYTE_PTR c, CK_ULONG_PTR d))
 NOT_SUPPORTED(C_DecryptVerifyUpdate, (CK_SESSION_HANDLE h, CK_BYTE_PTR a, CK_ULONG b, CK_BYTE_PTR c, CK_ULONG_PTR d))
-NOT_SUPPORTED(C_GenerateKey, (CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_ATTRIBUTE_PTR t, CK_ULONG n, CK_OBJECT_HANDLE_PTR k))
 NOT_SUPPORTED(C_GenerateKeyPair, (CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_ATTRIBUTE_PTR a, CK_ULONG b, CK_ATTRIBUTE_PTR c, CK_ULONG d, CK_OBJECT_HANDLE_PTR e, CK_OBJECT_HANDLE_PTR f))
 NOT_SUPPORTED(C_WrapKey, (CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE a, CK_OBJECT_HANDLE b, CK_BYTE_PTR c, CK_ULONG_PTR d))
 NOT_SUPPORTED(C_UnwrapKey, (CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_ATTRIBUTE_PTR d, CK_ULONG e, CK_OBJECT_HANDLE_PTR f))

@@ -30,7 +30,7 @@ void mutex_lock(mutex_t m);
 void mutex_unlock(mutex_t m);
 
 /* --- objects --- */
-enum obj_type { OBJ_REGISTRY, OBJ_GET_DATA, OBJ_CHANNEL };
+enum obj_type { OBJ_REGISTRY, OBJ_GET_DATA, OBJ_CHANNEL, OBJ_KEY_SET };
 
 typedef struct {
     CK_OBJECT_HANDLE handle;
@@ -42,6 +42,7 @@ typedef struct {
     size_t value_len;
     gp_entry_t entry;          /* OBJ_REGISTRY */
     CK_ULONG kind;             /* GP_KIND_* */
+    uint8_t kvn;               /* OBJ_KEY_SET: the card's key version */
 } object_t;
 
 /* --- tokens: one per slot; a card's state while it is in the reader --- */
@@ -61,6 +62,7 @@ typedef struct {
     int logged_in;
     ks_session_t *kss;
     ks_keyset_t keys;
+    char keyset_name[96];      /* the key set in use (may be bound to this card) */
     object_t *objects;
     int n_objects;
     int n_sessions;
@@ -124,6 +126,11 @@ void token_forget_card(token_t *t);             /* the card is gone */
 CK_RV token_destroy_object(token_t *t, object_t *o);
 CK_RV token_apdu(token_t *t, const uint8_t *cmd, size_t len, uint8_t *rsp, size_t *rsp_len);
 object_t *token_object(token_t *t, CK_OBJECT_HANDLE h);
+/* PUT KEY: values NULL generates the keys inside the keystore and wraps
+ * them; else they are the 48 bytes enc || mac || dek (put_key_plaintext). */
+CK_RV token_put_key(token_t *t, const char *name, uint8_t kvn, uint8_t replace,
+                    const uint8_t *values, CK_OBJECT_HANDLE *out);
+CK_RV token_set_lifecycle(token_t *t, object_t *o, uint8_t value, int confirm_terminate);
 CK_RV keystore_random(uint8_t *buf, size_t len); /* takes M.lock */
 
 /* object.c */

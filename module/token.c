@@ -301,6 +301,10 @@ CK_RV token_info(token_t *t, CK_TOKEN_INFO *info)
 
 /* --- objects ------------------------------------------------------------------- */
 
+/* Objects of the previous load keep their handles when they come back. */
+static object_t *old_objects;
+static int n_old_objects;
+
 static object_t *add_object(token_t *t, enum obj_type type, CK_OBJECT_CLASS cls, const char *label)
 {
     if (t->n_objects >= MAX_OBJECTS) {
@@ -309,12 +313,17 @@ static object_t *add_object(token_t *t, enum obj_type type, CK_OBJECT_CLASS cls,
     }
     object_t *o = &t->objects[t->n_objects++];
     memset(o, 0, sizeof *o);
-    mutex_lock(M.lock);
-    o->handle = ++M.next_object;
-    mutex_unlock(M.lock);
     o->type = type;
     o->cls = cls;
     snprintf(o->label, sizeof o->label, "%s", label);
+    for (int i = 0; i < n_old_objects; i++)
+        if (old_objects[i].type == type && !strcmp(old_objects[i].label, o->label)) {
+            o->handle = old_objects[i].handle;
+            return o;
+        }
+    mutex_lock(M.lock);
+    o->handle = ++M.next_object;
+    mutex_unlock(M.lock);
     return o;
 }
 
@@ -366,26 +375,67 @@ static void add_get_data(token_t *t, uint16_t tag, const char *label)
     o->value_len = rl;
 }
 
+/* Card key versions from the key information template (GET DATA E0). */
+static void add_key_sets(token_t *t)
+{
+    for (int i = 0; i < t->n_objects; i++) {
+        object_t *ki = &t->objects[i];
+        if (ki->type != OBJ_GET_DATA || strcmp(ki->label, "key information"))
+            continue;
+        tlv_t e0, c0;
+        if (tlv_find(ki->value, ki->value_len, 0xE0, &e0) != 1)
+            return;
+        size_t off = 0;
+        uint8_t seen[256] = {0};
+        while (tlv_next(e0.v, e0.len, &off, &c0) == 1) {
+            if (c0.tag != 0xC0 || c0.len < 2 || seen[c0.v[1]])
+                continue;
+            seen[c0.v[1]] = 1;
+            char label[32];
+            snprintf(label, sizeof label, "key version %02X", c0.v[1]);
+            object_t *o = add_object(t, OBJ_KEY_SET, CKO_GP_KEY_SET, label);
+            if (o)
+                o->kvn = c0.v[1];
+        }
+        return;
+    }
+}
+
 static CK_RV load_objects(token_t *t)
 {
-    free_objects(t);
+    old_objects = t->objects;
+    n_old_objects = t->objects ? t->n_objects : 0;
     t->objects = calloc(MAX_OBJECTS, sizeof(object_t));
-    if (!t->objects)
+    t->n_objects = 0;
+    CK_RV rv = CKR_OK;
+    if (!t->objects) {
+        t->objects = old_objects;
+        old_objects = NULL;
+        n_old_objects = 0;
         return CKR_HOST_MEMORY;
-    object_t *ch = add_object(t, OBJ_CHANNEL, CKO_SECRET_KEY, "secure channel");
-    (void)ch;
+    }
+    add_object(t, OBJ_CHANNEL, CKO_SECRET_KEY, "secure channel");
     static const uint8_t kinds[] = {GP_STATUS_ISD, GP_STATUS_APPS, GP_STATUS_ELF_MOD};
-    for (size_t k = 0; k < sizeof kinds; k++) {
+    for (size_t k = 0; k < sizeof kinds && rv == CKR_OK; k++) {
         if (read_registry(t, kinds[k]) < 0) {
             LOG_ERR(t->reader, "reading the card registry failed: %s", gp_error(&t->gp));
             if (!t->card || !gp_channel_open(&t->gp))
-                return t->card ? CKR_FUNCTION_FAILED : CKR_DEVICE_REMOVED;
+                rv = t->card ? CKR_FUNCTION_FAILED : CKR_DEVICE_REMOVED;
         }
     }
-    add_get_data(t, 0x9F7F, "CPLC");
-    add_get_data(t, 0x0066, "card data");
-    add_get_data(t, 0x00E0, "key information");
-    return CKR_OK;
+    if (rv == CKR_OK) {
+        add_get_data(t, 0x9F7F, "CPLC");
+        add_get_data(t, 0x0066, "card data");
+        add_get_data(t, 0x00E0, "key information");
+        add_key_sets(t);
+    }
+    if (old_objects) {
+        ks_wipe(old_objects, sizeof(object_t) * MAX_OBJECTS);
+        free(old_objects);
+    }
+    old_objects = NULL;
+    n_old_objects = 0;
+    return rv;
 }
 
 /* --- login ----------------------------------------------------------------------- */
@@ -409,14 +459,62 @@ static uint8_t card_scp_i(token_t *t)
     return t->scp_i;
 }
 
+/* A key set bound to this card: NAME@KDD (the key diversification data of
+ * INITIALIZE UPDATE) wins over NAME@CIN, which wins over NAME. Called
+ * before the card cryptogram is checked. */
+static int bound_keys(void *ctx, const scp02_init_rsp_t *init, ks_keyset_t *keys)
+{
+    token_t *t = ctx;
+    char hex[21], name[96];
+    hex_encode(init->key_div, sizeof init->key_div, hex);
+    snprintf(name, sizeof name, "%s@%s", M.conf.key_set, hex);
+    ks_keyset_t k;
+    if (ks_find_keyset(t->kss, name, &k) != CKR_OK) {
+        if (t->keys.enc == CK_INVALID_HANDLE)
+            LOG_ERR(t->reader, "login refused: no key set \"%s\", \"%s@<CIN>\" or \"%s\" in the "
+                               "keystore (provision one with gp-p11-keys)", M.conf.key_set,
+                    M.conf.key_set, name);
+        return -1;
+    }
+    LOG_INFO(t->reader, "using key set \"%s\", bound to this card's key diversification data", name);
+    snprintf(t->keyset_name, sizeof t->keyset_name, "%s", name);
+    *keys = k;
+    return 0;
+}
+
+static CK_RV find_keys(token_t *t)
+{
+    uint8_t cin[32];
+    int nl = get_data_value(t, 0x0045, cin, sizeof cin);
+    if (nl > 0 && nl <= 16) {
+        char hex[33], name[96];
+        hex_encode(cin, (size_t)nl, hex);
+        snprintf(name, sizeof name, "%s@%s", M.conf.key_set, hex);
+        if (ks_find_keyset(t->kss, name, &t->keys) == CKR_OK) {
+            LOG_INFO(t->reader, "using key set \"%s\", bound to this card's CIN", name);
+            snprintf(t->keyset_name, sizeof t->keyset_name, "%s", name);
+            return CKR_OK;
+        }
+    }
+    snprintf(t->keyset_name, sizeof t->keyset_name, "%s", M.conf.key_set);
+    if (ks_find_keyset(t->kss, M.conf.key_set, &t->keys) != CKR_OK) {
+        /* maybe bound to the card's KDD, known after INITIALIZE UPDATE */
+        LOG_INFO(t->reader, "%s", ks_session_error(t->kss));
+        t->keys.enc = t->keys.mac = t->keys.dek = CK_INVALID_HANDLE;
+    }
+    return CKR_OK;
+}
+
 static CK_RV open_channel(token_t *t)
 {
     gp_channel_opts_t o = {.level = M.conf.security_level, .kvn = M.conf.key_version,
                            .isd_aid = M.conf.isd_aid, .isd_aid_len = M.conf.isd_aid_len,
-                           .selected = 1};
+                           .selected = 1, .div = (enum ks_diversification)M.conf.diversification};
+    t->gp.ch.select_keys = bound_keys;
+    t->gp.ch.select_ctx = t;
     scp_err_t e = gp_select(&t->gp, o.isd_aid, o.isd_aid_len);
     if (e == SCP_OK) {
-        o.i_param = card_scp_i(t);
+        o.i_param = M.conf.scp_i ? M.conf.scp_i : card_scp_i(t);
         e = gp_open_channel(&t->gp, t->kss, &t->keys, &o);
     }
     if (e == SCP_OK) {
@@ -425,8 +523,9 @@ static CK_RV open_channel(token_t *t)
         return CKR_OK;
     }
     if (e == SCP_E_CARD_CRYPTOGRAM)
-        LOG_ERR(t->reader, "login refused: the keys of key set \"%s\" do not match this card (%s)",
-                M.conf.key_set, gp_error(&t->gp));
+        LOG_ERR(t->reader, "login refused: the keys of key set \"%s\"%s do not match this card (%s)",
+                t->keyset_name, o.div == KS_DIV_EMV ? " (diversified, EMV)" :
+                o.div == KS_DIV_VISA2 ? " (diversified, VISA2)" : "", gp_error(&t->gp));
     else
         LOG_ERR(t->reader, "login failed: %s", gp_error(&t->gp));
     return map_scp(t, e);
@@ -447,10 +546,15 @@ CK_RV token_login(token_t *t, const uint8_t *pin, size_t pin_len)
         keystore_logout();
         return CKR_DEVICE_ERROR;
     }
-    if (ks_find_keyset(t->kss, M.conf.key_set, &t->keys) != CKR_OK) {
-        LOG_ERR(t->reader, "login refused: %s", ks_session_error(t->kss));
+    if (gp_select(&t->gp, M.conf.isd_aid, M.conf.isd_aid_len) != SCP_OK) {
+        LOG_ERR(t->reader, "login failed: %s", gp_error(&t->gp));
         keystore_logout();
-        return CKR_FUNCTION_FAILED;
+        return map_scp(t, SCP_E_RSP_SW);
+    }
+    rv = find_keys(t);
+    if (rv != CKR_OK) {
+        keystore_logout();
+        return rv;
     }
     rv = open_channel(t);
     if (rv == CKR_OK)
@@ -551,4 +655,99 @@ CK_RV token_apdu(token_t *t, const uint8_t *cmd, size_t len, uint8_t *rsp, size_
     rsp[dl + 1] = (uint8_t)sw;
     *rsp_len = dl + 2;
     return CKR_OK;
+}
+
+/* --- key rotation and lifecycle ---------------------------------------------- */
+
+CK_RV token_put_key(token_t *t, const char *name, uint8_t kvn, uint8_t replace,
+                    const uint8_t *values, CK_OBJECT_HANDLE *out)
+{
+    CK_RV rv = ensure_channel(t);
+    if (rv != CKR_OK)
+        return rv;
+    int made = 0;
+    for (int r = 0; r < 3; r++) {
+        rv = values ? ks_import_key(t->kss, name, (enum ks_role)r, values + 16 * r)
+                    : ks_generate_key(t->kss, name, (enum ks_role)r);
+        if (rv != CKR_OK) {
+            LOG_ERR(t->reader, "PUT KEY: %s", ks_session_error(t->kss));
+            if (made)
+                ks_delete_keyset(t->kss, name);
+            return rv == CKR_ATTRIBUTE_VALUE_INVALID || rv == CKR_ARGUMENTS_BAD
+                       ? CKR_ATTRIBUTE_VALUE_INVALID : CKR_FUNCTION_FAILED;
+        }
+        made++;
+    }
+    ks_keyset_t ns;
+    uint8_t enc[3][16], kcv[3][3];
+    rv = ks_find_keyset(t->kss, name, &ns) == CKR_OK ? CKR_OK : CKR_FUNCTION_FAILED;
+    CK_OBJECT_HANDLE h[3] = {ns.enc, ns.mac, ns.dek};
+    for (int r = 0; r < 3 && rv == CKR_OK; r++) {
+        scp_err_t e = values ? scp02_encrypt_key_data(&t->gp.ch, values + 16 * r, 16, enc[r])
+                             : scp02_wrap_key(&t->gp.ch, h[r], enc[r]);
+        if (e == SCP_OK && ks_kcv(t->kss, h[r], kcv[r]) != CKR_OK)
+            e = SCP_E_KEYSTORE;
+        if (e != SCP_OK) {
+            if (e == SCP_E_UNSUPPORTED)
+                LOG_ERR(t->reader, "PUT KEY: %s. Keys generated inside this keystore cannot be "
+                        "sent to the card; with put_key_plaintext = yes, C_CreateObject sends key "
+                        "values the application supplies", scp02_error(&t->gp.ch));
+            else
+                LOG_ERR(t->reader, "PUT KEY: %s", scp02_error(&t->gp.ch));
+            rv = CKR_FUNCTION_FAILED;
+        }
+    }
+    if (rv == CKR_OK) {
+        scp_err_t e = gp_put_key(&t->gp, replace, kvn, enc, kcv);
+        if (e != SCP_OK) {
+            LOG_ERR(t->reader, "PUT KEY: %s", gp_error(&t->gp));
+            rv = e == SCP_E_REMOVED ? CKR_DEVICE_REMOVED : CKR_FUNCTION_FAILED;
+        }
+    }
+    ks_wipe(enc, sizeof enc);
+    if (rv != CKR_OK) {
+        ks_delete_keyset(t->kss, name); /* the card did not confirm: not kept */
+        return rv;
+    }
+    LOG_INFO(t->reader, "PUT KEY: key version %02X %s; keystore key set \"%s\"", kvn,
+             replace ? "replaces the old one" : "added", name);
+    rv = load_objects(t);
+    *out = CK_INVALID_HANDLE;
+    for (int i = 0; i < t->n_objects; i++)
+        if (t->objects[i].type == OBJ_KEY_SET && t->objects[i].kvn == kvn)
+            *out = t->objects[i].handle;
+    return rv;
+}
+
+CK_RV token_set_lifecycle(token_t *t, object_t *o, uint8_t value, int confirm_terminate)
+{
+    if (o->type != OBJ_REGISTRY || o->kind == GP_KIND_LOAD_FILE)
+        return CKR_ACTION_PROHIBITED;
+    uint8_t p1 = 0x40;
+    if (o->kind == GP_KIND_ISD) {
+        p1 = 0x80;
+        if (value != 0x7F && value != 0x0F && value != 0xFF) {
+            LOG_WARN(t->reader, "card lifecycle %02X: use 7F (lock), 0F (unlock) or FF (terminate)",
+                     value);
+            return CKR_ATTRIBUTE_VALUE_INVALID;
+        }
+        if (value == 0xFF && !confirm_terminate) {
+            LOG_WARN(t->reader, "terminating the card cannot be undone: add "
+                                "CKA_GP_CONFIRM_TERMINATE = CK_TRUE to the template");
+            return CKR_TEMPLATE_INCONSISTENT;
+        }
+    }
+    CK_RV rv = ensure_channel(t);
+    if (rv != CKR_OK)
+        return rv;
+    scp_err_t e = gp_set_status(&t->gp, p1, value, p1 == 0x40 ? o->entry.aid : NULL,
+                                p1 == 0x40 ? o->entry.aid_len : 0);
+    if (e != SCP_OK) {
+        LOG_ERR(t->reader, "lifecycle of %s: %s", o->label, gp_error(&t->gp));
+        if (e == SCP_E_RSP_SW)
+            return t->gp.sw == 0x6985 ? CKR_ACTION_PROHIBITED : CKR_FUNCTION_FAILED;
+        return map_scp(t, e);
+    }
+    LOG_INFO(t->reader, "lifecycle of %s %s set to %02X", gp_entry_kind(&o->entry), o->label, value);
+    return load_objects(t); /* the registry as the card now says */
 }

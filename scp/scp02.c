@@ -189,6 +189,11 @@ scp_err_t scp02_on_initialize_update(scp02_t *ch, const uint8_t *rsp, size_t len
             ch->static_dek = k.dek;
         }
     }
+    if (ch->static_enc == CK_INVALID_HANDLE) {
+        fail(ch, SCP_E_KEYSTORE, "no key set for this card in the keystore; EXTERNAL AUTHENTICATE "
+                                 "was not sent");
+        return abort_channel(ch, SCP_E_KEYSTORE);
+    }
     scp_err_t de = derive_session_keys(ch, ch->init.seq);
     if (de != SCP_OK)
         return abort_channel(ch, de);

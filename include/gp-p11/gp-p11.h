@@ -25,6 +25,36 @@
 #define CKA_GP_LOAD_FILE  (CKA_VENDOR_DEFINED | 0x47500005UL) /* AID of an application's load file */
 #define CKA_GP_MODULES    (CKA_VENDOR_DEFINED | 0x47500006UL) /* a load file's modules: length-AID pairs */
 
+/* Lifecycle: C_SetAttributeValue(CKA_GP_LIFECYCLE) sends SET STATUS.
+ *   application or security domain: a value with bit 80 set locks it, one
+ *   without unlocks it;
+ *   issuer security domain (the card): 7F locks the card, 0F unlocks it, FF
+ *   terminates it for good, and only with CKA_GP_CONFIRM_TERMINATE = CK_TRUE
+ *   in the same template. */
+#define CKA_GP_CONFIRM_TERMINATE (CKA_VENDOR_DEFINED | 0x47500007UL) /* CK_BBOOL */
+
+/* Key rotation (PUT KEY). A card key version is a CKO_GP_KEY_SET object
+ * (label "key version NN", from the key information template).
+ *   C_GenerateKey(CKM_GP_PUT_KEY, {CKA_LABEL = new key set name,
+ *       CKA_GP_KEY_VERSION = new version, CKA_GP_REPLACE_KEY_VERSION = old
+ *       version or 0 to add}): three keys generated inside the keystore,
+ *       wrapped under the session DEK with C_WrapKey (CKM_DES3_ECB); their
+ *       values never exist outside the keystore.
+ *   C_CreateObject({CKA_CLASS = CKO_GP_KEY_SET, CKA_LABEL, CKA_GP_KEY_VERSION,
+ *       CKA_GP_REPLACE_KEY_VERSION, CKA_GP_KEY_VALUES = enc || mac || dek}):
+ *       for keystores that cannot wrap with 3DES, only with
+ *       put_key_plaintext = yes: the values pass through the module once,
+ *       are encrypted under the session DEK by the keystore, stored in it,
+ *       and wiped.
+ * Either way the new key set is stored in the keystore under the label,
+ * kept only once the card has confirmed the key check values, and the old
+ * key set is left in place. */
+#define CKO_GP_KEY_SET             (CKO_VENDOR_DEFINED | 0x47500001UL)
+#define CKM_GP_PUT_KEY             (CKM_VENDOR_DEFINED | 0x47500002UL)
+#define CKA_GP_KEY_VERSION         (CKA_VENDOR_DEFINED | 0x47500008UL) /* one byte */
+#define CKA_GP_REPLACE_KEY_VERSION (CKA_VENDOR_DEFINED | 0x47500009UL) /* one byte, 0 = add */
+#define CKA_GP_KEY_VALUES          (CKA_VENDOR_DEFINED | 0x4750000AUL) /* 48 bytes */
+
 #define GP_KIND_ISD       1UL /* issuer security domain */
 #define GP_KIND_APP       2UL /* application */
 #define GP_KIND_SSD       3UL /* supplementary security domain */

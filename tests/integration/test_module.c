@@ -417,6 +417,103 @@ static void test_last_session_logs_out(void **state)
     assert_int_equal(f->C_CloseSession(s), CKR_SESSION_HANDLE_INVALID);
 }
 
+static void set_lifecycle(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_BYTE v, CK_RV want)
+{
+    CK_ATTRIBUTE a = {CKA_GP_LIFECYCLE, &v, 1};
+    assert_int_equal(f->C_SetAttributeValue(s, o, &a, 1), want);
+}
+
+static void test_lifecycle(void **state)
+{
+    (void)state;
+    CK_SESSION_HANDLE s = login(0), ro;
+    CK_OBJECT_HANDLE app = find(s, CKO_DATA, "F00000000201");
+    CK_OBJECT_HANDLE elf = find(s, CKO_DATA, "F000000002");
+    CK_OBJECT_HANDLE isd = find(s, CKO_DATA, "A000000151000000");
+    set_lifecycle(s, app, 0x87, CKR_OK); /* lock */
+    assert_true(sim_state_has(0, "lifecycles", "F00000000201:87"));
+    CK_BYTE lc = 0;
+    CK_ATTRIBUTE a = {CKA_GP_LIFECYCLE, &lc, 1};
+    assert_int_equal(f->C_GetAttributeValue(s, app, &a, 1), CKR_OK); /* same handle, new value */
+    assert_int_equal(lc, 0x87);
+    set_lifecycle(s, app, 0x07, CKR_OK); /* unlock */
+    assert_true(sim_state_has(0, "lifecycles", "F00000000201:07"));
+    set_lifecycle(s, elf, 0x80, CKR_ACTION_PROHIBITED);
+    CK_ATTRIBUTE label = {CKA_LABEL, "x", 1};
+    assert_int_equal(f->C_SetAttributeValue(s, app, &label, 1), CKR_ATTRIBUTE_READ_ONLY);
+    /* the card: locked and unlocked; termination only when confirmed */
+    set_lifecycle(s, isd, 0x33, CKR_ATTRIBUTE_VALUE_INVALID);
+    set_lifecycle(s, isd, 0xFF, CKR_TEMPLATE_INCONSISTENT);
+    assert_int_equal(sim_state(0, "card_lifecycle"), 0x0F);
+    set_lifecycle(s, isd, 0x7F, CKR_OK);
+    assert_int_equal(sim_state(0, "card_lifecycle"), 0x7F);
+    set_lifecycle(s, isd, 0x0F, CKR_OK);
+    assert_int_equal(sim_state(0, "card_lifecycle"), 0x0F);
+    assert_int_equal(f->C_OpenSession(slot_of(0), CKF_SERIAL_SESSION, NULL, NULL, &ro), CKR_OK);
+    set_lifecycle(ro, app, 0x87, CKR_SESSION_READ_ONLY);
+    f->C_CloseSession(ro);
+    f->C_CloseSession(s);
+}
+
+static void test_key_versions_and_put_key_misuse(void **state)
+{
+    (void)state;
+    CK_SESSION_HANDLE s = login(0), ro;
+    CK_OBJECT_CLASS cls = CKO_GP_KEY_SET;
+    CK_ATTRIBUTE t = {CKA_CLASS, &cls, sizeof cls};
+    CK_OBJECT_HANDLE h[8];
+    CK_ULONG n = 0;
+    assert_int_equal(f->C_FindObjectsInit(s, &t, 1), CKR_OK);
+    assert_int_equal(f->C_FindObjects(s, h, 8, &n), CKR_OK);
+    assert_int_equal(f->C_FindObjectsFinal(s), CKR_OK);
+    assert_int_equal(n, 1);
+    CK_BYTE kvn = 0;
+    CK_ATTRIBUTE a = {CKA_GP_KEY_VERSION, &kvn, 1};
+    assert_int_equal(f->C_GetAttributeValue(s, h[0], &a, 1), CKR_OK);
+    assert_int_equal(kvn, 0x01);
+    /* PUT KEY templates that cannot work are refused before the card sees them */
+    long apdus = sim_state(0, "apdus");
+    CK_MECHANISM m = {CKM_GP_PUT_KEY, NULL, 0}, wrong = {CKM_DES2_KEY_GEN, NULL, 0};
+    CK_BYTE v2 = 2, v0 = 0, vals[48] = {0};
+    CK_ATTRIBUTE good[] = {{CKA_LABEL, "next", 4}, {CKA_GP_KEY_VERSION, &v2, 1}};
+    CK_ATTRIBUTE nolabel[] = {{CKA_GP_KEY_VERSION, &v2, 1}};
+    CK_ATTRIBUTE zero[] = {{CKA_LABEL, "next", 4}, {CKA_GP_KEY_VERSION, &v0, 1}};
+    CK_ATTRIBUTE withvals[] = {{CKA_LABEL, "next", 4}, {CKA_GP_KEY_VERSION, &v2, 1},
+                               {CKA_GP_KEY_VALUES, vals, sizeof vals}};
+    CK_ATTRIBUTE odd[] = {{CKA_LABEL, "next", 4}, {CKA_GP_KEY_VERSION, &v2, 1},
+                          {CKA_MODULUS, vals, 4}};
+    CK_OBJECT_HANDLE k;
+    assert_int_equal(f->C_GenerateKey(s, &wrong, good, 2, &k), CKR_MECHANISM_INVALID);
+    assert_int_equal(f->C_GenerateKey(s, &m, nolabel, 1, &k), CKR_TEMPLATE_INCOMPLETE);
+    assert_int_equal(f->C_GenerateKey(s, &m, zero, 2, &k), CKR_ATTRIBUTE_VALUE_INVALID);
+    assert_int_equal(f->C_GenerateKey(s, &m, withvals, 3, &k), CKR_TEMPLATE_INCONSISTENT);
+    assert_int_equal(f->C_GenerateKey(s, &m, odd, 3, &k), CKR_ATTRIBUTE_TYPE_INVALID);
+    assert_int_equal(f->C_GenerateKey(s, &m, good, 2, NULL), CKR_ARGUMENTS_BAD);
+    /* key values from the application: not without put_key_plaintext = yes */
+    assert_int_equal(f->C_CreateObject(s, withvals, 3, &k), CKR_FUNCTION_FAILED);
+    assert_int_equal(f->C_CreateObject(s, good, 2, &k), CKR_TEMPLATE_INCOMPLETE);
+    assert_int_equal(f->C_OpenSession(slot_of(0), CKF_SERIAL_SESSION, NULL, NULL, &ro), CKR_OK);
+    assert_int_equal(f->C_GenerateKey(ro, &m, good, 2, &k), CKR_SESSION_READ_ONLY);
+    f->C_CloseSession(ro);
+    assert_int_equal(sim_state(0, "apdus"), apdus);
+    f->C_CloseSession(s);
+}
+
+static void test_terminate_card(void **state)
+{
+    (void)state;
+    CK_SESSION_HANDLE s = login(1);
+    CK_OBJECT_HANDLE isd = find(s, CKO_DATA, "A000000151000000");
+    CK_BYTE v = 0xFF;
+    CK_BBOOL yes = CK_TRUE;
+    CK_ATTRIBUTE t[] = {{CKA_GP_LIFECYCLE, &v, 1}, {CKA_GP_CONFIRM_TERMINATE, &yes, 1}};
+    CK_RV rv = f->C_SetAttributeValue(s, isd, t, 2);
+    /* the card is terminated: it may refuse even the registry read that follows */
+    assert_true(rv == CKR_OK || rv == CKR_FUNCTION_FAILED);
+    assert_int_equal(sim_state(1, "card_lifecycle"), 0xFF);
+    f->C_CloseSession(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -428,7 +525,10 @@ int main(void)
         cmocka_unit_test(test_second_card_checks_pin),
         cmocka_unit_test(test_random),
         cmocka_unit_test(test_last_session_logs_out),
+        cmocka_unit_test(test_lifecycle),
+        cmocka_unit_test(test_key_versions_and_put_key_misuse),
         cmocka_unit_test(test_card_removed_mid_session),
+        cmocka_unit_test(test_terminate_card),
     };
     return cmocka_run_group_tests_name("gp-p11-module", tests, setup, teardown);
 }
