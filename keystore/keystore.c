@@ -198,6 +198,19 @@ CK_RV ks_login_ex(ks_t *ks, const uint8_t *pin, size_t pin_len, int *already,
         seterr(err, "keystore: no token selected");
         return CKR_TOKEN_NOT_PRESENT;
     }
+    /* never spend a keystore's last PIN try: a locked keystore needs its SO */
+    CK_TOKEN_INFO ti;
+    if (ks->f->C_GetTokenInfo(ks->slot, &ti) == CKR_OK) {
+        if (ti.flags & CKF_USER_PIN_LOCKED) {
+            seterr(err, "keystore PIN is locked (CKR_PIN_LOCKED): unblock it with the SO PIN");
+            return CKR_PIN_LOCKED;
+        }
+        if (ti.flags & CKF_USER_PIN_FINAL_TRY) {
+            seterr(err, "the keystore has one PIN try left: gp-p11 will not spend it; log in once "
+                        "with the keystore's own tool to reset the counter");
+            return CKR_PIN_LOCKED;
+        }
+    }
     CK_RV rv = ks->f->C_Login(ks->login_session, CKU_USER, (CK_UTF8CHAR_PTR)pin, pin_len);
     if (rv == CKR_USER_ALREADY_LOGGED_IN) {
         if (already)
