@@ -964,7 +964,12 @@ CK_RV C_WaitForSlotEvent(CK_FLAGS flags, CK_SLOT_ID_PTR pSlot, CK_VOID_PTR pRese
                 break;
             }
             if (r < 0) {
+                /* pcscd stopped: start afresh with the next call */
                 LOG_ERR("", "waiting for a slot event failed: is pcscd running?");
+                pcsc_watch_free(M.watch);
+                pcsc_close(M.watch_pc);
+                M.watch = NULL;
+                M.watch_pc = NULL;
                 rv = block ? CKR_DEVICE_ERROR : CKR_NO_EVENT;
                 break;
             }

@@ -143,6 +143,9 @@ void token_forget_card(token_t *t)
         pcsc_disconnect(t->card);
         t->card = NULL;
     }
+    /* a fresh PC/SC context next time: this one may be dead (pcscd restarted) */
+    pcsc_close(t->pc);
+    t->pc = NULL;
     t->info_loaded = 0;
     t->scp_i = 0;
     t->generation++;

@@ -190,6 +190,13 @@ static scp_err_t map_error(LONG rv, const char *what, const char *reader, char *
     case SCARD_E_UNKNOWN_READER:
         snprintf(err, errlen, "%s: reader \"%s\" is gone", what, reader);
         return SCP_E_REMOVED;
+    case SCARD_E_NO_SERVICE:
+    case SCARD_E_SERVICE_STOPPED:
+    case SCARD_F_COMM_ERROR:
+    case SCARD_E_INVALID_HANDLE:
+        snprintf(err, errlen, "%s: the PC/SC service (pcscd) stopped; the card in \"%s\" is "
+                              "unreachable until it runs again", what, reader);
+        return SCP_E_REMOVED;
     default:
         snprintf(err, errlen, "%s on \"%s\" failed: %s", what, reader, pcsc_stringify_error(rv));
         return SCP_E_TRANSPORT;

@@ -349,8 +349,11 @@ int main(int argc, char **argv)
                 break;
         }
         if (!reconnect) {
+            /* vpcd went away (pcscd stopped): wait for it to come back, as a
+             * card left in its reader would; connect_vpcd gives up after 10 s */
             close(fd);
-            return 0; /* vpcd went away: pcscd stopped */
+            sim_reset(&card);
+            write_state(&card);
         }
     }
 }
