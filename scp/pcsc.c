@@ -2,10 +2,22 @@
 #include "config.h"
 #include "pcsc.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <winscard.h>
+
+/* pcsc-lite's client library copies the reader states it gets from pcscd
+ * into one global array, guarded only by the lock of the context in use:
+ * two threads asking for states on two contexts at once race on it (seen by
+ * ThreadSanitizer in SCardStatus). The short calls that fetch states go one
+ * at a time; APDUs to different cards still travel in parallel. */
+static pthread_mutex_t states_lock = PTHREAD_MUTEX_INITIALIZER;
+#define STATES(call)                                                                               \
+    (pthread_mutex_lock(&states_lock), states_rv = (call), pthread_mutex_unlock(&states_lock),     \
+     states_rv)
+static __thread LONG states_rv;
 
 struct pcsc_ctx {
     SCARDCONTEXT ctx;
@@ -48,7 +60,7 @@ void pcsc_close(pcsc_ctx_t *p)
 int pcsc_list_readers(pcsc_ctx_t *p, char names[][PCSC_READER_MAX], int max)
 {
     DWORD len = 0;
-    LONG rv = SCardListReaders(p->ctx, NULL, NULL, &len);
+    LONG rv = STATES(SCardListReaders(p->ctx, NULL, NULL, &len));
     if (rv == SCARD_E_NO_READERS_AVAILABLE)
         return 0;
     if (rv != SCARD_S_SUCCESS)
@@ -56,7 +68,7 @@ int pcsc_list_readers(pcsc_ctx_t *p, char names[][PCSC_READER_MAX], int max)
     char *buf = malloc(len);
     if (!buf)
         return -1;
-    rv = SCardListReaders(p->ctx, NULL, buf, &len);
+    rv = STATES(SCardListReaders(p->ctx, NULL, buf, &len));
     int n = 0;
     if (rv == SCARD_S_SUCCESS)
         for (char *r = buf; *r && n < max; r += strlen(r) + 1)
@@ -71,7 +83,7 @@ int pcsc_card_present(pcsc_ctx_t *p, const char *reader)
     memset(&st, 0, sizeof st);
     st.szReader = reader;
     st.dwCurrentState = SCARD_STATE_UNAWARE;
-    LONG rv = SCardGetStatusChange(p->ctx, 0, &st, 1);
+    LONG rv = STATES(SCardGetStatusChange(p->ctx, 0, &st, 1));
     if (rv != SCARD_S_SUCCESS && rv != SCARD_E_TIMEOUT)
         return -1;
     return (st.dwEventState & SCARD_STATE_PRESENT) && !(st.dwEventState & SCARD_STATE_MUTE);
@@ -133,7 +145,7 @@ int pcsc_watch_wait(pcsc_watch_t *w, long timeout_ms)
             return -1;
         if (w->first || changed_list) {
             /* report the state now; a wait starts from it next time */
-            LONG rv = SCardGetStatusChange(w->p->ctx, 0, w->st, (DWORD)w->n + 1);
+            LONG rv = STATES(SCardGetStatusChange(w->p->ctx, 0, w->st, (DWORD)w->n + 1));
             if (rv != SCARD_S_SUCCESS && rv != SCARD_E_TIMEOUT)
                 return -1;
             for (int i = 0; i < w->n; i++)
@@ -212,15 +224,15 @@ scp_err_t pcsc_connect(pcsc_ctx_t *p, const char *reader, pcsc_card_t **out, cha
         return SCP_E_TRANSPORT;
     snprintf(c->reader, sizeof c->reader, "%s", reader);
     c->p = p;
-    LONG rv = SCardConnect(p->ctx, reader, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1,
-                           &c->h, &c->proto);
+    LONG rv = STATES(SCardConnect(p->ctx, reader, SCARD_SHARE_SHARED,
+                                  SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1, &c->h, &c->proto));
     if (rv != SCARD_S_SUCCESS) {
         scp_err_t e = map_error(rv, "connecting to the card", reader, err, errlen);
         free(c);
         return e;
     }
     DWORD rlen = 0, state = 0, proto = 0, alen = sizeof c->atr;
-    if (SCardStatus(c->h, NULL, &rlen, &state, &proto, c->atr, &alen) == SCARD_S_SUCCESS)
+    if (STATES(SCardStatus(c->h, NULL, &rlen, &state, &proto, c->atr, &alen)) == SCARD_S_SUCCESS)
         c->atr_len = alen;
     *out = c;
     return SCP_OK;
@@ -237,7 +249,7 @@ void pcsc_disconnect(pcsc_card_t *c)
 scp_err_t pcsc_card_status(pcsc_card_t *c)
 {
     DWORD rlen = 0, state = 0, proto = 0, alen = 0;
-    LONG rv = SCardStatus(c->h, NULL, &rlen, &state, &proto, NULL, &alen);
+    LONG rv = STATES(SCardStatus(c->h, NULL, &rlen, &state, &proto, NULL, &alen));
     if (rv == SCARD_S_SUCCESS && (state & SCARD_PRESENT))
         return SCP_OK;
     return rv == SCARD_S_SUCCESS || rv == SCARD_W_REMOVED_CARD || rv == SCARD_W_RESET_CARD ||
@@ -261,7 +273,7 @@ static int card_gone(pcsc_card_t *c)
     memset(&st, 0, sizeof st);
     st.szReader = c->reader;
     st.dwCurrentState = SCARD_STATE_UNAWARE;
-    if (SCardGetStatusChange(c->p->ctx, 0, &st, 1) != SCARD_S_SUCCESS)
+    if (STATES(SCardGetStatusChange(c->p->ctx, 0, &st, 1)) != SCARD_S_SUCCESS)
         return 1;
     if (!(st.dwEventState & SCARD_STATE_PRESENT))
         return 1;

@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
 # Installs what gp-p11 needs (Debian 12), builds it and runs the whole test
-# suite twice: a normal build, then an ASan+UBSan build.
+# suite in a normal build and an ASan+UBSan build, and the multi-threaded
+# suites in a ThreadSanitizer build.
 set -uo pipefail
 [ "$(id -u)" -eq 0 ] || exec sudo -E "$0" "$@" # private namespaces need root
 cd "$(dirname "$0")/.."
 ./scripts/setup-debian.sh >/dev/null || exit 1
 status=0
-run_suite() {
+run_suite() { # run_suite DIR [CONFIGURE ARGS...] [-- TESTS...]
     local dir=$1; shift
-    echo "=== make check in $dir/ ($*)"
-    ./scripts/build.sh "$dir" "$@" || return 1
+    local conf=() tests=()
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do conf+=("$1"); shift; done
+    [ $# -gt 0 ] && shift && tests=("$@")
+    echo "=== make check in $dir/ (${conf[*]:-default}${tests:+; ${tests[*]}})"
+    ./scripts/build.sh "$dir" "${conf[@]}" || return 1
     local rc=0
-    make -C "$dir" -j"$(nproc)" check >"$dir/check.out" 2>&1 || rc=$?
+    make -C "$dir" -j"$(nproc)" check ${tests:+TESTS="${tests[*]}"} >"$dir/check.out" 2>&1 || rc=$?
     # every test log, so the output carries each suite's own counts
     find "$dir/tests" -name '*.log' ! -name 'test-suite.log' | sort | while read -r f; do
         echo "--- $f"; cat "$f"; done
@@ -21,8 +25,11 @@ run_suite() {
 run_suite build || status=1
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     run_suite build-san --enable-sanitizers || status=1
+# ThreadSanitizer: the multi-threaded suites
+TSAN_OPTIONS=halt_on_error=1 run_suite build-tsan --enable-tsan -- \
+    tests/integration/concurrency.sh tests/integration/module.sh tests/integration/faults.sh || status=1
 passed=0 failed=0
-for d in build build-san; do
+for d in build build-san build-tsan; do
     p=$(sed -n 's/^# PASS: *//p' "$d/check.out" 2>/dev/null); passed=$((passed + ${p:-0}))
     f=$(grep -E '^# (FAIL|ERROR|XPASS):' "$d/check.out" 2>/dev/null | awk '{s += $3} END {print s + 0}')
     failed=$((failed + f))
