@@ -147,6 +147,13 @@ int config_parse_file(gp_config_t *c, const char *path, char *err, size_t errlen
         snprintf(err, errlen, "cannot read configuration %s: %s", path, strerror(errno));
         return -1;
     }
+    int rc = config_parse_stream(c, f, path, err, errlen);
+    fclose(f);
+    return rc;
+}
+
+int config_parse_stream(gp_config_t *c, FILE *f, const char *path, char *err, size_t errlen)
+{
     snprintf(c->path, sizeof c->path, "%s", path);
     char line[1024];
     int n = 0, rc = 0;
@@ -180,7 +187,6 @@ int config_parse_file(gp_config_t *c, const char *path, char *err, size_t errlen
             rc = -1;
         }
     }
-    fclose(f);
     return rc;
 }
 

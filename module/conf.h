@@ -3,6 +3,7 @@
 #define GP_MODULE_CONF_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 enum log_level { LOG_LVL_ERROR = 0, LOG_LVL_WARNING, LOG_LVL_INFO, LOG_LVL_DEBUG };
@@ -31,5 +32,7 @@ void config_defaults(gp_config_t *c);
 int config_load(gp_config_t *c, const char *default_path, char *err, size_t errlen);
 /* Parses one file; same contract. */
 int config_parse_file(gp_config_t *c, const char *path, char *err, size_t errlen);
+/* Parses an open stream named path in messages; same contract. */
+int config_parse_stream(gp_config_t *c, FILE *f, const char *path, char *err, size_t errlen);
 
 #endif

@@ -38,7 +38,7 @@ typedef struct {
     CK_OBJECT_CLASS cls;
     char label[48];
     char application[48];
-    uint8_t value[256];
+    uint8_t value[GP_ENTRY_RAW_MAX]; /* a registry entry, or a GET DATA answer */
     size_t value_len;
     gp_entry_t entry;          /* OBJ_REGISTRY */
     CK_ULONG kind;             /* GP_KIND_* */

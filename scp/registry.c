@@ -48,7 +48,9 @@ static int parse_legacy(const uint8_t *d, size_t len, uint8_t p1, gp_entry_t *ou
             }
         }
         e->raw_len = i - start;
-        memcpy(e->raw, d + start, e->raw_len < sizeof e->raw ? e->raw_len : sizeof e->raw);
+        if (e->raw_len > sizeof e->raw)
+            return bad(why, wl, "entry longer than gp-p11 keeps (512 bytes)", start);
+        memcpy(e->raw, d + start, e->raw_len);
         n++;
     }
     return n;
@@ -118,9 +120,9 @@ static int parse_tlv(const uint8_t *d, size_t len, uint8_t p1, gp_entry_t *out, 
         if (!have_aid || !have_lc)
             return bad(why, wl, "entry without AID (4F) or lifecycle (9F70)", (size_t)(e3.v - d));
         e->raw_len = off - begin;
-        memcpy(e->raw, d + begin, e->raw_len < sizeof e->raw ? e->raw_len : sizeof e->raw);
         if (e->raw_len > sizeof e->raw)
-            e->raw_len = sizeof e->raw;
+            return bad(why, wl, "entry longer than gp-p11 keeps (512 bytes)", begin);
+        memcpy(e->raw, d + begin, e->raw_len);
         n++;
     }
     if (r < 0)

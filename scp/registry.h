@@ -7,6 +7,8 @@
 
 #define GP_AID_MAX 16
 #define GP_MODULES_MAX 8
+/* Longer entries (a load file with dozens of modules) are refused. */
+#define GP_ENTRY_RAW_MAX 512
 
 /* P1 of GET STATUS: what a registry entry is. */
 #define GP_STATUS_ISD 0x80
@@ -26,7 +28,7 @@ typedef struct {
     uint8_t module[GP_MODULES_MAX][GP_AID_MAX];
     size_t module_len[GP_MODULES_MAX];
     int n_modules;
-    uint8_t raw[255];           /* the entry as the card sent it */
+    uint8_t raw[GP_ENTRY_RAW_MAX]; /* the entry as the card sent it */
     size_t raw_len;
 } gp_entry_t;
 

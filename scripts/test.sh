@@ -28,6 +28,10 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 # ThreadSanitizer: the multi-threaded suites
 TSAN_OPTIONS=halt_on_error=1 run_suite build-tsan --enable-tsan -- \
     tests/integration/concurrency.sh tests/integration/module.sh tests/integration/faults.sh || status=1
+# libFuzzer: every parser of card data and the configuration, briefly
+echo "=== fuzzing (tests/fuzz/run.sh ${GP_FUZZ_SECONDS:-10})"
+make -C build -s fuzz FUZZ_SECONDS="${GP_FUZZ_SECONDS:-10}" > build/fuzz.out 2>&1 || status=1
+cat build/fuzz.out
 passed=0 failed=0
 for d in build build-san build-tsan; do
     p=$(sed -n 's/^# PASS: *//p' "$d/check.out" 2>/dev/null); passed=$((passed + ${p:-0}))
@@ -35,5 +39,8 @@ for d in build build-san build-tsan; do
     failed=$((failed + f))
     [ -f "$d/check.out" ] || failed=$((failed + 1))
 done
+fp=$(sed -n 's/^fuzz: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' build/fuzz.out)
+passed=$((passed + ${fp% *})); failed=$((failed + ${fp#* }))
+[ -n "$fp" ] || failed=$((failed + 1))
 echo "suites: $passed passed, $failed failed"
 exit $status

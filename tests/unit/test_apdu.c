@@ -8,6 +8,7 @@
 
 #include "keystore/hex.h"
 #include "scp/apdu.h"
+#include "scp/registry.h"
 #include "scp/sw.h"
 
 static void roundtrip(const char *hex, int expect_case)
@@ -116,6 +117,40 @@ static void test_hex(void **state)
     assert_string_equal(s, "DEAD0100");
 }
 
+/* A load file with many modules makes a legacy entry longer than 255
+ * bytes: kept whole up to 512, refused beyond (found by fuzz_registry). */
+static void test_long_registry_entry(void **state)
+{
+    (void)state;
+    static uint8_t d[1200];
+    static gp_entry_t e[2];
+    char why[200];
+    for (int modules = 20; modules <= 40; modules += 20) {
+        size_t n = 0;
+        d[n++] = 5;
+        memcpy(d + n, "\xF0\x00\x00\x00\x01", 5);
+        n += 5;
+        d[n++] = 0x01; /* LOADED */
+        d[n++] = 0x00;
+        d[n++] = (uint8_t)modules;
+        for (int m = 0; m < modules; m++) {
+            d[n++] = 16;
+            memset(d + n, m, 16);
+            n += 16;
+        }
+        int k = gp_registry_parse(d, n, GP_STATUS_ELF_MOD, 0, e, 2, why, sizeof why);
+        if (n <= GP_ENTRY_RAW_MAX) {
+            assert_int_equal(k, 1);
+            assert_int_equal(e[0].raw_len, n);
+            assert_memory_equal(e[0].raw, d, n);
+            assert_int_equal(e[0].n_modules, GP_MODULES_MAX); /* the first ones, as objects show */
+        } else {
+            assert_int_equal(k, -1);
+            assert_non_null(strstr(why, "longer than gp-p11 keeps"));
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -124,6 +159,7 @@ int main(void)
         cmocka_unit_test(test_rapdu),
         cmocka_unit_test(test_sw_words),
         cmocka_unit_test(test_hex),
+        cmocka_unit_test(test_long_registry_entry),
     };
     return cmocka_run_group_tests_name("apdu", tests, NULL, NULL);
 }
