@@ -8,4 +8,5 @@ $SUDO apt-get install -y -q --no-install-recommends \
   build-essential autoconf automake libtool pkg-config \
   libpcsclite-dev libp11-kit-dev libssl-dev libcmocka-dev \
   pcscd vsmartcard-vpcd pcsc-tools softhsm2 opensc p11-kit p11-kit-modules \
-  util-linux procps iproute2 openssl
+  util-linux procps iproute2 openssl \
+  clang libclang-rt-14-dev valgrind
