@@ -1,19 +1,79 @@
 #!/usr/bin/env bash
-# Runs gp-p11's benchmarks against simulated cards on a private pcscd.
-#   bench/run.sh [N]     (N APDUs per measurement, default 2000)
-# Builds first if needed; writes bench/results/apdu.md and prints it.
+# gp-p11 benchmarks, each figure beside its baseline in the same run.
+#   bench/run.sh [N]      (N operations per measurement, default 1000)
+# Builds if needed; writes bench/RESULTS.md and bench/results.png.
 set -euo pipefail
+[ "$(id -u)" -eq 0 ] || exec sudo -E "$0" "$@" # private namespaces need root
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
+n=${1:-1000}
+command -v gnuplot > /dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q gnuplot-nox > /dev/null
 ./scripts/build.sh build
 b="$top/build"
-make -C "$b" -j"$(nproc)" bench/apdu_roundtrip >/dev/null
+make -C "$b" -j"$(nproc)" bench/bench > /dev/null
 export GP_SIM="$b/tests/sim/gp-sim" GP_PCSC_WAIT="$b/tests/harness/pcsc-wait" \
-       GP_P11_KEYS="$b/keystore/gp-p11-keys"
+       GP_P11_KEYS="$b/keystore/gp-p11-keys" GP_P11_MODULE="$b/module/.libs/gp-p11.so"
 export GP_SOFTHSM_MODULE=$(sed -n 's/^SOFTHSM_MODULE = //p' "$b/Makefile")
-mkdir -p bench/results
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+confs='printf "keystore_token = %s\nsecurity_level = mac\n" "$GP_TEST_TOKEN" > "$GP_ENV_DIR/mac.conf"
+       printf "keystore_token = %s\nsecurity_level = mac-enc\n" "$GP_TEST_TOKEN" > "$GP_ENV_DIR/enc.conf"
+       export GP_BENCH_CONF_MAC=$GP_ENV_DIR/mac.conf GP_BENCH_CONF_MAC_ENC=$GP_ENV_DIR/enc.conf'
+echo "== login, per-command and host crypto (2 cards: card 1 without TCP_NODELAY/QUICKACK)"
+tests/harness/gp-env.sh --no-sim-files --cards 2 --card-args 1 --no-quickack -- bash -c "
+    $confs
+    '$b/bench/bench' login $((n / 20 > 20 ? n / 20 : 20))
+    '$b/bench/bench' apdu $n
+    '$b/bench/bench' crypto $((n * 5))
+    # peak memory of pkcs11-tool listing objects, through gp-p11 and through SoftHSM alone
+    export GP_P11_CONF=\$GP_ENV_DIR/mac.conf
+    /usr/bin/time -f 'rss_with_module_kb %M' pkcs11-tool --module '$b/module/.libs/gp-p11.so' \
+        --login --pin \"\$GP_TEST_PIN\" -O 2>&1 >/dev/null | grep rss_
+    /usr/bin/time -f 'rss_without_module_kb %M' pkcs11-tool --module \"\$GP_SOFTHSM_MODULE\" \
+        --token-label \"\$GP_TEST_TOKEN\" --login --pin \"\$GP_TEST_PIN\" -O 2>&1 >/dev/null | grep rss_
+" | tee "$out/r1"
+echo "== scaling over 1, 2, 4, 8 cards"
+tests/harness/gp-env.sh --no-sim-files --cards 8 -- bash -c "
+    $confs
+    '$b/bench/bench' scale $n
+" | tee "$out/r2"
+v() { sed -n "s/^$1 //p" "$out/r1" "$out/r2"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')
 {
-    echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(uname -r); $(date -u +%F)"
-    echo
-    tests/harness/gp-env.sh --no-sim-files --cards 2 --card-args 1 --no-quickack -- "$b/bench/apdu_roundtrip" "${1:-2000}"
-} | tee bench/results/apdu.md
+cat <<EOT
+# gp-p11 benchmark results
+
+Produced by \`./bench/run.sh $n\` on $(date -u +%F): $(nproc) cores, $cpu, Linux $(uname -r),
+Debian $(cat /etc/debian_version), SoftHSM $(softhsm2-util --version), pcsc-lite $(pcscd --version | sed -n 's/^pcsc-lite version //p' | tr -d .\\n | sed 's/\(.\)\(.\)\(.*\)/\1.\2.\3/').
+Each figure was measured beside its baseline in the same run, on a shared machine: the ratios
+matter more than the absolute numbers. Cards are gp-sim behind vpcd and a private pcscd.
+
+| measurement | gp-p11 | baseline | ratio |
+| --- | ---: | ---: | ---: |
+| SCP02 handshake (SELECT, INITIALIZE UPDATE, EXTERNAL AUTHENTICATE), keys in SoftHSM vs in-memory OpenSSL host over raw PC/SC | $(v handshake_softhsm_ms) ms | $(v handshake_openssl_ms) ms | $(ratio "$(v handshake_softhsm_ms)" "$(v handshake_openssl_ms)")x |
+| C_Login through the module (keystore login, handshake, the card's registry and data read: ~9 APDUs) vs the OpenSSL handshake | $(v login_module_ms) ms | $(v handshake_openssl_ms) ms | $(ratio "$(v login_module_ms)" "$(v handshake_openssl_ms)")x |
+| CKM_GP_APDU round trips per second, C-MAC, vs raw PC/SC round trips of the same APDU | $(v apdu_cmac_per_s) | $(v apdu_raw_per_s) | $(ratio "$(v apdu_raw_per_s)" "$(v apdu_cmac_per_s)")x slower |
+| CKM_GP_APDU round trips per second, C-MAC + C-DEC, vs raw PC/SC | $(v apdu_cmac_cdec_per_s) | $(v apdu_raw_per_s) | $(ratio "$(v apdu_raw_per_s)" "$(v apdu_cmac_cdec_per_s)")x slower |
+| C-MAC wraps per second (ICV encryption + retail MAC): keystore vs OpenSSL in memory | $(v cmac_keystore_per_s) | $(v cmac_openssl_per_s) | $(ratio "$(v cmac_openssl_per_s)" "$(v cmac_keystore_per_s)")x slower |
+| raw PC/SC round trips per second: simulator without TCP_NODELAY/QUICKACK vs with | $(v apdu_raw_nagle_per_s) | $(v apdu_raw_per_s) | $(ratio "$(v apdu_raw_per_s)" "$(v apdu_raw_nagle_per_s)")x slower |
+| peak RSS of \`pkcs11-tool --login -O\`: through gp-p11 (which loads SoftHSM too) vs SoftHSM alone | $(v rss_with_module_kb) KiB | $(v rss_without_module_kb) KiB | $(ratio "$(v rss_with_module_kb)" "$(v rss_without_module_kb)")x |
+
+Scaling: one thread per card, each sending CKM_GP_APDU (C-MAC) to its own card.
+
+| cards | secured commands per second, all cards | per-card median latency | vs 1 card |
+| ---: | ---: | ---: | ---: |
+EOT
+for c in 1 2 4 8; do
+    echo "| $c | $(v scale_${c}_per_s) | $(v scale_${c}_latency_ms) ms | $(ratio "$(v scale_${c}_per_s)" "$(v scale_1_per_s)")x |"
+done
+cat <<EOT
+
+![results](results.png)
+EOT
+} > bench/RESULTS.md
+for c in 1 2 4 8; do echo "$c $(v scale_${c}_per_s) $(v scale_${c}_latency_ms)"; done > "$out/scale.dat"
+printf 'raw\t%s\nC-MAC\t%s\nC-MAC+C-DEC\t%s\n' "$(v apdu_raw_per_s)" "$(v apdu_cmac_per_s)" \
+    "$(v apdu_cmac_cdec_per_s)" > "$out/apdu.dat"
+gnuplot -e "scale='$out/scale.dat'; apdu='$out/apdu.dat'; output='bench/results.png'" bench/plot.gp
+echo "== written bench/RESULTS.md and bench/results.png"

@@ -56,6 +56,7 @@ typedef struct {
     pcsc_card_t *card;
     gp_session_t gp;
     unsigned long generation;  /* moves on when the card goes away */
+    long long checked_ms;      /* when pcscd last said the card is there */
     int info_loaded;
     CK_TOKEN_INFO info;
     uint8_t scp_i;             /* SCP02 i from the card's recognition data; 0: not read yet */

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "keystore/hex.h"
 #include "scp/tlv.h"
@@ -163,12 +164,28 @@ static CK_RV map_scp(token_t *t, scp_err_t e)
     }
 }
 
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/* Asking pcscd costs a round trip: at most every CHECK_MS per card. A card
+ * taken out in between is found by the next command sent to it. */
+#define CHECK_MS 100
+
 CK_RV token_check(token_t *t)
 {
     if (t->card) {
-        scp_err_t e = pcsc_card_status(t->card);
-        if (e == SCP_OK)
+        long long now = now_ms();
+        if (now - t->checked_ms < CHECK_MS)
             return CKR_OK;
+        scp_err_t e = pcsc_card_status(t->card);
+        if (e == SCP_OK) {
+            t->checked_ms = now;
+            return CKR_OK;
+        }
         LOG_INFO(t->reader, "the card was removed or reset");
         token_forget_card(t);
         return CKR_DEVICE_REMOVED;
@@ -508,14 +525,15 @@ static CK_RV find_keys(token_t *t)
     return CKR_OK;
 }
 
-static CK_RV open_channel(token_t *t)
+/* selected: the security domain was selected just before (no SELECT again) */
+static CK_RV open_channel(token_t *t, int selected)
 {
     gp_channel_opts_t o = {.level = M.conf.security_level, .kvn = M.conf.key_version,
                            .isd_aid = M.conf.isd_aid, .isd_aid_len = M.conf.isd_aid_len,
                            .selected = 1, .div = (enum ks_diversification)M.conf.diversification};
     t->gp.ch.select_keys = bound_keys;
     t->gp.ch.select_ctx = t;
-    scp_err_t e = gp_select(&t->gp, o.isd_aid, o.isd_aid_len);
+    scp_err_t e = selected ? SCP_OK : gp_select(&t->gp, o.isd_aid, o.isd_aid_len);
     if (e == SCP_OK) {
         o.i_param = M.conf.scp_i ? M.conf.scp_i : card_scp_i(t);
         e = gp_open_channel(&t->gp, t->kss, &t->keys, &o);
@@ -559,7 +577,7 @@ CK_RV token_login(token_t *t, const uint8_t *pin, size_t pin_len)
         keystore_logout();
         return rv;
     }
-    rv = open_channel(t);
+    rv = open_channel(t, 1);
     if (rv == CKR_OK)
         rv = load_objects(t);
     if (rv != CKR_OK) {
@@ -594,7 +612,7 @@ static CK_RV ensure_channel(token_t *t)
     if (gp_channel_open(&t->gp))
         return CKR_OK;
     LOG_WARN(t->reader, "the secure channel was closed by the card; opening it again");
-    return open_channel(t);
+    return open_channel(t, 0);
 }
 
 CK_RV token_destroy_object(token_t *t, object_t *o)

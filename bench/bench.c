@@ -1,0 +1,376 @@
+/*
+ * gp-p11 benchmarks; each figure is measured beside its baseline in one run.
+ * Run by bench/run.sh inside tests/harness/gp-env.sh:
+ *   bench login N    C_Login through the module; the SCP02 handshake through
+ *                    scp/ with keys in SoftHSM; the same handshake by a small
+ *                    in-memory OpenSSL host over raw PC/SC
+ *   bench apdu N     CKM_GP_APDU round trips (C-MAC, C-MAC + C-DEC) against raw
+ *                    PC/SC round trips of the same APDU; the vpcd Nagle trap
+ *   bench crypto N   C-MAC wraps through the keystore against OpenSSL in memory
+ *   bench scale N    1, 2, 4, 8 cards, one thread each, CKM_GP_APDU
+ * Output: lines "name value" for bench/run.sh to tabulate.
+ */
+#include "config.h"
+
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/rand.h>
+
+#include "gp-p11/gp-p11.h"
+#include "keystore/keystore.h"
+#include "scp/gp.h"
+#include "scp/pcsc.h"
+#include "test_env.h"
+#include "tests/sim/sim_crypto.h"
+
+static double now_us(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1e6 + t.tv_nsec / 1e3;
+}
+
+static int cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp);
+    return v[n / 2];
+}
+
+static void die(const char *what, const char *why)
+{
+    fprintf(stderr, "bench: %s: %s\n", what, why);
+    exit(1);
+}
+
+static const char *reader(int k)
+{
+    char var[32];
+    snprintf(var, sizeof var, "GP_READER_%d", k);
+    const char *r = getenv(var);
+    if (!r)
+        die(var, "not set (run through bench/run.sh)");
+    return r;
+}
+
+/* --- the module, loaded as applications load it ------------------------------- */
+
+static CK_FUNCTION_LIST_PTR f;
+
+static void module_start(const char *conf)
+{
+    static void *dl;
+    if (!dl) {
+        dl = dlopen(getenv("GP_P11_MODULE"), RTLD_NOW);
+        CK_C_GetFunctionList gfl = dl ? (CK_C_GetFunctionList)dlsym(dl, "C_GetFunctionList") : NULL;
+        if (!gfl || gfl(&f) != CKR_OK)
+            die("module", dl ? "no C_GetFunctionList" : dlerror());
+    }
+    setenv("GP_P11_CONF", conf, 1);
+    CK_C_INITIALIZE_ARGS args = {NULL, NULL, NULL, NULL, CKF_OS_LOCKING_OK, NULL};
+    if (f->C_Initialize(&args) != CKR_OK)
+        die("module", "C_Initialize failed");
+}
+
+static CK_SLOT_ID module_slot(int k)
+{
+    CK_SLOT_ID ids[16];
+    CK_ULONG n = 16;
+    f->C_GetSlotList(CK_TRUE, ids, &n);
+    for (CK_ULONG i = 0; i < n; i++) {
+        CK_SLOT_INFO si;
+        f->C_GetSlotInfo(ids[i], &si);
+        if (!memcmp(si.slotDescription, reader(k), strlen(reader(k))))
+            return ids[i];
+    }
+    die(reader(k), "no slot");
+    return 0;
+}
+
+static CK_SESSION_HANDLE module_login(int k, CK_OBJECT_HANDLE *key)
+{
+    CK_SESSION_HANDLE s;
+    const char *pin = getenv("GP_TEST_PIN");
+    if (f->C_OpenSession(module_slot(k), CKF_SERIAL_SESSION, NULL, NULL, &s) != CKR_OK ||
+        f->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin)) != CKR_OK)
+        die("module", "login failed");
+    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+    CK_ATTRIBUTE t = {CKA_CLASS, &cls, sizeof cls};
+    CK_ULONG n = 0;
+    f->C_FindObjectsInit(s, &t, 1);
+    f->C_FindObjects(s, key, 1, &n);
+    f->C_FindObjectsFinal(s);
+    if (n != 1)
+        die("module", "no secure channel key");
+    return s;
+}
+
+static void module_apdu(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key)
+{
+    CK_MECHANISM m = {CKM_GP_APDU, NULL, 0};
+    uint8_t r[300];
+    CK_ULONG rl = sizeof r;
+    if (f->C_SignInit(s, &m, key) != CKR_OK ||
+        f->C_Sign(s, (CK_BYTE_PTR) "\x80\xCA\x9F\x7F\x00", 5, r, &rl) != CKR_OK || r[rl - 2] != 0x90)
+        die("CKM_GP_APDU", "failed");
+}
+
+/* --- raw PC/SC ------------------------------------------------------------------------- */
+
+static pcsc_card_t *raw_connect(int k, pcsc_ctx_t **pc)
+{
+    char err[256];
+    pcsc_card_t *c;
+    if ((!*pc && pcsc_open(pc, err, sizeof err) != SCP_OK) ||
+        pcsc_connect(*pc, reader(k), &c, err, sizeof err) != SCP_OK)
+        die("pcsc", err);
+    return c;
+}
+
+static size_t raw(pcsc_card_t *c, const uint8_t *cmd, size_t n, uint8_t *rsp)
+{
+    gp_transport_t t = pcsc_transport(c);
+    size_t rl = 300;
+    char err[256];
+    if (t.transmit(t.ctx, cmd, n, rsp, &rl, err, sizeof err) != SCP_OK)
+        die("transmit", err);
+    return rl;
+}
+
+/* --- the baseline host: SCP02 with keys in memory (OpenSSL) ------------------------- */
+
+static void openssl_handshake(pcsc_card_t *c)
+{
+    static const uint8_t key[16] = {0x40, 0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47,
+                                    0x48, 0x49, 0x4A, 0x4B, 0x4C, 0x4D, 0x4E, 0x4F};
+    uint8_t r[300], iu[14] = {0x80, 0x50, 0x00, 0x00, 0x08}, in[16], mac[8], senc[16], smac[16];
+    static const uint8_t sel[] = {0x00, 0xA4, 0x04, 0x00, 0x00};
+    raw(c, sel, sizeof sel, r);
+    RAND_bytes(iu + 5, 8);
+    iu[13] = 0x00;
+    if (raw(c, iu, sizeof iu, r) != 30)
+        die("openssl host", "INITIALIZE UPDATE");
+    sim_session_key(key, 0x0182, r + 12, senc);
+    sim_session_key(key, 0x0101, r + 12, smac);
+    memcpy(in, iu + 5, 8);
+    memcpy(in + 8, r + 12, 8);
+    sim_mac_3des(senc, in, 16, mac);
+    if (memcmp(mac, r + 20, 8) != 0)
+        die("openssl host", "card cryptogram");
+    uint8_t ea[21] = {0x84, 0x82, 0x01, 0x00, 0x10};
+    memcpy(in, r + 12, 8);
+    memcpy(in + 8, iu + 5, 8);
+    sim_mac_3des(senc, in, 16, ea + 5);
+    static const uint8_t zero[8];
+    sim_mac_retail(smac, zero, ea, 13, ea + 13);
+    if (raw(c, ea, sizeof ea, r) != 2 || r[0] != 0x90)
+        die("openssl host", "EXTERNAL AUTHENTICATE");
+}
+
+/* --- the measurements -------------------------------------------------------------------- */
+
+static void bench_login(int n)
+{
+    double *t = calloc((size_t)n, sizeof *t);
+    pcsc_ctx_t *pc = NULL;
+    /* the baseline: in-memory OpenSSL host over raw PC/SC */
+    pcsc_card_t *c = raw_connect(0, &pc);
+    for (int i = 0; i < n; i++) {
+        double s = now_us();
+        openssl_handshake(c);
+        t[i] = now_us() - s;
+    }
+    printf("handshake_openssl_ms %.3f\n", median(t, n) / 1000);
+    /* the same handshake through scp/ with keys in SoftHSM */
+    ks_t *ks;
+    ks_session_t *kss;
+    ks_keyset_t keys;
+    if (test_keystore_open(&ks, &kss, &keys) != 0)
+        die("keystore", "not available");
+    gp_session_t g;
+    gp_session_init(&g, pcsc_transport(c));
+    gp_channel_opts_t o = {.i_param = 0x15, .level = 0x01};
+    for (int i = 0; i < n; i++) {
+        double s = now_us();
+        if (gp_open_channel(&g, kss, &keys, &o) != SCP_OK)
+            die("handshake", gp_error(&g));
+        t[i] = now_us() - s;
+        gp_close_channel(&g);
+    }
+    printf("handshake_softhsm_ms %.3f\n", median(t, n) / 1000);
+    test_keystore_close(ks, kss);
+    pcsc_disconnect(c);
+    /* C_Login through the module: keystore login, handshake, the card's content read */
+    module_start(getenv("GP_BENCH_CONF_MAC"));
+    for (int i = 0; i < n; i++) {
+        CK_SESSION_HANDLE s;
+        CK_OBJECT_HANDLE key;
+        double st = now_us();
+        s = module_login(0, &key);
+        t[i] = now_us() - st;
+        f->C_CloseSession(s);
+    }
+    printf("login_module_ms %.3f\n", median(t, n) / 1000);
+    f->C_Finalize(NULL);
+    pcsc_close(pc);
+    free(t);
+}
+
+static double rate_of(double us, int n) { return n / (us / 1e6); }
+
+static void bench_apdu(int n)
+{
+    pcsc_ctx_t *pc = NULL;
+    uint8_t r[300];
+    static const uint8_t cmd[] = {0x80, 0xCA, 0x9F, 0x7F, 0x00};
+    pcsc_card_t *c = raw_connect(0, &pc);
+    double s = now_us();
+    for (int i = 0; i < n; i++)
+        raw(c, cmd, sizeof cmd, r);
+    printf("apdu_raw_per_s %.0f\n", rate_of(now_us() - s, n));
+    pcsc_disconnect(c);
+    int slow = n / 50 < 20 ? 20 : n / 50;
+    c = raw_connect(1, &pc); /* a simulator without TCP_NODELAY/QUICKACK */
+    s = now_us();
+    for (int i = 0; i < slow; i++)
+        raw(c, cmd, sizeof cmd, r);
+    printf("apdu_raw_nagle_per_s %.1f\n", rate_of(now_us() - s, slow));
+    pcsc_disconnect(c);
+    pcsc_close(pc);
+    const char *confs[2] = {getenv("GP_BENCH_CONF_MAC"), getenv("GP_BENCH_CONF_MAC_ENC")};
+    const char *names[2] = {"apdu_cmac_per_s", "apdu_cmac_cdec_per_s"};
+    for (int k = 0; k < 2; k++) {
+        module_start(confs[k]);
+        CK_OBJECT_HANDLE key;
+        CK_SESSION_HANDLE sess = module_login(0, &key);
+        for (int i = 0; i < 50; i++) /* warm up */
+            module_apdu(sess, key);
+        s = now_us();
+        for (int i = 0; i < n; i++)
+            module_apdu(sess, key);
+        printf("%s %.0f\n", names[k], rate_of(now_us() - s, n));
+        f->C_CloseSession(sess);
+        f->C_Finalize(NULL);
+    }
+}
+
+static void bench_crypto(int n)
+{
+    ks_t *ks;
+    ks_session_t *kss;
+    ks_keyset_t keys;
+    if (test_keystore_open(&ks, &kss, &keys) != 0)
+        die("keystore", "not available");
+    scp02_t ch; /* a channel without a card: implicit opening, i=1B (ICV encryption) */
+    static const uint8_t seq[2] = {0, 1}, aid[] = {0xA0, 0x00, 0x00, 0x01, 0x51, 0x00};
+    if (scp02_init(&ch, kss, &keys, 0x1B, 0x01) != SCP_OK ||
+        scp02_implicit_open(&ch, seq, aid, sizeof aid) != SCP_OK)
+        die("channel", scp02_error(&ch));
+    apdu_t plain, wrapped;
+    static const uint8_t data[] = {0x4F, 0x07, 0xA0, 0x00, 0x00, 0x01, 0x51, 0x00, 0x00};
+    apdu_set(&plain, 0x80, 0xF2, 0x40, 0x02, data, sizeof data, 1, 256);
+    double s = now_us();
+    for (int i = 0; i < n; i++)
+        if (scp02_wrap(&ch, &plain, &wrapped) != SCP_OK)
+            die("wrap", scp02_error(&ch));
+    printf("cmac_keystore_per_s %.0f\n", rate_of(now_us() - s, n));
+    /* the same work in memory: ICV encryption and the retail MAC over the
+     * modified header and data */
+    uint8_t key[16], icv[8] = {0}, buf[5 + sizeof data], mac[8];
+    RAND_bytes(key, sizeof key);
+    memcpy(buf, "\x84\xF2\x40\x02\x11", 5);
+    memcpy(buf + 5, data, sizeof data);
+    s = now_us();
+    for (int i = 0; i < n; i++) {
+        sim_des1(key, icv, icv, 1);
+        sim_mac_retail(key, icv, buf, sizeof buf, mac);
+        memcpy(icv, mac, 8);
+    }
+    printf("cmac_openssl_per_s %.0f\n", rate_of(now_us() - s, n));
+    scp02_close(&ch);
+    test_keystore_close(ks, kss);
+}
+
+struct scale_worker {
+    int card, n;
+    CK_SESSION_HANDLE s;
+    CK_OBJECT_HANDLE key;
+    double *lat;
+};
+
+static void *scale_work(void *p)
+{
+    struct scale_worker *w = p;
+    for (int i = 0; i < w->n; i++) {
+        double s = now_us();
+        module_apdu(w->s, w->key);
+        w->lat[i] = now_us() - s;
+    }
+    return NULL;
+}
+
+static void bench_scale(int n)
+{
+    int cards = atoi(getenv("GP_CARDS") ? getenv("GP_CARDS") : "1");
+    module_start(getenv("GP_BENCH_CONF_MAC"));
+    struct scale_worker w[8];
+    for (int k = 0; k < cards && k < 8; k++) {
+        w[k].card = k;
+        w[k].n = n;
+        w[k].s = module_login(k, &w[k].key);
+        w[k].lat = calloc((size_t)n, sizeof(double));
+    }
+    for (int k = 0; k < cards && k < 8; k++) /* warm up every card's path once */
+        for (int i = 0; i < 50; i++)
+            module_apdu(w[k].s, w[k].key);
+    for (int count = 1; count <= cards && count <= 8; count *= 2) {
+        pthread_t th[8];
+        double s = now_us();
+        for (int k = 0; k < count; k++)
+            pthread_create(&th[k], NULL, scale_work, &w[k]);
+        for (int k = 0; k < count; k++)
+            pthread_join(th[k], NULL);
+        double total = now_us() - s, med = 0;
+        for (int k = 0; k < count; k++)
+            med += median(w[k].lat, n) / count;
+        printf("scale_%d_per_s %.0f\nscale_%d_latency_ms %.3f\n", count, rate_of(total, n * count),
+               count, med / 1000);
+    }
+    for (int k = 0; k < cards && k < 8; k++) {
+        f->C_CloseSession(w[k].s);
+        free(w[k].lat);
+    }
+    f->C_Finalize(NULL);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 3) {
+        fprintf(stderr, "usage: bench login|apdu|crypto|scale N\n");
+        return 2;
+    }
+    int n = atoi(argv[2]);
+    if (n < 1)
+        n = 1;
+    if (!strcmp(argv[1], "login"))
+        bench_login(n);
+    else if (!strcmp(argv[1], "apdu"))
+        bench_apdu(n);
+    else if (!strcmp(argv[1], "crypto"))
+        bench_crypto(n);
+    else if (!strcmp(argv[1], "scale"))
+        bench_scale(n);
+    else
+        return 2;
+    return 0;
+}
