@@ -52,7 +52,7 @@ matter more than the absolute numbers. Cards are gp-sim behind vpcd and a privat
 | measurement | gp-p11 | baseline | ratio |
 | --- | ---: | ---: | ---: |
 | SCP02 handshake (SELECT, INITIALIZE UPDATE, EXTERNAL AUTHENTICATE), keys in SoftHSM vs in-memory OpenSSL host over raw PC/SC | $(v handshake_softhsm_ms) ms | $(v handshake_openssl_ms) ms | $(ratio "$(v handshake_softhsm_ms)" "$(v handshake_openssl_ms)")x |
-| C_Login through the module (keystore login, handshake, the card's registry and data read: ~9 APDUs) vs the OpenSSL handshake | $(v login_module_ms) ms | $(v handshake_openssl_ms) ms | $(ratio "$(v login_module_ms)" "$(v handshake_openssl_ms)")x |
+| C_Login through the module (keystore login, handshake, the card's registry and data read: about 10 APDUs) vs the OpenSSL handshake | $(v login_module_ms) ms | $(v handshake_openssl_ms) ms | $(ratio "$(v login_module_ms)" "$(v handshake_openssl_ms)")x |
 | CKM_GP_APDU round trips per second, C-MAC, vs raw PC/SC round trips of the same APDU | $(v apdu_cmac_per_s) | $(v apdu_raw_per_s) | $(ratio "$(v apdu_raw_per_s)" "$(v apdu_cmac_per_s)")x slower |
 | CKM_GP_APDU round trips per second, C-MAC + C-DEC, vs raw PC/SC | $(v apdu_cmac_cdec_per_s) | $(v apdu_raw_per_s) | $(ratio "$(v apdu_raw_per_s)" "$(v apdu_cmac_cdec_per_s)")x slower |
 | C-MAC wraps per second (ICV encryption + retail MAC): keystore vs OpenSSL in memory | $(v cmac_keystore_per_s) | $(v cmac_openssl_per_s) | $(ratio "$(v cmac_openssl_per_s)" "$(v cmac_keystore_per_s)")x slower |
