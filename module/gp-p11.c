@@ -65,13 +65,6 @@ void mutex_unlock(mutex_t m)
             return CKR_CRYPTOKI_NOT_INITIALIZED;                                                   \
     } while (0)
 
-static void pad(CK_UTF8CHAR *dst, size_t cap, const char *src)
-{
-    size_t n = strlen(src);
-    memset(dst, ' ', cap);
-    memcpy(dst, src, n < cap ? n : cap);
-}
-
 /* Token lock held: forgets a session; the last one logs the token out. */
 static void close_session_locked(token_t *t, session_t *s)
 {
@@ -231,8 +224,8 @@ CK_RV C_GetInfo(CK_INFO_PTR pInfo)
     memset(pInfo, 0, sizeof *pInfo);
     pInfo->cryptokiVersion.major = 2;
     pInfo->cryptokiVersion.minor = 40;
-    pad(pInfo->manufacturerID, sizeof pInfo->manufacturerID, "gp-p11");
-    pad(pInfo->libraryDescription, sizeof pInfo->libraryDescription,
+    pad_text(pInfo->manufacturerID, sizeof pInfo->manufacturerID, "gp-p11");
+    pad_text(pInfo->libraryDescription, sizeof pInfo->libraryDescription,
         "GlobalPlatform cards over SCP02");
     pInfo->libraryVersion.major = 0;
     pInfo->libraryVersion.minor = 1;

@@ -112,6 +112,7 @@ struct module {
 extern struct module M;
 
 /* slot.c */
+void pad_text(CK_UTF8CHAR *dst, size_t cap, const char *src);
 void slots_refresh(void);                       /* M.lock held */
 token_t *slot_token(CK_SLOT_ID id);             /* M.lock held; NULL if unknown */
 int slot_index_for_reader(const char *reader);  /* M.lock held; allocates */

@@ -5,7 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
-static void pad(CK_UTF8CHAR *dst, size_t cap, const char *src)
+/* A PKCS#11 text field: blank-padded, not NUL-terminated. */
+void pad_text(CK_UTF8CHAR *dst, size_t cap, const char *src)
 {
     size_t n = strlen(src);
     if (n > cap)
@@ -79,8 +80,8 @@ token_t *slot_token(CK_SLOT_ID id)
 void slot_info(const token_t *t, CK_SLOT_INFO *info, int present)
 {
     memset(info, 0, sizeof *info);
-    pad(info->slotDescription, sizeof info->slotDescription, t->reader);
-    pad(info->manufacturerID, sizeof info->manufacturerID, "gp-p11 (PC/SC reader)");
+    pad_text(info->slotDescription, sizeof info->slotDescription, t->reader);
+    pad_text(info->manufacturerID, sizeof info->manufacturerID, "gp-p11 (PC/SC reader)");
     info->flags = CKF_REMOVABLE_DEVICE | CKF_HW_SLOT | (present ? CKF_TOKEN_PRESENT : 0);
     info->hardwareVersion.major = 0;
     info->firmwareVersion.major = 0;

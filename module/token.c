@@ -11,15 +11,6 @@
 #include "keystore/hex.h"
 #include "scp/tlv.h"
 
-static void pad(CK_UTF8CHAR *dst, size_t cap, const char *src)
-{
-    size_t n = strlen(src);
-    if (n > cap)
-        n = cap;
-    memset(dst, ' ', cap);
-    memcpy(dst, src, n);
-}
-
 static void trace_cb(void *ctx, const apdu_t *plain, const uint8_t *wire, size_t wire_len,
                      const uint8_t *rsp, size_t rsp_len, int secured)
 {
@@ -294,10 +285,10 @@ CK_RV token_info(token_t *t, CK_TOKEN_INFO *info)
         } else {
             snprintf(manuf, sizeof manuf, "unknown");
         }
-        pad(i->label, sizeof i->label, label);
-        pad(i->manufacturerID, sizeof i->manufacturerID, manuf);
-        pad(i->model, sizeof i->model, "GlobalPlatform");
-        pad(i->serialNumber, sizeof i->serialNumber, serial);
+        pad_text(i->label, sizeof i->label, label);
+        pad_text(i->manufacturerID, sizeof i->manufacturerID, manuf);
+        pad_text(i->model, sizeof i->model, "GlobalPlatform");
+        pad_text(i->serialNumber, sizeof i->serialNumber, serial);
         i->flags = CKF_RNG | CKF_LOGIN_REQUIRED | CKF_USER_PIN_INITIALIZED | CKF_TOKEN_INITIALIZED;
         i->ulMaxSessionCount = CK_EFFECTIVELY_INFINITE;
         i->ulMaxRwSessionCount = CK_EFFECTIVELY_INFINITE;

@@ -36,32 +36,14 @@ static const char *reader(int card)
 
 /* --- connecting ------------------------------------------------------------- */
 
-typedef struct {
-    pcsc_card_t *card;
-    gp_session_t gp;
-} conn_t;
 
-static void connect_to(int card, conn_t *c)
-{
-    char err[256];
-    if (pcsc_connect(pc, reader(card), &c->card, err, sizeof err) != SCP_OK)
-        fail_msg("connect: %s", err);
-    gp_session_init(&c->gp, pcsc_transport(c->card));
-}
-
-static void disconnect(conn_t *c)
-{
-    gp_close_channel(&c->gp);
-    pcsc_disconnect(c->card);
-}
-
-static scp_err_t open_with(conn_t *c, const ks_keyset_t *k, uint8_t level)
+static scp_err_t open_with(test_conn_t *c, const ks_keyset_t *k, uint8_t level)
 {
     gp_channel_opts_t o = {.i_param = 0x15, .level = level};
     return gp_open_channel(&c->gp, kss, k, &o);
 }
 
-static void must_open(conn_t *c, uint8_t level)
+static void must_open(test_conn_t *c, uint8_t level)
 {
     scp_err_t e = open_with(c, &keys, level);
     if (e != SCP_OK)
@@ -104,9 +86,9 @@ static int teardown(void **state)
 static void test_level_mac_status_and_delete(void **state)
 {
     (void)state;
-    conn_t c;
+    test_conn_t c;
     gp_entry_t e[32];
-    connect_to(0, &c);
+    test_connect(pc, 0, &c);
     long sessions = sim_state(0, "sessions"), macs = sim_state(0, "cmac_ok");
     must_open(&c, 0x01);
     assert_int_equal(sim_state(0, "sessions"), sessions + 1);
@@ -140,15 +122,15 @@ static void test_level_mac_status_and_delete(void **state)
     /* every secured command carried a C-MAC the card accepted */
     assert_int_equal(sim_state(0, "cmac_ok"), macs + 6);
     assert_int_equal(sim_state(0, "cmac_bad"), 0);
-    disconnect(&c);
+    test_disconnect(&c);
 }
 
 static void test_level_mac_enc(void **state)
 {
     (void)state;
-    conn_t c;
+    test_conn_t c;
     gp_entry_t e[32];
-    connect_to(0, &c);
+    test_connect(pc, 0, &c);
     long macs = sim_state(0, "cmac_ok");
     must_open(&c, 0x03);
     assert_int_equal(sim_state(0, "level"), 3);
@@ -161,7 +143,7 @@ static void test_level_mac_enc(void **state)
     assert_true(sim_state_has(0, "lifecycles", "F00000000201:87"));
     assert_int_equal(sim_state(0, "cmac_ok"), macs + 2);
     assert_int_equal(sim_state(0, "cmac_bad"), 0);
-    disconnect(&c);
+    test_disconnect(&c);
 }
 
 static void test_wrong_keys_never_authenticate(void **state)
@@ -171,8 +153,8 @@ static void test_wrong_keys_never_authenticate(void **state)
     for (int r = 0; r < 3; r++)
         assert_int_equal(ks_generate_key(kss, "wrong", (enum ks_role)r), CKR_OK);
     assert_int_equal(ks_find_keyset(kss, "wrong", &wrong), CKR_OK);
-    conn_t c;
-    connect_to(0, &c);
+    test_conn_t c;
+    test_connect(pc, 0, &c);
     long ea = sim_state(0, "ext_auth_received");
     /* more attempts than the card's limit of three failures */
     for (int i = 0; i < 5; i++) {
@@ -183,29 +165,29 @@ static void test_wrong_keys_never_authenticate(void **state)
     assert_int_equal(sim_state(0, "failed_auth"), 0);
     assert_int_equal(sim_state(0, "locked"), 0);
     must_open(&c, 0x01); /* the card is fine */
-    disconnect(&c);
+    test_disconnect(&c);
     assert_int_equal(ks_delete_keyset(kss, "wrong"), CKR_OK);
 }
 
 static void test_wrong_card_cryptogram(void **state)
 {
     (void)state;
-    conn_t c;
-    connect_to(0, &c);
+    test_conn_t c;
+    test_connect(pc, 0, &c);
     long ea = sim_state(0, "ext_auth_received");
     sim_control(0, "fault = wrong-cryptogram\n");
     assert_int_equal(open_with(&c, &keys, 0x01), SCP_E_CARD_CRYPTOGRAM);
     assert_int_equal(sim_state(0, "ext_auth_received"), ea);
     assert_int_equal(sim_state(0, "faults_fired"), 1);
     must_open(&c, 0x01);
-    disconnect(&c);
+    test_disconnect(&c);
 }
 
 static void test_truncated_response(void **state)
 {
     (void)state;
-    conn_t c;
-    connect_to(0, &c);
+    test_conn_t c;
+    test_connect(pc, 0, &c);
     long ea = sim_state(0, "ext_auth_received");
     sim_control(0, "fault = truncate\non_ins = 50\n");
     assert_int_equal(open_with(&c, &keys, 0x01), SCP_E_RSP_SHORT);
@@ -215,15 +197,15 @@ static void test_truncated_response(void **state)
     assert_int_equal(open_with(&c, &keys, 0x01), SCP_E_RSP_SHORT);
     assert_non_null(strstr(gp_error(&c.gp), "no status word"));
     must_open(&c, 0x01);
-    disconnect(&c);
+    test_disconnect(&c);
 }
 
 static void test_t0_card(void **state)
 {
     (void)state;
-    conn_t c;
+    test_conn_t c;
     gp_entry_t e[32];
-    connect_to(1, &c);
+    test_connect(pc, 1, &c);
     must_open(&c, 0x01);
     long apdus = sim_state(1, "apdus");
     int n = gp_get_status(&c.gp, GP_STATUS_APPS, 1, e, 32);
@@ -245,15 +227,15 @@ static void test_t0_card(void **state)
     assert_int_equal(sw, 0x9000);
     assert_int_equal(len, 45);
     assert_int_equal(sim_state(1, "cmac_bad"), 0);
-    disconnect(&c);
+    test_disconnect(&c);
 }
 
 static void test_removed_mid_command(void **state)
 {
     (void)state;
-    conn_t c;
+    test_conn_t c;
     gp_entry_t e[32];
-    connect_to(0, &c);
+    test_connect(pc, 0, &c);
     must_open(&c, 0x01);
     sim_control(0, "fault = drop\non_ins = F2\nreinsert_ms = 1500\n");
     assert_int_equal(gp_get_status(&c.gp, GP_STATUS_APPS, 1, e, 32), -1);
@@ -281,17 +263,17 @@ static void test_removed_mid_command(void **state)
     }
     pcsc_watch_free(w);
     assert_true(back);
-    connect_to(0, &c);
+    test_connect(pc, 0, &c);
     must_open(&c, 0x01);
     assert_true(gp_get_status(&c.gp, GP_STATUS_APPS, 1, e, 32) > 0);
-    disconnect(&c);
+    test_disconnect(&c);
 }
 
 static void test_slow_card(void **state)
 {
     (void)state;
-    conn_t c;
-    connect_to(0, &c);
+    test_conn_t c;
+    test_connect(pc, 0, &c);
     must_open(&c, 0x01);
     sim_control(0, "fault = delay\non_ins = CA\ndelay_ms = 300\n");
     struct timespec t0, t1;
@@ -303,7 +285,7 @@ static void test_slow_card(void **state)
     assert_int_equal(len, 45);
     /* the answer really was late, and it still arrived whole */
     assert_true((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 >= 300);
-    disconnect(&c);
+    test_disconnect(&c);
 }
 
 int main(void)

@@ -1,5 +1,11 @@
 #include "test_env.h"
 
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,4 +34,22 @@ void test_keystore_close(ks_t *ks, ks_session_t *s)
 {
     ks_session_close(s);
     ks_close(ks);
+}
+
+void test_connect(pcsc_ctx_t *pc, int k, test_conn_t *c)
+{
+    char var[32], err[256];
+    snprintf(var, sizeof var, "GP_READER_%d", k);
+    const char *reader = getenv(var);
+    if (!reader)
+        fail_msg("%s is not set", var);
+    if (pcsc_connect(pc, reader, &c->card, err, sizeof err) != SCP_OK)
+        fail_msg("connect: %s", err);
+    gp_session_init(&c->gp, pcsc_transport(c->card));
+}
+
+void test_disconnect(test_conn_t *c)
+{
+    gp_close_channel(&c->gp);
+    pcsc_disconnect(c->card);
 }

@@ -28,25 +28,6 @@ static ks_session_t *kss;
 static ks_keyset_t keys, master;
 static pcsc_ctx_t *pc;
 
-typedef struct {
-    pcsc_card_t *card;
-    gp_session_t gp;
-} conn_t;
-
-static void connect_to(int card, conn_t *c)
-{
-    char var[32], err[256];
-    snprintf(var, sizeof var, "GP_READER_%d", card);
-    if (pcsc_connect(pc, getenv(var), &c->card, err, sizeof err) != SCP_OK)
-        fail_msg("connect: %s", err);
-    gp_session_init(&c->gp, pcsc_transport(c->card));
-}
-
-static void disconnect(conn_t *c)
-{
-    gp_close_channel(&c->gp);
-    pcsc_disconnect(c->card);
-}
 
 static int import(const char *name, const char *env)
 {
@@ -91,8 +72,8 @@ static void one_case(uint8_t i, uint8_t level)
     char ctl[32];
     snprintf(ctl, sizeof ctl, "set_i = %02X\n", i);
     sim_control(0, ctl);
-    conn_t c;
-    connect_to(0, &c);
+    test_conn_t c;
+    test_connect(pc, 0, &c);
     assert_int_equal(gp_select(&c.gp, NULL, 0), SCP_OK);
     uint8_t r[300], scp = 0, card_i = 0;
     size_t rl;
@@ -115,7 +96,7 @@ static void one_case(uint8_t i, uint8_t level)
     assert_int_equal(sim_state(0, "cmac_bad"), 0);
     assert_int_equal(sim_state(0, "rmacs") - rmacs, (level & 0x10) ? 2 : 0);
     assert_int_equal(sim_state(0, "level"), level & 0x13);
-    disconnect(&c);
+    test_disconnect(&c);
 }
 
 static void test_every_option(void **state)
@@ -144,9 +125,9 @@ static void test_every_option(void **state)
 static void test_refused_combinations(void **state)
 {
     (void)state;
-    conn_t c;
+    test_conn_t c;
     sim_control(0, "set_i = 15\n");
-    connect_to(0, &c);
+    test_connect(pc, 0, &c);
     long apdus = sim_state(0, "apdus");
     gp_channel_opts_t o = {.i_param = 0x15, .level = 0x11};
     assert_int_equal(gp_open_channel(&c.gp, kss, &keys, &o), SCP_E_UNSUPPORTED);
@@ -157,15 +138,15 @@ static void test_refused_combinations(void **state)
     assert_non_null(strstr(gp_error(&c.gp), "C-MAC only"));
     /* only the SELECTs went out */
     assert_int_equal(sim_state(0, "apdus") - apdus, 2);
-    disconnect(&c);
+    test_disconnect(&c);
 }
 
 static void test_rmac_tampered(void **state)
 {
     (void)state;
     sim_control(0, "set_i = 35\n");
-    conn_t c;
-    connect_to(0, &c);
+    test_conn_t c;
+    test_connect(pc, 0, &c);
     gp_channel_opts_t o = {.i_param = 0x35, .level = 0x13};
     assert_int_equal(gp_open_channel(&c.gp, kss, &keys, &o), SCP_OK);
     sim_control(0, "fault = bad-rmac\non_ins = CA\n");
@@ -177,13 +158,13 @@ static void test_rmac_tampered(void **state)
     for (size_t k = 0; k < 45; k++) /* nothing of the answer was handed back */
         assert_int_not_equal(r[k], 0x9F);
     assert_false(gp_channel_open(&c.gp));
-    disconnect(&c);
+    test_disconnect(&c);
 }
 
 static void diversified(int card, enum ks_diversification right, enum ks_diversification wrong)
 {
-    conn_t c;
-    connect_to(card, &c);
+    test_conn_t c;
+    test_connect(pc, card, &c);
     long ea = sim_state(card, "ext_auth_received");
     gp_channel_opts_t o = {.i_param = 0x15, .level = 0x01, .div = KS_DIV_NONE};
     /* the master keys are not the card's keys: refused before EXTERNAL AUTHENTICATE */
@@ -198,7 +179,7 @@ static void diversified(int card, enum ks_diversification right, enum ks_diversi
     gp_entry_t ent[8];
     assert_true(gp_get_status(&c.gp, GP_STATUS_ISD, 1, ent, 8) == 1);
     assert_int_equal(sim_state(card, "failed_auth"), 0);
-    disconnect(&c);
+    test_disconnect(&c);
 }
 
 static void test_diversification_emv(void **state)
@@ -215,7 +196,7 @@ static void test_diversification_visa2(void **state)
 
 /* PUT KEY with keys read from a file (the path for keystores that cannot
  * wrap with 3DES): encrypted under the session DEK by the keystore. */
-static void put_key(conn_t *c, uint8_t replace, uint8_t kvn, const char *name)
+static void put_key(test_conn_t *c, uint8_t replace, uint8_t kvn, const char *name)
 {
     uint8_t v[3][16], enc[3][16], kcv[3][3];
     assert_int_equal(ks_random(kss, &v[0][0], sizeof v), CKR_OK);
@@ -238,25 +219,25 @@ static void test_put_key(void **state)
 {
     (void)state;
     sim_control(0, "set_i = 15\n");
-    conn_t c;
-    connect_to(0, &c);
+    test_conn_t c;
+    test_connect(pc, 0, &c);
     gp_channel_opts_t o = {.i_param = 0x15, .level = 0x03};
     assert_int_equal(gp_open_channel(&c.gp, kss, &keys, &o), SCP_OK);
     put_key(&c, 0, 0x02, "added"); /* add key version 02 */
     assert_true(sim_state_has(0, "key_versions", "01 02"));
-    disconnect(&c);
+    test_disconnect(&c);
     /* the new version opens a channel; the old one still does */
     ks_keyset_t added, replaced;
     assert_int_equal(ks_find_keyset(kss, "added", &added), CKR_OK);
-    connect_to(0, &c);
+    test_connect(pc, 0, &c);
     o.kvn = 0x02;
     assert_int_equal(gp_open_channel(&c.gp, kss, &added, &o), SCP_OK);
     /* replace version 01 by 03 */
     put_key(&c, 0x01, 0x03, "replaced");
-    disconnect(&c);
+    test_disconnect(&c);
     assert_true(sim_state_has(0, "key_versions", "03 02"));
     assert_int_equal(ks_find_keyset(kss, "replaced", &replaced), CKR_OK);
-    connect_to(0, &c);
+    test_connect(pc, 0, &c);
     o.kvn = 0x03;
     assert_int_equal(gp_open_channel(&c.gp, kss, &replaced, &o), SCP_OK);
     o.kvn = 0x01; /* the old version is gone from the card */
@@ -266,7 +247,7 @@ static void test_put_key(void **state)
     long ea = sim_state(0, "ext_auth_received");
     assert_int_equal(gp_open_channel(&c.gp, kss, &keys, &o), SCP_E_CARD_CRYPTOGRAM);
     assert_int_equal(sim_state(0, "ext_auth_received"), ea);
-    disconnect(&c);
+    test_disconnect(&c);
 }
 
 int main(void)
