@@ -66,6 +66,8 @@ typedef struct {
     char keyset_name[96];      /* the key set in use (may be bound to this card) */
     object_t *objects;
     int n_objects;
+    object_t *prev_objects;    /* during a reload: the objects before, whose handles stay */
+    int n_prev_objects;
     int n_sessions;
 } token_t;
 

@@ -312,10 +312,6 @@ CK_RV token_info(token_t *t, CK_TOKEN_INFO *info)
 
 /* --- objects ------------------------------------------------------------------- */
 
-/* Objects of the previous load keep their handles when they come back. */
-static object_t *old_objects;
-static int n_old_objects;
-
 static object_t *add_object(token_t *t, enum obj_type type, CK_OBJECT_CLASS cls, const char *label)
 {
     if (t->n_objects >= MAX_OBJECTS) {
@@ -327,9 +323,10 @@ static object_t *add_object(token_t *t, enum obj_type type, CK_OBJECT_CLASS cls,
     o->type = type;
     o->cls = cls;
     snprintf(o->label, sizeof o->label, "%s", label);
-    for (int i = 0; i < n_old_objects; i++)
-        if (old_objects[i].type == type && !strcmp(old_objects[i].label, o->label)) {
-            o->handle = old_objects[i].handle;
+    /* an object of the previous load keeps its handle when it comes back */
+    for (int i = 0; i < t->n_prev_objects; i++)
+        if (t->prev_objects[i].type == type && !strcmp(t->prev_objects[i].label, o->label)) {
+            o->handle = t->prev_objects[i].handle;
             return o;
         }
     mutex_lock(M.lock);
@@ -414,17 +411,14 @@ static void add_key_sets(token_t *t)
 
 static CK_RV load_objects(token_t *t)
 {
-    old_objects = t->objects;
-    n_old_objects = t->objects ? t->n_objects : 0;
-    t->objects = calloc(MAX_OBJECTS, sizeof(object_t));
+    object_t *fresh = calloc(MAX_OBJECTS, sizeof(object_t));
+    if (!fresh)
+        return CKR_HOST_MEMORY;
+    t->prev_objects = t->objects;
+    t->n_prev_objects = t->objects ? t->n_objects : 0;
+    t->objects = fresh;
     t->n_objects = 0;
     CK_RV rv = CKR_OK;
-    if (!t->objects) {
-        t->objects = old_objects;
-        old_objects = NULL;
-        n_old_objects = 0;
-        return CKR_HOST_MEMORY;
-    }
     add_object(t, OBJ_CHANNEL, CKO_SECRET_KEY, "secure channel");
     static const uint8_t kinds[] = {GP_STATUS_ISD, GP_STATUS_APPS, GP_STATUS_ELF_MOD};
     for (size_t k = 0; k < sizeof kinds && rv == CKR_OK; k++) {
@@ -440,12 +434,12 @@ static CK_RV load_objects(token_t *t)
         add_get_data(t, 0x00E0, "key information");
         add_key_sets(t);
     }
-    if (old_objects) {
-        ks_wipe(old_objects, sizeof(object_t) * MAX_OBJECTS);
-        free(old_objects);
+    if (t->prev_objects) {
+        ks_wipe(t->prev_objects, sizeof(object_t) * MAX_OBJECTS);
+        free(t->prev_objects);
     }
-    old_objects = NULL;
-    n_old_objects = 0;
+    t->prev_objects = NULL;
+    t->n_prev_objects = 0;
     return rv;
 }
 
