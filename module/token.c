@@ -552,10 +552,11 @@ CK_RV token_login(token_t *t, const uint8_t *pin, size_t pin_len)
         keystore_logout();
         return CKR_DEVICE_ERROR;
     }
-    if (gp_select(&t->gp, M.conf.isd_aid, M.conf.isd_aid_len) != SCP_OK) {
+    scp_err_t e = gp_select(&t->gp, M.conf.isd_aid, M.conf.isd_aid_len);
+    if (e != SCP_OK) {
         LOG_ERR(t->reader, "login failed: %s", gp_error(&t->gp));
         keystore_logout();
-        return map_scp(t, SCP_E_RSP_SW);
+        return map_scp(t, e);
     }
     rv = find_keys(t);
     if (rv != CKR_OK) {

@@ -184,11 +184,13 @@ static void test_wrong_card_cryptogram(void **state)
                                "EXTERNAL AUTHENTICATE was not sent");
 }
 
-static void test_card_pulled_during_authentication(void **state)
+/* The card pulled out while the login's command ins is on its way. */
+static void pulled_during_login(const char *ins)
 {
-    (void)state;
     CK_SESSION_HANDLE s = open_session();
-    sim_control(0, "fault = drop\non_ins = 82\nreinsert_ms = 800\n");
+    char ctl[96];
+    snprintf(ctl, sizeof ctl, "fault = drop\non_ins = %s\nreinsert_ms = 800\n", ins);
+    sim_control(0, ctl);
     log_begin();
     CK_RV rv = login(s);
     char *log = log_end();
@@ -211,6 +213,18 @@ static void test_card_pulled_during_authentication(void **state)
     assert_int_equal(n, 1);
     assert_int_equal(login(s), CKR_OK);
     f->C_CloseSession(s);
+}
+
+static void test_card_pulled_during_authentication(void **state)
+{
+    (void)state;
+    pulled_during_login("82");
+}
+
+static void test_card_pulled_during_select(void **state)
+{
+    (void)state;
+    pulled_during_login("A4");
 }
 
 static void test_slow_card(void **state)
@@ -320,6 +334,7 @@ int main(void)
         cmocka_unit_test(test_malformed_registry),
         cmocka_unit_test(test_wrong_card_cryptogram),
         cmocka_unit_test(test_card_pulled_during_authentication),
+        cmocka_unit_test(test_card_pulled_during_select),
         cmocka_unit_test(test_slow_card),
         cmocka_unit_test(test_pcscd_restarted),
         cmocka_unit_test(test_keystore_missing),
