@@ -515,9 +515,8 @@ static CK_RV open_channel(token_t *t, int selected)
 {
     gp_channel_opts_t o = {.level = M.conf.security_level, .kvn = M.conf.key_version,
                            .isd_aid = M.conf.isd_aid, .isd_aid_len = M.conf.isd_aid_len,
-                           .selected = 1, .div = (enum ks_diversification)M.conf.diversification};
-    t->gp.ch.select_keys = bound_keys;
-    t->gp.ch.select_ctx = t;
+                           .selected = 1, .div = (enum ks_diversification)M.conf.diversification,
+                           .select_keys = bound_keys, .select_ctx = t};
     scp_err_t e = selected ? SCP_OK : gp_select(&t->gp, o.isd_aid, o.isd_aid_len);
     if (e == SCP_OK) {
         o.i_param = M.conf.scp_i ? M.conf.scp_i : card_scp_i(t);

@@ -180,12 +180,10 @@ scp_err_t gp_open_channel(gp_session_t *g, ks_session_t *ks, const ks_keyset_t *
     if (e != SCP_OK)
         return e;
     gp_close_channel(g);
-    scp02_select_keys_fn hook = g->ch.select_keys;
-    void *hook_ctx = g->ch.select_ctx;
     e = scp02_init(&g->ch, ks, keys, o->i_param, o->level);
     g->ch.div = o->div;
-    g->ch.select_keys = hook;
-    g->ch.select_ctx = hook_ctx;
+    g->ch.select_keys = o->select_keys;
+    g->ch.select_ctx = o->select_ctx;
     if (e != SCP_OK)
         return fail(g, e, "%s", scp02_error(&g->ch));
     if (!(o->i_param & SCP02_I_EXPLICIT)) {

@@ -31,6 +31,8 @@ typedef struct {
     size_t isd_aid_len;
     int selected;           /* the caller has just selected the security domain */
     enum ks_diversification div; /* the key set holds master keys */
+    scp02_select_keys_fn select_keys; /* optional: pick the card's own key set */
+    void *select_ctx;
 } gp_channel_opts_t;
 
 void gp_session_init(gp_session_t *g, gp_transport_t t);
