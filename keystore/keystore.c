@@ -130,7 +130,6 @@ void ks_close(ks_t *ks)
     free(ks);
 }
 
-const char *ks_module_path(const ks_t *ks) { return ks->path; }
 CK_FUNCTION_LIST_PTR ks_functions(const ks_t *ks) { return ks->f; }
 
 static int label_matches(const CK_UTF8CHAR field[32], const char *label)

@@ -40,7 +40,6 @@ CK_RV ks_login(ks_t *ks, const uint8_t *pin, size_t pin_len, char err[KS_ERRLEN]
 CK_RV ks_login_ex(ks_t *ks, const uint8_t *pin, size_t pin_len, int *already,
                   char err[KS_ERRLEN]);
 CK_RV ks_logout(ks_t *ks);
-const char *ks_module_path(const ks_t *ks);
 CK_FUNCTION_LIST_PTR ks_functions(const ks_t *ks);
 
 CK_RV ks_session_open(ks_t *ks, ks_session_t **out);

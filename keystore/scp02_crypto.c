@@ -46,8 +46,8 @@ static CK_RV derive_session(ks_session_t *s, CK_OBJECT_HANDLE base, uint16_t con
     return ks_derive_des2(s, base, KS_DERIVE_CBC, d, wrap, 0, out);
 }
 
-void ks_diversification_data(enum ks_diversification m, const uint8_t kdd[10], int key_no,
-                             uint8_t out[16])
+static void diversification_data(enum ks_diversification m, const uint8_t kdd[10], int key_no,
+                                uint8_t out[16])
 {
     uint8_t half[6];
     if (m == KS_DIV_VISA2) {
@@ -68,7 +68,7 @@ CK_RV ks_scp02_diversify(ks_session_t *s, CK_OBJECT_HANDLE master, enum ks_diver
                          const uint8_t kdd[10], int key_no, CK_OBJECT_HANDLE *out)
 {
     uint8_t d[16];
-    ks_diversification_data(m, kdd, key_no, d);
+    diversification_data(m, kdd, key_no, d);
     return ks_derive_des2(s, master, KS_DERIVE_ECB, d, key_no == 3, 1, out);
 }
 

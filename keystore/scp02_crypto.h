@@ -38,8 +38,6 @@ void ks_scp02_destroy(ks_session_t *s, ks_scp02_keys_t *k);
  *   VISA2:       KDD[0..1] || KDD[4..7] || F0 || k || KDD[0..1] || KDD[4..7] || 0F || k
  * with k = 01 (enc), 02 (mac), 03 (dek). */
 enum ks_diversification { KS_DIV_NONE = 0, KS_DIV_EMV, KS_DIV_VISA2 };
-void ks_diversification_data(enum ks_diversification m, const uint8_t kdd[10], int key_no,
-                             uint8_t out[16]);
 /* Derives the card's static key number key_no (1..3) into a session object
  * usable for session-key derivation (and wrapping, for the DEK). */
 CK_RV ks_scp02_diversify(ks_session_t *s, CK_OBJECT_HANDLE master, enum ks_diversification m,

@@ -23,7 +23,6 @@ void log_setup(const gp_config_t *c)
 }
 
 int log_enabled(enum log_level l) { return l <= level; }
-int log_trace_enabled(void) { return trace; }
 
 static void emit(enum log_level l, const char *line)
 {

@@ -9,7 +9,6 @@ void log_setup(const gp_config_t *c);
 void log_msg(enum log_level lvl, const char *where, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 int log_enabled(enum log_level lvl);
-int log_trace_enabled(void);
 /* One APDU exchange in the trace: the command named, its status word
  * explained. Data of commands that can carry key material is not shown. */
 void log_apdu(const char *where, const apdu_t *plain, const uint8_t *rsp, size_t rsp_len,

@@ -28,8 +28,6 @@ struct pcsc_card {
     SCARDHANDLE h;
     DWORD proto;
     char reader[PCSC_READER_MAX];
-    uint8_t atr[MAX_ATR_SIZE];
-    size_t atr_len;
 };
 
 scp_err_t pcsc_open(pcsc_ctx_t **out, char *err, size_t errlen)
@@ -231,9 +229,6 @@ scp_err_t pcsc_connect(pcsc_ctx_t *p, const char *reader, pcsc_card_t **out, cha
         free(c);
         return e;
     }
-    DWORD rlen = 0, state = 0, proto = 0, alen = sizeof c->atr;
-    if (STATES(SCardStatus(c->h, NULL, &rlen, &state, &proto, c->atr, &alen)) == SCARD_S_SUCCESS)
-        c->atr_len = alen;
     *out = c;
     return SCP_OK;
 }
@@ -256,13 +251,6 @@ scp_err_t pcsc_card_status(pcsc_card_t *c)
                    rv == SCARD_E_NO_SMARTCARD || rv == SCARD_E_READER_UNAVAILABLE
                ? SCP_E_REMOVED
                : SCP_E_TRANSPORT;
-}
-
-size_t pcsc_atr(const pcsc_card_t *c, uint8_t *out, size_t cap)
-{
-    size_t n = c->atr_len < cap ? c->atr_len : cap;
-    memcpy(out, c->atr, n);
-    return n;
 }
 
 /* After a failed exchange: has the card left the reader? pcscd notices a

@@ -42,8 +42,6 @@ void pcsc_disconnect(pcsc_card_t *c);
 /* Is the connected card still the one we connected to? SCP_OK, or
  * SCP_E_REMOVED when it was removed or reset. */
 scp_err_t pcsc_card_status(pcsc_card_t *c);
-/* The ATR of the connected card; returns its length. */
-size_t pcsc_atr(const pcsc_card_t *c, uint8_t *out, size_t cap);
 /* A transport over this card. */
 gp_transport_t pcsc_transport(pcsc_card_t *c);
 
