@@ -19,6 +19,7 @@ void config_defaults(gp_config_t *c)
     snprintf(c->key_set, sizeof c->key_set, "default");
     c->security_level = 0x01;
     c->log_level = LOG_LVL_WARNING;
+    c->card_wait_ms = 10000;
 }
 
 static char *trim(char *s)
@@ -110,6 +111,15 @@ static const char *apply(gp_config_t *c, const char *k, const char *v)
         if (n < 5)
             return "needs an AID of 5 to 16 bytes in hex, or nothing";
         c->isd_aid_len = (size_t)n;
+        return NULL;
+    }
+    if (!strcmp(k, "card_wait")) {
+        char *end;
+        errno = 0;
+        double secs = strtod(v, &end);
+        if (!*v || *end || errno || !(secs >= 0 && secs <= 3600))
+            return "needs a number of seconds from 0 to 3600";
+        c->card_wait_ms = (long)(secs * 1000);
         return NULL;
     }
     if (!strcmp(k, "reader"))

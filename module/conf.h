@@ -20,6 +20,7 @@ typedef struct {
     uint8_t isd_aid[16];
     size_t isd_aid_len;         /* 0: select the card's default */
     char reader[128];           /* only readers whose name contains this */
+    long card_wait_ms;          /* how long to wait for a card another program holds */
     enum log_level log_level;
     int trace_apdu;
     int log_syslog;

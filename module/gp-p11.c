@@ -69,8 +69,10 @@ void mutex_unlock(mutex_t m)
 static void close_session_locked(token_t *t, session_t *s)
 {
     mutex_lock(M.lock);
+    /* a session of a card that went away no longer counts (token_forget_card) */
+    int live = s->generation == t->generation;
     session_free(s);
-    int last = --t->n_sessions <= 0;
+    int last = live && --t->n_sessions <= 0;
     if (last)
         t->n_sessions = 0;
     mutex_unlock(M.lock);
@@ -96,7 +98,7 @@ static CK_RV enter(CK_SESSION_HANDLE h, session_t **ps, token_t **pt)
         return CKR_SESSION_HANDLE_INVALID;
     }
     if (t->card)
-        token_check(t);
+        token_present(t);
     if (s->generation != t->generation) {
         close_session_locked(t, s);
         mutex_unlock(t->lock);
@@ -381,9 +383,7 @@ CK_RV C_OpenSession(CK_SLOT_ID slotID, CK_FLAGS flags, CK_VOID_PTR pApplication,
     CK_RV rv = enter_slot(slotID, &t);
     if (rv != CKR_OK)
         return rv;
-    rv = token_check(t);
-    if (rv == CKR_DEVICE_REMOVED)
-        rv = CKR_TOKEN_NOT_PRESENT;
+    rv = token_present(t);
     if (rv != CKR_OK)
         return leave(t, rv);
     mutex_lock(M.lock);

@@ -122,7 +122,8 @@ int reader_wanted(const char *reader);
 void slot_info(const token_t *t, CK_SLOT_INFO *info, int present);
 
 /* token.c: all with the token's lock held */
-CK_RV token_check(token_t *t);                  /* card still there? connects if needed */
+CK_RV token_present(token_t *t);                /* card still there? never waits, never connects */
+CK_RV token_check(token_t *t);                  /* token_present, then connects if needed */
 CK_RV token_info(token_t *t, CK_TOKEN_INFO *info);
 CK_RV token_login(token_t *t, const uint8_t *pin, size_t pin_len);
 void token_logout(token_t *t);

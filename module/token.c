@@ -132,7 +132,7 @@ void token_forget_card(token_t *t)
     if (t->logged_in)
         token_logout(t);
     if (t->card) {
-        pcsc_disconnect(t->card);
+        pcsc_disconnect(t->card); /* ends our transaction too */
         t->card = NULL;
     }
     /* a fresh PC/SC context next time: this one may be dead (pcscd restarted) */
@@ -141,6 +141,10 @@ void token_forget_card(token_t *t)
     t->info_loaded = 0;
     t->scp_i = 0;
     t->generation++;
+    /* the sessions of this card are dead: none of them counts any more */
+    mutex_lock(M.lock);
+    t->n_sessions = 0;
+    mutex_unlock(M.lock);
 }
 
 static CK_RV map_scp(token_t *t, scp_err_t e)
@@ -151,6 +155,7 @@ static CK_RV map_scp(token_t *t, scp_err_t e)
         token_forget_card(t);
         return CKR_DEVICE_REMOVED;
     case SCP_E_TRANSPORT: return CKR_DEVICE_ERROR;
+    case SCP_E_BUSY: return CKR_DEVICE_ERROR;
     default: return CKR_FUNCTION_FAILED;
     }
 }
@@ -166,43 +171,99 @@ static long long now_ms(void)
  * taken out in between is found by the next command sent to it. */
 #define CHECK_MS 100
 
-CK_RV token_check(token_t *t)
+/* Is the card we are connected to still there? Never waits for another
+ * program: while we do not hold the card, pcscd would make a status request
+ * wait for whoever holds it, so only its event count is asked. */
+static int still_there(token_t *t)
+{
+    long long now = now_ms();
+    if (now - t->checked_ms < CHECK_MS)
+        return 1;
+    int there = pcsc_held(t->card) ? pcsc_card_status(t->card) == SCP_OK
+                                   : pcsc_still_there(t->card);
+    if (there)
+        t->checked_ms = now;
+    return there;
+}
+
+CK_RV token_present(token_t *t)
 {
     if (t->card) {
-        long long now = now_ms();
-        if (now - t->checked_ms < CHECK_MS)
+        if (still_there(t))
             return CKR_OK;
-        scp_err_t e = pcsc_card_status(t->card);
-        if (e == SCP_OK) {
-            t->checked_ms = now;
-            return CKR_OK;
-        }
-        LOG_INFO(t->reader, "the card was removed or reset");
-        token_forget_card(t);
-        return CKR_DEVICE_REMOVED;
+        LOG_INFO(t->reader, "the card was removed, reset or replaced: its sessions and login end");
+        token_forget_card(t); /* and perhaps a card is in the reader again */
     }
     char err[320];
     if (!t->pc && pcsc_open(&t->pc, err, sizeof err) != SCP_OK) {
         LOG_ERR(t->reader, "%s", err);
         return CKR_DEVICE_ERROR;
     }
-    scp_err_t e = pcsc_connect(t->pc, t->reader, &t->card, err, sizeof err);
-    if (e == SCP_E_TRANSPORT && !pcsc_card_present(t->pc, t->reader))
-        e = SCP_E_REMOVED; /* no card in the reader */
+    int present = pcsc_card_present(t->pc, t->reader);
+    if (present < 0) {
+        pcsc_close(t->pc); /* stale (pcscd restarted): start afresh next time */
+        t->pc = NULL;
+    }
+    return present > 0 ? CKR_OK : CKR_TOKEN_NOT_PRESENT;
+}
+
+CK_RV token_check(token_t *t)
+{
+    CK_RV rv = token_present(t);
+    if (rv != CKR_OK || t->card)
+        return rv;
+    char err[400];
+    scp_err_t e = pcsc_connect_wait(t->reader, M.conf.card_wait_ms, &t->card, err, sizeof err);
     if (e != SCP_OK) {
         t->card = NULL;
         if (e == SCP_E_REMOVED)
             return CKR_TOKEN_NOT_PRESENT;
         LOG_ERR(t->reader, "%s", err);
-        /* the context may be stale (pcscd restarted): start afresh next time */
-        pcsc_close(t->pc);
-        t->pc = NULL;
         return CKR_DEVICE_ERROR;
     }
+    t->checked_ms = now_ms();
     gp_session_init(&t->gp, pcsc_transport(t->card));
     t->gp.trace = trace_cb;
     t->gp.trace_ctx = t;
     return CKR_OK;
+}
+
+/* Holds the card (a PC/SC transaction) for what follows, so that no other
+ * program's command comes between ours. While logged in the card stays held
+ * until the logout: at SCP02's C-MAC levels nothing proves where an answer
+ * came from, so only a card nobody else can reach guarantees that every
+ * answer is the security domain's (README, "Sharing a reader"). */
+static CK_RV card_hold(token_t *t)
+{
+    CK_RV rv = token_check(t);
+    if (rv != CKR_OK)
+        return rv;
+    char err[400];
+    int reset = 0;
+    scp_err_t e = pcsc_hold(&t->card, M.conf.card_wait_ms, &reset, err, sizeof err);
+    if (reset) {
+        LOG_WARN(t->reader, "the card was reset by another program: its secure channel is gone");
+        gp_close_channel(&t->gp);
+        t->scp_i = 0;
+    }
+    if (e != SCP_OK) {
+        LOG_ERR(t->reader, "%s", err);
+        if (!t->card)
+            token_forget_card(t);
+        return e == SCP_E_REMOVED ? CKR_DEVICE_REMOVED : CKR_DEVICE_ERROR;
+    }
+    if (reset && t->logged_in) { /* a login's channel cannot come back by itself */
+        token_forget_card(t);
+        return CKR_DEVICE_REMOVED;
+    }
+    return CKR_OK;
+}
+
+/* Lets other programs at the card again, unless a login keeps it. */
+static void card_unhold(token_t *t)
+{
+    if (t->card && !t->logged_in)
+        pcsc_release(t->card);
 }
 
 static const char *fabricator(unsigned code)
@@ -235,10 +296,13 @@ static int get_data_value(token_t *t, uint16_t tag, uint8_t *v, size_t cap)
 
 CK_RV token_info(token_t *t, CK_TOKEN_INFO *info)
 {
-    CK_RV rv = token_check(t);
+    CK_RV rv = token_present(t);
     if (rv != CKR_OK)
         return rv;
     if (!t->info_loaded) {
+        rv = card_hold(t);
+        if (rv != CKR_OK)
+            return rv;
         CK_TOKEN_INFO *i = &t->info;
         memset(i, 0, sizeof *i);
         if (!t->logged_in)
@@ -247,7 +311,9 @@ CK_RV token_info(token_t *t, CK_TOKEN_INFO *info)
         int cl = get_data_value(t, 0x9F7F, cplc, sizeof cplc);
         int nl = get_data_value(t, 0x0045, cin, sizeof cin);
         int il = get_data_value(t, 0x0042, iin, sizeof iin);
-        if (pcsc_card_status(t->card) != SCP_OK) {
+        int gone = pcsc_card_status(t->card) != SCP_OK;
+        card_unhold(t);
+        if (gone) {
             token_forget_card(t);
             return CKR_DEVICE_REMOVED;
         }
@@ -551,24 +617,27 @@ CK_RV token_login(token_t *t, const uint8_t *pin, size_t pin_len)
         keystore_logout();
         return CKR_DEVICE_ERROR;
     }
-    scp_err_t e = gp_select(&t->gp, M.conf.isd_aid, M.conf.isd_aid_len);
-    if (e != SCP_OK) {
-        LOG_ERR(t->reader, "login failed: %s", gp_error(&t->gp));
-        keystore_logout();
-        return map_scp(t, e);
-    }
-    rv = find_keys(t);
+    rv = card_hold(t); /* from here to the logout, the card is ours alone */
     if (rv != CKR_OK) {
         keystore_logout();
         return rv;
     }
-    rv = open_channel(t, 1);
+    scp_err_t e = gp_select(&t->gp, M.conf.isd_aid, M.conf.isd_aid_len);
+    if (e != SCP_OK) {
+        LOG_ERR(t->reader, "login failed: %s", gp_error(&t->gp));
+        rv = map_scp(t, e);
+    }
+    if (rv == CKR_OK)
+        rv = find_keys(t);
+    if (rv == CKR_OK)
+        rv = open_channel(t, 1);
     if (rv == CKR_OK)
         rv = load_objects(t);
     if (rv != CKR_OK) {
         if (t->card)
             gp_close_channel(&t->gp);
         free_objects(t);
+        card_unhold(t);
         keystore_logout();
         return rv;
     }
@@ -585,6 +654,7 @@ void token_logout(token_t *t)
     ks_session_close(t->kss);
     t->kss = NULL;
     t->logged_in = 0;
+    card_unhold(t); /* other programs may use the card again */
     keystore_logout();
 }
 

@@ -1,8 +1,12 @@
 /* PC/SC transport over pcsc-lite: see pcsc.h. */
+#define _GNU_SOURCE /* dladdr */
 #include "config.h"
 #include "pcsc.h"
 
+#include <dlfcn.h>
+#include <errno.h>
 #include <pthread.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,8 +29,11 @@ struct pcsc_ctx {
 
 struct pcsc_card {
     pcsc_ctx_t *p;
+    pcsc_ctx_t own;            /* pcsc_connect_wait: a context of its own (p == &own) */
     SCARDHANDLE h;
     DWORD proto;
+    int held;                  /* inside our PC/SC transaction */
+    DWORD events;              /* pcscd's insertion/removal count when we connected */
     char reader[PCSC_READER_MAX];
 };
 
@@ -233,12 +240,266 @@ scp_err_t pcsc_connect(pcsc_ctx_t *p, const char *reader, pcsc_card_t **out, cha
     return SCP_OK;
 }
 
+/* pcscd's count of insertions and removals in a reader (the high 16 bits of
+ * the event state), or -1 when the reader has no card. */
+static long reader_events(pcsc_ctx_t *p, const char *reader)
+{
+    SCARD_READERSTATE st;
+    memset(&st, 0, sizeof st);
+    st.szReader = reader;
+    st.dwCurrentState = SCARD_STATE_UNAWARE;
+    LONG rv = STATES(SCardGetStatusChange(p->ctx, 0, &st, 1));
+    if ((rv != SCARD_S_SUCCESS && rv != SCARD_E_TIMEOUT) || !(st.dwEventState & SCARD_STATE_PRESENT) ||
+        (st.dwEventState & SCARD_STATE_MUTE))
+        return -1;
+    return (long)(st.dwEventState >> 16);
+}
+
 void pcsc_disconnect(pcsc_card_t *c)
 {
     if (!c)
         return;
+    if (c->held)
+        SCardEndTransaction(c->h, SCARD_LEAVE_CARD);
     SCardDisconnect(c->h, SCARD_LEAVE_CARD);
+    if (c->p == &c->own)
+        SCardReleaseContext(c->own.ctx);
     free(c);
+}
+
+/* --- waiting for a card another program holds ---------------------------------------------------- */
+
+/* A connect or a transaction's begin, run in a helper thread so that the
+ * caller can stop waiting (see pcsc.h). */
+enum job_kind { JOB_CONNECT, JOB_BEGIN };
+struct job {
+    pthread_mutex_t m;
+    pthread_cond_t cv;
+    enum job_kind kind;
+    int done, abandoned;
+    LONG rv;
+    SCARDCONTEXT ctx;
+    SCARDHANDLE h;
+    DWORD proto;
+    char reader[PCSC_READER_MAX];
+};
+
+/* A connect still waiting in a helper thread will come back into this code
+ * after the application may have unloaded the module: keep it loaded. */
+static void pin_module(void)
+{
+    Dl_info info;
+    if (dladdr((void *)pin_module, &info) && info.dli_fname)
+        dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+}
+
+static void job_cleanup(struct job *j)
+{
+    if (j->kind == JOB_CONNECT && j->rv == SCARD_S_SUCCESS)
+        SCardDisconnect(j->h, SCARD_LEAVE_CARD);
+    if (j->kind == JOB_CONNECT && j->ctx)
+        SCardReleaseContext(j->ctx);
+    pthread_mutex_destroy(&j->m);
+    pthread_cond_destroy(&j->cv);
+    free(j);
+}
+
+static void *job_run(void *arg)
+{
+    struct job *j = arg;
+    LONG rv;
+    if (j->kind == JOB_CONNECT) {
+        rv = SCardEstablishContext(SCARD_SCOPE_SYSTEM, NULL, NULL, &j->ctx);
+        if (rv != SCARD_S_SUCCESS)
+            j->ctx = 0;
+        else
+            rv = SCardConnect(j->ctx, j->reader, SCARD_SHARE_SHARED,
+                              SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1, &j->h, &j->proto);
+    } else {
+        rv = SCardBeginTransaction(j->h);
+    }
+    pthread_mutex_lock(&j->m);
+    j->rv = rv;
+    j->done = 1;
+    int abandoned = j->abandoned;
+    pthread_cond_signal(&j->cv);
+    pthread_mutex_unlock(&j->m);
+    if (abandoned)
+        job_cleanup(j);
+    return NULL;
+}
+
+/* Starts the job and waits for it at most wait_ms. Returns 1 when it is
+ * done (j->rv set), 0 when the wait ran out (the thread still runs), -1 when
+ * no thread could be started. */
+static int job_wait(struct job *j, long wait_ms, pthread_t *th)
+{
+    pthread_mutex_init(&j->m, NULL);
+    pthread_cond_init(&j->cv, NULL);
+    if (pthread_create(th, NULL, job_run, j) != 0)
+        return -1;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += wait_ms / 1000;
+    until.tv_nsec += (wait_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&j->m);
+    while (!j->done && pthread_cond_timedwait(&j->cv, &j->m, &until) != ETIMEDOUT)
+        ;
+    int done = j->done;
+    pthread_mutex_unlock(&j->m);
+    return done;
+}
+
+static void busy(char *err, size_t errlen, const char *reader, long wait_ms)
+{
+    snprintf(err, errlen, "the card in \"%s\" is in use by another program, which holds it (a "
+                          "PC/SC transaction: another gp-p11 login, or another card tool); gp-p11 "
+                          "waited %ld s. Try again when that program is done, or raise card_wait",
+             reader, wait_ms / 1000);
+}
+
+scp_err_t pcsc_connect_wait(const char *reader, long wait_ms, pcsc_card_t **out, char *err,
+                            size_t errlen)
+{
+    *out = NULL;
+    struct job *j = calloc(1, sizeof *j);
+    pcsc_card_t *c = calloc(1, sizeof *c);
+    if (!j || !c) {
+        free(j);
+        free(c);
+        snprintf(err, errlen, "out of memory");
+        return SCP_E_TRANSPORT;
+    }
+    j->kind = JOB_CONNECT;
+    snprintf(j->reader, sizeof j->reader, "%s", reader);
+    snprintf(c->reader, sizeof c->reader, "%s", reader);
+    pthread_t th;
+    int done = job_wait(j, wait_ms, &th);
+    if (done < 0) {
+        free(j);
+        free(c);
+        snprintf(err, errlen, "connecting to the card in \"%s\": no thread", reader);
+        return SCP_E_TRANSPORT;
+    }
+    if (!done) {
+        /* still waiting inside pcscd: leave it to clean up after itself */
+        pthread_mutex_lock(&j->m);
+        j->abandoned = 1;
+        done = j->done;
+        pthread_mutex_unlock(&j->m);
+        if (!done) {
+            pthread_detach(th);
+            pin_module();
+            free(c);
+            busy(err, errlen, reader, wait_ms);
+            return SCP_E_BUSY;
+        }
+        j->abandoned = 0; /* it finished just now after all */
+    }
+    pthread_join(th, NULL);
+    LONG rv = j->rv;
+    c->own.ctx = j->ctx;
+    c->p = &c->own;
+    c->h = j->h;
+    c->proto = j->proto;
+    pthread_mutex_destroy(&j->m);
+    pthread_cond_destroy(&j->cv);
+    free(j);
+    if (rv != SCARD_S_SUCCESS) {
+        if (c->own.ctx)
+            SCardReleaseContext(c->own.ctx);
+        scp_err_t e = rv == SCARD_E_NO_SMARTCARD || rv == SCARD_W_REMOVED_CARD ||
+                              rv == SCARD_E_UNKNOWN_READER || rv == SCARD_E_READER_UNAVAILABLE
+                          ? SCP_E_REMOVED
+                          : SCP_E_TRANSPORT;
+        snprintf(err, errlen, "connecting to the card in \"%s\": %s", reader,
+                 pcsc_stringify_error(rv));
+        free(c);
+        return e;
+    }
+    long ev = reader_events(c->p, reader);
+    c->events = ev < 0 ? 0 : (DWORD)ev;
+    *out = c;
+    return SCP_OK;
+}
+
+scp_err_t pcsc_hold(pcsc_card_t **pc, long wait_ms, int *was_reset, char *err, size_t errlen)
+{
+    pcsc_card_t *c = *pc;
+    *was_reset = 0;
+    if (c->held)
+        return SCP_OK;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        struct job *j = calloc(1, sizeof *j);
+        if (!j) {
+            snprintf(err, errlen, "out of memory");
+            return SCP_E_TRANSPORT;
+        }
+        j->kind = JOB_BEGIN;
+        j->h = c->h;
+        pthread_t th;
+        int done = job_wait(j, wait_ms, &th);
+        if (done < 0) {
+            free(j);
+            snprintf(err, errlen, "holding the card in \"%s\": no thread", c->reader);
+            return SCP_E_TRANSPORT;
+        }
+        if (!done) {
+            /* pcscd lets a waiting begin go only when its handle is closed */
+            SCardDisconnect(c->h, SCARD_LEAVE_CARD);
+            c->h = 0;
+        }
+        pthread_join(th, NULL);
+        LONG rv = j->rv;
+        pthread_mutex_destroy(&j->m);
+        pthread_cond_destroy(&j->cv);
+        free(j);
+        if (!done) {
+            busy(err, errlen, c->reader, wait_ms);
+            pcsc_disconnect(c);
+            *pc = NULL;
+            return SCP_E_BUSY;
+        }
+        if (rv == SCARD_S_SUCCESS) {
+            c->held = 1;
+            return SCP_OK;
+        }
+        if (rv == SCARD_W_RESET_CARD && attempt == 0) {
+            /* another program reset the card: whatever we had open on it is gone */
+            *was_reset = 1;
+            DWORD proto;
+            if (SCardReconnect(c->h, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1,
+                               SCARD_LEAVE_CARD, &proto) == SCARD_S_SUCCESS) {
+                c->proto = proto;
+                continue;
+            }
+        }
+        scp_err_t e = map_error(rv, "holding the card", c->reader, err, errlen);
+        pcsc_disconnect(c);
+        *pc = NULL;
+        return e == SCP_E_TRANSPORT ? e : SCP_E_REMOVED;
+    }
+    return SCP_E_TRANSPORT;
+}
+
+void pcsc_release(pcsc_card_t *c)
+{
+    if (c && c->held) {
+        SCardEndTransaction(c->h, SCARD_LEAVE_CARD);
+        c->held = 0;
+    }
+}
+
+int pcsc_held(const pcsc_card_t *c) { return c && c->held; }
+
+int pcsc_still_there(pcsc_card_t *c)
+{
+    long ev = reader_events(c->p, c->reader);
+    return ev >= 0 && (DWORD)ev == c->events;
 }
 
 scp_err_t pcsc_card_status(pcsc_card_t *c)

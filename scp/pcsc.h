@@ -38,6 +38,31 @@ void pcsc_cancel(pcsc_ctx_t *p);
 
 scp_err_t pcsc_connect(pcsc_ctx_t *p, const char *reader, pcsc_card_t **out, char *err,
                        size_t errlen);
+
+/*
+ * Sharing the card with other programs. pcscd makes every other program's
+ * connect, command and transaction wait while one program holds a PC/SC
+ * transaction, and these waits have no end of their own. gp-p11 therefore
+ * waits only with a deadline, in a helper thread:
+ *
+ * pcsc_connect_wait connects with a PC/SC context of its own; SCP_E_BUSY when
+ * another program still held the card after wait_ms (the attempt goes on in
+ * the background and cleans up after itself), SCP_E_REMOVED with no card.
+ *
+ * pcsc_hold begins a transaction: until pcsc_release no other program's
+ * command reaches the card. SCP_E_BUSY after wait_ms: the connection is
+ * closed (that is the only way to end the wait) and *c is NULL. A card reset
+ * by another program is reconnected and reported through *was_reset: every
+ * secure channel on it is gone. SCP_E_REMOVED: removed (*c NULL).
+ */
+scp_err_t pcsc_connect_wait(const char *reader, long wait_ms, pcsc_card_t **out, char *err,
+                            size_t errlen);
+scp_err_t pcsc_hold(pcsc_card_t **c, long wait_ms, int *was_reset, char *err, size_t errlen);
+void pcsc_release(pcsc_card_t *c);
+int pcsc_held(const pcsc_card_t *c);
+/* Without a round trip that could wait: is the card we connected to still
+ * in the reader (no removal or insertion since)? 1 yes, 0 no. */
+int pcsc_still_there(pcsc_card_t *c);
 void pcsc_disconnect(pcsc_card_t *c);
 /* Is the connected card still the one we connected to? SCP_OK, or
  * SCP_E_REMOVED when it was removed or reset. */
