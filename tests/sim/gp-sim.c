@@ -29,7 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
-enum fault { F_NONE, F_DROP, F_WRONG_CRYPTOGRAM, F_TRUNCATE, F_DELAY, F_BAD_RMAC };
+enum fault { F_NONE, F_DROP, F_WRONG_CRYPTOGRAM, F_TRUNCATE, F_DELAY, F_BAD_RMAC, F_LOSE_ANSWER };
 
 static struct {
     const char *host, *control, *state;
@@ -77,7 +77,8 @@ static void read_control(void)
         if (!strcmp(key, "fault"))
             g.fault = !strcmp(val, "drop") ? F_DROP : !strcmp(val, "wrong-cryptogram") ? F_WRONG_CRYPTOGRAM
                     : !strcmp(val, "truncate") ? F_TRUNCATE : !strcmp(val, "delay") ? F_DELAY
-                    : !strcmp(val, "bad-rmac") ? F_BAD_RMAC : F_NONE;
+                    : !strcmp(val, "bad-rmac") ? F_BAD_RMAC
+                    : !strcmp(val, "lose-answer") ? F_LOSE_ANSWER : F_NONE;
         else if (!strcmp(key, "set_i")) /* the card's SCP02 i, from its next session on */
             g.set_i = (int)strtol(val, NULL, 16);
         else if (!strcmp(key, "on_ins"))
@@ -116,7 +117,8 @@ static void write_state(const sim_card_t *c)
                "seq = %02X%02X\nchannel = %s\nlevel = %02X\nfaults_fired = %lu\n"
                "card_lifecycle = %02X\nrmacs = %lu\nkeys_put = %lu\ni = %02X\n",
             c->apdus, c->failed_auth, sim_locked(c), c->ext_auth_received, c->ext_auth_ok,
-            c->cmac_ok, c->cmac_bad, c->sessions, c->seq[0], c->seq[1], chs[c->ch], c->level,
+            c->cmac_ok, c->cmac_bad, c->sessions, (c->keys ? c->keys : &c->keysets[0])->seq[0],
+            (c->keys ? c->keys : &c->keysets[0])->seq[1], chs[c->ch], c->level,
             g.fired, c->entries[0].lifecycle, c->rmacs, c->keys_put, c->i_param);
     fprintf(f, "key_versions =");
     for (int i = 0; i < c->n_keysets; i++)
@@ -306,7 +308,13 @@ int main(int argc, char **argv)
                 g.set_i = -1;
             }
             int fire = fault_due(buf, n);
-            if (fire && g.fault == F_DROP) {
+            if (fire && g.fault == F_LOSE_ANSWER) {
+                /* the card executes the command, then leaves the reader
+                 * before its answer does */
+                uint8_t lost[300];
+                sim_process(&card, buf, n, lost);
+            }
+            if (fire && (g.fault == F_DROP || g.fault == F_LOSE_ANSWER)) {
                 /* card pulled out in the middle of the command */
                 write_state(&card);
                 close(fd);

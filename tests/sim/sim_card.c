@@ -74,6 +74,7 @@ void sim_default_profile(sim_card_t *c)
     unhex("00001234567890ABCDEF", c->key_div, sizeof c->key_div);
     c->seq[0] = 0x00;
     c->seq[1] = 0x01;
+    memcpy(c->keysets[0].seq, c->seq, 2);
     c->max_failed_auth = 3;
     /* CPLC: fabricator, type, OS id, dates, serial, batch, module fab... 42 bytes */
     unhex("4790 5167 4791 1210 0100 1234 5678 9ABC 4812 0000 0000 0000 0000 0000 0000 0000"
@@ -117,6 +118,7 @@ void sim_reset(sim_card_t *c)
 {
     close_channel(c);
     c->isd_selected = 1; /* the ISD is the default selected application */
+    c->selected = &c->entries[0];
     c->pending_len = 0;
     c->gs_next = -1;
 }
@@ -229,6 +231,8 @@ int sim_load_profile(sim_card_t *c, const char *path, char *err, size_t errlen)
         }
     }
     fclose(f);
+    for (int i = 0; i < c->n_keysets; i++)
+        memcpy(c->keysets[i].seq, c->seq, 2);
     if (rc == 0 && c->diversify)
         for (int i = 0; i < c->n_keysets; i++) {
             sim_keyset_t *k = &c->keysets[i];
@@ -328,6 +332,13 @@ void sim_diversification(int method, const uint8_t kdd[10], int k, uint8_t d[16]
     d[15] = (uint8_t)k;
 }
 
+/* The sequence counter of the key version in use (one per key version; a key
+ * version that PUT KEY writes starts again from 0). */
+static uint8_t *seq_of(sim_card_t *c)
+{
+    return c->keys ? ((sim_keyset_t *)c->keys)->seq : c->keysets[0].seq;
+}
+
 static void derive_keys(sim_card_t *c, const sim_keyset_t *k, const uint8_t seq[2])
 {
     int one_key = !(c->i_param & 0x01);
@@ -339,9 +350,10 @@ static void derive_keys(sim_card_t *c, const sim_keyset_t *k, const uint8_t seq[
 
 static void next_seq(sim_card_t *c)
 {
-    unsigned s = (unsigned)(c->seq[0] << 8 | c->seq[1]) + 1;
-    c->seq[0] = (uint8_t)(s >> 8);
-    c->seq[1] = (uint8_t)s;
+    uint8_t *q = seq_of(c);
+    unsigned s = (unsigned)(q[0] << 8 | q[1]) + 1;
+    q[0] = (uint8_t)(s >> 8);
+    q[1] = (uint8_t)s;
 }
 
 static size_t initialize_update(sim_card_t *c, const cmd_t *cmd, uint8_t *r)
@@ -365,16 +377,16 @@ static size_t initialize_update(sim_card_t *c, const cmd_t *cmd, uint8_t *r)
         return SW(r, 0, 0x6F00);
     if (!(c->i_param & 0x04))
         return SW(r, 0, 0x6985); /* this card opens its channel implicitly */
-    derive_keys(c, k, c->seq);
+    derive_keys(c, k, k->seq);
     uint8_t in[16];
     memcpy(in, c->host_chal, 8);
-    memcpy(in + 8, c->seq, 2);
+    memcpy(in + 8, k->seq, 2);
     memcpy(in + 10, c->card_chal, 6);
     size_t n = 0;
     memcpy(r, c->key_div, 10);
     r[10] = k->kvn;
     r[11] = 0x02;
-    memcpy(r + 12, c->seq, 2);
+    memcpy(r + 12, k->seq, 2);
     memcpy(r + 14, c->card_chal, 6);
     sim_mac_3des(c->s_enc, in, 16, r + 20);
     if (c->fault_wrong_cryptogram) {
@@ -426,7 +438,7 @@ static size_t external_authenticate(sim_card_t *c, const cmd_t *cmd, uint8_t *r)
     c->ext_auth_received++;
     uint8_t in[16], host[8], mac[8];
     static const uint8_t zero[8];
-    memcpy(in, c->seq, 2);
+    memcpy(in, seq_of(c), 2);
     memcpy(in + 2, c->card_chal, 6);
     memcpy(in + 8, c->host_chal, 8);
     sim_mac_3des(c->s_enc, in, 16, host);
@@ -453,7 +465,7 @@ static size_t external_authenticate(sim_card_t *c, const cmd_t *cmd, uint8_t *r)
 static void implicit_open(sim_card_t *c)
 {
     c->keys = &c->keysets[0];
-    derive_keys(c, c->keys, c->seq);
+    derive_keys(c, c->keys, seq_of(c));
     memset(c->last_mac, 0, 8);
     if (c->i_param & 0x08) { /* ICV: a MAC over the selected application's AID */
         static const uint8_t zero[8];
@@ -611,7 +623,7 @@ static size_t get_data(sim_card_t *c, const cmd_t *cmd, uint8_t *r)
         n = put_tlv(r, 0x45, c->cin, c->cin_len);
         break;
     case 0x00C1: /* sequence counter of the default key version */
-        n = put_tlv(r, 0xC1, c->seq, 2);
+        n = put_tlv(r, 0xC1, c->keysets[0].seq, 2);
         break;
     case 0x0066: {
         /* card recognition data: GP OID, version 2.1.1, card id, SCP02 + i */
@@ -652,6 +664,31 @@ static size_t delete_object(sim_card_t *c, const cmd_t *cmd, const uint8_t *d, s
 {
     if (c->ch != SIM_CH_OPEN)
         return SW(r, 0, 0x6982);
+    if (dlen >= 3 && (d[0] == 0xD0 || d[0] == 0xD2)) {
+        /* DELETE [key]: D0 key identifier, D2 key version number (GP 2.2
+         * 11.2.2.3); this card keeps whole key versions, so D2 names one */
+        int kvn = -1;
+        for (size_t off = 0; off + 2 <= dlen && off + 2 + d[off + 1] <= dlen; off += 2 + d[off + 1])
+            if (d[off] == 0xD2 && d[off + 1] == 1)
+                kvn = d[off + 2];
+        if (kvn < 0)
+            return SW(r, 0, 0x6A80);
+        for (int i = 0; i < c->n_keysets; i++) {
+            if (c->keysets[i].kvn != kvn)
+                continue;
+            if (c->keys == &c->keysets[i])
+                return SW(r, 0, 0x6985); /* the key version of this channel */
+            int in_use = c->keys && c->keys > &c->keysets[i];
+            memmove(&c->keysets[i], &c->keysets[i + 1],
+                    sizeof c->keysets[0] * (size_t)(c->n_keysets - i - 1));
+            c->n_keysets--;
+            if (in_use)
+                c->keys--;
+            r[0] = 0x00;
+            return SW(r, 1, 0x9000);
+        }
+        return SW(r, 0, 0x6A88);
+    }
     if (dlen < 2 || d[0] != 0x4F || (size_t)d[1] + 2 > dlen || d[1] < 5)
         return SW(r, 0, 0x6A80);
     sim_entry_t *e = find_entry(c, d + 2, d[1]);
@@ -722,7 +759,9 @@ static size_t put_key(sim_card_t *c, const cmd_t *cmd, const uint8_t *d, size_t 
     uint8_t kcv[3][3];
     for (int k = 0; k < 3; k++) {
         const uint8_t *b = d + 1 + 22 * k;
-        if (b[0] != 0x80 || b[1] != 0x10 || b[18] != 0x03)
+        if (b[0] != 0x80)
+            return SW(r, 0, 0x9484); /* algorithm not supported */
+        if (b[1] != 0x10 || b[18] != 0x03)
             return SW(r, 0, 0x6A80);
         sim_des3(c->s_dek, NULL, b + 2, 16, dst[k], 0);
         uint8_t z[8] = {0};
@@ -744,7 +783,8 @@ static size_t put_key(sim_card_t *c, const cmd_t *cmd, const uint8_t *d, size_t 
             return SW(r, 0, 0x6A84);
         slot = &c->keysets[c->n_keysets++];
     }
-    /* the key set in use changes under the channel: keep its identity */
+    /* the key set in use changes under the channel: keep its identity; a
+     * key version written anew counts its sessions from 0 */
     int in_use = c->keys == slot;
     *slot = nk;
     if (in_use)
@@ -765,11 +805,16 @@ static size_t select_aid(sim_card_t *c, const cmd_t *cmd, uint8_t *r)
     if (isd->lifecycle == 0xFF)
         return SW(r, 0, 0x6A81);
     const sim_entry_t *e = cmd->lc ? find_entry(c, cmd->data, cmd->lc) : isd;
+    /* a locked application cannot be selected, and a locked card lets only
+     * its issuer security domain be selected (GP 2.2 5.3.1, 9.1.1) */
+    if (e && e != isd && ((e->lifecycle & 0x80) || isd->lifecycle == 0x7F))
+        e = NULL;
     if (!e || e->kind == SIM_ELF) {
         c->isd_selected = 0;
         return SW(r, 0, 0x6A82);
     }
     c->isd_selected = e == isd;
+    c->selected = e;
     uint8_t fci[64], body[48];
     size_t b = 0;
     static const uint8_t pdata[] = {0x9F, 0x65, 0x01, 0xFF}; /* max command length */
@@ -779,9 +824,9 @@ static size_t select_aid(sim_card_t *c, const cmd_t *cmd, uint8_t *r)
     size_t k = put_tlv(a5, 0x84, e->aid, e->aid_len);
     k += put_tlv(a5 + k, 0xA5, body, b);
     size_t n = put_tlv(fci, 0x6F, a5, k);
+    if ((cmd->p2 & 0x0C) == 0x0C)
+        n = 0; /* P2 0C: no response data */
     memcpy(r, fci, n);
-    if (e != isd && (e->lifecycle & 0x80))
-        return SW(r, n, 0x6283);
     if (e == isd && isd->lifecycle == 0x7F)
         return SW(r, n, 0x6283);
     return SW(r, n, 0x9000);
@@ -863,8 +908,24 @@ size_t sim_process(sim_card_t *c, const uint8_t *raw, size_t len, uint8_t *r)
             return SW(r, 0, 0x6E00);
         return t0_answer(c, r, select_aid(c, &cmd, r));
     }
-    if (!c->isd_selected)
-        return SW(r, 0, 0x6D00); /* the selected application knows no GP command */
+    if (!c->isd_selected) {
+        /* the selected application: a careless applet that answers GET DATA
+         * with data of its own whatever the class byte says, and knows no
+         * other command. A host that does not hold the card while its
+         * channel is open can take this for the security domain's answer. */
+        if (cmd.ins == 0xCA && c->selected) {
+            size_t n = 0;
+            r[n++] = cmd.p1;
+            r[n++] = cmd.p2;
+            r[n++] = (uint8_t)(c->selected->aid_len + 4);
+            memcpy(r + n, c->selected->aid, c->selected->aid_len);
+            n += c->selected->aid_len;
+            memset(r + n, 0xA5, 4);
+            n += 4;
+            return t0_answer(c, r, SW(r, n, 0x9000));
+        }
+        return SW(r, 0, 0x6D00);
+    }
     if (cmd.ins == 0x50)
         return t0_answer(c, r, initialize_update(c, &cmd, r));
     if (cmd.ins == 0x82)

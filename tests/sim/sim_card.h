@@ -33,6 +33,7 @@ typedef struct {
 typedef struct {
     uint8_t kvn;
     uint8_t enc[16], mac[16], dek[16];
+    uint8_t seq[2];         /* its sequence counter: one per key version */
 } sim_keyset_t;
 
 enum sim_channel { SIM_CH_NONE, SIM_CH_INIT, SIM_CH_OPEN };
@@ -45,7 +46,7 @@ typedef struct {
     sim_keyset_t keysets[SIM_MAX_KEYSETS];
     int n_keysets;
     uint8_t key_div[10];
-    uint8_t seq[2];
+    uint8_t seq[2];         /* the profile's: every key version starts from it */
     int max_failed_auth;
     uint8_t cplc[42];
     uint8_t iin[16];
@@ -59,6 +60,7 @@ typedef struct {
 
     /* runtime */
     int isd_selected;
+    const sim_entry_t *selected; /* the selected application, or NULL */
     int failed_auth;
     enum sim_channel ch;
     uint8_t level;

@@ -137,7 +137,7 @@ static void test_failed_authentication_counter(void **state)
     assert_int_equal(c.failed_auth, 1);
     assert_int_equal(host_open(&c, &h, 1, 0), 0x9000);
     assert_int_equal(c.failed_auth, 0);
-    assert_int_equal(c.seq[1], 2); /* the sequence counter moved on */
+    assert_int_equal(c.keysets[0].seq[1], 2); /* the sequence counter moved on */
     /* three failures in a row lock the card */
     for (int i = 1; i <= 3; i++) {
         assert_int_equal(host_open(&c, &h, 1, 1), 0x6982);
@@ -292,6 +292,82 @@ static void test_delete_and_errors(void **state)
     assert_int_equal(send_raw(&c, iu, 3, r, &rl), 0x6700);
 }
 
+/* What GPShell, an independent host, showed the simulator did wrong, and
+ * the careless applet the shared-reader tests rely on. */
+static void test_selection_rules(void **state)
+{
+    (void)state;
+    static sim_card_t c;
+    host_t h;
+    uint8_t r[300];
+    size_t rl;
+    sim_default_profile(&c);
+    uint8_t app[] = {0x00, 0xA4, 0x04, 0x00, 0x06, 0xF0, 0x00, 0x00, 0x00, 0x01, 0x01};
+    uint8_t isd[] = {0x00, 0xA4, 0x04, 0x00, 0x00};
+    uint8_t isd_0c[] = {0x00, 0xA4, 0x04, 0x0C, 0x00};
+    /* the careless applet answers GET DATA with its own data, whatever the CLA */
+    assert_int_equal(send_raw(&c, app, sizeof app, r, &rl), 0x9000);
+    uint8_t gd[] = {0x84, 0xCA, 0x9F, 0x7F, 0x00};
+    assert_int_equal(send_raw(&c, gd, sizeof gd, r, &rl), 0x9000);
+    assert_int_equal(rl, 3 + 6 + 4);
+    assert_memory_equal(r + 3, app + 5, 6);
+    /* P2 0C: selected, no FCI */
+    assert_int_equal(send_raw(&c, isd_0c, sizeof isd_0c, r, &rl), 0x9000);
+    assert_int_equal(rl, 0);
+    assert_int_equal(send_raw(&c, isd, sizeof isd, r, &rl), 0x9000);
+    assert_true(rl > 0);
+    /* lock the application: it can no longer be selected */
+    assert_int_equal(host_open(&c, &h, 1, 0), 0x9000);
+    assert_int_equal(host_send(&c, &h, 0xF0, 0x40, 0x80, app + 5, 6, r, &rl, 0), 0x9000);
+    assert_int_equal(send_raw(&c, app, sizeof app, r, &rl), 0x6A82);
+    /* a locked card lets only its ISD be selected */
+    uint8_t app2[] = {0x00, 0xA4, 0x04, 0x00, 0x06, 0xF0, 0x00, 0x00, 0x00, 0x02, 0x01};
+    assert_int_equal(send_raw(&c, isd, sizeof isd, r, &rl), 0x9000);
+    assert_int_equal(host_open(&c, &h, 1, 0), 0x9000);
+    assert_int_equal(host_send(&c, &h, 0xF0, 0x80, 0x7F, NULL, 0, r, &rl, 0), 0x9000);
+    assert_int_equal(send_raw(&c, app2, sizeof app2, r, &rl), 0x6A82);
+    assert_int_equal(send_raw(&c, isd, sizeof isd, r, &rl), 0x6283);
+    /* after the channel is aborted (bad C-MAC), a plain command that needs it is refused */
+    assert_int_equal(host_open(&c, &h, 1, 0), 0x9000);
+    uint8_t all[] = {0x4F, 0x00};
+    assert_int_equal(host_send(&c, &h, 0xF2, 0x40, 0x00, all, 2, r, &rl, 1), 0x6982);
+    uint8_t plain_gs[] = {0x80, 0xF2, 0x40, 0x00, 0x02, 0x4F, 0x00, 0x00};
+    assert_int_equal(send_raw(&c, plain_gs, sizeof plain_gs, r, &rl), 0x6982);
+}
+
+/* One sequence counter per key version, and DELETE [key]. */
+static void test_key_versions(void **state)
+{
+    (void)state;
+    static sim_card_t c;
+    host_t h;
+    uint8_t r[300];
+    size_t rl;
+    sim_default_profile(&c);
+    c.keysets[1] = c.keysets[0];
+    c.keysets[1].kvn = 0x02;
+    c.keysets[1].seq[0] = 0x00;
+    c.keysets[1].seq[1] = 0x40;
+    c.n_keysets = 2;
+    assert_int_equal(host_open(&c, &h, 1, 0), 0x9000); /* P1 00: key version 01 */
+    assert_int_equal(c.keysets[0].seq[1], 2);
+    assert_int_equal(c.keysets[1].seq[1], 0x40); /* the other version's counter stays */
+    /* DELETE [key] of the version in use is refused; of the other one done */
+    uint8_t del1[] = {0xD2, 0x01, 0x01}, del2[] = {0xD0, 0x01, 0x01, 0xD2, 0x01, 0x02};
+    assert_int_equal(host_send(&c, &h, 0xE4, 0x00, 0x00, del1, 3, r, &rl, 0), 0x6985);
+    assert_int_equal(host_send(&c, &h, 0xE4, 0x00, 0x00, del2, 6, r, &rl, 0), 0x9000);
+    assert_int_equal(c.n_keysets, 1);
+    assert_int_equal(host_send(&c, &h, 0xE4, 0x00, 0x00, del2, 6, r, &rl, 0), 0x6A88);
+    /* PUT KEY with another key type than DES: 9484 */
+    uint8_t pk[1 + 3 * 22] = {0x03};
+    for (int k = 0; k < 3; k++) {
+        pk[1 + 22 * k] = 0x88; /* AES */
+        pk[2 + 22 * k] = 0x10;
+        pk[19 + 22 * k] = 0x03;
+    }
+    assert_int_equal(host_send(&c, &h, 0xD8, 0x00, 0x81, pk, sizeof pk, r, &rl, 0), 0x9484);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -301,6 +377,8 @@ int main(void)
         cmocka_unit_test(test_registry_formats),
         cmocka_unit_test(test_t0_and_get_data),
         cmocka_unit_test(test_delete_and_errors),
+        cmocka_unit_test(test_selection_rules),
+        cmocka_unit_test(test_key_versions),
     };
     return cmocka_run_group_tests_name("gp-sim", tests, setup, NULL);
 }
