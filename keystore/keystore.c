@@ -488,7 +488,7 @@ CK_RV ks_key_flags(ks_session_t *s, CK_OBJECT_HANDLE key, ks_key_flags_t *o)
 /* --- provisioning --- */
 
 static CK_RV create_or_generate(ks_session_t *s, const char *set, enum ks_role role,
-                                const uint8_t *value)
+                                const uint8_t *value, int wrappable, CK_OBJECT_HANDLE *out)
 {
     if (!valid_set_name(set)) {
         seterr(s->err, "invalid key set name \"%s\": 1 to %d characters, no '/'", set ? set : "",
@@ -512,6 +512,7 @@ static CK_RV create_or_generate(ks_session_t *s, const char *set, enum ks_role r
     CK_KEY_TYPE kt = CKK_DES2;
     CK_BBOOL t = CK_TRUE, f = CK_FALSE;
     CK_BBOOL wrap = role == KS_ROLE_DEK ? CK_TRUE : CK_FALSE;
+    CK_BBOOL extractable = wrappable ? CK_TRUE : CK_FALSE;
     uint8_t copy[16];
     CK_ATTRIBUTE tmpl[] = {
         {CKA_CLASS, &cls, sizeof cls},
@@ -520,7 +521,7 @@ static CK_RV create_or_generate(ks_session_t *s, const char *set, enum ks_role r
         {CKA_PRIVATE, &t, sizeof t},
         {CKA_LABEL, label, strlen(label)},
         {CKA_SENSITIVE, &t, sizeof t},
-        {CKA_EXTRACTABLE, &f, sizeof f},
+        {CKA_EXTRACTABLE, &extractable, sizeof extractable},
         {CKA_DERIVE, &t, sizeof t},
         {CKA_ENCRYPT, &t, sizeof t},
         {CKA_DECRYPT, &f, sizeof f},
@@ -539,17 +540,82 @@ static CK_RV create_or_generate(ks_session_t *s, const char *set, enum ks_role r
     if (rv != CKR_OK)
         seterr(s->err, "keystore refused to %s key %s: %s", value ? "store" : "generate", label,
                ks_rv_name(rv));
+    else if (out)
+        *out = h;
     return rv;
 }
 
 CK_RV ks_import_key(ks_session_t *s, const char *set, enum ks_role role, const uint8_t value[16])
 {
-    return create_or_generate(s, set, role, value);
+    return create_or_generate(s, set, role, value, 0, NULL);
 }
 
 CK_RV ks_generate_key(ks_session_t *s, const char *set, enum ks_role role)
 {
-    return create_or_generate(s, set, role, NULL);
+    return create_or_generate(s, set, role, NULL, 0, NULL);
+}
+
+CK_RV ks_create_keyset(ks_session_t *s, const char *name, const uint8_t *values, int wrappable,
+                       ks_keyset_t *out)
+{
+    CK_OBJECT_HANDLE h[3] = {CK_INVALID_HANDLE, CK_INVALID_HANDLE, CK_INVALID_HANDLE};
+    if (!valid_set_name(name)) {
+        seterr(s->err, "invalid key set name \"%s\": 1 to %d characters, no '/'",
+               name ? name : "", KS_LABEL_MAX - 5);
+        return CKR_ARGUMENTS_BAD;
+    }
+    /* first make sure no key of that name exists: nothing there before is touched */
+    for (int r = 0; r < 3; r++) {
+        char label[KS_LABEL_MAX];
+        snprintf(label, sizeof label, "%s/%s", name, ks_role_names[r]);
+        CK_ULONG n = 0;
+        CK_RV rv = find_secret_by_label(s, label, h, 1, &n);
+        if (rv != CKR_OK) {
+            seterr(s->err, "keystore: search for %s failed: %s", label, ks_rv_name(rv));
+            return rv;
+        }
+        if (n) {
+            seterr(s->err, "key \"%s\" already exists in the keystore: choose another name for "
+                           "the new key set", label);
+            return CKR_ATTRIBUTE_VALUE_INVALID;
+        }
+    }
+    h[0] = CK_INVALID_HANDLE;
+    CK_RV rv = CKR_OK;
+    for (int r = 0; r < 3 && rv == CKR_OK; r++)
+        rv = create_or_generate(s, name, (enum ks_role)r, values ? values + 16 * r : NULL,
+                                wrappable, &h[r]);
+    out->enc = h[0];
+    out->mac = h[1];
+    out->dek = h[2];
+    if (rv != CKR_OK) {
+        char why[KS_ERRLEN];
+        memcpy(why, s->err, sizeof why);
+        ks_destroy_keyset(s, out); /* only what this call made */
+        memcpy(s->err, why, sizeof why);
+    }
+    return rv;
+}
+
+CK_RV ks_seal_keyset(ks_session_t *s, const ks_keyset_t *k)
+{
+    CK_OBJECT_HANDLE h[3] = {k->enc, k->mac, k->dek};
+    CK_BBOOL f = CK_FALSE;
+    CK_RV rv = CKR_OK;
+    for (int r = 0; r < 3 && rv == CKR_OK; r++) {
+        CK_ATTRIBUTE a = {CKA_EXTRACTABLE, &f, sizeof f};
+        rv = s->ks->f->C_SetAttributeValue(s->h, h[r], &a, 1);
+    }
+    if (rv != CKR_OK)
+        seterr(s->err, "keystore refused to make the new keys unextractable: %s", ks_rv_name(rv));
+    return rv;
+}
+
+void ks_destroy_keyset(ks_session_t *s, const ks_keyset_t *k)
+{
+    ks_destroy(s, k->enc);
+    ks_destroy(s, k->mac);
+    ks_destroy(s, k->dek);
 }
 
 CK_RV ks_list_keysets(ks_session_t *s, void (*fn)(void *ctx, const char *name), void *ctx)

@@ -92,6 +92,18 @@ CK_RV ks_import_key(ks_session_t *s, const char *set, enum ks_role role,
                     const uint8_t value[16]);
 /* Generates NAME/ROLE inside the keystore with C_GenerateKey. */
 CK_RV ks_generate_key(ks_session_t *s, const char *set, enum ks_role role);
+/* Creates the key set NAME as a whole, or not at all: refused (CKR_ATTRIBUTE_VALUE_INVALID)
+ * when any of NAME/enc, NAME/mac, NAME/dek exists already, and on a failure
+ * only the keys it made are destroyed. values: 48 bytes enc || mac || dek to
+ * import, or NULL to generate inside the keystore. wrappable: the keys may be
+ * wrapped (CKA_EXTRACTABLE, still sensitive: never readable in the clear), as
+ * PUT KEY needs to send them to the card; ks_seal_keyset ends that. */
+CK_RV ks_create_keyset(ks_session_t *s, const char *name, const uint8_t *values, int wrappable,
+                       ks_keyset_t *out);
+/* Makes the three keys unextractable for good (CKA_EXTRACTABLE TRUE -> FALSE). */
+CK_RV ks_seal_keyset(ks_session_t *s, const ks_keyset_t *k);
+/* Destroys exactly these three keys. */
+void ks_destroy_keyset(ks_session_t *s, const ks_keyset_t *k);
 /* Calls fn once per key set found (a label ending in /enc). */
 CK_RV ks_list_keysets(ks_session_t *s, void (*fn)(void *ctx, const char *name), void *ctx);
 /* Destroys NAME/enc, NAME/mac, NAME/dek; CKR_KEY_HANDLE_INVALID if none exists. */

@@ -735,28 +735,66 @@ CK_RV token_apdu(token_t *t, const uint8_t *cmd, size_t len, uint8_t *rsp, size_
 
 /* --- key rotation and lifecycle ---------------------------------------------- */
 
+/* After a PUT KEY whose answer was lost or spoilt: does the card hold key
+ * version kvn with the keys k? 1 yes (its card cryptogram verifies under
+ * them), 0 no (it says it has no such key version), -1 cannot tell. Sends
+ * INITIALIZE UPDATE only: no EXTERNAL AUTHENTICATE, no try spent. */
+static int card_has_keys(token_t *t, uint8_t kvn, const ks_keyset_t *k)
+{
+    uint8_t i = M.conf.scp_i ? M.conf.scp_i : card_scp_i(t);
+    if (!(i & SCP02_I_EXPLICIT))
+        return -1; /* implicit opening has no INITIALIZE UPDATE to ask with */
+    gp_channel_opts_t o = {.i_param = i, .level = M.conf.security_level, .kvn = kvn,
+                           .isd_aid = M.conf.isd_aid, .isd_aid_len = M.conf.isd_aid_len,
+                           .probe_only = 1};
+    scp_err_t e = gp_open_channel(&t->gp, t->kss, k, &o);
+    if (e == SCP_OK)
+        return 1;
+    if (e == SCP_E_RSP_SW && t->gp.sw == 0x6A88)
+        return 0;
+    LOG_INFO(t->reader, "PUT KEY check: %s", gp_error(&t->gp));
+    return -1;
+}
+
+/* The new keys are on the card: they stay, unextractable from now on, and
+ * the registry is read again (over a channel opened again if the check
+ * closed it). */
+static CK_RV put_key_kept(token_t *t, const ks_keyset_t *ns, uint8_t kvn, CK_OBJECT_HANDLE *out)
+{
+    if (ks_seal_keyset(t->kss, ns) != CKR_OK)
+        LOG_WARN(t->reader, "PUT KEY: %s", ks_session_error(t->kss));
+    *out = CK_INVALID_HANDLE;
+    if (!gp_channel_open(&t->gp) && open_channel(t, 0) != CKR_OK) {
+        LOG_WARN(t->reader, "PUT KEY took effect, but the secure channel could not be opened again "
+                            "with key set \"%s\": log in again (with the new key set if key "
+                            "version %02X replaced the one this login used)", t->keyset_name, kvn);
+        if (t->card)
+            token_logout(t);
+        return CKR_OK;
+    }
+    CK_RV rv = load_objects(t);
+    for (int i = 0; i < t->n_objects; i++)
+        if (t->objects[i].type == OBJ_KEY_SET && t->objects[i].kvn == kvn)
+            *out = t->objects[i].handle;
+    return rv;
+}
+
 CK_RV token_put_key(token_t *t, const char *name, uint8_t kvn, uint8_t replace,
                     const uint8_t *values, CK_OBJECT_HANDLE *out)
 {
     CK_RV rv = ensure_channel(t);
     if (rv != CKR_OK)
         return rv;
-    int made = 0;
-    for (int r = 0; r < 3; r++) {
-        rv = values ? ks_import_key(t->kss, name, (enum ks_role)r, values + 16 * r)
-                    : ks_generate_key(t->kss, name, (enum ks_role)r);
-        if (rv != CKR_OK) {
-            LOG_ERR(t->reader, "PUT KEY: %s", ks_session_error(t->kss));
-            if (made)
-                ks_delete_keyset(t->kss, name);
-            return rv == CKR_ATTRIBUTE_VALUE_INVALID || rv == CKR_ARGUMENTS_BAD
-                       ? CKR_ATTRIBUTE_VALUE_INVALID : CKR_FUNCTION_FAILED;
-        }
-        made++;
-    }
+    /* generated keys must be wrappable to reach the card (sensitive: never
+     * readable), and are sealed once the card has them */
     ks_keyset_t ns;
+    rv = ks_create_keyset(t->kss, name, values, values == NULL, &ns);
+    if (rv != CKR_OK) {
+        LOG_ERR(t->reader, "PUT KEY: %s", ks_session_error(t->kss));
+        return rv == CKR_ATTRIBUTE_VALUE_INVALID || rv == CKR_ARGUMENTS_BAD
+                   ? CKR_ATTRIBUTE_VALUE_INVALID : CKR_FUNCTION_FAILED;
+    }
     uint8_t enc[3][16], kcv[3][3];
-    rv = ks_find_keyset(t->kss, name, &ns) == CKR_OK ? CKR_OK : CKR_FUNCTION_FAILED;
     CK_OBJECT_HANDLE h[3] = {ns.enc, ns.mac, ns.dek};
     for (int r = 0; r < 3 && rv == CKR_OK; r++) {
         scp_err_t e = values ? scp02_encrypt_key_data(&t->gp.ch, values + 16 * r, 16, enc[r])
@@ -773,26 +811,48 @@ CK_RV token_put_key(token_t *t, const char *name, uint8_t kvn, uint8_t replace,
             rv = CKR_FUNCTION_FAILED;
         }
     }
-    if (rv == CKR_OK) {
-        scp_err_t e = gp_put_key(&t->gp, replace, kvn, enc, kcv);
-        if (e != SCP_OK) {
-            LOG_ERR(t->reader, "PUT KEY: %s", gp_error(&t->gp));
-            rv = e == SCP_E_REMOVED ? CKR_DEVICE_REMOVED : CKR_FUNCTION_FAILED;
-        }
-    }
-    ks_wipe(enc, sizeof enc);
-    if (rv != CKR_OK) {
-        ks_delete_keyset(t->kss, name); /* the card did not confirm: not kept */
+    if (rv != CKR_OK) { /* nothing was sent: the new keys go */
+        ks_wipe(enc, sizeof enc);
+        ks_destroy_keyset(t->kss, &ns);
         return rv;
     }
-    LOG_INFO(t->reader, "PUT KEY: key version %02X %s; keystore key set \"%s\"", kvn,
-             replace ? "replaces the old one" : "added", name);
-    rv = load_objects(t);
-    *out = CK_INVALID_HANDLE;
-    for (int i = 0; i < t->n_objects; i++)
-        if (t->objects[i].type == OBJ_KEY_SET && t->objects[i].kvn == kvn)
-            *out = t->objects[i].handle;
-    return rv;
+    scp_err_t e = gp_put_key(&t->gp, replace, kvn, enc, kcv);
+    ks_wipe(enc, sizeof enc);
+    if (e == SCP_OK) {
+        LOG_INFO(t->reader, "PUT KEY: key version %02X %s; keystore key set \"%s\"", kvn,
+                 replace ? "replaces the old one" : "added", name);
+        return put_key_kept(t, &ns, kvn, out);
+    }
+    if (e == SCP_E_RSP_SW && gp_sw_refused(t->gp.sw)) {
+        LOG_ERR(t->reader, "PUT KEY: %s. The card did not execute it: nothing changed on the card, "
+                           "and the new key set \"%s\" is deleted", gp_error(&t->gp), name);
+        ks_destroy_keyset(t->kss, &ns);
+        return CKR_FUNCTION_FAILED;
+    }
+    /* The card may have executed it: nothing is deleted until it says. */
+    char why[400];
+    snprintf(why, sizeof why, "%s", gp_error(&t->gp));
+    int has = e == SCP_E_REMOVED || !t->card ? -1 : card_has_keys(t, kvn, &ns);
+    if (has == 1) {
+        LOG_WARN(t->reader, "PUT KEY: %s. A check on a fresh channel shows key version %02X with "
+                            "the new keys on the card: PUT KEY took effect, and the new key set "
+                            "\"%s\" is kept", why, kvn, name);
+        return put_key_kept(t, &ns, kvn, out);
+    }
+    if (has == 0) {
+        LOG_ERR(t->reader, "PUT KEY: %s. A check on a fresh channel shows the card has no key "
+                           "version %02X: it did not execute PUT KEY, and the new key set \"%s\" "
+                           "is deleted", why, kvn, name);
+        ks_destroy_keyset(t->kss, &ns);
+        return CKR_FUNCTION_FAILED;
+    }
+    if (ks_seal_keyset(t->kss, &ns) != CKR_OK)
+        LOG_WARN(t->reader, "PUT KEY: %s", ks_session_error(t->kss));
+    LOG_ERR(t->reader, "PUT KEY: %s. Whether the card executed it is unknown, so no key is "
+                       "deleted: the keystore keeps the new key set \"%s\" (key version %02X) and "
+                       "the old one. Log in again: with key_set = %s and key_version = %u if the "
+                       "card took the new keys, else as before", why, name, kvn, name, kvn);
+    return map_scp(t, e == SCP_E_REMOVED ? SCP_E_REMOVED : SCP_E_TRANSPORT);
 }
 
 CK_RV token_set_lifecycle(token_t *t, object_t *o, uint8_t value, int confirm_terminate)

@@ -219,6 +219,10 @@ scp_err_t gp_open_channel(gp_session_t *g, ks_session_t *ks, const ks_keyset_t *
     e = scp02_on_initialize_update(&g->ch, r, rl + 2);
     if (e != SCP_OK)
         return fail(g, e, "%s", scp02_error(&g->ch));
+    if (o->probe_only) {
+        scp02_close(&g->ch); /* the card stays in its INITIALIZE UPDATE state: no try spent */
+        return SCP_OK;
+    }
     e = scp02_external_authenticate(&g->ch, &cmd);
     if (e != SCP_OK)
         return fail(g, e, "%s", scp02_error(&g->ch));
@@ -318,6 +322,12 @@ scp_err_t gp_set_status(gp_session_t *g, uint8_t p1, uint8_t p2, const uint8_t *
     return gp_command(g, "SET STATUS", SW_CTX_ANY, &a, NULL, 0, NULL);
 }
 
+int gp_sw_refused(uint16_t sw)
+{
+    uint8_t sw1 = (uint8_t)(sw >> 8);
+    return (sw1 >= 0x64 && sw1 <= 0x6F) || sw1 == 0x94;
+}
+
 int gp_card_data_scp(const uint8_t *data, size_t len, uint8_t *scp, uint8_t *i)
 {
     /* 66 { 73 { 06 <GP RID OID> ... 64 { 06 <OID 1.2.840.114283.4.scp.i> } } } */
@@ -363,11 +373,11 @@ scp_err_t gp_put_key(gp_session_t *g, uint8_t replace_kvn, uint8_t new_kvn,
     if (e != SCP_OK)
         return e;
     if (rl != 10 || r[0] != new_kvn)
-        return fail(g, SCP_E_RSP_SW, "PUT KEY: the card confirmed %zu bytes, not key version %02X "
+        return fail(g, SCP_E_RSP_SHORT, "PUT KEY: the card confirmed %zu bytes, not key version %02X "
                                      "and three key check values", rl, new_kvn);
     for (int k = 0; k < 3; k++)
         if (memcmp(r + 1 + 3 * k, kcv[k], 3) != 0)
-            return fail(g, SCP_E_RSP_SW, "PUT KEY: the card's key check value of key %d differs "
+            return fail(g, SCP_E_RSP_SHORT, "PUT KEY: the card's key check value of key %d differs "
                                          "from the keystore's: the card holds another key", k + 1);
     return SCP_OK;
 }

@@ -33,6 +33,9 @@ typedef struct {
     enum ks_diversification div; /* the key set holds master keys */
     scp02_select_keys_fn select_keys; /* optional: pick the card's own key set */
     void *select_ctx;
+    int probe_only;         /* stop once the card cryptogram verified: no EXTERNAL
+                               AUTHENTICATE, no channel; proves the card holds
+                               these keys under kvn without spending a try */
 } gp_channel_opts_t;
 
 void gp_session_init(gp_session_t *g, gp_transport_t t);
@@ -64,9 +67,16 @@ scp_err_t gp_set_status(gp_session_t *g, uint8_t p1, uint8_t p2, const uint8_t *
 
 /* PUT KEY of a DES key set (three 16-byte keys already encrypted under the
  * session DEK, with their key check values): replace_kvn 0 adds new_kvn.
- * The card's answer (key version and KCVs) is checked against kcv. */
+ * The card's answer (key version and KCVs) is checked against kcv.
+ * SCP_E_RSP_SW: the card refused (g->sw); SCP_E_RSP_SHORT: it answered 9000
+ * but its confirmation is not what was sent; anything else: no usable answer.
+ * Only gp_sw_refused(g->sw) proves the card did not execute it. */
 scp_err_t gp_put_key(gp_session_t *g, uint8_t replace_kvn, uint8_t new_kvn,
                      const uint8_t enc_keys[3][16], const uint8_t kcv[3][3]);
+
+/* A status word that says the card did not execute the command: an error
+ * (64xx to 6Fxx, and GlobalPlatform's 94xx), not a warning. */
+int gp_sw_refused(uint16_t sw);
 
 /* Reads the secure channel protocol and its i-parameter from card
  * recognition data (GET DATA 66). Returns 0 with *scp and *i set, or -1

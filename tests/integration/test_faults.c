@@ -326,6 +326,141 @@ static void test_keystore_missing(void **state)
     f->C_CloseSession(s);
 }
 
+/* --- PUT KEY whose outcome is unknown: nothing deleted until the card says ------------ */
+
+static CK_RV put_key(CK_SESSION_HANDLE s, const char *name, CK_BYTE kvn, CK_BYTE replace,
+                     CK_BYTE fill)
+{
+    CK_OBJECT_CLASS cls = CKO_GP_KEY_SET;
+    CK_BYTE values[48];
+    memset(values, fill, sizeof values);
+    CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls, sizeof cls},
+                        {CKA_LABEL, (void *)name, strlen(name)},
+                        {CKA_GP_KEY_VERSION, &kvn, 1},
+                        {CKA_GP_REPLACE_KEY_VERSION, &replace, 1},
+                        {CKA_GP_KEY_VALUES, values, sizeof values}};
+    CK_OBJECT_HANDLE h;
+    return f->C_CreateObject(s, t, 5, &h);
+}
+
+/* A new module instance logged in with key set NAME at key version kvn. */
+static CK_RV login_with(const char *extra, const char *name, unsigned kvn)
+{
+    char c[256];
+    snprintf(c, sizeof c, "put_key_plaintext = yes\nkey_set = %s\nkey_version = %u\n%s", name, kvn,
+             extra);
+    reinit(c);
+    CK_SESSION_HANDLE s = open_session();
+    CK_RV rv = login(s);
+    f->C_CloseSession(s);
+    return rv;
+}
+
+static CK_SESSION_HANDLE rw_login(const char *extra)
+{
+    char c[256];
+    snprintf(c, sizeof c, "put_key_plaintext = yes\n%s", extra);
+    reinit(c);
+    CK_SESSION_HANDLE s;
+    assert_int_equal(f->C_OpenSession(the_slot(), CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s),
+                     CKR_OK);
+    assert_int_equal(login(s), CKR_OK);
+    return s;
+}
+
+/* The card executes PUT KEY, its answer comes back cut short: gp-p11 checks
+ * on a fresh channel (no EXTERNAL AUTHENTICATE) and keeps the keys. */
+static void test_put_key_answer_truncated(void **state)
+{
+    (void)state;
+    CK_SESSION_HANDLE s = rw_login("");
+    sim_control(0, "fault = truncate\non_ins = D8\n");
+    log_begin();
+    CK_RV rv = put_key(s, "trunc", 0x02, 0x00, 0x21);
+    char *log = log_end();
+    f->C_CloseSession(s);
+    assert_int_equal(rv, CKR_OK);
+    assert_non_null(strstr(log, "key version 02 with the new keys on the card: PUT KEY took effect"));
+    assert_true(sim_state_has(0, "key_versions", "02"));
+    assert_int_equal(sim_state(0, "failed_auth"), 0);
+    assert_int_equal(login_with("", "trunc", 2), CKR_OK); /* the kept keys are the card's */
+}
+
+/* The card executes "replace 02 by 03" and leaves the reader before its
+ * answer does: the outcome cannot be known then, so nothing is deleted, and
+ * the version the card really has logs in once it is back. */
+static void test_put_key_answer_lost_card_removed(void **state)
+{
+    (void)state;
+    CK_SESSION_HANDLE s = rw_login("");
+    sim_control(0, "fault = lose-answer\non_ins = D8\nreinsert_ms = 500\n");
+    log_begin();
+    CK_RV rv = put_key(s, "lost", 0x03, 0x02, 0x31);
+    char *log = log_end();
+    f->C_CloseSession(s);
+    assert_int_equal(rv, CKR_DEVICE_REMOVED);
+    assert_non_null(strstr(log, "Whether the card executed it is unknown, so no key is deleted"));
+    assert_non_null(strstr(log, "key_set = lost and key_version = 3"));
+    CK_RV lr = CKR_GENERAL_ERROR;
+    for (int i = 0; i < 60 && lr != CKR_OK; i++) { /* back in the reader */
+        struct timespec t = {0, 50 * 1000000L};
+        nanosleep(&t, NULL);
+        CK_SLOT_ID slot;
+        CK_ULONG n = 1;
+        if (f->C_GetSlotList(CK_TRUE, &slot, &n) == CKR_OK && n == 1)
+            lr = login_with("", "lost", 3);
+    }
+    assert_int_equal(lr, CKR_OK); /* the card took the new keys, and the keystore kept them */
+    assert_false(sim_state_has(0, "key_versions", "02"));
+    assert_int_equal(sim_state(0, "failed_auth"), 0);
+}
+
+/* R-MAC level: the card executes PUT KEY but its answer's R-MAC is wrong. */
+static void test_put_key_bad_rmac(void **state)
+{
+    (void)state;
+    sim_control(0, "set_i = 35\n");
+    CK_SESSION_HANDLE s = rw_login("security_level = mac-rmac\n");
+    sim_control(0, "fault = bad-rmac\non_ins = D8\n");
+    log_begin();
+    CK_RV rv = put_key(s, "rmac", 0x04, 0x00, 0x41);
+    char *log = log_end();
+    f->C_CloseSession(s);
+    assert_int_equal(rv, CKR_OK);
+    assert_non_null(strstr(log, "R-MAC"));
+    assert_non_null(strstr(log, "PUT KEY took effect"));
+    assert_int_equal(login_with("security_level = mac-rmac\n", "rmac", 4), CKR_OK);
+    sim_control(0, "set_i = 15\n");
+}
+
+/* A refusal proves nothing was done: the new keys go, and keys that existed
+ * before are never touched. An answer spoilt on a refused PUT KEY: the check
+ * finds no such key version on the card, and only then the keys go. */
+static void test_put_key_refused(void **state)
+{
+    (void)state;
+    CK_SESSION_HANDLE s = rw_login("");
+    log_begin();
+    CK_RV rv = put_key(s, "dup", 0x01, 0x00, 0x51); /* version 01 exists: 6A80 */
+    CK_RV taken = put_key(s, "default", 0x05, 0x00, 0x52); /* the name is taken */
+    sim_control(0, "fault = truncate\non_ins = D8\ntruncate_to = 1\n");
+    CK_RV spoilt = put_key(s, "spoilt", 0x06, 0x7E, 0x53); /* no version 7E: 6A88, cut short */
+    char *log = log_end();
+    assert_int_equal(rv, CKR_FUNCTION_FAILED);
+    assert_non_null(strstr(log, "The card did not execute it: nothing changed on the card, and the new "
+                                "key set \"dup\" is deleted"));
+    assert_int_equal(taken, CKR_ATTRIBUTE_VALUE_INVALID);
+    assert_non_null(strstr(log, "key \"default/enc\" already exists"));
+    assert_int_equal(spoilt, CKR_FUNCTION_FAILED);
+    assert_non_null(strstr(log, "the card has no key version 06: it did not execute PUT KEY"));
+    /* the names are free again, and the key set that existed before still works */
+    assert_int_equal(put_key(s, "dup", 0x07, 0x00, 0x54), CKR_OK);
+    f->C_CloseSession(s);
+    assert_int_equal(login_with("", "default", 1), CKR_OK);
+    assert_int_equal(sim_state(0, "failed_auth"), 0);
+    reinit("");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -338,6 +473,10 @@ int main(void)
         cmocka_unit_test(test_slow_card),
         cmocka_unit_test(test_pcscd_restarted),
         cmocka_unit_test(test_keystore_missing),
+        cmocka_unit_test(test_put_key_answer_truncated),
+        cmocka_unit_test(test_put_key_answer_lost_card_removed),
+        cmocka_unit_test(test_put_key_bad_rmac),
+        cmocka_unit_test(test_put_key_refused),
     };
     return cmocka_run_group_tests_name("faults", tests, setup, teardown);
 }
