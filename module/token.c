@@ -666,8 +666,22 @@ static CK_RV ensure_channel(token_t *t)
 {
     if (gp_channel_open(&t->gp))
         return CKR_OK;
-    LOG_WARN(t->reader, "the secure channel was closed by the card; opening it again");
+    LOG_INFO(t->reader, "the secure channel was closed; opening a new one");
     return open_channel(t, 0);
+}
+
+/* The one place that decides to send a command again: the card answered a
+ * secured command with 6982, which means it closed the secure channel
+ * without executing the command. A new channel is opened and the command
+ * may go once more. Returns 1 when it may. */
+static int again_after_6982(token_t *t, scp_err_t e, int attempt)
+{
+    if (attempt > 0 || (e != SCP_OK && e != SCP_E_RSP_SW) || t->gp.sw != 0x6982 ||
+        gp_channel_open(&t->gp))
+        return 0;
+    LOG_WARN(t->reader, "the card closed the secure channel (6982) without executing the command; "
+                        "sending it once more on a new channel");
+    return open_channel(t, 0) == CKR_OK;
 }
 
 CK_RV token_destroy_object(token_t *t, object_t *o)
@@ -680,7 +694,12 @@ CK_RV token_destroy_object(token_t *t, object_t *o)
     CK_RV rv = ensure_channel(t);
     if (rv != CKR_OK)
         return rv;
-    scp_err_t e = gp_delete(&t->gp, o->entry.aid, o->entry.aid_len, 0);
+    scp_err_t e;
+    for (int attempt = 0;; attempt++) {
+        e = gp_delete(&t->gp, o->entry.aid, o->entry.aid_len, 0);
+        if (!again_after_6982(t, e, attempt))
+            break;
+    }
     if (e == SCP_E_RSP_SW) {
         LOG_ERR(t->reader, "deleting %s: %s", o->label, gp_error(&t->gp));
         if (t->gp.sw == 0x6985)
@@ -707,6 +726,12 @@ CK_RV token_apdu(token_t *t, const uint8_t *cmd, size_t len, uint8_t *rsp, size_
         LOG_WARN(t->reader, "CKM_GP_APDU: %zu bytes are not a short command APDU", len);
         return CKR_DATA_INVALID;
     }
+    if (apdu_logical_channel(a.cla)) {
+        LOG_WARN(t->reader, "CKM_GP_APDU: CLA %02X addresses logical channel %d; gp-p11's secure "
+                            "channel lives on the basic channel (0): use CLA 00 or 80", a.cla,
+                 apdu_logical_channel(a.cla));
+        return CKR_DATA_INVALID;
+    }
     if (a.cla & 0x04) {
         LOG_WARN(t->reader, "CKM_GP_APDU: pass the plain command (CLA %02X announces secure "
                             "messaging; gp-p11 adds it)", a.cla);
@@ -722,10 +747,21 @@ CK_RV token_apdu(token_t *t, const uint8_t *cmd, size_t len, uint8_t *rsp, size_
         return rv;
     uint16_t sw;
     size_t dl;
-    scp_err_t e = gp_send(&t->gp, &a, rsp, RESPONSE_MAX - 2, &dl, &sw);
+    scp_err_t e;
+    for (int attempt = 0;; attempt++) {
+        e = gp_send(&t->gp, &a, rsp, RESPONSE_MAX - 2, &dl, &sw);
+        if (!again_after_6982(t, e, attempt))
+            break;
+    }
     if (e != SCP_OK) {
         LOG_ERR(t->reader, "CKM_GP_APDU: %s", gp_error(&t->gp));
         return map_scp(t, e);
+    }
+    if (sw == 0x6982) {
+        char d[240];
+        LOG_ERR(t->reader, "CKM_GP_APDU: %s, also on a new channel", sw_describe(sw, SW_CTX_SECURED,
+                                                                                d, sizeof d));
+        return CKR_FUNCTION_FAILED;
     }
     rsp[dl] = (uint8_t)(sw >> 8);
     rsp[dl + 1] = (uint8_t)sw;
@@ -876,8 +912,13 @@ CK_RV token_set_lifecycle(token_t *t, object_t *o, uint8_t value, int confirm_te
     CK_RV rv = ensure_channel(t);
     if (rv != CKR_OK)
         return rv;
-    scp_err_t e = gp_set_status(&t->gp, p1, value, p1 == 0x40 ? o->entry.aid : NULL,
-                                p1 == 0x40 ? o->entry.aid_len : 0);
+    scp_err_t e;
+    for (int attempt = 0;; attempt++) {
+        e = gp_set_status(&t->gp, p1, value, p1 == 0x40 ? o->entry.aid : NULL,
+                          p1 == 0x40 ? o->entry.aid_len : 0);
+        if (!again_after_6982(t, e, attempt))
+            break;
+    }
     if (e != SCP_OK) {
         LOG_ERR(t->reader, "lifecycle of %s: %s", o->label, gp_error(&t->gp));
         if (e == SCP_E_RSP_SW)

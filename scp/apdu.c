@@ -91,3 +91,8 @@ int rapdu_split(const uint8_t *buf, size_t len, size_t *data_len, uint16_t *sw)
     return 0;
 }
 
+
+int apdu_logical_channel(uint8_t cla)
+{
+    return (cla & 0x40) ? 4 + (cla & 0x0F) : cla & 0x03;
+}

@@ -29,6 +29,12 @@ int apdu_parse(const uint8_t *buf, size_t len, apdu_t *out);
 void apdu_set(apdu_t *a, uint8_t cla, uint8_t ins, uint8_t p1, uint8_t p2,
               const uint8_t *data, size_t lc, int has_le, unsigned le);
 
+/* The logical channel a CLA byte addresses (ISO/IEC 7816-4 5.4.1): 0 to 3
+ * in the first interindustry classes (0X, and GlobalPlatform's 8X), 4 to 19
+ * in the further interindustry classes (4X to 7X, CX to FX), where the
+ * secure messaging indication is bit 6, not bit 3. */
+int apdu_logical_channel(uint8_t cla);
+
 /* Splits a response into data and status word; -1 if shorter than 2 bytes. */
 int rapdu_split(const uint8_t *buf, size_t len, size_t *data_len, uint16_t *sw);
 

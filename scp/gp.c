@@ -84,16 +84,25 @@ scp_err_t gp_send(gp_session_t *g, const apdu_t *plain, uint8_t *rsp, size_t cap
         }
         scp_err_t e = exchange(g, &p, &wire, secured, rsp, cap, rlen, sw);
         if (e != SCP_OK) {
-            if (e == SCP_E_REMOVED || e == SCP_E_TRANSPORT)
-                gp_close_channel(g); /* the channel did not survive */
+            /* no usable answer to a secured command: whether the card executed
+             * it, and where its R-MAC chain stands, is unknown. The channel is
+             * closed cleanly rather than left out of step. */
+            if (secured && e != SCP_E_REMOVED && e != SCP_E_TRANSPORT) {
+                size_t n = strlen(g->err);
+                snprintf(g->err + n, sizeof g->err - n, "; whether the card executed the "
+                         "command is unknown, and the secure channel is closed");
+            }
+            gp_close_channel(g);
             return e;
         }
         if (secured && (g->ch.level & SCP02_LEVEL_RMAC) && !(*rlen == 0 && *sw == 0x6982)) {
             /* R-MAC: data || R-MAC || SW, checked before anything is returned */
             uint8_t full[APDU_MAX_RSP + 2];
             size_t fl;
-            if (*rlen + 2 > sizeof full)
-                return fail(g, SCP_E_RSP_LONG, "answer too long");
+            if (*rlen + 2 > sizeof full) {
+                gp_close_channel(g);
+                return fail(g, SCP_E_RSP_LONG, "answer too long; the secure channel is closed");
+            }
             memcpy(full, rsp, *rlen);
             full[*rlen] = (uint8_t)(*sw >> 8);
             full[*rlen + 1] = (uint8_t)*sw;

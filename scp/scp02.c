@@ -323,6 +323,10 @@ scp_err_t scp02_wrap(scp02_t *ch, const apdu_t *plain, apdu_t *wrapped)
 {
     if (ch->state != SCP02_OPEN)
         return fail(ch, SCP_E_STATE, "no open secure channel");
+    if (apdu_logical_channel(plain->cla))
+        return fail(ch, SCP_E_ARGS, "CLA %02X addresses logical channel %d; the secure channel "
+                                    "lives on the basic channel (0): use CLA 00 or 80",
+                    plain->cla, apdu_logical_channel(plain->cla));
     if (plain->cla & 0x04)
         return fail(ch, SCP_E_ARGS, "CLA %02X already announces secure messaging: pass the plain "
                                     "command", plain->cla);

@@ -27,7 +27,7 @@ static const struct sw_entry table[] = {
     {0x6884, SW_CTX_ANY, "command chaining not supported"},
     {0x6982, SW_CTX_INITIALIZE_UPDATE, "security status not satisfied: the card refuses to open a secure channel (a secure channel may be open already, or the key version is not usable)"},
     {0x6982, SW_CTX_EXTERNAL_AUTHENTICATE, "authentication failed: the card did not accept the host cryptogram or its C-MAC (wrong keys); the card counted a failed authentication"},
-    {0x6982, SW_CTX_SECURED, "security status not satisfied: the card rejected the C-MAC or the security level of this command and closed the secure channel; log in again"},
+    {0x6982, SW_CTX_SECURED, "security status not satisfied: the card rejected the C-MAC or the security level of this command, did not execute it, and closed the secure channel"},
     {0x6982, SW_CTX_ANY, "security status not satisfied: the command needs an authenticated secure channel"},
     {0x6983, SW_CTX_ANY, "authentication method blocked: the card has locked this key after too many failed authentications; it cannot be unlocked from this host"},
     {0x6984, SW_CTX_ANY, "referenced data invalidated"},

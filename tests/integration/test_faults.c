@@ -461,6 +461,81 @@ static void test_put_key_refused(void **state)
     reinit("");
 }
 
+/* GET DATA 9F7F through CKM_GP_APDU; the answer's length, or -1 with *rv. */
+static long get_cplc(CK_SESSION_HANDLE s, CK_RV *rv)
+{
+    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+    CK_ATTRIBUTE t = {CKA_CLASS, &cls, sizeof cls};
+    CK_OBJECT_HANDLE key;
+    CK_ULONG n;
+    assert_int_equal(f->C_FindObjectsInit(s, &t, 1), CKR_OK);
+    assert_int_equal(f->C_FindObjects(s, &key, 1, &n), CKR_OK);
+    assert_int_equal(f->C_FindObjectsFinal(s), CKR_OK);
+    CK_MECHANISM m = {CKM_GP_APDU, NULL, 0};
+    uint8_t r[300];
+    CK_ULONG rl = sizeof r;
+    *rv = f->C_SignInit(s, &m, key);
+    if (*rv == CKR_OK)
+        *rv = f->C_Sign(s, (CK_BYTE_PTR) "\x80\xCA\x9F\x7F\x00", 5, r, &rl);
+    return *rv == CKR_OK && rl >= 2 && r[rl - 2] == 0x90 ? (long)rl : -1;
+}
+
+/* R-MAC level: after an answer too short, or one whose R-MAC does not verify,
+ * the card's R-MAC chain and gp-p11's may differ. The channel is closed
+ * cleanly, so the next command runs on a fresh one and its answer verifies
+ * (before, it was dropped after the card had executed it). */
+static void test_rmac_stays_in_step(void **state)
+{
+    (void)state;
+    sim_control(0, "set_i = 35\n");
+    CK_SESSION_HANDLE s = rw_login("security_level = mac-rmac\n");
+    CK_RV rv;
+    assert_int_equal(get_cplc(s, &rv), 47);
+    static const char *faults[] = {"fault = truncate\non_ins = CA\ntruncate_to = 1\n",
+                                   "fault = truncate\non_ins = CA\n"};
+    static const char *words[] = {"the card answered 1 byte, no status word; whether the card "
+                                  "executed the command is unknown, and the secure channel is closed",
+                                  "the R-MAC of the card's answer does not verify"};
+    for (int i = 0; i < 2; i++) {
+        sim_control(0, faults[i]);
+        log_begin();
+        long n = get_cplc(s, &rv);
+        char *log = log_end();
+        assert_int_equal(n, -1);
+        assert_int_equal(rv, CKR_FUNCTION_FAILED);
+        if (!strstr(log, words[i]))
+            fail_msg("the log does not say \"%s\"", words[i]);
+        assert_int_equal(get_cplc(s, &rv), 47); /* in step again, on a fresh channel */
+    }
+    f->C_CloseSession(s);
+    assert_int_equal(sim_state(0, "failed_auth"), 0);
+    sim_control(0, "set_i = 15\n");
+    reinit("");
+}
+
+/* 6982 to a secured command: the card closed the channel without executing
+ * the command; it goes once more on a new channel, and the answer is the
+ * card's (before, 6982 came back to the application as CKR_OK data). */
+static void test_6982_sent_once_more(void **state)
+{
+    (void)state;
+    CK_SESSION_HANDLE s = rw_login("");
+    CK_RV rv;
+    long before = sim_state(0, "sessions");
+    sim_control(0, "fault = close-channel\non_ins = CA\n");
+    log_begin();
+    long n = get_cplc(s, &rv);
+    char *log = log_end();
+    assert_int_equal(rv, CKR_OK);
+    assert_int_equal(n, 47);
+    assert_non_null(strstr(log, "without executing the command; sending it once more on a new channel"));
+    assert_int_equal(sim_state(0, "sessions"), before + 1);
+    assert_int_equal(get_cplc(s, &rv), 47); /* and the new channel goes on */
+    f->C_CloseSession(s);
+    assert_int_equal(sim_state(0, "failed_auth"), 0);
+    reinit("");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -477,6 +552,8 @@ int main(void)
         cmocka_unit_test(test_put_key_answer_lost_card_removed),
         cmocka_unit_test(test_put_key_bad_rmac),
         cmocka_unit_test(test_put_key_refused),
+        cmocka_unit_test(test_rmac_stays_in_step),
+        cmocka_unit_test(test_6982_sent_once_more),
     };
     return cmocka_run_group_tests_name("faults", tests, setup, teardown);
 }

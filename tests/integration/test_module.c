@@ -212,9 +212,12 @@ static void test_sign_misuse(void **state)
     CK_BYTE param = 1;
     CK_MECHANISM withparam = {CKM_GP_APDU, &param, 1};
     assert_int_equal(f->C_SignInit(s, &withparam, key), CKR_MECHANISM_PARAM_INVALID);
-    static const char *bad[] = {"80CA", "80CA9F7F0502", "84CA9F7F00", "00A4040000", "8050000008"};
-    static const char *why[] = {"too short", "Lc wrong", "secured CLA", "SELECT", "INITIALIZE UPDATE"};
-    for (int i = 0; i < 5; i++) {
+    static const char *bad[] = {"80CA", "80CA9F7F0502", "84CA9F7F00", "00A4040000", "8050000008",
+                                "81CA9F7F00", "41CA9F7F00", "C0CA9F7F00", "E5CA9F7F00"};
+    static const char *why[] = {"too short", "Lc wrong", "secured CLA", "SELECT", "INITIALIZE UPDATE",
+                                "logical channel 1", "logical channel 5 (class 4X)",
+                                "logical channel 4 (class CX)", "logical channel 9 (class EX)"};
+    for (int i = 0; i < 9; i++) {
         rl = sizeof r;
         if (apdu(s, bad[i], r, &rl) != CKR_DATA_INVALID)
             fail_msg("%s accepted", why[i]);

@@ -29,7 +29,8 @@
 #include <time.h>
 #include <unistd.h>
 
-enum fault { F_NONE, F_DROP, F_WRONG_CRYPTOGRAM, F_TRUNCATE, F_DELAY, F_BAD_RMAC, F_LOSE_ANSWER };
+enum fault { F_NONE, F_DROP, F_WRONG_CRYPTOGRAM, F_TRUNCATE, F_DELAY, F_BAD_RMAC, F_LOSE_ANSWER,
+             F_CLOSE_CHANNEL };
 
 static struct {
     const char *host, *control, *state;
@@ -78,7 +79,8 @@ static void read_control(void)
             g.fault = !strcmp(val, "drop") ? F_DROP : !strcmp(val, "wrong-cryptogram") ? F_WRONG_CRYPTOGRAM
                     : !strcmp(val, "truncate") ? F_TRUNCATE : !strcmp(val, "delay") ? F_DELAY
                     : !strcmp(val, "bad-rmac") ? F_BAD_RMAC
-                    : !strcmp(val, "lose-answer") ? F_LOSE_ANSWER : F_NONE;
+                    : !strcmp(val, "lose-answer") ? F_LOSE_ANSWER
+                    : !strcmp(val, "close-channel") ? F_CLOSE_CHANNEL : F_NONE;
         else if (!strcmp(key, "set_i")) /* the card's SCP02 i, from its next session on */
             g.set_i = (int)strtol(val, NULL, 16);
         else if (!strcmp(key, "on_ins"))
@@ -331,6 +333,8 @@ int main(int argc, char **argv)
                 card.fault_wrong_cryptogram = 1;
             if (fire && g.fault == F_BAD_RMAC)
                 card.fault_bad_rmac = 1;
+            if (fire && g.fault == F_CLOSE_CHANNEL)
+                card.ch = SIM_CH_NONE; /* the card ends the session on its own */
             size_t rl = sim_process(&card, buf, n, rsp);
             if (fire && g.fault == F_TRUNCATE) {
                 size_t keep = g.truncate_to >= 0 ? (size_t)g.truncate_to : (rl - 2) / 2;
