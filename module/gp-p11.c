@@ -9,8 +9,31 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 struct module M;
+
+/* The module's life: C_Initialize and C_Finalize one at a time, and the
+ * C_WaitForSlotEvent calls under way counted, so that C_Finalize frees
+ * nothing under one. Static: it outlives M, which C_Finalize wipes. */
+static pthread_mutex_t life = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t life_cv = PTHREAD_COND_INITIALIZER;
+
+/* Initialised in this process? A child after fork() inherits M but not the
+ * parent's PC/SC connections, channels or keystore sessions to use: it must
+ * call C_Initialize, which starts afresh (PKCS#11 2.40, 6.6.1). */
+static int live(void)
+{
+    return M.initialized && M.pid == getpid();
+}
+
+static int finalizing(void) { return __atomic_load_n(&M.finalizing, __ATOMIC_ACQUIRE); }
+
+/* fork() while another thread holds the life lock would leave the child's
+ * copy locked for ever: hold it across fork, and let both sides go on. */
+static void life_prepare(void) { pthread_mutex_lock(&life); }
+static void life_resume(void) { pthread_mutex_unlock(&life); }
+static void register_atfork(void) { pthread_atfork(life_prepare, life_resume, life_resume); }
 
 /* --- locks ------------------------------------------------------------------- */
 
@@ -61,7 +84,7 @@ void mutex_unlock(mutex_t m)
 
 #define CHECK_INIT()                                                                               \
     do {                                                                                           \
-        if (!M.initialized)                                                                        \
+        if (!live())                                                                               \
             return CKR_CRYPTOKI_NOT_INITIALIZED;                                                   \
     } while (0)
 
@@ -84,7 +107,7 @@ static void close_session_locked(token_t *t, session_t *s)
  * closed here: CKR_DEVICE_REMOVED now, CKR_SESSION_HANDLE_INVALID after. */
 static CK_RV enter(CK_SESSION_HANDLE h, session_t **ps, token_t **pt)
 {
-    if (!M.initialized)
+    if (!live())
         return CKR_CRYPTOKI_NOT_INITIALIZED;
     mutex_lock(M.lock);
     session_t *s = session_find(h);
@@ -131,22 +154,40 @@ static int card_present(token_t *t)
 
 /* --- general ----------------------------------------------------------------- */
 
+static CK_RV initialize(CK_VOID_PTR pInitArgs);
+
 CK_RV C_Initialize(CK_VOID_PTR pInitArgs)
 {
-    if (M.initialized)
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, register_atfork);
+    pthread_mutex_lock(&life);
+    CK_RV rv = initialize(pInitArgs);
+    pthread_mutex_unlock(&life);
+    return rv;
+}
+
+static CK_RV initialize(CK_VOID_PTR pInitArgs)
+{
+    if (live())
         return CKR_CRYPTOKI_ALREADY_INITIALIZED;
-    use_app_locks = 0;
     if (pInitArgs) {
         CK_C_INITIALIZE_ARGS *a = pInitArgs;
         int n = !!a->CreateMutex + !!a->DestroyMutex + !!a->LockMutex + !!a->UnlockMutex;
         if (a->pReserved || (n != 0 && n != 4))
             return CKR_ARGUMENTS_BAD;
-        if (n == 4 && !(a->flags & CKF_OS_LOCKING_OK)) {
+    }
+    if (M.initialized) /* a child after fork: the parent's state is left as it is, unused */
+        LOG_DEBUG("", "initialising again after fork: the parent's connections are not used");
+    use_app_locks = 0;
+    if (pInitArgs) {
+        CK_C_INITIALIZE_ARGS *a = pInitArgs;
+        if (a->CreateMutex && !(a->flags & CKF_OS_LOCKING_OK)) {
             app_locks = *a;
             use_app_locks = 1;
         }
     }
     memset(&M, 0, sizeof M);
+    M.pid = getpid();
     char err[600];
     gp_config_t defaults;
     config_defaults(&defaults);
@@ -156,10 +197,9 @@ CK_RV C_Initialize(CK_VOID_PTR pInitArgs)
         return CKR_GENERAL_ERROR;
     }
     log_setup(&M.conf);
-    if (mutex_new(&M.lock) != CKR_OK || mutex_new(&M.watch_lock) != CKR_OK) {
-        mutex_free(M.lock);
+    if (mutex_new(&M.lock) != CKR_OK)
         return CKR_CANT_LOCK;
-    }
+    pthread_mutex_init(&M.watch_lock, NULL);
     slots_refresh();
     /* C_WaitForSlotEvent reports what changes from now on */
     if (pcsc_open(&M.watch_pc, err, sizeof err) == SCP_OK && (M.watch = pcsc_watch_new(M.watch_pc)) &&
@@ -178,20 +218,29 @@ CK_RV C_Initialize(CK_VOID_PTR pInitArgs)
 
 CK_RV C_Finalize(CK_VOID_PTR pReserved)
 {
-    CHECK_INIT();
     if (pReserved)
-        return CKR_ARGUMENTS_BAD;
-    M.finalizing = 1;
-    if (M.watch_pc)
-        pcsc_cancel(M.watch_pc);
-    for (int i = 0; i < 2000; i++) { /* let a waiting C_WaitForSlotEvent leave */
+        return live() ? CKR_ARGUMENTS_BAD : CKR_CRYPTOKI_NOT_INITIALIZED;
+    pthread_mutex_lock(&life);
+    if (!live()) {
+        pthread_mutex_unlock(&life);
+        return CKR_CRYPTOKI_NOT_INITIALIZED;
+    }
+    /* every C_WaitForSlotEvent under way leaves first: wake it (again and
+     * again, since one may be just about to wait) and wait for the count */
+    __atomic_store_n(&M.finalizing, 1, __ATOMIC_RELEASE);
+    while (M.waiters) {
         mutex_lock(M.lock);
-        int w = M.waiters;
+        if (M.watch_pc)
+            pcsc_cancel(M.watch_pc);
         mutex_unlock(M.lock);
-        if (!w)
-            break;
-        struct timespec ts = {0, 1000000L};
-        nanosleep(&ts, NULL);
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 10 * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&life_cv, &life, &until);
     }
     for (int i = 0; i < MAX_SLOTS; i++) {
         token_t *t = &M.tokens[i];
@@ -212,9 +261,10 @@ CK_RV C_Finalize(CK_VOID_PTR pReserved)
     pcsc_watch_free(M.watch);
     pcsc_close(M.watch_pc);
     pcsc_close(M.pc);
-    mutex_free(M.watch_lock);
+    pthread_mutex_destroy(&M.watch_lock);
     mutex_free(M.lock);
     ks_wipe(&M, sizeof M);
+    pthread_mutex_unlock(&life);
     return CKR_OK;
 }
 
@@ -921,67 +971,110 @@ static int next_event(void)
     return -1;
 }
 
-CK_RV C_WaitForSlotEvent(CK_FLAGS flags, CK_SLOT_ID_PTR pSlot, CK_VOID_PTR pReserved)
+/* What pcscd says now, against what was last reported: for a
+ * CKF_DONT_BLOCK call while a blocking one is waiting. M.lock held. */
+static int next_event_now(void)
 {
-    CHECK_INIT();
-    if (!pSlot || pReserved)
-        return CKR_ARGUMENTS_BAD;
-    int block = !(flags & CKF_DONT_BLOCK);
-    mutex_lock(M.lock);
-    M.waiters++;
-    mutex_unlock(M.lock);
-    mutex_lock(M.watch_lock);
-    CK_RV rv = CKR_NO_EVENT;
+    for (int k = 0; k < MAX_SLOTS; k++) {
+        token_t *t = &M.tokens[k];
+        if (!t->used)
+            continue;
+        int present = t->listed && M.pc && pcsc_card_present(M.pc, t->reader) > 0;
+        if (present != M.reported_present[k]) {
+            M.reported_present[k] = present;
+            return k;
+        }
+    }
+    return -1;
+}
+
+/* Waits (or, without block, looks) for a slot event with the watcher; the
+ * caller holds M.watch_lock. Waits in slices, so that C_Finalize's
+ * SCardCancel cannot be missed for long by a wait just starting. */
+static CK_RV watch_event(int block, CK_SLOT_ID_PTR pSlot)
+{
     char err[256];
+    mutex_lock(M.lock);
+    CK_RV rv = CKR_OK;
     if (!M.watch_pc && pcsc_open(&M.watch_pc, err, sizeof err) != SCP_OK)
         rv = block ? CKR_DEVICE_ERROR : CKR_NO_EVENT;
     else if (!M.watch && !(M.watch = pcsc_watch_new(M.watch_pc)))
         rv = CKR_HOST_MEMORY;
-    else
-        for (;;) {
-            if (M.finalizing) {
-                rv = CKR_CRYPTOKI_NOT_INITIALIZED;
-                break;
-            }
-            mutex_lock(M.lock);
-            int k = next_event();
-            mutex_unlock(M.lock);
-            if (k >= 0) {
-                *pSlot = (CK_SLOT_ID)k;
-                rv = CKR_OK;
-                break;
-            }
-            int r = pcsc_watch_wait(M.watch, block ? -1 : 0);
-            if (M.finalizing) {
-                rv = CKR_CRYPTOKI_NOT_INITIALIZED;
-                break;
-            }
-            if (r < 0) {
-                /* pcscd stopped: start afresh with the next call */
-                LOG_ERR("", "waiting for a slot event failed: is pcscd running?");
-                pcsc_watch_free(M.watch);
-                pcsc_close(M.watch_pc);
-                M.watch = NULL;
-                M.watch_pc = NULL;
-                rv = block ? CKR_DEVICE_ERROR : CKR_NO_EVENT;
-                break;
-            }
-            if (r == 0 && !block) {
-                /* nothing new since the last report, or one more look */
-                mutex_lock(M.lock);
-                k = next_event();
-                mutex_unlock(M.lock);
-                if (k >= 0) {
-                    *pSlot = (CK_SLOT_ID)k;
-                    rv = CKR_OK;
-                }
-                break;
-            }
-        }
-    mutex_unlock(M.watch_lock);
-    mutex_lock(M.lock);
-    M.waiters--;
     mutex_unlock(M.lock);
+    if (rv != CKR_OK)
+        return rv;
+    for (;;) {
+        if (finalizing())
+            return CKR_CRYPTOKI_NOT_INITIALIZED;
+        mutex_lock(M.lock);
+        int k = next_event();
+        mutex_unlock(M.lock);
+        if (k >= 0) {
+            *pSlot = (CK_SLOT_ID)k;
+            return CKR_OK;
+        }
+        int r = pcsc_watch_wait(M.watch, block ? 1000 : 0);
+        if (finalizing())
+            return CKR_CRYPTOKI_NOT_INITIALIZED;
+        if (r < 0) {
+            /* pcscd stopped: start afresh with the next call */
+            LOG_ERR("", "waiting for a slot event failed: is pcscd running?");
+            mutex_lock(M.lock);
+            pcsc_watch_free(M.watch);
+            pcsc_close(M.watch_pc);
+            M.watch = NULL;
+            M.watch_pc = NULL;
+            mutex_unlock(M.lock);
+            return block ? CKR_DEVICE_ERROR : CKR_NO_EVENT;
+        }
+        if (r == 0 && !block) {
+            /* nothing new since the last report, or one more look */
+            mutex_lock(M.lock);
+            k = next_event();
+            mutex_unlock(M.lock);
+            if (k < 0)
+                return CKR_NO_EVENT;
+            *pSlot = (CK_SLOT_ID)k;
+            return CKR_OK;
+        }
+    }
+}
+
+CK_RV C_WaitForSlotEvent(CK_FLAGS flags, CK_SLOT_ID_PTR pSlot, CK_VOID_PTR pReserved)
+{
+    /* under the life lock: C_Finalize may be under way in another thread */
+    pthread_mutex_lock(&life);
+    if (!live() || finalizing()) {
+        pthread_mutex_unlock(&life);
+        return CKR_CRYPTOKI_NOT_INITIALIZED;
+    }
+    if (!pSlot || pReserved) {
+        pthread_mutex_unlock(&life);
+        return CKR_ARGUMENTS_BAD;
+    }
+    M.waiters++;
+    pthread_mutex_unlock(&life);
+    CK_RV rv;
+    if (!(flags & CKF_DONT_BLOCK)) {
+        pthread_mutex_lock(&M.watch_lock);
+        rv = watch_event(1, pSlot);
+        pthread_mutex_unlock(&M.watch_lock);
+    } else if (pthread_mutex_trylock(&M.watch_lock) == 0) {
+        rv = watch_event(0, pSlot);
+        pthread_mutex_unlock(&M.watch_lock);
+    } else {
+        /* a blocking call is waiting with the watcher: never wait behind it */
+        mutex_lock(M.lock);
+        int k = next_event_now();
+        mutex_unlock(M.lock);
+        rv = k < 0 ? CKR_NO_EVENT : CKR_OK;
+        if (k >= 0)
+            *pSlot = (CK_SLOT_ID)k;
+    }
+    pthread_mutex_lock(&life);
+    M.waiters--;
+    pthread_cond_broadcast(&life_cv);
+    pthread_mutex_unlock(&life);
     return rv;
 }
 

@@ -9,6 +9,8 @@
 #define GP_MODULE_H
 
 #include <p11-kit/pkcs11.h>
+#include <pthread.h>
+#include <sys/types.h>
 
 #include "gp-p11/gp-p11.h"
 #include "keystore/keystore.h"
@@ -88,6 +90,7 @@ typedef struct {
 
 struct module {
     int initialized;
+    pid_t pid;                 /* the process that initialised the module */
     int finalizing;
     gp_config_t conf;
     mutex_t lock;
@@ -100,7 +103,7 @@ struct module {
     token_t tokens[MAX_SLOTS];
     pcsc_ctx_t *pc;            /* for listing readers */
     /* C_WaitForSlotEvent */
-    mutex_t watch_lock;
+    pthread_mutex_t watch_lock; /* the blocking waiter's; CKF_DONT_BLOCK only tries it */
     pcsc_ctx_t *watch_pc;
     pcsc_watch_t *watch;
     int reported_present[MAX_SLOTS];

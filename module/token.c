@@ -859,15 +859,19 @@ CK_RV token_put_key(token_t *t, const char *name, uint8_t kvn, uint8_t replace,
                  replace ? "replaces the old one" : "added", name);
         return put_key_kept(t, &ns, kvn, out);
     }
+    /* what went wrong, without gp_command's own "PUT KEY: " in front */
+    const char *what = gp_error(&t->gp);
+    if (!strncmp(what, "PUT KEY: ", 9))
+        what += 9;
     if (e == SCP_E_RSP_SW && gp_sw_refused(t->gp.sw)) {
         LOG_ERR(t->reader, "PUT KEY: %s. The card did not execute it: nothing changed on the card, "
-                           "and the new key set \"%s\" is deleted", gp_error(&t->gp), name);
+                           "and the new key set \"%s\" is deleted", what, name);
         ks_destroy_keyset(t->kss, &ns);
         return CKR_FUNCTION_FAILED;
     }
     /* The card may have executed it: nothing is deleted until it says. */
     char why[400];
-    snprintf(why, sizeof why, "%s", gp_error(&t->gp));
+    snprintf(why, sizeof why, "%s", what);
     int has = e == SCP_E_REMOVED || !t->card ? -1 : card_has_keys(t, kvn, &ns);
     if (has == 1) {
         LOG_WARN(t->reader, "PUT KEY: %s. A check on a fresh channel shows key version %02X with "

@@ -536,6 +536,53 @@ static void test_6982_sent_once_more(void **state)
     reinit("");
 }
 
+/* Waits until pcscd reports the card's presence as want. */
+static void wait_present(int want)
+{
+    for (int i = 0; i < 200; i++) {
+        CK_SLOT_ID slot;
+        CK_ULONG n = 1;
+        if (f->C_GetSlotList(CK_TRUE, &slot, &n) == CKR_OK && (int)n == want)
+            return;
+        struct timespec t = {0, 25 * 1000000L};
+        nanosleep(&t, NULL);
+    }
+    fail_msg("the card did not %s", want ? "come back" : "go");
+}
+
+/* A card pulled out and put back while the application makes no call: the
+ * first call after sees the card that is there (it answered
+ * CKR_TOKEN_NOT_PRESENT), the removed card's sessions are dead for every
+ * purpose, and the login ends with the last live session (a session of the
+ * removed card kept it alive, so a fresh session could send secured APDUs
+ * without a PIN). */
+static void test_reinsertion(void **state)
+{
+    (void)state;
+    CK_SESSION_HANDLE old = open_session();
+    assert_int_equal(login(old), CKR_OK);
+    sim_control(0, "reinsert_ms = 400\n");
+    assert_int_equal(system("pkill -USR1 -f '[g]p-sim --port 40000 '"), 0);
+    wait_present(0);
+    wait_present(1);
+    CK_TOKEN_INFO ti;
+    assert_int_equal(f->C_GetTokenInfo(the_slot(), &ti), CKR_OK);
+    CK_SESSION_HANDLE fresh = open_session();
+    CK_SESSION_INFO si;
+    assert_int_equal(f->C_GetSessionInfo(fresh, &si), CKR_OK);
+    assert_int_equal(si.state, CKS_RO_PUBLIC_SESSION); /* not logged in */
+    assert_int_equal(f->C_GetSessionInfo(old, &si), CKR_DEVICE_REMOVED);
+    assert_int_equal(f->C_GetSessionInfo(old, &si), CKR_SESSION_HANDLE_INVALID);
+    assert_int_equal(login(fresh), CKR_OK);
+    assert_int_equal(f->C_CloseSession(fresh), CKR_OK); /* the last live session */
+    CK_SESSION_HANDLE next = open_session();
+    assert_int_equal(f->C_GetSessionInfo(next, &si), CKR_OK);
+    assert_int_equal(si.state, CKS_RO_PUBLIC_SESSION);
+    CK_MECHANISM m = {CKM_GP_APDU, NULL, 0};
+    assert_int_equal(f->C_SignInit(next, &m, 1), CKR_USER_NOT_LOGGED_IN);
+    f->C_CloseSession(next);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -554,6 +601,7 @@ int main(void)
         cmocka_unit_test(test_put_key_refused),
         cmocka_unit_test(test_rmac_stays_in_step),
         cmocka_unit_test(test_6982_sent_once_more),
+        cmocka_unit_test(test_reinsertion),
     };
     return cmocka_run_group_tests_name("faults", tests, setup, teardown);
 }

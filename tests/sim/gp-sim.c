@@ -46,6 +46,11 @@ static struct {
 } g = {.host = "127.0.0.1", .quickack = 1, .on_ins = -1, .reinsert_ms = 1000, .truncate_to = -1,
        .set_i = -1};
 
+/* SIGUSR1: the card is pulled out now, with no command under way, and put
+ * back reinsert_ms later (1000 unless the control file says otherwise). */
+static volatile sig_atomic_t pulled;
+static void on_pull(int sig) { (void)sig; pulled = 1; }
+
 static void msleep(int ms)
 {
     struct timespec t = {ms / 1000, (long)(ms % 1000) * 1000000L};
@@ -181,7 +186,7 @@ static int recv_all(int fd, uint8_t *b, size_t n)
         }
         ssize_t r = recv(fd, b + got, n - got, 0);
         if (r <= 0) {
-            if (r < 0 && errno == EINTR)
+            if (r < 0 && errno == EINTR && !pulled)
                 continue;
             return -1;
         }
@@ -282,6 +287,10 @@ int main(int argc, char **argv)
         card.cin_len = (size_t)n;
     }
     signal(SIGPIPE, SIG_IGN);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_pull; /* no SA_RESTART: a waiting recv returns */
+    sigaction(SIGUSR1, &sa, NULL);
     write_state(&card);
     for (;;) {
         int fd = connect_vpcd();
@@ -359,6 +368,15 @@ int main(int argc, char **argv)
             write_state(&card);
             if (send_frame(fd, rsp, rl) != 0)
                 break;
+        }
+        if (pulled) {
+            pulled = 0;
+            close(fd);
+            read_control();
+            msleep(g.reinsert_ms < 0 ? 1000 : g.reinsert_ms);
+            sim_reset(&card);
+            write_state(&card);
+            continue;
         }
         if (!reconnect) {
             /* vpcd went away (pcscd stopped): wait for it to come back, as a
