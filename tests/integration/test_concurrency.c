@@ -7,6 +7,9 @@
  */
 #include <dlfcn.h>
 #include <pthread.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -168,10 +171,160 @@ static void test_eight_threads_two_cards(void **state)
                   signs[0] + signs[1], THREADS);
 }
 
+/* --- the module's life: fork, C_Initialize, C_Finalize, C_WaitForSlotEvent --- */
+
+static pthread_barrier_t start;
+
+static void *init_once(void *p)
+{
+    pthread_barrier_wait(&start);
+    *(CK_RV *)p = f->C_Initialize(NULL);
+    return NULL;
+}
+
+/* Concurrent C_Initialize calls: exactly one initialises. */
+static void test_concurrent_initialize(void **state)
+{
+    (void)state;
+    assert_int_equal(f->C_Finalize(NULL), CKR_OK);
+    pthread_t th[THREADS];
+    CK_RV rv[THREADS];
+    pthread_barrier_init(&start, NULL, THREADS);
+    for (int i = 0; i < THREADS; i++)
+        pthread_create(&th[i], NULL, init_once, &rv[i]);
+    int ok = 0, already = 0;
+    for (int i = 0; i < THREADS; i++) {
+        pthread_join(th[i], NULL);
+        ok += rv[i] == CKR_OK;
+        already += rv[i] == CKR_CRYPTOKI_ALREADY_INITIALIZED;
+    }
+    pthread_barrier_destroy(&start);
+    assert_int_equal(ok, 1);
+    assert_int_equal(already, THREADS - 1);
+}
+
+static void *wait_event(void *p)
+{
+    CK_SLOT_ID s;
+    *(CK_RV *)p = f->C_WaitForSlotEvent(0, &s, NULL);
+    return NULL;
+}
+
+/* C_Finalize always returns, and frees nothing under a C_WaitForSlotEvent
+ * that is starting, waiting or returning (ASan and TSan watch this). */
+static void test_finalize_against_wait(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 60; i++) {
+        if (i)
+            assert_int_equal(f->C_Initialize(NULL), CKR_OK);
+        CK_RV rv = CKR_GENERAL_ERROR;
+        pthread_t th;
+        pthread_create(&th, NULL, wait_event, &rv);
+        if (i % 3 == 1)
+            sched_yield();
+        else if (i % 3 == 2) {
+            struct timespec t = {0, 2 * 1000000L};
+            nanosleep(&t, NULL);
+        }
+        assert_int_equal(f->C_Finalize(NULL), CKR_OK);
+        pthread_join(th, NULL);
+        if (rv != CKR_CRYPTOKI_NOT_INITIALIZED && rv != CKR_OK)
+            fail_msg("round %d: C_WaitForSlotEvent returned 0x%lx", i, rv);
+    }
+    assert_int_equal(f->C_Initialize(NULL), CKR_OK);
+}
+
+/* CKF_DONT_BLOCK answers at once, even while a blocking call waits. */
+static void test_dont_block_never_blocks(void **state)
+{
+    (void)state;
+    CK_SLOT_ID s;
+    while (f->C_WaitForSlotEvent(CKF_DONT_BLOCK, &s, NULL) == CKR_OK) /* what is pending */
+        ;
+    CK_RV rv = CKR_GENERAL_ERROR;
+    pthread_t th;
+    pthread_create(&th, NULL, wait_event, &rv);
+    struct timespec t = {0, 100 * 1000000L};
+    nanosleep(&t, NULL); /* let it wait (if it is not waiting yet, this proves less, not wrong) */
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(f->C_WaitForSlotEvent(CKF_DONT_BLOCK, &s, NULL), CKR_NO_EVENT);
+    assert_int_equal(f->C_Finalize(NULL), CKR_OK);
+    pthread_join(th, NULL);
+    assert_int_equal(rv, CKR_CRYPTOKI_NOT_INITIALIZED);
+    assert_int_equal(f->C_Initialize(NULL), CKR_OK);
+}
+
+/* GET DATA 9F7F through the channel of session s; 0 when the answer is the CPLC and 9000. */
+static int cplc_ok(CK_SESSION_HANDLE s)
+{
+    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+    CK_ATTRIBUTE t = {CKA_CLASS, &cls, sizeof cls};
+    CK_OBJECT_HANDLE key;
+    CK_ULONG n = 0;
+    if (f->C_FindObjectsInit(s, &t, 1) != CKR_OK || f->C_FindObjects(s, &key, 1, &n) != CKR_OK ||
+        f->C_FindObjectsFinal(s) != CKR_OK || n != 1)
+        return -1;
+    CK_MECHANISM m = {CKM_GP_APDU, NULL, 0};
+    uint8_t r[300];
+    CK_ULONG rl = sizeof r;
+    if (f->C_SignInit(s, &m, key) != CKR_OK ||
+        f->C_Sign(s, (CK_BYTE_PTR) "\x80\xCA\x9F\x7F\x00", 5, r, &rl) != CKR_OK)
+        return -2;
+    return rl == 47 && r[45] == 0x90 ? 0 : -3;
+}
+
+/* After fork, the child's C_Initialize starts afresh: it logs in to the
+ * other card with connections of its own and never touches the parent's
+ * PC/SC handles, channel or keystore sessions; the parent's channel goes on. */
+static void test_fork(void **state)
+{
+    (void)state;
+    CK_SESSION_HANDLE s;
+    assert_int_equal(f->C_OpenSession(slot[0], CKF_SERIAL_SESSION, NULL, NULL, &s), CKR_OK);
+    assert_int_equal(f->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin)), CKR_OK);
+    assert_int_equal(cplc_ok(s), 0);
+    fflush(NULL);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        int code = 0;
+        CK_SESSION_HANDLE c;
+        CK_SLOT_ID sl[4];
+        CK_ULONG n = 4;
+        if (f->C_GetSlotList(CK_TRUE, sl, &n) != CKR_CRYPTOKI_NOT_INITIALIZED)
+            code = 10; /* the parent's module is not the child's */
+        else if (f->C_Initialize(NULL) != CKR_OK)
+            code = 11;
+        else if (f->C_OpenSession(slot[1], CKF_SERIAL_SESSION, NULL, NULL, &c) != CKR_OK)
+            code = 12;
+        else if (f->C_Login(c, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin)) != CKR_OK)
+            code = 13;
+        else if (cplc_ok(c) != 0)
+            code = 14;
+        else if (f->C_Finalize(NULL) != CKR_OK)
+            code = 15;
+        _exit(code);
+    }
+    int st = 0;
+    assert_int_equal(waitpid(child, &st, 0), child);
+    assert_true(WIFEXITED(st));
+    if (WEXITSTATUS(st))
+        fail_msg("the child failed at step %d", WEXITSTATUS(st));
+    assert_int_equal(cplc_ok(s), 0); /* the parent's channel is untouched */
+    assert_int_equal(f->C_Logout(s), CKR_OK);
+    f->C_CloseSession(s);
+}
+
 int main(void)
 {
+    alarm(600); /* a hang is a failure, not a stuck test run */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_eight_threads_two_cards),
+        cmocka_unit_test(test_fork),
+        cmocka_unit_test(test_concurrent_initialize),
+        cmocka_unit_test(test_finalize_against_wait),
+        cmocka_unit_test(test_dont_block_never_blocks),
     };
     return cmocka_run_group_tests_name("concurrency", tests, setup, teardown);
 }
