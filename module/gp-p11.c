@@ -971,23 +971,6 @@ static int next_event(void)
     return -1;
 }
 
-/* What pcscd says now, against what was last reported: for a
- * CKF_DONT_BLOCK call while a blocking one is waiting. M.lock held. */
-static int next_event_now(void)
-{
-    for (int k = 0; k < MAX_SLOTS; k++) {
-        token_t *t = &M.tokens[k];
-        if (!t->used)
-            continue;
-        int present = t->listed && M.pc && pcsc_card_present(M.pc, t->reader) > 0;
-        if (present != M.reported_present[k]) {
-            M.reported_present[k] = present;
-            return k;
-        }
-    }
-    return -1;
-}
-
 /* Waits (or, without block, looks) for a slot event with the watcher; the
  * caller holds M.watch_lock. Waits in slices, so that C_Finalize's
  * SCardCancel cannot be missed for long by a wait just starting. */
@@ -1063,13 +1046,10 @@ CK_RV C_WaitForSlotEvent(CK_FLAGS flags, CK_SLOT_ID_PTR pSlot, CK_VOID_PTR pRese
         rv = watch_event(0, pSlot);
         pthread_mutex_unlock(&M.watch_lock);
     } else {
-        /* a blocking call is waiting with the watcher: never wait behind it */
-        mutex_lock(M.lock);
-        int k = next_event_now();
-        mutex_unlock(M.lock);
-        rv = k < 0 ? CKR_NO_EVENT : CKR_OK;
-        if (k >= 0)
-            *pSlot = (CK_SLOT_ID)k;
+        /* a blocking call is waiting with the watcher: never wait behind it.
+         * The blocking call reports the next event; asking pcscd here too
+         * would race inside libpcsclite with its wait. */
+        rv = CKR_NO_EVENT;
     }
     pthread_mutex_lock(&life);
     M.waiters--;
