@@ -220,6 +220,11 @@ CK_RV ks_login_ex(ks_t *ks, const uint8_t *pin, size_t pin_len, int *already,
         seterr(err, "keystore refused the PIN (CKR_PIN_INCORRECT)");
     else if (rv == CKR_PIN_LOCKED)
         seterr(err, "keystore PIN is locked (CKR_PIN_LOCKED): unblock it with the SO PIN");
+    else if (rv == CKR_GENERAL_ERROR)
+        seterr(err, "keystore login failed: CKR_GENERAL_ERROR, the keystore module's own failure "
+                    "(SoftHSM has been reported to answer this when another process uses the same "
+                    "token at the same moment): try again; gp-p11 does not retry a login itself, "
+                    "since a keystore may have counted it as a PIN try");
     else if (rv != CKR_OK)
         seterr(err, "keystore login failed: %s", ks_rv_name(rv));
     return rv;

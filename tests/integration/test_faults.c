@@ -368,17 +368,27 @@ static CK_SESSION_HANDLE rw_login(const char *extra)
     return s;
 }
 
+/* PUT KEY in a new read-write login (configuration lines conf), with a
+ * simulator fault armed just before; *log is what the module said. */
+static CK_RV put_key_faulted(const char *conf, const char *fault, const char *name, CK_BYTE kvn,
+                             CK_BYTE replace, CK_BYTE fill, char **log)
+{
+    CK_SESSION_HANDLE s = rw_login(conf);
+    sim_control(0, fault);
+    log_begin();
+    CK_RV rv = put_key(s, name, kvn, replace, fill);
+    *log = log_end();
+    f->C_CloseSession(s);
+    return rv;
+}
+
 /* The card executes PUT KEY, its answer comes back cut short: gp-p11 checks
  * on a fresh channel (no EXTERNAL AUTHENTICATE) and keeps the keys. */
 static void test_put_key_answer_truncated(void **state)
 {
     (void)state;
-    CK_SESSION_HANDLE s = rw_login("");
-    sim_control(0, "fault = truncate\non_ins = D8\n");
-    log_begin();
-    CK_RV rv = put_key(s, "trunc", 0x02, 0x00, 0x21);
-    char *log = log_end();
-    f->C_CloseSession(s);
+    char *log;
+    CK_RV rv = put_key_faulted("", "fault = truncate\non_ins = D8\n", "trunc", 0x02, 0x00, 0x21, &log);
     assert_int_equal(rv, CKR_OK);
     assert_non_null(strstr(log, "key version 02 with the new keys on the card: PUT KEY took effect"));
     assert_true(sim_state_has(0, "key_versions", "02"));
@@ -392,12 +402,9 @@ static void test_put_key_answer_truncated(void **state)
 static void test_put_key_answer_lost_card_removed(void **state)
 {
     (void)state;
-    CK_SESSION_HANDLE s = rw_login("");
-    sim_control(0, "fault = lose-answer\non_ins = D8\nreinsert_ms = 500\n");
-    log_begin();
-    CK_RV rv = put_key(s, "lost", 0x03, 0x02, 0x31);
-    char *log = log_end();
-    f->C_CloseSession(s);
+    char *log;
+    CK_RV rv = put_key_faulted("", "fault = lose-answer\non_ins = D8\nreinsert_ms = 500\n", "lost",
+                               0x03, 0x02, 0x31, &log);
     assert_int_equal(rv, CKR_DEVICE_REMOVED);
     assert_non_null(strstr(log, "Whether the card executed it is unknown, so no key is deleted"));
     assert_non_null(strstr(log, "key_set = lost and key_version = 3"));
@@ -420,12 +427,9 @@ static void test_put_key_bad_rmac(void **state)
 {
     (void)state;
     sim_control(0, "set_i = 35\n");
-    CK_SESSION_HANDLE s = rw_login("security_level = mac-rmac\n");
-    sim_control(0, "fault = bad-rmac\non_ins = D8\n");
-    log_begin();
-    CK_RV rv = put_key(s, "rmac", 0x04, 0x00, 0x41);
-    char *log = log_end();
-    f->C_CloseSession(s);
+    char *log;
+    CK_RV rv = put_key_faulted("security_level = mac-rmac\n", "fault = bad-rmac\non_ins = D8\n",
+                               "rmac", 0x04, 0x00, 0x41, &log);
     assert_int_equal(rv, CKR_OK);
     assert_non_null(strstr(log, "R-MAC"));
     assert_non_null(strstr(log, "PUT KEY took effect"));
