@@ -50,7 +50,7 @@ scp_err_t pcsc_connect(pcsc_ctx_t *p, const char *reader, pcsc_card_t **out, cha
  * the background and cleans up after itself), SCP_E_REMOVED with no card.
  *
  * pcsc_hold begins a transaction: until pcsc_release no other program's
- * command reaches the card. SCP_E_BUSY after wait_ms: the connection is
+ * command, nor its reset of the card, reaches the card. SCP_E_BUSY after wait_ms: the connection is
  * closed (that is the only way to end the wait) and *c is NULL. A card reset
  * by another program is reconnected and reported through *was_reset: every
  * secure channel on it is gone. SCP_E_REMOVED: removed (*c NULL).

@@ -4,8 +4,10 @@
  * clear, selects the issuer security domain and reads its CPLC in the clear,
  * and disconnects: no transaction, as a careless card tool does. Prints how
  * many rounds it made. With --reset it ends every round with a card reset.
+ * With --reset-after it connects at once, waits SECONDS and resets the card
+ * (pcscd lets a program connected before another's transaction do that).
  *
- *   pcsc_intruder READER SECONDS [--reset]
+ *   pcsc_intruder READER SECONDS [--reset | --reset-after]
  */
 #include <signal.h>
 #include <stdio.h>
@@ -39,6 +41,23 @@ int main(int argc, char **argv)
     static const BYTE cplc[] = {0x80, 0xCA, 0x9F, 0x7F, 0x00};
     const BYTE *cmds[] = {sel_app, get, sel_isd, cplc};
     const DWORD lens[] = {sizeof sel_app, sizeof get, sizeof sel_isd, sizeof cplc};
+    if (argc > 3 && !strcmp(argv[3], "--reset-after")) {
+        SCARDHANDLE h;
+        DWORD proto;
+        if (SCardConnect(ctx, argv[1], SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1, &h,
+                         &proto) != SCARD_S_SUCCESS)
+            return 1;
+        printf("intruder: connected\n");
+        fflush(stdout);
+        double secs = atof(argv[2]);
+        struct timespec t = {(time_t)secs, (long)((secs - (time_t)secs) * 1e9)};
+        nanosleep(&t, NULL);
+        LONG rv = SCardDisconnect(h, SCARD_RESET_CARD);
+        printf("intruder: reset %s\n", pcsc_stringify_error(rv));
+        fflush(stdout);
+        SCardReleaseContext(ctx);
+        return rv == SCARD_S_SUCCESS ? 0 : 1;
+    }
     double end = now() + atof(argv[2]);
     long rounds = 0, answered = 0;
     while (now() < end && !stop) {

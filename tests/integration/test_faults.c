@@ -587,6 +587,67 @@ static void test_reinsertion(void **state)
     f->C_CloseSession(next);
 }
 
+/* Waits until the file holds text. */
+static void wait_for_text(const char *path, const char *text)
+{
+    for (int i = 0; i < 400; i++) {
+        char buf[512] = "";
+        FILE *fp = fopen(path, "r");
+        if (fp) {
+            size_t n = fread(buf, 1, sizeof buf - 1, fp);
+            buf[n] = 0;
+            fclose(fp);
+        }
+        if (strstr(buf, text))
+            return;
+        struct timespec t = {0, 25 * 1000000L};
+        nanosleep(&t, NULL);
+    }
+    fail_msg("%s never said \"%s\"", path, text);
+}
+
+/* Another program resets the card. While gp-p11 is logged in, pcscd makes
+ * even that wait for the logout: the login's channel goes on untouched.
+ * Between logins the reset goes through, and the next login recognises it
+ * (SCARD_W_RESET_CARD), says so and opens a new channel; the card counted
+ * nothing. */
+static void test_reset_by_another_program(void **state)
+{
+    (void)state;
+    char cmd[1024], out[512];
+    snprintf(out, sizeof out, "%s/reset.out", getenv("GP_ENV_DIR"));
+    snprintf(cmd, sizeof cmd, "%s/tests/integration/pcsc_intruder '%s' 1 --reset-after > %s &",
+             getenv("GP_BUILDDIR"), getenv("GP_READER_0"), out);
+    /* it connects first (a connect, too, waits for a login), then resets after 1 s */
+    assert_int_equal(system(cmd), 0);
+    wait_for_text(out, "intruder: connected");
+    CK_SESSION_HANDLE s = open_session();
+    assert_int_equal(login(s), CKR_OK);
+    CK_RV rv;
+    for (int i = 0; i < 30; i++) { /* 1.5 s: its reset waits, our channel goes on */
+        assert_int_equal(get_cplc(s, &rv), 47);
+        struct timespec t = {0, 50 * 1000000L};
+        nanosleep(&t, NULL);
+    }
+    FILE *fp = fopen(out, "r");
+    char text[256] = "";
+    if (fp) {
+        text[fread(text, 1, sizeof text - 1, fp)] = 0;
+        fclose(fp);
+    }
+    assert_null(strstr(text, "reset")); /* not before our logout */
+    assert_int_equal(f->C_Logout(s), CKR_OK);
+    wait_for_text(out, "intruder: reset Command successful"); /* now it could */
+    log_begin();
+    rv = login(s);
+    char *log = log_end();
+    assert_int_equal(rv, CKR_OK);
+    assert_non_null(strstr(log, "the card was reset by another program"));
+    assert_int_equal(get_cplc(s, &rv), 47);
+    f->C_CloseSession(s);
+    assert_int_equal(sim_state(0, "failed_auth"), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -606,6 +667,7 @@ int main(void)
         cmocka_unit_test(test_rmac_stays_in_step),
         cmocka_unit_test(test_6982_sent_once_more),
         cmocka_unit_test(test_reinsertion),
+        cmocka_unit_test(test_reset_by_another_program),
     };
     return cmocka_run_group_tests_name("faults", tests, setup, teardown);
 }

@@ -114,7 +114,8 @@ static uint16_t host_send(sim_card_t *c, host_t *h, uint8_t ins, uint8_t p1, uin
     buf[2] = p1;
     buf[3] = p2;
     buf[4] = (uint8_t)(lc + 8);
-    memcpy(buf + 5, data, lc);
+    if (lc)
+        memcpy(buf + 5, data, lc);
     sim_des1(h->s_mac, h->last, icv, 1);
     uint8_t mac[8];
     sim_mac_retail(h->s_mac, icv, buf, 5 + lc, mac);
