@@ -1,8 +1,12 @@
 /* gp-p11 keystore: module loading, token, login, key sets and primitives. */
+#define _GNU_SOURCE /* memfd_create */
 #include "config.h"
 #include "keystore.h"
 
 #include <dlfcn.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,6 +19,7 @@ struct ks {
     void *dl;
     CK_FUNCTION_LIST_PTR f;
     int we_initialized;       /* only finalise what we initialised */
+    int private_instance;     /* loaded from a copy of its own (ks_private) */
     CK_SLOT_ID slot;
     int have_slot;
     CK_SESSION_HANDLE login_session; /* keeps the login state alive */
@@ -75,6 +80,37 @@ const char *ks_rv_name(CK_RV rv)
     }
 }
 
+/* An instance of the keystore module of our own. The dynamic loader hands a
+ * second dlopen of a file the instance it loaded already, with its login
+ * state and sessions: the p11-kit proxy loads SoftHSM into every program
+ * that uses it, so the application would share gp-p11's keystore. A copy of
+ * the file in anonymous memory is another file to the loader, with globals
+ * of its own; only its (stateless) dependencies are shared. dlmopen into a
+ * new namespace was measured too: it loads a second libc and libstdc++, and
+ * the process aborted at exit (README, "The keystore is gp-p11's alone"). */
+static void *dlopen_private(const char *path)
+{
+    int fd = memfd_create("gp-p11-keystore", MFD_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    void *dl = NULL;
+    int in = open(path, O_RDONLY | O_CLOEXEC);
+    if (in >= 0) {
+        char buf[65536];
+        ssize_t n;
+        int ok = 1;
+        while (ok && (n = read(in, buf, sizeof buf)) > 0)
+            ok = write(fd, buf, (size_t)n) == n;
+        close(in);
+        char p[64];
+        snprintf(p, sizeof p, "/proc/self/fd/%d", fd);
+        if (ok && n == 0)
+            dl = dlopen(p, RTLD_NOW | RTLD_LOCAL);
+    }
+    close(fd); /* the mapping keeps the copy */
+    return dl;
+}
+
 CK_RV ks_open(ks_t **out, const char *module_path, char err[KS_ERRLEN])
 {
     *out = NULL;
@@ -84,7 +120,10 @@ CK_RV ks_open(ks_t **out, const char *module_path, char err[KS_ERRLEN])
     if (!ks)
         return CKR_HOST_MEMORY;
     snprintf(ks->path, sizeof ks->path, "%s", module_path);
-    ks->dl = dlopen(module_path, RTLD_NOW | RTLD_LOCAL);
+    ks->dl = dlopen_private(module_path);
+    ks->private_instance = ks->dl != NULL;
+    if (!ks->dl)
+        ks->dl = dlopen(module_path, RTLD_NOW | RTLD_LOCAL);
     if (!ks->dl) {
         seterr(err, "cannot load keystore module %s: %s", module_path, dlerror());
         free(ks);
@@ -131,6 +170,7 @@ void ks_close(ks_t *ks)
 }
 
 CK_FUNCTION_LIST_PTR ks_functions(const ks_t *ks) { return ks->f; }
+int ks_private(const ks_t *ks) { return ks->private_instance; }
 
 static int label_matches(const CK_UTF8CHAR field[32], const char *label)
 {

@@ -28,8 +28,12 @@ typedef struct {
 enum ks_role { KS_ROLE_ENC = 0, KS_ROLE_MAC = 1, KS_ROLE_DEK = 2 };
 extern const char *const ks_role_names[3]; /* "enc", "mac", "dek" */
 
-/* Loads the module with dlopen and initialises it for multi-threaded use. */
+/* Loads the module and initialises it for multi-threaded use: an instance
+ * of its own, loaded from a private copy of the file, so that nothing else in
+ * the process shares its login state, sessions or objects; the shared
+ * instance only where no copy can be loaded (ks_private tells). */
 CK_RV ks_open(ks_t **out, const char *module_path, char err[KS_ERRLEN]);
+int ks_private(const ks_t *ks);
 void ks_close(ks_t *ks);
 /* Finds the token by label (exact, blank-padded compare). */
 CK_RV ks_select_token(ks_t *ks, const char *label, char err[KS_ERRLEN]);

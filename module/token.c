@@ -41,6 +41,10 @@ static CK_RV keystore_load(void) /* M.lock held */
         LOG_ERR("", "%s", err);
         return CKR_DEVICE_ERROR;
     }
+    if (!ks_private(M.ks))
+        LOG_WARN("", "the keystore module %s is loaded as a shared instance (no private copy could "
+                     "be loaded: is /proc mounted, and memfd allowed?): other code in this process "
+                     "that loads it shares its login and sessions", M.conf.keystore_module);
     if (ks_select_token(M.ks, M.conf.keystore_token, err) != CKR_OK ||
         ks_session_open(M.ks, &M.ks_misc) != CKR_OK) {
         LOG_ERR("", "%s", err[0] ? err : "keystore: cannot open a session");
@@ -81,9 +85,16 @@ static CK_RV keystore_login(const uint8_t *pin, size_t pin_len)
             LOG_WARN("", "%s", err);
             goto out;
         }
-        if (already)
-            LOG_WARN("", "the keystore token \"%s\" was already logged in by this application: "
-                         "the PIN could not be checked against it", M.conf.keystore_token);
+        if (already) {
+            /* someone else in this process logged the shared instance in:
+             * the PIN was not checked, so it is not taken */
+            LOG_ERR("", "the keystore token \"%s\" is already logged in by other code in this "
+                        "process, which shares gp-p11's instance of %s (no private copy of the "
+                        "module could be loaded): gp-p11 cannot check the PIN and refuses it",
+                    M.conf.keystore_token, M.conf.keystore_module);
+            rv = CKR_USER_ANOTHER_ALREADY_LOGGED_IN;
+            goto out;
+        }
         if (ks_random(M.ks_misc, M.pin_salt, sizeof M.pin_salt) != CKR_OK ||
             ks_sha256(M.ks_misc, M.pin_salt, sizeof M.pin_salt, pin, pin_len, M.pin_verifier) !=
                 CKR_OK) {

@@ -1,0 +1,161 @@
+/*
+ * The keystore is gp-p11's alone (tests/integration/keystore-own.sh): an
+ * application goes through the p11-kit proxy, which loads SoftHSM (registered
+ * in a private p11-kit configuration) and gp-p11 into the same process; gp-p11's
+ * keystore is the same SoftHSM file and token. The application logs into the
+ * keystore token itself before and after gp-p11's login and logs out again:
+ * gp-p11 must refuse a wrong PIN all the same, keep working, and neither
+ * side's logout may touch the other's login.
+ */
+#include <dlfcn.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <p11-kit/pkcs11.h>
+
+#include "gp-p11/gp-p11.h"
+
+static CK_FUNCTION_LIST_PTR f;
+static const char *pin;
+static CK_SLOT_ID keystore_slot, card_slot;
+
+static int label_is(const CK_UTF8CHAR l[32], const char *prefix, int whole)
+{
+    size_t n = strlen(prefix);
+    if (memcmp(l, prefix, n) != 0)
+        return 0;
+    for (size_t i = n; whole && i < 32; i++)
+        if (l[i] != ' ')
+            return 0;
+    return 1;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    pin = getenv("GP_TEST_PIN");
+    void *dl = dlopen(getenv("GP_PROXY_MODULE"), RTLD_NOW);
+    CK_C_GetFunctionList gfl = dl ? (CK_C_GetFunctionList)dlsym(dl, "C_GetFunctionList") : NULL;
+    if (!gfl || gfl(&f) != CKR_OK || f->C_Initialize(NULL) != CKR_OK)
+        return -1;
+    CK_SLOT_ID slots[32];
+    CK_ULONG n = 32;
+    if (f->C_GetSlotList(CK_TRUE, slots, &n) != CKR_OK)
+        return -1;
+    int found = 0;
+    for (CK_ULONG i = 0; i < n; i++) {
+        CK_TOKEN_INFO ti;
+        if (f->C_GetTokenInfo(slots[i], &ti) != CKR_OK)
+            continue;
+        if (label_is(ti.label, getenv("GP_TEST_TOKEN"), 1)) {
+            keystore_slot = slots[i];
+            found |= 1;
+        } else if (label_is(ti.label, "GP ISD", 0)) {
+            card_slot = slots[i];
+            found |= 2;
+        }
+    }
+    return found == 3 ? 0 : -1;
+}
+
+static CK_SESSION_HANDLE open_on(CK_SLOT_ID slot)
+{
+    CK_SESSION_HANDLE s;
+    assert_int_equal(f->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s),
+                     CKR_OK);
+    return s;
+}
+
+static CK_STATE state_of(CK_SESSION_HANDLE s)
+{
+    CK_SESSION_INFO si;
+    assert_int_equal(f->C_GetSessionInfo(s, &si), CKR_OK);
+    return si.state;
+}
+
+/* CKM_GP_APDU GET DATA 9F7F on the card: 0 when it answers 9000. */
+static int card_works(CK_SESSION_HANDLE s)
+{
+    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+    CK_ATTRIBUTE t = {CKA_CLASS, &cls, sizeof cls};
+    CK_OBJECT_HANDLE key;
+    CK_ULONG n = 0;
+    f->C_FindObjectsInit(s, &t, 1);
+    f->C_FindObjects(s, &key, 1, &n);
+    f->C_FindObjectsFinal(s);
+    CK_MECHANISM m = {CKM_GP_APDU, NULL, 0};
+    uint8_t r[300];
+    CK_ULONG rl = sizeof r;
+    if (n != 1 || f->C_SignInit(s, &m, key) != CKR_OK ||
+        f->C_Sign(s, (CK_BYTE_PTR) "\x80\xCA\x9F\x7F\x00", 5, r, &rl) != CKR_OK)
+        return -1;
+    return rl >= 2 && r[rl - 2] == 0x90 ? 0 : -1;
+}
+
+/* The application can use its own keystore login: it finds a private key. */
+static int app_sees_private_keys(CK_SESSION_HANDLE s)
+{
+    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+    CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls, sizeof cls}, {CKA_LABEL, "default/enc", 11}};
+    CK_OBJECT_HANDLE h;
+    CK_ULONG n = 0;
+    f->C_FindObjectsInit(s, t, 2);
+    f->C_FindObjects(s, &h, 1, &n);
+    f->C_FindObjectsFinal(s);
+    return n == 1;
+}
+
+static void test_application_logged_in_first(void **state)
+{
+    (void)state;
+    CK_SESSION_HANDLE app = open_on(keystore_slot);
+    assert_int_equal(f->C_Login(app, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin)), CKR_OK);
+    CK_SESSION_HANDLE gp = open_on(card_slot);
+    /* the keystore checks gp-p11's PIN although the application is logged in */
+    assert_int_equal(f->C_Login(gp, CKU_USER, (CK_UTF8CHAR_PTR) "wrong-pin", 9), CKR_PIN_INCORRECT);
+    assert_int_equal(f->C_Login(gp, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin)), CKR_OK);
+    assert_int_equal(card_works(gp), 0);
+    assert_int_equal(f->C_Logout(gp), CKR_OK);
+    /* gp-p11's logout left the application logged in */
+    assert_int_equal(state_of(app), CKS_RW_USER_FUNCTIONS);
+    assert_true(app_sees_private_keys(app));
+    assert_int_equal(f->C_Logout(app), CKR_OK);
+    f->C_CloseSession(gp);
+    f->C_CloseSession(app);
+}
+
+static void test_application_logs_in_and_out_meanwhile(void **state)
+{
+    (void)state;
+    CK_SESSION_HANDLE gp = open_on(card_slot);
+    assert_int_equal(f->C_Login(gp, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin)), CKR_OK);
+    CK_SESSION_HANDLE app = open_on(keystore_slot);
+    /* gp-p11's login is not the application's */
+    assert_int_equal(state_of(app), CKS_RW_PUBLIC_SESSION);
+    assert_false(app_sees_private_keys(app));
+    assert_int_equal(f->C_Login(app, CKU_USER, (CK_UTF8CHAR_PTR) "wrong-pin", 9), CKR_PIN_INCORRECT);
+    assert_int_equal(f->C_Login(app, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin)), CKR_OK);
+    assert_int_equal(card_works(gp), 0);
+    assert_int_equal(f->C_Logout(app), CKR_OK);
+    f->C_CloseSession(app);
+    /* the application's logout took nothing from gp-p11 */
+    assert_int_equal(card_works(gp), 0);
+    assert_int_equal(state_of(gp), CKS_RW_USER_FUNCTIONS);
+    assert_int_equal(f->C_Logout(gp), CKR_OK);
+    f->C_CloseSession(gp);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_application_logged_in_first),
+        cmocka_unit_test(test_application_logs_in_and_out_meanwhile),
+    };
+    return cmocka_run_group_tests_name("keystore-own", tests, setup, NULL);
+}
