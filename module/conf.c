@@ -1,9 +1,13 @@
 /* gp-p11.conf parser: key = value lines, # comments. */
+#define _GNU_SOURCE /* secure_getenv */
 #include "config.h"
 #include "conf.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <libgen.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -200,15 +204,61 @@ int config_parse_stream(gp_config_t *c, FILE *f, const char *path, char *err, si
     return rc;
 }
 
+/* Owned by root or by us, and writable by nobody else. */
+static const char *owner_problem(const struct stat *st)
+{
+    if (st->st_uid != 0 && st->st_uid != geteuid())
+        return "belongs to another user";
+    if (st->st_mode & (S_IWGRP | S_IWOTH))
+        return "is writable by other users";
+    return NULL;
+}
+
+int config_trusted_file(const char *what, const char *path, char *err, size_t errlen)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return 1; /* not there: whoever opens it says so */
+    if (S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "%s %s is a directory, not a file", what, path);
+        return -1;
+    }
+    const char *why = owner_problem(&st);
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", path);
+    const char *parent = dirname(dir);
+    struct stat ds;
+    if (!why && stat(parent, &ds) == 0 && (why = owner_problem(&ds)) != NULL &&
+        !(ds.st_mode & S_ISVTX && (st.st_uid == 0 || st.st_uid == geteuid()))) {
+        snprintf(err, errlen, "%s %s is in %s, which %s (mode %04o, owner %u): gp-p11 refuses it; "
+                              "move the file, or chmod go-w %s", what, path, parent, why,
+                 (unsigned)(ds.st_mode & 07777), (unsigned)ds.st_uid, parent);
+        return -1;
+    }
+    if (why) {
+        snprintf(err, errlen, "%s %s %s (mode %04o, owner %u): gp-p11 refuses it, since whoever "
+                              "can write it decides what the module does; chmod go-w %s, owned by "
+                              "root or the user running the application", what, path, why,
+                 (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid, path);
+        return -1;
+    }
+    return 0;
+}
+
 int config_load(gp_config_t *c, const char *default_path, char *err, size_t errlen)
 {
     config_defaults(c);
-    const char *env = getenv("GP_P11_CONF");
-    if (env && *env)
-        return config_parse_file(c, env, err, errlen);
-    FILE *f = fopen(default_path, "r");
-    if (!f)
-        return 0; /* no configuration file: built-in defaults */
-    fclose(f);
-    return config_parse_file(c, default_path, err, errlen);
+    /* secure_getenv: a setuid program or a PAM stack that loads gp-p11 must
+     * not let its invoking user pick the configuration, and with it the
+     * keystore module that gets loaded */
+    const char *env = secure_getenv("GP_P11_CONF");
+    const char *path = env && *env ? env : default_path;
+    if (!(env && *env)) {
+        struct stat st;
+        if (stat(default_path, &st) != 0)
+            return 0; /* no configuration file: built-in defaults */
+    }
+    if (config_trusted_file("configuration", path, err, errlen) < 0)
+        return -1;
+    return config_parse_file(c, path, err, errlen);
 }

@@ -31,6 +31,13 @@ void config_defaults(gp_config_t *c);
 /* Reads GP_P11_CONF, else the default path (a missing default file means
  * built-in defaults). Returns 0, or -1 with a message naming file and line. */
 int config_load(gp_config_t *c, const char *default_path, char *err, size_t errlen);
+/* A file that decides what the module does or loads (the configuration, the
+ * keystore module) must be owned by root or the effective user, and neither
+ * it nor its directory writable by others (a sticky directory may be, for a
+ * file of ours). Returns 0, 1 when there is no such file (the caller that
+ * opens it says so), or -1 with err saying what is wrong (what names the
+ * file's role) and how to mend it. */
+int config_trusted_file(const char *what, const char *path, char *err, size_t errlen);
 /* Parses one file; same contract. */
 int config_parse_file(gp_config_t *c, const char *path, char *err, size_t errlen);
 /* Parses an open stream named path in messages; same contract. */

@@ -36,7 +36,11 @@ static CK_RV keystore_load(void) /* M.lock held */
 {
     if (M.ks)
         return CKR_OK;
-    char err[KS_ERRLEN] = "";
+    char err[KS_ERRLEN] = "", why[600];
+    if (config_trusted_file("keystore module", M.conf.keystore_module, why, sizeof why) < 0) {
+        LOG_ERR("", "%s", why);
+        return CKR_DEVICE_ERROR;
+    }
     if (ks_open(&M.ks, M.conf.keystore_module, err) != CKR_OK) {
         LOG_ERR("", "%s", err);
         return CKR_DEVICE_ERROR;
