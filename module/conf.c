@@ -138,11 +138,13 @@ static const char *apply(gp_config_t *c, const char *k, const char *v)
         return "needs error, warning, info or debug";
     }
     if (!strcmp(k, "trace")) {
-        if (!strcmp(v, "off") || !strcmp(v, "apdu")) {
-            c->trace_apdu = !strcmp(v, "apdu");
-            return NULL;
-        }
-        return "needs 'off' or 'apdu'";
+        static const char *names[] = {"off", "apdu", "apdu-data"};
+        for (int i = 0; i < 3; i++)
+            if (!strcmp(v, names[i])) {
+                c->trace_apdu = i;
+                return NULL;
+            }
+        return "needs 'off', 'apdu' or 'apdu-data'";
     }
     if (!strcmp(k, "log_output")) {
         if (!strcmp(v, "stderr") || !strcmp(v, "syslog")) {

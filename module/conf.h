@@ -22,7 +22,7 @@ typedef struct {
     char reader[128];           /* only readers whose name contains this */
     long card_wait_ms;          /* how long to wait for a card another program holds */
     enum log_level log_level;
-    int trace_apdu;
+    int trace_apdu;             /* 0 off, 1 apdu (no data), 2 apdu-data */
     int log_syslog;
     char path[512];             /* the file read, or "" for built-in defaults */
 } gp_config_t;

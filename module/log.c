@@ -8,15 +8,17 @@
 #include <syslog.h>
 
 #include "keystore/hex.h"
+#include "scp/gp.h"
 #include "scp/sw.h"
 
 static enum log_level level = LOG_LVL_WARNING;
-static int use_syslog, trace;
+static int use_syslog, trace, trace_data;
 
 void log_setup(const gp_config_t *c)
 {
     level = c->log_level;
     trace = c->trace_apdu;
+    trace_data = c->trace_apdu > 1;
     use_syslog = c->log_syslog;
     if (use_syslog)
         openlog("gp-p11", LOG_PID, LOG_USER);
@@ -52,25 +54,43 @@ void log_msg(enum log_level l, const char *where, const char *fmt, ...)
 }
 
 /* Commands whose data field can hold key material (encrypted or not). */
-static int carries_keys(uint8_t ins)
+/* Commands whose data can be keys, cryptograms or PINs: never shown. */
+static int secret_data(uint8_t ins)
 {
-    return ins == 0xD8 /* PUT KEY */ || ins == 0xE2 /* STORE DATA */ || ins == 0x82;
+    switch (ins) {
+    case 0xD8: /* PUT KEY */
+    case 0xE2: /* STORE DATA */
+    case 0x82: /* EXTERNAL AUTHENTICATE */
+    case 0x50: /* INITIALIZE UPDATE (host challenge) */
+    case 0x20: /* VERIFY */
+    case 0x21:
+    case 0x24: /* CHANGE REFERENCE DATA */
+    case 0x2C: /* RESET RETRY COUNTER */
+    case 0x2A: /* PERFORM SECURITY OPERATION */
+    case 0x86: /* GENERAL AUTHENTICATE */
+    case 0x87:
+    case 0x88: /* INTERNAL AUTHENTICATE */
+        return 1;
+    default:
+        return 0;
+    }
 }
 
-void log_apdu(const char *where, const apdu_t *plain, const uint8_t *rsp, size_t rsp_len,
-              int secured)
+void log_apdu(const char *where, const apdu_t *plain, const uint8_t *rsp, size_t rsp_len, int how)
 {
+    int secured = (how & GP_TRACE_SECURED) != 0;
     if (!trace)
         return;
     char line[900];
     if (plain) {
         const char *name = gp_ins_name(plain->cla, plain->ins);
         char data[2 * APDU_MAX_DATA + 2] = "";
-        if (plain->lc && !carries_keys(plain->ins)) {
+        if (plain->lc && trace_data && !(how & GP_TRACE_ENCRYPTED) && !secret_data(plain->ins)) {
             data[0] = ' ';
             hex_encode(plain->data, plain->lc, data + 1);
         } else if (plain->lc) {
-            snprintf(data, sizeof data, " (%zu bytes not shown)", plain->lc);
+            snprintf(data, sizeof data, " (%zu bytes%s not shown)", plain->lc,
+                     how & GP_TRACE_ENCRYPTED ? ", sent encrypted," : "");
         }
         snprintf(line, sizeof line, "[%s] > %s %02X%02X%02X%02X%s%s", where,
                  name ? name : "command", plain->cla, plain->ins, plain->p1, plain->p2, data,

@@ -12,12 +12,12 @@
 #include "scp/tlv.h"
 
 static void trace_cb(void *ctx, const apdu_t *plain, const uint8_t *wire, size_t wire_len,
-                     const uint8_t *rsp, size_t rsp_len, int secured)
+                     const uint8_t *rsp, size_t rsp_len, int how)
 {
     (void)wire;
     (void)wire_len;
     token_t *t = ctx;
-    log_apdu(t->reader, plain, rsp, rsp_len, secured);
+    log_apdu(t->reader, plain, rsp, rsp_len, how);
 }
 
 static void free_objects(token_t *t)

@@ -42,8 +42,12 @@ static scp_err_t exchange(gp_session_t *g, const apdu_t *plain, const apdu_t *wi
         scp_err_t e = g->t.transmit(g->t.ctx, cmd, n, r, &rl, g->err, sizeof g->err);
         if (e != SCP_OK)
             return e;
-        if (g->trace)
-            g->trace(g->trace_ctx, round ? NULL : plain, cmd, n, r, rl, secured);
+        if (g->trace) {
+            int how = secured ? GP_TRACE_SECURED : 0;
+            if (secured && plain && plain->lc && (g->ch.level & SCP02_LEVEL_CDEC))
+                how |= GP_TRACE_ENCRYPTED;
+            g->trace(g->trace_ctx, round ? NULL : plain, cmd, n, r, rl, how);
+        }
         size_t dl;
         if (rapdu_split(r, rl, &dl, sw) != 0)
             return fail(g, SCP_E_RSP_SHORT, "the card answered %zu byte%s, no status word", rl,

@@ -7,10 +7,14 @@
 #include "sw.h"
 #include "transport.h"
 
-/* Called for every APDU exchanged (for the module's APDU trace). cmd is the
- * plain command; wire what went to the card; rsp/rsp_len the answer. */
+/* Called for every APDU exchanged (for the module's APDU trace). plain is
+ * the plain command (NULL for GET RESPONSE); wire what went to the card;
+ * rsp/rsp_len the answer; how says GP_TRACE_SECURED (C-MAC) and
+ * GP_TRACE_ENCRYPTED (its data went encrypted: never to be shown). */
+#define GP_TRACE_SECURED   1
+#define GP_TRACE_ENCRYPTED 2
 typedef void (*gp_trace_fn)(void *ctx, const apdu_t *plain, const uint8_t *wire, size_t wire_len,
-                            const uint8_t *rsp, size_t rsp_len, int secured);
+                            const uint8_t *rsp, size_t rsp_len, int how);
 
 typedef struct {
     gp_transport_t t;

@@ -121,7 +121,12 @@ check "bad value: explained" grep -q "bad2.conf:1: security_level needs 'mac', '
 # --- the APDU trace names commands, explains status words, hides secrets ---
 GP_P11_CONF=$(conf trace "trace = apdu" "reader = GP Sim 0 00 00") p11u -O > "$out/trace" 2>&1
 check "trace names commands" grep -q "> INITIALIZE UPDATE 80500000" "$out/trace"
-check "trace names secured commands" grep -q "> GET STATUS 80F28002 4F00 \[secured\]" "$out/trace"
+check "trace names secured commands, no data unless asked" grep -q "> GET STATUS 80F28002 (2 bytes not shown) \[secured\]" "$out/trace"
+GP_P11_CONF=$(conf traced "trace = apdu-data" "reader = GP Sim 0 00 00") p11u -O > "$out/traced" 2>&1
+check "trace = apdu-data shows the data of commands sent in the clear" grep -q "> GET STATUS 80F28002 4F00 \[secured\]" "$out/traced"
+check "... but never a host challenge" grep -q "> INITIALIZE UPDATE 80500000 (8 bytes not shown)" "$out/traced"
+GP_P11_CONF=$(conf tracee "trace = apdu-data" "security_level = mac-enc" "reader = GP Sim 0 00 00") p11u -O > "$out/tracee" 2>&1
+check "trace = apdu-data never shows data sent encrypted (mac-enc)" grep -q "> GET STATUS 80F28002 (2 bytes, sent encrypted, not shown) \[secured\]" "$out/tracee"
 check "trace explains status words" grep -q "< 9000: success" "$out/trace"
 check "trace hides the PIN" test "$(grep -c -- "$GP_TEST_PIN" "$out/trace")" -eq 0
 check "trace hides EXTERNAL AUTHENTICATE data" grep -q "EXTERNAL AUTHENTICATE 84820100 (16 bytes not shown)" "$out/trace"
