@@ -843,7 +843,7 @@ CK_RV C_Sign(CK_SESSION_HANDLE h, CK_BYTE_PTR pData, CK_ULONG ulDataLen, CK_BYTE
     }
     if (!s->have_kept) {
         size_t n = 0;
-        rv = t->logged_in ? token_apdu(t, pData, ulDataLen, s->kept, &n) : CKR_USER_NOT_LOGGED_IN;
+        rv = t->logged_in ? token_apdu(t, pData, ulDataLen, (s->flags & CKF_RW_SESSION) != 0, s->kept, &n) : CKR_USER_NOT_LOGGED_IN;
         if (rv != CKR_OK) {
             end_sign(s);
             return done(t, s, rv);

@@ -132,7 +132,8 @@ CK_RV token_login(token_t *t, const uint8_t *pin, size_t pin_len);
 void token_logout(token_t *t);
 void token_forget_card(token_t *t);             /* the card is gone */
 CK_RV token_destroy_object(token_t *t, object_t *o);
-CK_RV token_apdu(token_t *t, const uint8_t *cmd, size_t len, uint8_t *rsp, size_t *rsp_len);
+/* CKM_GP_APDU: rw says whether the session may change the card. */
+CK_RV token_apdu(token_t *t, const uint8_t *cmd, size_t len, int rw, uint8_t *rsp, size_t *rsp_len);
 object_t *token_object(token_t *t, CK_OBJECT_HANDLE h);
 /* PUT KEY: values NULL generates the keys inside the keystore and wraps
  * them; else they are the 48 bytes enc || mac || dek (put_key_plaintext). */

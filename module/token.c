@@ -734,7 +734,36 @@ CK_RV token_destroy_object(token_t *t, object_t *o)
     return rv != CKR_OK ? rv : lr;
 }
 
-CK_RV token_apdu(token_t *t, const uint8_t *cmd, size_t len, uint8_t *rsp, size_t *rsp_len)
+/* Commands that only read: the ones a read-only session may send. */
+static int reads_only(uint8_t ins)
+{
+    switch (ins) {
+    case 0xCA: case 0xCB: /* GET DATA */
+    case 0xF2:            /* GET STATUS */
+    case 0xB0: case 0xB1: /* READ BINARY */
+    case 0xB2: case 0xB3: /* READ RECORD */
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* The AID of the issuer security domain, from the registry; 0 if unknown. */
+static size_t isd_aid(token_t *t, const uint8_t **aid)
+{
+    for (int i = 0; i < t->n_objects; i++)
+        if (t->objects[i].type == OBJ_REGISTRY && t->objects[i].kind == GP_KIND_ISD) {
+            *aid = t->objects[i].entry.aid;
+            return t->objects[i].entry.aid_len;
+        }
+    if (t->gp.selected_aid_len) {
+        *aid = t->gp.selected_aid;
+        return t->gp.selected_aid_len;
+    }
+    return 0;
+}
+
+CK_RV token_apdu(token_t *t, const uint8_t *cmd, size_t len, int rw, uint8_t *rsp, size_t *rsp_len)
 {
     apdu_t a;
     if (apdu_parse(cmd, len, &a) != 0) {
@@ -752,10 +781,34 @@ CK_RV token_apdu(token_t *t, const uint8_t *cmd, size_t len, uint8_t *rsp, size_
                             "messaging; gp-p11 adds it)", a.cla);
         return CKR_DATA_INVALID;
     }
-    if (a.ins == 0xA4 || a.ins == 0x50 || a.ins == 0x82 || a.ins == 0xC0) {
-        LOG_WARN(t->reader, "CKM_GP_APDU: %s is not passed through: it would end or confuse the "
-                            "secure channel gp-p11 keeps open", gp_ins_name(a.cla, a.ins));
+    /* commands that would end, replace or desynchronise the channel gp-p11 keeps */
+    if (a.ins == 0xA4 || a.ins == 0x50 || a.ins == 0x82 || a.ins == 0xC0 || a.ins == 0x70 ||
+        a.ins == 0x78 || a.ins == 0x7A) {
+        const char *name = gp_ins_name(a.cla, a.ins);
+        LOG_WARN(t->reader, "CKM_GP_APDU: %s (INS %02X) is not passed through: it would end or "
+                            "confuse the secure channel gp-p11 keeps open",
+                 name ? name : "this command", a.ins);
         return CKR_DATA_INVALID;
+    }
+    /* the same rules as the object API */
+    if (!rw && !reads_only(a.ins)) {
+        LOG_WARN(t->reader, "CKM_GP_APDU: INS %02X can change the card: it needs a read-write "
+                            "session", a.ins);
+        return CKR_SESSION_READ_ONLY;
+    }
+    const uint8_t *isd = NULL;
+    size_t isd_len = isd_aid(t, &isd);
+    if (a.ins == 0xE4 && a.lc >= 2 && a.data[0] == 0x4F && a.data[1] == isd_len && isd_len &&
+        (size_t)a.data[1] + 2 <= a.lc && memcmp(a.data + 2, isd, isd_len) == 0) {
+        LOG_WARN(t->reader, "CKM_GP_APDU: DELETE of the issuer security domain is refused, as "
+                            "C_DestroyObject refuses it");
+        return CKR_ACTION_PROHIBITED;
+    }
+    if (a.ins == 0xF0 && (a.p1 & 0x80) && a.p2 == 0xFF) {
+        LOG_WARN(t->reader, "CKM_GP_APDU: terminating the card cannot be undone and is refused "
+                            "here: use C_SetAttributeValue(CKA_GP_LIFECYCLE = FF) with "
+                            "CKA_GP_CONFIRM_TERMINATE = CK_TRUE on the issuer security domain");
+        return CKR_ACTION_PROHIBITED;
     }
     CK_RV rv = ensure_channel(t);
     if (rv != CKR_OK)
@@ -770,7 +823,7 @@ CK_RV token_apdu(token_t *t, const uint8_t *cmd, size_t len, uint8_t *rsp, size_
     }
     if (e != SCP_OK) {
         LOG_ERR(t->reader, "CKM_GP_APDU: %s", gp_error(&t->gp));
-        return map_scp(t, e);
+        return e == SCP_E_TOO_LONG ? CKR_DATA_LEN_RANGE : map_scp(t, e);
     }
     if (sw == 0x6982) {
         char d[240];

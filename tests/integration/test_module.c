@@ -213,15 +213,38 @@ static void test_sign_misuse(void **state)
     CK_MECHANISM withparam = {CKM_GP_APDU, &param, 1};
     assert_int_equal(f->C_SignInit(s, &withparam, key), CKR_MECHANISM_PARAM_INVALID);
     static const char *bad[] = {"80CA", "80CA9F7F0502", "84CA9F7F00", "00A4040000", "8050000008",
-                                "81CA9F7F00", "41CA9F7F00", "C0CA9F7F00", "E5CA9F7F00"};
+                                "81CA9F7F00", "41CA9F7F00", "C0CA9F7F00", "E5CA9F7F00",
+                                "0070000100", "807A100000", "8078000000"};
     static const char *why[] = {"too short", "Lc wrong", "secured CLA", "SELECT", "INITIALIZE UPDATE",
                                 "logical channel 1", "logical channel 5 (class 4X)",
-                                "logical channel 4 (class CX)", "logical channel 9 (class EX)"};
-    for (int i = 0; i < 9; i++) {
+                                "logical channel 4 (class CX)", "logical channel 9 (class EX)",
+                                "MANAGE CHANNEL", "BEGIN R-MAC SESSION", "END R-MAC SESSION"};
+    for (int i = 0; i < 12; i++) {
         rl = sizeof r;
         if (apdu(s, bad[i], r, &rl) != CKR_DATA_INVALID)
             fail_msg("%s accepted", why[i]);
     }
+    /* the object API's rules: a read-only session reads only */
+    rl = sizeof r;
+    assert_int_equal(apdu(s, "80E40000084F06F00000000102", r, &rl), CKR_SESSION_READ_ONLY);
+    rl = sizeof r;
+    assert_int_equal(apdu(s, "80F0408006F00000000101", r, &rl), CKR_SESSION_READ_ONLY);
+    /* too long for the channel: 248 data bytes leave no room for the C-MAC */
+    char longer[2 * (5 + 248) + 1];
+    strcpy(longer, "80CA0000F8");
+    for (int i = 0; i < 248; i++)
+        strcat(longer, "00");
+    rl = sizeof r;
+    assert_int_equal(apdu(s, longer, r, &rl), CKR_DATA_LEN_RANGE);
+    CK_SESSION_HANDLE rws;
+    assert_int_equal(f->C_OpenSession(slot_of(0), CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &rws),
+                     CKR_OK);
+    rl = sizeof r;
+    assert_int_equal(apdu(rws, "80E400000A4F08A00000015100000000", r, &rl), CKR_ACTION_PROHIBITED);
+    rl = sizeof r;
+    assert_int_equal(apdu(rws, "80F080FF", r, &rl), CKR_ACTION_PROHIBITED);
+    assert_int_equal(sim_state(0, "card_lifecycle"), 0x0F); /* nothing reached the card */
+    f->C_CloseSession(rws);
     assert_int_equal(f->C_SignInit(s, &m, key), CKR_OK);
     assert_int_equal(f->C_SignInit(s, &m, key), CKR_OPERATION_ACTIVE);
     assert_int_equal(f->C_Sign(s, (CK_BYTE_PTR) "\x80\xCA\x9F\x7F\x00", 5, r, NULL), CKR_ARGUMENTS_BAD);
