@@ -89,6 +89,22 @@ static const char *apply(gp_config_t *c, const char *k, const char *v)
         c->scp_i = b[0];
         return NULL;
     }
+    if (!strcmp(k, "scp02_allow")) {
+        c->allow_implicit = c->allow_no_icv_encryption = 0;
+        char buf[128];
+        if (strlen(v) >= sizeof buf)
+            return "is too long";
+        snprintf(buf, sizeof buf, "%s", v);
+        for (char *save = NULL, *w = strtok_r(buf, ", ", &save); w; w = strtok_r(NULL, ", ", &save)) {
+            if (!strcmp(w, "implicit"))
+                c->allow_implicit = 1;
+            else if (!strcmp(w, "no-icv-encryption"))
+                c->allow_no_icv_encryption = 1;
+            else
+                return "needs nothing, or 'implicit' and/or 'no-icv-encryption'";
+        }
+        return NULL;
+    }
     if (!strcmp(k, "diversification")) {
         if (!strcmp(v, "none"))
             c->diversification = KS_DIV_NONE;

@@ -15,6 +15,8 @@ typedef struct {
     uint8_t key_version;
     uint8_t security_level;     /* 0x01 mac, 0x03 mac-enc, 0x11 mac-rmac, 0x13 mac-enc-rmac */
     uint8_t scp_i;              /* 0: as the card announces (GET DATA 66) */
+    int allow_implicit;         /* scp02_allow: implicit opening may be announced */
+    int allow_no_icv_encryption; /* scp02_allow: no ICV encryption may be announced */
     int diversification;        /* enum ks_diversification */
     int put_key_plaintext;      /* allow PUT KEY with key values from the application */
     uint8_t isd_aid[16];

@@ -545,6 +545,30 @@ static uint8_t card_scp_i(token_t *t)
     return t->scp_i;
 }
 
+/* No downgrade: the card's announcement (GET DATA 66) is read before any
+ * authentication, so anyone between host and card can change it. In auto
+ * mode it may not weaken the channel below explicit opening with ICV
+ * encryption unless the configuration allows that (scp02_allow). */
+static int scp02_variant_allowed(token_t *t, uint8_t i)
+{
+    const char *weak = NULL, *allow = NULL;
+    if (!(i & SCP02_I_EXPLICIT) && !M.conf.allow_implicit) {
+        weak = "implicit opening: neither the card nor gp-p11 is authenticated before the first "
+               "command";
+        allow = "implicit";
+    } else if (!(i & SCP02_I_ICV_ENCRYPT) && !M.conf.allow_no_icv_encryption) {
+        weak = "no ICV encryption: every C-MAC chains openly from the previous one";
+        allow = "no-icv-encryption";
+    }
+    if (!weak)
+        return 1;
+    LOG_ERR(t->reader, "login refused: the card announces SCP02 i=%02X, with %s. The announcement "
+                       "is read before any authentication and may not be the card's own; if this "
+                       "card really speaks only this variant, allow it with scp02_allow = %s (or "
+                       "name it with scp_i = %02X)", i, weak, allow, i);
+    return 0;
+}
+
 /* A key set bound to this card: NAME@KDD (the key diversification data of
  * INITIALIZE UPDATE) wins over NAME@CIN, which wins over NAME. Called
  * before the card cryptogram is checked. */
@@ -601,6 +625,8 @@ static CK_RV open_channel(token_t *t, int selected)
     scp_err_t e = selected ? SCP_OK : gp_select(&t->gp, o.isd_aid, o.isd_aid_len);
     if (e == SCP_OK) {
         o.i_param = M.conf.scp_i ? M.conf.scp_i : card_scp_i(t);
+        if (!M.conf.scp_i && !scp02_variant_allowed(t, o.i_param))
+            return CKR_FUNCTION_FAILED;
         e = gp_open_channel(&t->gp, t->kss, &t->keys, &o);
     }
     if (e == SCP_OK) {

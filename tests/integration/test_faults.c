@@ -648,6 +648,42 @@ static void test_reset_by_another_program(void **state)
     assert_int_equal(sim_state(0, "failed_auth"), 0);
 }
 
+/* No downgrade: a card announcing an implicit or no-ICV-encryption variant
+ * is refused by default, before INITIALIZE UPDATE, and accepted when
+ * configured. */
+static void test_no_downgrade(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *i, *words, *allow;
+    } cases[] = {
+        {"1B", "with implicit opening", "scp02_allow = implicit\n"},
+        {"05", "with no ICV encryption", "scp02_allow = no-icv-encryption\n"},
+    };
+    for (int k = 0; k < 2; k++) {
+        char ctl[32];
+        snprintf(ctl, sizeof ctl, "set_i = %s\n", cases[k].i);
+        sim_control(0, ctl);
+        reinit("");
+        long iu = sim_state(0, "sessions");
+        CK_SESSION_HANDLE s = open_session();
+        log_begin();
+        CK_RV rv = login(s);
+        char *log = log_end();
+        f->C_CloseSession(s);
+        assert_int_equal(rv, CKR_FUNCTION_FAILED);
+        assert_non_null(strstr(log, cases[k].words));
+        assert_non_null(strstr(log, "allow it with scp02_allow"));
+        assert_int_equal(sim_state(0, "sessions"), iu); /* no channel was opened */
+        reinit(cases[k].allow);
+        s = open_session();
+        assert_int_equal(login(s), CKR_OK);
+        f->C_CloseSession(s);
+    }
+    sim_control(0, "set_i = 15\n");
+    reinit("");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -668,6 +704,7 @@ int main(void)
         cmocka_unit_test(test_6982_sent_once_more),
         cmocka_unit_test(test_reinsertion),
         cmocka_unit_test(test_reset_by_another_program),
+        cmocka_unit_test(test_no_downgrade),
     };
     return cmocka_run_group_tests_name("faults", tests, setup, teardown);
 }
