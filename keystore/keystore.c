@@ -148,7 +148,15 @@ CK_RV ks_open(ks_t **out, const char *module_path, char err[KS_ERRLEN])
     } else if (rv == CKR_OK) {
         ks->we_initialized = 1;
     } else {
-        seterr(err, "keystore module %s failed to initialise: %s", module_path, ks_rv_name(rv));
+        const char *conf = getenv("SOFTHSM2_CONF");
+        seterr(err, "keystore module %s failed to initialise: %s%s%s%s", module_path,
+               ks_rv_name(rv),
+               strstr(module_path, "softhsm") ? ". SoftHSM does this when it cannot read its "
+                                                "configuration or token directory: check "
+                                                "SOFTHSM2_CONF (" : "",
+               strstr(module_path, "softhsm") ? (conf ? conf : "not set: /etc/softhsm/softhsm2.conf")
+                                              : "",
+               strstr(module_path, "softhsm") ? ") and the directories.tokendir it names" : "");
         dlclose(ks->dl);
         free(ks);
         return rv;

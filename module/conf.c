@@ -210,6 +210,11 @@ int config_parse_stream(gp_config_t *c, FILE *f, const char *path, char *err, si
         }
         *eq = 0;
         char *k = trim(s), *v = trim(eq + 1);
+        size_t vl = strlen(v);
+        if (vl >= 2 && (v[0] == '"' || v[0] == '\'') && v[vl - 1] == v[0]) {
+            v[vl - 1] = 0; /* key = "value": the quotes are not part of it */
+            v++;
+        }
         const char *why = apply(c, k, v);
         if (why && !*why) {
             snprintf(err, errlen, "%s:%d: unknown key '%s'", path, n, k);

@@ -520,6 +520,8 @@ CK_RV C_Login(CK_SESSION_HANDLE h, CK_USER_TYPE userType, CK_UTF8CHAR_PTR pPin, 
     if (userType == CKU_CONTEXT_SPECIFIC)
         return done(t, s, CKR_OPERATION_NOT_INITIALIZED);
     if (userType == CKU_SO) {
+        if (t->logged_in) /* PKCS#11 2.40 5.6: the user is logged in already */
+            return done(t, s, CKR_USER_ANOTHER_ALREADY_LOGGED_IN);
         LOG_WARN(t->reader, "gp-p11 has no security officer: log in as user (CKU_USER)");
         return done(t, s, CKR_USER_TYPE_INVALID);
     }
@@ -619,6 +621,12 @@ CK_RV C_CreateObject(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR pTemplate, CK_ULONG u
         return rv;
     if ((!pTemplate && ulCount) || !phObject)
         return done(t, s, CKR_ARGUMENTS_BAD);
+    /* without a class there is nothing to create (PKCS#11: CKR_TEMPLATE_INCOMPLETE) */
+    int have_class = 0;
+    for (CK_ULONG i = 0; i < ulCount; i++)
+        have_class |= pTemplate[i].type == CKA_CLASS;
+    if (!have_class)
+        return done(t, s, CKR_TEMPLATE_INCOMPLETE);
     put_key_t p;
     rv = parse_put_key(pTemplate, ulCount, &p);
     if (rv == CKR_OK && !p.have_values)
@@ -726,7 +734,11 @@ CK_RV C_SetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE hObject, CK_ATTR
                 return done(t, s, CKR_ATTRIBUTE_VALUE_INVALID);
             confirm = *(CK_BBOOL *)a->pValue == CK_TRUE;
         } else {
-            return done(t, s, CKR_ATTRIBUTE_READ_ONLY);
+            /* PKCS#11 2.40 4.4.1: an object that cannot be modified at all
+             * answers CKR_ACTION_PROHIBITED; a read-only attribute of one that
+             * can, CKR_ATTRIBUTE_READ_ONLY */
+            int modifiable = o->type == OBJ_REGISTRY && o->kind != GP_KIND_LOAD_FILE;
+            return done(t, s, modifiable ? CKR_ATTRIBUTE_READ_ONLY : CKR_ACTION_PROHIBITED);
         }
     }
     if (!have)

@@ -62,6 +62,8 @@ typedef struct {
     int info_loaded;
     CK_TOKEN_INFO info;
     uint8_t scp_i;             /* SCP02 i from the card's recognition data; 0: not read yet */
+    uint16_t auth_refused_sw;  /* this card refused EXTERNAL AUTHENTICATE with this SW: no more tries */
+    char cin_hex[33];          /* the card's CIN, for messages */
     int logged_in;
     ks_session_t *kss;
     ks_keyset_t keys;
@@ -102,6 +104,7 @@ struct module {
     /* slots */
     token_t tokens[MAX_SLOTS];
     pcsc_ctx_t *pc;            /* for listing readers */
+    int said_no_pcscd, said_no_reader_match; /* warnings given, not repeated */
     /* C_WaitForSlotEvent */
     pthread_mutex_t watch_lock; /* the blocking waiter's; CKF_DONT_BLOCK only tries it */
     pcsc_ctx_t *watch_pc;

@@ -40,12 +40,27 @@ int slot_index_for_reader(const char *reader)
     return free_slot;
 }
 
+/* A condition worth a warning is said once, not at every call, and again
+ * only after it went away and came back. */
+static void say_once(int *said, int now, const char *msg)
+{
+    if (now && !*said)
+        LOG_WARN("", "%s", msg);
+    *said = now;
+}
+
 void slots_refresh(void)
 {
     if (!M.pc) {
         char err[256];
-        if (pcsc_open(&M.pc, err, sizeof err) != SCP_OK) {
-            LOG_DEBUG("", "%s", err);
+        int failed = pcsc_open(&M.pc, err, sizeof err) != SCP_OK;
+        char msg[400];
+        snprintf(msg, sizeof msg, "%s: no reader, so no slot. Start pcscd (systemctl start "
+                                  "pcscd.socket, or pcscd as root)", err);
+        say_once(&M.said_no_pcscd, failed, msg);
+        if (failed) {
+            for (int i = 0; i < MAX_SLOTS; i++)
+                M.tokens[i].listed = 0;
             return; /* no pcscd (yet): no slots */
         }
     }
@@ -59,6 +74,24 @@ void slots_refresh(void)
     }
     for (int i = 0; i < MAX_SLOTS; i++)
         M.tokens[i].listed = 0;
+    char msg[1024];
+    int wanted = 0;
+    size_t l = (size_t)snprintf(msg, sizeof msg, "reader = %s matches none of the readers:",
+                                M.conf.reader);
+    for (int i = 0; i < n; i++) {
+        wanted += reader_wanted(names[i]);
+        size_t nl = strlen(names[i]);
+        if (l + nl + 4 < sizeof msg - 80) {
+            msg[l++] = ' ';
+            msg[l++] = '"';
+            memcpy(msg + l, names[i], nl);
+            l += nl;
+            msg[l++] = '"';
+        }
+    }
+    snprintf(msg + l, sizeof msg - l, ". No slot; change or remove the reader line of the "
+                                      "configuration");
+    say_once(&M.said_no_reader_match, n > 0 && wanted == 0, msg);
     for (int i = 0; i < n; i++) {
         if (!reader_wanted(names[i]))
             continue;

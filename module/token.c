@@ -155,6 +155,8 @@ void token_forget_card(token_t *t)
     t->pc = NULL;
     t->info_loaded = 0;
     t->scp_i = 0;
+    t->auth_refused_sw = 0; /* another card, or the same one put back: it may be tried again */
+    t->cin_hex[0] = 0;
     t->generation++;
     /* the sessions of this card are dead: none of them counts any more */
     mutex_lock(M.lock);
@@ -581,9 +583,9 @@ static int bound_keys(void *ctx, const scp02_init_rsp_t *init, ks_keyset_t *keys
     ks_keyset_t k;
     if (ks_find_keyset(t->kss, name, &k) != CKR_OK) {
         if (t->keys.enc == CK_INVALID_HANDLE)
-            LOG_ERR(t->reader, "login refused: no key set \"%s\", \"%s@<CIN>\" or \"%s\" in the "
+            LOG_ERR(t->reader, "login refused: no key set \"%s\", \"%s@%s\" or \"%s\" in the "
                                "keystore (provision one with gp-p11-keys)", M.conf.key_set,
-                    M.conf.key_set, name);
+                    M.conf.key_set, t->cin_hex[0] ? t->cin_hex : "<CIN>", name);
         return -1;
     }
     LOG_INFO(t->reader, "using key set \"%s\", bound to this card's key diversification data", name);
@@ -599,6 +601,7 @@ static CK_RV find_keys(token_t *t)
     if (nl > 0 && nl <= 16) {
         char hex[33], name[96];
         hex_encode(cin, (size_t)nl, hex);
+        snprintf(t->cin_hex, sizeof t->cin_hex, "%s", hex);
         snprintf(name, sizeof name, "%s@%s", M.conf.key_set, hex);
         if (ks_find_keyset(t->kss, name, &t->keys) == CKR_OK) {
             LOG_INFO(t->reader, "using key set \"%s\", bound to this card's CIN", name);
@@ -634,6 +637,8 @@ static CK_RV open_channel(token_t *t, int selected)
                             "%u", o.i_param, o.level, t->gp.ch.init.kvn);
         return CKR_OK;
     }
+    if (t->gp.auth_refused && !t->auth_refused_sw)
+        t->auth_refused_sw = t->gp.sw ? t->gp.sw : 0x6F00;
     if (e == SCP_E_CARD_CRYPTOGRAM)
         LOG_ERR(t->reader, "login refused: the keys of key set \"%s\"%s do not match this card (%s)",
                 t->keyset_name, o.div == KS_DIV_EMV ? " (diversified, EMV)" :
@@ -650,6 +655,15 @@ CK_RV token_login(token_t *t, const uint8_t *pin, size_t pin_len)
     CK_RV rv = token_check(t);
     if (rv != CKR_OK)
         return rv;
+    if (t->auth_refused_sw) {
+        LOG_ERR(t->reader, "login refused: this card refused EXTERNAL AUTHENTICATE (%04X) although "
+                           "its card cryptogram verified, and counted a failed authentication. "
+                           "gp-p11 does not try again while the card stays in the reader, since "
+                           "every refusal brings it nearer to locking; find out why (another host, "
+                           "a card that counts differently), then take the card out and put it "
+                           "back to try again", t->auth_refused_sw);
+        return CKR_FUNCTION_FAILED;
+    }
     rv = keystore_login(pin, pin_len);
     if (rv != CKR_OK)
         return rv;

@@ -246,8 +246,10 @@ scp_err_t gp_open_channel(gp_session_t *g, ks_session_t *ks, const ks_keyset_t *
     }
     g->sw = sw;
     e = scp02_on_external_authenticate(&g->ch, sw);
-    if (e != SCP_OK)
+    if (e != SCP_OK) {
+        g->auth_refused = 1;
         return fail(g, e, "%s", scp02_error(&g->ch));
+    }
     return SCP_OK;
 }
 

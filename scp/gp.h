@@ -25,6 +25,7 @@ typedef struct {
     void *trace_ctx;
     uint8_t selected_aid[16]; /* from the FCI of the last SELECT (tag 84) */
     size_t selected_aid_len;
+    int auth_refused;       /* the card refused EXTERNAL AUTHENTICATE (it counted a failure) */
 } gp_session_t;
 
 typedef struct {

@@ -17,6 +17,7 @@ static const struct sw_entry table[] = {
     {0x6281, SW_CTX_ANY, "warning: part of the returned data may be corrupted"},
     {0x6283, SW_CTX_SELECT, "warning: the selected application or file is locked (card or application lifecycle LOCKED)"},
     {0x6283, SW_CTX_ANY, "warning: selected file deactivated"},
+    {0x6300, SW_CTX_EXTERNAL_AUTHENTICATE, "authentication failed: the card did not accept the host cryptogram (GlobalPlatform); the card counted a failed authentication"},
     {0x6310, SW_CTX_ANY, "more data available: repeat the command with P2 'next occurrence'"},
     {0x6400, SW_CTX_ANY, "execution error, state of non-volatile memory unchanged"},
     {0x6581, SW_CTX_ANY, "memory failure on the card"},

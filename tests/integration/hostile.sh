@@ -44,4 +44,19 @@ chmod 4755 "$probe/init_probe"
 as_nobody "$probe/init_probe" "$MOD" > "$out/suid" 2>&1
 check "a setuid program ignores GP_P11_CONF (secure_getenv)" grep -q "C_Initialize: 0x0" "$out/suid"
 rm -rf "$wwdir" "$probe"
+
+# --- failures said in words at the default log level ---
+PCSCLITE_CSOCK_NAME=$out/no-pcscd.comm GP_P11_CONF=$out/good.conf p11 -L > "$out/nopcscd" 2>&1
+check "pcscd not running: said, with what to do" grep -q "cannot reach the PC/SC service (pcscd).*Start pcscd" "$out/nopcscd"
+printf 'keystore_token = %s\nreader = nosuch\n' "$GP_TEST_TOKEN" > "$out/noreader.conf"
+GP_P11_CONF=$out/noreader.conf p11 -L > "$out/noreader" 2>&1
+check "a reader filter that matches nothing: said, naming the readers" grep -q "reader = nosuch matches none of the readers: \"$GP_READER_0\"" "$out/noreader"
+SOFTHSM2_CONF=$out/no-such-softhsm2.conf GP_P11_CONF=$out/good.conf p11 --login --pin "$GP_TEST_PIN" -O > "$out/nosofthsm" 2>&1
+check "a broken SOFTHSM2_CONF: the hint names it" grep -q "check SOFTHSM2_CONF ($out/no-such-softhsm2.conf)" "$out/nosofthsm"
+printf 'keystore_token = "%s"\nkey_set = "default"\n' "$GP_TEST_TOKEN" > "$out/quoted.conf"
+GP_P11_CONF=$out/quoted.conf p11 --login --pin "$GP_TEST_PIN" -O > "$out/quoted" 2>&1
+check "quoted values are values, not quotes" grep -q "Data object" "$out/quoted"
+printf 'keystore_token = %s\nkey_set = nosuch\n' "$GP_TEST_TOKEN" > "$out/nokeys.conf"
+GP_P11_CONF=$out/nokeys.conf p11 --login --pin "$GP_TEST_PIN" -O > "$out/nokeys" 2>&1
+check "a missing key set: the message names the card's CIN" grep -q 'no key set "nosuch", "nosuch@C1D0000000000000" or' "$out/nokeys"
 finish hostile

@@ -682,6 +682,41 @@ static void test_no_downgrade(void **state)
     }
     sim_control(0, "set_i = 15\n");
     reinit("");
+    CK_SESSION_HANDLE s = open_session(); /* a command makes the card read its control file */
+    assert_int_equal(login(s), CKR_OK);
+    f->C_CloseSession(s);
+}
+
+/* The card refuses EXTERNAL AUTHENTICATE (6300) although its cryptogram
+ * verified: said in GlobalPlatform's words, and never tried again while the
+ * card stays in the reader (each refusal brings it nearer to locking). */
+static void test_no_second_try_after_refusal(void **state)
+{
+    (void)state;
+    sim_control(0, "fault = refuse-auth\non_ins = 82\n");
+    CK_SESSION_HANDLE s = open_session();
+    log_begin();
+    CK_RV first = login(s);
+    long ea = sim_state(0, "ext_auth_received");
+    CK_RV second = login(s);
+    char *log = log_end();
+    assert_int_equal(first, CKR_FUNCTION_FAILED);
+    assert_non_null(strstr(log, "6300: authentication failed: the card did not accept the host "
+                                "cryptogram (GlobalPlatform)"));
+    assert_int_equal(second, CKR_FUNCTION_FAILED);
+    assert_int_equal(sim_state(0, "ext_auth_received"), ea); /* not sent again */
+    assert_non_null(strstr(log, "gp-p11 does not try again while the card stays in the reader"));
+    assert_int_equal(sim_state(0, "failed_auth"), 1);
+    f->C_CloseSession(s);
+    /* taken out and put back: it may be tried again */
+    sim_control(0, "reinsert_ms = 300\n");
+    assert_int_equal(system("pkill -USR1 -f '[g]p-sim --port 40000 '"), 0);
+    wait_present(0);
+    wait_present(1);
+    s = open_session();
+    assert_int_equal(login(s), CKR_OK);
+    f->C_CloseSession(s);
+    assert_int_equal(sim_state(0, "failed_auth"), 0); /* success resets the card's count */
 }
 
 int main(void)
@@ -705,6 +740,7 @@ int main(void)
         cmocka_unit_test(test_reinsertion),
         cmocka_unit_test(test_reset_by_another_program),
         cmocka_unit_test(test_no_downgrade),
+        cmocka_unit_test(test_no_second_try_after_refusal),
     };
     return cmocka_run_group_tests_name("faults", tests, setup, teardown);
 }

@@ -247,6 +247,13 @@ static void test_wrong_state_and_pointers(void **state)
     assert_int_equal(f->C_GenerateRandom(h, NULL, 8), CKR_ARGUMENTS_BAD);
     assert_int_equal(f->C_Login(h, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin)), CKR_OK);
     assert_int_equal(f->C_Login(h, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin)), CKR_USER_ALREADY_LOGGED_IN);
+    /* found by google/pkcs11test and small probes (issue 10) */
+    assert_int_equal(f->C_Login(h, CKU_SO, (CK_UTF8CHAR_PTR)pin, strlen(pin)),
+                     CKR_USER_ANOTHER_ALREADY_LOGGED_IN);
+    CK_BYTE value[8] = {0};
+    CK_ATTRIBUTE only_value = {CKA_VALUE, value, sizeof value};
+    CK_OBJECT_HANDLE made;
+    assert_int_equal(f->C_CreateObject(h, &only_value, 1, &made), CKR_TEMPLATE_INCOMPLETE);
     assert_int_equal(f->C_GetAttributeValue(h, 0xFFFFFF, &attr, 1), CKR_OBJECT_HANDLE_INVALID);
     assert_int_equal(f->C_GetObjectSize(h, 0xFFFFFF, &n), CKR_OBJECT_HANDLE_INVALID);
     assert_int_equal(f->C_DestroyObject(h, 0xFFFFFF), CKR_OBJECT_HANDLE_INVALID);
@@ -271,6 +278,9 @@ static void test_wrong_state_and_pointers(void **state)
     assert_int_equal(f->C_GetAttributeValue(h, key, &small, 1), CKR_BUFFER_TOO_SMALL);
     assert_int_equal(f->C_SetAttributeValue(h, key, NULL, 1), CKR_ARGUMENTS_BAD);
     assert_int_equal(f->C_SetAttributeValue(h, key, &attr, 1), CKR_ACTION_PROHIBITED);
+    CK_ATTRIBUTE relabel = {CKA_LABEL, "x", 1};
+    /* the channel key cannot be modified at all: not a read-only attribute */
+    assert_int_equal(f->C_SetAttributeValue(h, key, &relabel, 1), CKR_ACTION_PROHIBITED);
     assert_int_equal(f->C_Logout(h), CKR_OK);
     assert_int_equal(f->C_GetAttributeValue(h, key, &small, 1), CKR_OBJECT_HANDLE_INVALID);
     assert_int_equal(f->C_CloseSession(h), CKR_OK);

@@ -516,7 +516,11 @@ static void test_key_versions_and_put_key_misuse(void **state)
     assert_int_equal(f->C_GenerateKey(s, &m, odd, 3, &k), CKR_ATTRIBUTE_TYPE_INVALID);
     assert_int_equal(f->C_GenerateKey(s, &m, good, 2, NULL), CKR_ARGUMENTS_BAD);
     /* key values from the application: not without put_key_plaintext = yes */
-    assert_int_equal(f->C_CreateObject(s, withvals, 3, &k), CKR_FUNCTION_FAILED);
+    CK_OBJECT_CLASS ks_cls = CKO_GP_KEY_SET;
+    CK_ATTRIBUTE classed[] = {{CKA_CLASS, &ks_cls, sizeof ks_cls}, {CKA_LABEL, "next", 4},
+                              {CKA_GP_KEY_VERSION, &v2, 1}, {CKA_GP_KEY_VALUES, vals, sizeof vals}};
+    assert_int_equal(f->C_CreateObject(s, classed, 4, &k), CKR_FUNCTION_FAILED);
+    assert_int_equal(f->C_CreateObject(s, withvals, 3, &k), CKR_TEMPLATE_INCOMPLETE); /* no class */
     assert_int_equal(f->C_CreateObject(s, good, 2, &k), CKR_TEMPLATE_INCOMPLETE);
     assert_int_equal(f->C_OpenSession(slot_of(0), CKF_SERIAL_SESSION, NULL, NULL, &ro), CKR_OK);
     assert_int_equal(f->C_GenerateKey(ro, &m, good, 2, &k), CKR_SESSION_READ_ONLY);

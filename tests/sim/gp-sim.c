@@ -30,7 +30,7 @@
 #include <unistd.h>
 
 enum fault { F_NONE, F_DROP, F_WRONG_CRYPTOGRAM, F_TRUNCATE, F_DELAY, F_BAD_RMAC, F_LOSE_ANSWER,
-             F_CLOSE_CHANNEL };
+             F_CLOSE_CHANNEL, F_REFUSE_AUTH };
 
 static struct {
     const char *host, *control, *state;
@@ -85,7 +85,8 @@ static void read_control(void)
                     : !strcmp(val, "truncate") ? F_TRUNCATE : !strcmp(val, "delay") ? F_DELAY
                     : !strcmp(val, "bad-rmac") ? F_BAD_RMAC
                     : !strcmp(val, "lose-answer") ? F_LOSE_ANSWER
-                    : !strcmp(val, "close-channel") ? F_CLOSE_CHANNEL : F_NONE;
+                    : !strcmp(val, "close-channel") ? F_CLOSE_CHANNEL
+                    : !strcmp(val, "refuse-auth") ? F_REFUSE_AUTH : F_NONE;
         else if (!strcmp(key, "set_i")) /* the card's SCP02 i, from its next session on */
             g.set_i = (int)strtol(val, NULL, 16);
         else if (!strcmp(key, "on_ins"))
@@ -342,6 +343,8 @@ int main(int argc, char **argv)
                 card.fault_wrong_cryptogram = 1;
             if (fire && g.fault == F_BAD_RMAC)
                 card.fault_bad_rmac = 1;
+            if (fire && g.fault == F_REFUSE_AUTH)
+                card.fault_refuse_auth = 1;
             if (fire && g.fault == F_CLOSE_CHANNEL)
                 card.ch = SIM_CH_NONE; /* the card ends the session on its own */
             size_t rl = sim_process(&card, buf, n, rsp);

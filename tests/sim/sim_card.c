@@ -443,6 +443,12 @@ static size_t external_authenticate(sim_card_t *c, const cmd_t *cmd, uint8_t *r)
     memcpy(in + 8, c->host_chal, 8);
     sim_mac_3des(c->s_enc, in, 16, host);
     expected_cmac(c, cmd->cla, cmd, cmd->data, 8, zero, mac);
+    if (c->fault_refuse_auth) { /* a card that says no all the same */
+        c->fault_refuse_auth = 0;
+        c->failed_auth++;
+        close_channel(c);
+        return SW(r, 0, 0x6300);
+    }
     if (cmd->cla != 0x84 || !equal(host, cmd->data, 8) || !equal(mac, cmd->data + 8, 8)) {
         c->failed_auth++;
         close_channel(c);

@@ -82,6 +82,7 @@ typedef struct {
     /* faults the driver arms for the next response */
     int fault_wrong_cryptogram;
     int fault_bad_rmac;
+    int fault_refuse_auth;  /* the next EXTERNAL AUTHENTICATE: 6300, counted as a failure */
 
     /* counters tests observe */
     unsigned long apdus, ext_auth_received, ext_auth_ok, cmac_ok, cmac_bad, sessions, rmacs,
