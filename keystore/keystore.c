@@ -20,6 +20,7 @@ struct ks {
     CK_FUNCTION_LIST_PTR f;
     int we_initialized;       /* only finalise what we initialised */
     int private_instance;     /* loaded from a copy of its own (ks_private) */
+    int no_derive_template;   /* refuses CKA_DERIVE_TEMPLATE (PKCS#11 2.40) */
     CK_SLOT_ID slot;
     int have_slot;
     CK_SESSION_HANDLE login_session; /* keeps the login state alive */
@@ -147,7 +148,13 @@ CK_RV ks_open(ks_t **out, const char *module_path, char err[KS_ERRLEN])
         rv = CKR_OK;
     } else if (rv == CKR_OK) {
         ks->we_initialized = 1;
-    } else {
+    }
+    /* CKA_DERIVE_TEMPLATE is PKCS#11 3.0: a 2.40 keystore (SoftHSM 2.6.1)
+     * takes it without error and builds a key from its defaults */
+    CK_INFO info;
+    if (rv == CKR_OK && (ks->f->C_GetInfo(&info) != CKR_OK || info.cryptokiVersion.major < 3))
+        ks->no_derive_template = 1;
+    if (rv != CKR_OK) {
         const char *conf = getenv("SOFTHSM2_CONF");
         seterr(err, "keystore module %s failed to initialise: %s%s%s%s", module_path,
                ks_rv_name(rv),
@@ -516,8 +523,17 @@ CK_RV ks_wrap_des3_ecb(ks_session_t *s, CK_OBJECT_HANDLE wrapping_key, CK_OBJECT
     return rv;
 }
 
+int ks_restricts_derivation(const ks_t *ks) { return !ks->no_derive_template; }
+
 CK_RV ks_kcv(ks_session_t *s, CK_OBJECT_HANDLE key, uint8_t kcv[3])
 {
+    /* the keystore's own check value first: keys that only derive cannot encrypt */
+    uint8_t cv[3];
+    CK_ATTRIBUTE a = {CKA_CHECK_VALUE, cv, sizeof cv};
+    if (s->ks->f->C_GetAttributeValue(s->h, key, &a, 1) == CKR_OK && a.ulValueLen == 3) {
+        memcpy(kcv, cv, 3);
+        return CKR_OK;
+    }
     uint8_t z[8] = {0};
     CK_RV rv = ks_encrypt(s, key, NULL, z, 8, z);
     if (rv == CKR_OK)
@@ -561,12 +577,20 @@ static CK_RV create_or_generate(ks_session_t *s, const char *set, enum ks_role r
         seterr(s->err, "key \"%s\" already exists in the keystore: delete the key set first", label);
         return CKR_ATTRIBUTE_VALUE_INVALID;
     }
+    /* Least privilege: a static or master key only derives (session keys,
+     * diversified card keys); every other usage is set false, not left to the
+     * keystore's defaults. Its KCV comes from CKA_CHECK_VALUE (ks_kcv). Where
+     * the keystore knows PKCS#11 3.0's CKA_DERIVE_TEMPLATE, whatever is
+     * derived from it must be sensitive and unextractable too. */
     CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
     CK_KEY_TYPE kt = CKK_DES2;
     CK_BBOOL t = CK_TRUE, f = CK_FALSE;
-    CK_BBOOL wrap = role == KS_ROLE_DEK ? CK_TRUE : CK_FALSE;
     CK_BBOOL extractable = wrappable ? CK_TRUE : CK_FALSE;
     uint8_t copy[16];
+    CK_ATTRIBUTE derived[] = {
+        {CKA_SENSITIVE, &t, sizeof t},
+        {CKA_EXTRACTABLE, &f, sizeof f},
+    };
     CK_ATTRIBUTE tmpl[] = {
         {CKA_CLASS, &cls, sizeof cls},
         {CKA_KEY_TYPE, &kt, sizeof kt},
@@ -576,19 +600,57 @@ static CK_RV create_or_generate(ks_session_t *s, const char *set, enum ks_role r
         {CKA_SENSITIVE, &t, sizeof t},
         {CKA_EXTRACTABLE, &extractable, sizeof extractable},
         {CKA_DERIVE, &t, sizeof t},
-        {CKA_ENCRYPT, &t, sizeof t},
+        {CKA_ENCRYPT, &f, sizeof f},
         {CKA_DECRYPT, &f, sizeof f},
-        {CKA_WRAP, &wrap, sizeof wrap},
+        {CKA_SIGN, &f, sizeof f},
+        {CKA_VERIFY, &f, sizeof f},
+        {CKA_WRAP, &f, sizeof f},
+        {CKA_UNWRAP, &f, sizeof f},
+        {CKA_DERIVE_TEMPLATE, derived, sizeof derived},
         {CKA_VALUE, copy, sizeof copy}, /* import only: key bytes go into the token */
     };
     CK_ULONG nt = sizeof tmpl / sizeof tmpl[0];
-    if (value) {
+    if (value)
         memcpy(copy, value, 16);
-        rv = s->ks->f->C_CreateObject(s->h, tmpl, nt, &h);
-        ks_wipe(copy, sizeof copy);
-    } else {
-        CK_MECHANISM m = {CKM_DES2_KEY_GEN, NULL, 0};
-        rv = s->ks->f->C_GenerateKey(s->h, &m, tmpl, nt - 1, &h);
+    for (int with_template = s->ks->no_derive_template ? 0 : 1;; with_template = 0) {
+        if (!with_template) /* without CKA_DERIVE_TEMPLATE: the value moves up */
+            tmpl[nt - 2] = tmpl[nt - 1];
+        CK_ULONG na = with_template ? nt : nt - 1;
+        if (value) {
+            rv = s->ks->f->C_CreateObject(s->h, tmpl, na, &h);
+        } else {
+            CK_MECHANISM m = {CKM_DES2_KEY_GEN, NULL, 0};
+            rv = s->ks->f->C_GenerateKey(s->h, &m, tmpl, na - 1, &h);
+        }
+        if (!with_template || (rv != CKR_ATTRIBUTE_TYPE_INVALID && rv != CKR_TEMPLATE_INCONSISTENT &&
+                               rv != CKR_ATTRIBUTE_VALUE_INVALID))
+            break;
+        s->ks->no_derive_template = 1; /* it cannot restrict derivation after all */
+    }
+    ks_wipe(copy, sizeof copy);
+    if (rv == CKR_OK) {
+        /* a keystore that ignores part of a template is not trusted with a key */
+        CK_BBOOL got[8];
+        CK_ATTRIBUTE_TYPE types[8] = {CKA_SENSITIVE, CKA_EXTRACTABLE, CKA_DERIVE, CKA_ENCRYPT,
+                                      CKA_DECRYPT, CKA_SIGN, CKA_WRAP, CKA_UNWRAP};
+        CK_BBOOL want[8] = {CK_TRUE, extractable, CK_TRUE, CK_FALSE,
+                            CK_FALSE, CK_FALSE, CK_FALSE, CK_FALSE};
+        CK_ATTRIBUTE back[8];
+        for (int i = 0; i < 8; i++) {
+            back[i].type = types[i];
+            back[i].pValue = &got[i];
+            back[i].ulValueLen = sizeof got[i];
+        }
+        CK_RV gr = s->ks->f->C_GetAttributeValue(s->h, h, back, 8);
+        int same = gr == CKR_OK;
+        for (int i = 0; same && i < 8; i++)
+            same = back[i].ulValueLen == sizeof got[i] && got[i] == want[i];
+        if (!same) {
+            s->ks->f->C_DestroyObject(s->h, h);
+            seterr(s->err, "the keystore did not give key %s the usages asked for (sensitive, "
+                           "derive only): it is not kept", label);
+            return CKR_GENERAL_ERROR;
+        }
     }
     if (rv != CKR_OK)
         seterr(s->err, "keystore refused to %s key %s: %s", value ? "store" : "generate", label,

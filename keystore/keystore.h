@@ -79,7 +79,8 @@ CK_RV ks_destroy(ks_session_t *s, CK_OBJECT_HANDLE h);
  * (SoftHSM 2.6). */
 CK_RV ks_wrap_des3_ecb(ks_session_t *s, CK_OBJECT_HANDLE wrapping_key, CK_OBJECT_HANDLE key,
                        uint8_t out[16]);
-/* Key check value: first 3 bytes of 3DES-ECB of 8 zero bytes. */
+/* Key check value: first 3 bytes of 3DES-ECB of 8 zero bytes: the
+ * keystore's CKA_CHECK_VALUE, else C_Encrypt (for a key that may encrypt). */
 CK_RV ks_kcv(ks_session_t *s, CK_OBJECT_HANDLE key, uint8_t kcv[3]);
 /* Reads the security-relevant flags of a key (never its value). */
 typedef struct {
@@ -88,9 +89,13 @@ typedef struct {
 } ks_key_flags_t;
 CK_RV ks_key_flags(ks_session_t *s, CK_OBJECT_HANDLE key, ks_key_flags_t *out);
 
+/* Did the keystore accept CKA_DERIVE_TEMPLATE on the keys made so far (a
+ * PKCS#11 3.0 keystore), so that keys derived from them stay sensitive? */
+int ks_restricts_derivation(const ks_t *ks);
+
 /* --- provisioning --- */
 /* Stores 16 key bytes as token object NAME/ROLE (sensitive, non-extractable,
- * derive+encrypt, wrap for dek). Fails with CKR_ATTRIBUTE_VALUE_INVALID if
+ * usable only to derive: every other usage false). Fails with CKR_ATTRIBUTE_VALUE_INVALID if
  * the object exists already. */
 CK_RV ks_import_key(ks_session_t *s, const char *set, enum ks_role role,
                     const uint8_t value[16]);

@@ -105,7 +105,7 @@ check "wrong keys: the log line says why" grep -q 'the keys of key set "other" d
 check "wrong keys: EXTERNAL AUTHENTICATE never sent" test "$(state 0 ext_auth_received)" = "$ea"
 check "wrong keys: the card counted no failure" test "$(state 0 failed_auth)" = 0
 GP_P11_CONF=$(conf nokeys "key_set = nosuch" "reader = GP Sim 0 00 00") p11u -O > "$out/nokeys" 2>&1
-check "missing key set: named" grep -q 'no key set "nosuch", "nosuch@<CIN>" or "nosuch@00001234567890ABCDEF"' "$out/nokeys"
+check "missing key set: named" grep -q 'no key set "nosuch", "nosuch@C1D0000000000000" or "nosuch@00001234567890ABCDEF"' "$out/nokeys"
 GP_P11_CONF=$(conf locked "reader = GP Sim 0 00 01") p11u -O > "$out/locked" 2>&1
 check "locked card: 6983 explained" grep -q "6983: authentication method blocked: the card has locked this key" "$out/locked"
 check "locked card: login fails" grep -q "C_Login failed" "$out/locked"

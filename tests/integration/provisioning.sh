@@ -66,6 +66,12 @@ n_sens=$(grep -c 'Access:.*sensitive' "$out/objs")
 n_open=$(grep 'Access:' "$out/objs" | grep -c -v 'sensitive')
 [ "$n_sens" -ge 9 ] && [ "$n_open" -eq 0 ] \
     && ok "pkcs11-tool sees $n_sens sensitive keys" || fail "attributes: $(cat "$out/objs")"
+# Least privilege: imported and generated keys may only derive (every usage
+# read back from the keystore)
+n_keys=$(grep -c 'Usage:' "$out/objs")
+n_derive=$(grep -c 'Usage: *derive$' "$out/objs")
+[ "$n_keys" -ge 9 ] && [ "$n_keys" -eq "$n_derive" ] \
+    && ok "all $n_keys keys may only derive" || fail "usages: $(grep -E 'label|Usage' "$out/objs")"
 pkcs11-tool --module "$GP_SOFTHSM_MODULE" --token-label "$GP_TEST_TOKEN" --login --pin "$GP_TEST_PIN" \
     --read-object --type secrkey --label default/enc >"$out/read" 2>&1 \
     && fail "pkcs11-tool read a key value" || ok "pkcs11-tool cannot read a key value"

@@ -41,8 +41,10 @@ tool pkcs11-tool --module "$GP_SOFTHSM_MODULE" --token-label "$GP_TEST_TOKEN" --
     --pin "$GP_TEST_PIN" -O > "$out/objects" 2>&1
 for k in enc mac dek; do
     access=$(grep -A8 "label: *wrap3/$k\$" "$out/objects" | sed -n 's/^ *Access: *//p' | head -1)
+    usage=$(grep -A8 "label: *wrap3/$k\$" "$out/objects" | sed -n 's/^ *Usage: *//p' | head -1)
     check "wrap3/$k is sensitive and unextractable ($access)" \
         sh -c 'echo "$0" | grep -q "sensitive" && ! echo "$0" | grep -qE "(^|, )extractable"' "$access"
+    check "wrap3/$k may only derive ($usage)" [ "$usage" = derive ]
 done
 keys list > "$out/list" 2>&1
 check "both new key sets are listed with their KCVs" grep -q "^wrap3 .*enc KCV=" "$out/list"
