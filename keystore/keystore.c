@@ -114,6 +114,11 @@ static void *dlopen_private(const char *path)
 
 CK_RV ks_open(ks_t **out, const char *module_path, char err[KS_ERRLEN])
 {
+    return ks_open_ex(out, module_path, 0, err);
+}
+
+CK_RV ks_open_ex(ks_t **out, const char *module_path, int shared, char err[KS_ERRLEN])
+{
     *out = NULL;
     if (!module_path || !*module_path)
         module_path = GP_DEFAULT_KEYSTORE_MODULE;
@@ -121,7 +126,7 @@ CK_RV ks_open(ks_t **out, const char *module_path, char err[KS_ERRLEN])
     if (!ks)
         return CKR_HOST_MEMORY;
     snprintf(ks->path, sizeof ks->path, "%s", module_path);
-    ks->dl = dlopen_private(module_path);
+    ks->dl = shared ? NULL : dlopen_private(module_path);
     ks->private_instance = ks->dl != NULL;
     if (!ks->dl)
         ks->dl = dlopen(module_path, RTLD_NOW | RTLD_LOCAL);
@@ -283,6 +288,14 @@ CK_RV ks_login_ex(ks_t *ks, const uint8_t *pin, size_t pin_len, int *already,
     else if (rv != CKR_OK)
         seterr(err, "keystore login failed: %s", ks_rv_name(rv));
     return rv;
+}
+
+int ks_logged_in(ks_t *ks)
+{
+    CK_SESSION_INFO si;
+    if (!ks->login_session || ks->f->C_GetSessionInfo(ks->login_session, &si) != CKR_OK)
+        return -1;
+    return si.state == CKS_RW_USER_FUNCTIONS || si.state == CKS_RO_USER_FUNCTIONS;
 }
 
 CK_RV ks_logout(ks_t *ks)

@@ -33,7 +33,13 @@ extern const char *const ks_role_names[3]; /* "enc", "mac", "dek" */
  * the process shares its login state, sessions or objects; the shared
  * instance only where no copy can be loaded (ks_private tells). */
 CK_RV ks_open(ks_t **out, const char *module_path, char err[KS_ERRLEN]);
+/* The same; shared asks for the instance other code in the process may have
+ * loaded too (for a module that cannot run from a copy). */
+CK_RV ks_open_ex(ks_t **out, const char *module_path, int shared, char err[KS_ERRLEN]);
 int ks_private(const ks_t *ks);
+/* Is the token logged in? 1 yes, 0 no, -1 the login session is gone (other
+ * code closed every session of a shared instance). */
+int ks_logged_in(ks_t *ks);
 void ks_close(ks_t *ks);
 /* Finds the token by label (exact, blank-padded compare). */
 CK_RV ks_select_token(ks_t *ks, const char *label, char err[KS_ERRLEN]);

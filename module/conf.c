@@ -53,6 +53,12 @@ static const char *apply(gp_config_t *c, const char *k, const char *v)
     if (!strcmp(k, "keystore_token"))
         return *v && !set_string(c->keystore_token, sizeof c->keystore_token, v)
                    ? NULL : "needs a token label of 1 to 32 characters";
+    if (!strcmp(k, "keystore_instance")) {
+        if (strcmp(v, "private") && strcmp(v, "shared"))
+            return "needs 'private' or 'shared'";
+        c->keystore_shared = !strcmp(v, "shared");
+        return NULL;
+    }
     if (!strcmp(k, "key_set")) {
         if (!*v || strchr(v, '/') || set_string(c->key_set, sizeof c->key_set, v))
             return "needs a key set name of 1 to 59 characters without '/'";

@@ -11,6 +11,7 @@ enum log_level { LOG_LVL_ERROR = 0, LOG_LVL_WARNING, LOG_LVL_INFO, LOG_LVL_DEBUG
 typedef struct {
     char keystore_module[512];
     char keystore_token[33];
+    int keystore_shared;        /* keystore_instance = shared */
     char key_set[60];
     uint8_t key_version;
     uint8_t security_level;     /* 0x01 mac, 0x03 mac-enc, 0x11 mac-rmac, 0x13 mac-enc-rmac */

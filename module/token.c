@@ -41,14 +41,16 @@ static CK_RV keystore_load(void) /* M.lock held */
         LOG_ERR("", "%s", why);
         return CKR_DEVICE_ERROR;
     }
-    if (ks_open(&M.ks, M.conf.keystore_module, err) != CKR_OK) {
+    if (ks_open_ex(&M.ks, M.conf.keystore_module, M.conf.keystore_shared, err) != CKR_OK) {
         LOG_ERR("", "%s", err);
         return CKR_DEVICE_ERROR;
     }
     if (!ks_private(M.ks))
-        LOG_WARN("", "the keystore module %s is loaded as a shared instance (no private copy could "
-                     "be loaded: is /proc mounted, and memfd allowed?): other code in this process "
-                     "that loads it shares its login and sessions", M.conf.keystore_module);
+        LOG_WARN("", "the keystore module %s is loaded as a shared instance (%s): other code in this "
+                     "process that loads it shares its login and sessions", M.conf.keystore_module,
+                 M.conf.keystore_shared ? "keystore_instance = shared"
+                                        : "no private copy could be loaded: is /proc mounted, and "
+                                          "memfd allowed?");
     if (ks_select_token(M.ks, M.conf.keystore_token, err) != CKR_OK ||
         ks_session_open(M.ks, &M.ks_misc) != CKR_OK) {
         LOG_ERR("", "%s", err[0] ? err : "keystore: cannot open a session");
@@ -80,6 +82,24 @@ static CK_RV keystore_login(const uint8_t *pin, size_t pin_len)
     CK_RV rv = keystore_load();
     if (rv != CKR_OK)
         goto out;
+    int state = ks_logged_in(M.ks);
+    if (M.ks_logins > 0 && state != 1) {
+        /* other code with the shared instance logged out or closed our sessions */
+        LOG_WARN("", "gp-p11's keystore login was taken away by other code in this process, "
+                     "which shares the keystore instance: logging in again with this PIN");
+        M.ks_logins = 0;
+    }
+    if (state < 0) { /* the sessions are gone: open new ones */
+        char e2[KS_ERRLEN] = "";
+        ks_session_close(M.ks_misc);
+        M.ks_misc = NULL;
+        if (ks_select_token(M.ks, M.conf.keystore_token, e2) != CKR_OK ||
+            ks_session_open(M.ks, &M.ks_misc) != CKR_OK) {
+            LOG_ERR("", "keystore: %s", e2[0] ? e2 : "cannot open a session");
+            rv = CKR_DEVICE_ERROR;
+            goto out;
+        }
+    }
     uint8_t digest[32];
     if (M.ks_logins == 0) {
         char err[KS_ERRLEN] = "";
@@ -173,6 +193,15 @@ static CK_RV map_scp(token_t *t, scp_err_t e)
         return CKR_DEVICE_REMOVED;
     case SCP_E_TRANSPORT: return CKR_DEVICE_ERROR;
     case SCP_E_BUSY: return CKR_DEVICE_ERROR;
+    case SCP_E_KEYSTORE:
+        if (M.ks && ks_logged_in(M.ks) != 1 && t->logged_in) {
+            LOG_ERR(t->reader, "gp-p11's keystore login was taken away by other code in this "
+                               "process, which shares the keystore instance: this login ends; log "
+                               "in again");
+            token_logout(t);
+            return CKR_USER_NOT_LOGGED_IN;
+        }
+        return CKR_FUNCTION_FAILED;
     default: return CKR_FUNCTION_FAILED;
     }
 }

@@ -16,5 +16,6 @@ mount --bind "$mods" "$confdir" || exit 1
 [ -d "$sysdir" ] && mount --bind "$GP_ENV_DIR/empty" "$sysdir"
 printf 'keystore_token = %s\nkeystore_module = %s\nlog_level = info\n' "$GP_TEST_TOKEN" \
     "$GP_SOFTHSM_MODULE" > "$GP_ENV_DIR/gp-p11.conf"
-GP_P11_CONF="$GP_ENV_DIR/gp-p11.conf" GP_PROXY_MODULE=$(pkg-config --variable=proxy_module p11-kit-1) \
+{ cat "$GP_ENV_DIR/gp-p11.conf"; echo "keystore_instance = shared"; } > "$GP_ENV_DIR/shared.conf"
+GP_SHARED_CONF="$GP_ENV_DIR/shared.conf" GP_P11_CONF="$GP_ENV_DIR/gp-p11.conf" GP_PROXY_MODULE=$(pkg-config --variable=proxy_module p11-kit-1) \
     "$GP_BUILDDIR/tests/integration/test_keystore_own"

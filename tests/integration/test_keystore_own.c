@@ -8,6 +8,8 @@
  * side's logout may touch the other's login.
  */
 #include <dlfcn.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -36,14 +38,9 @@ static int label_is(const CK_UTF8CHAR l[32], const char *prefix, int whole)
     return 1;
 }
 
-static int setup(void **state)
+/* Finds the keystore token's slot and the card's, through the proxy. */
+static int find_slots(void)
 {
-    (void)state;
-    pin = getenv("GP_TEST_PIN");
-    void *dl = dlopen(getenv("GP_PROXY_MODULE"), RTLD_NOW);
-    CK_C_GetFunctionList gfl = dl ? (CK_C_GetFunctionList)dlsym(dl, "C_GetFunctionList") : NULL;
-    if (!gfl || gfl(&f) != CKR_OK || f->C_Initialize(NULL) != CKR_OK)
-        return -1;
     CK_SLOT_ID slots[32];
     CK_ULONG n = 32;
     if (f->C_GetSlotList(CK_TRUE, slots, &n) != CKR_OK)
@@ -62,6 +59,17 @@ static int setup(void **state)
         }
     }
     return found == 3 ? 0 : -1;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    pin = getenv("GP_TEST_PIN");
+    void *dl = dlopen(getenv("GP_PROXY_MODULE"), RTLD_NOW);
+    CK_C_GetFunctionList gfl = dl ? (CK_C_GetFunctionList)dlsym(dl, "C_GetFunctionList") : NULL;
+    if (!gfl || gfl(&f) != CKR_OK || f->C_Initialize(NULL) != CKR_OK)
+        return -1;
+    return find_slots();
 }
 
 static CK_SESSION_HANDLE open_on(CK_SLOT_ID slot)
@@ -151,11 +159,61 @@ static void test_application_logs_in_and_out_meanwhile(void **state)
     f->C_CloseSession(gp);
 }
 
+/* keystore_instance = shared (for a module that cannot run from a copy):
+ * gp-p11 never takes a PIN the keystore did not check, and a login the
+ * application takes away is said in words and comes back at the next login. */
+static void test_shared_instance(void **state)
+{
+    (void)state;
+    setenv("GP_P11_CONF", getenv("GP_SHARED_CONF"), 1);
+    assert_int_equal(f->C_Finalize(NULL), CKR_OK);
+    assert_int_equal(f->C_Initialize(NULL), CKR_OK);
+    assert_int_equal(find_slots(), 0);
+    char logfile[512];
+    snprintf(logfile, sizeof logfile, "%s/shared-stderr.log", getenv("GP_ENV_DIR"));
+    fflush(stderr);
+    int saved = dup(2), fd = open(logfile, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(fd, 2);
+    close(fd);
+    CK_SESSION_HANDLE app = open_on(keystore_slot), gp = open_on(card_slot);
+    assert_int_equal(f->C_Login(app, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin)), CKR_OK);
+    /* the application's login is not gp-p11's: the PIN cannot be checked */
+    assert_int_equal(f->C_Login(gp, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin)),
+                     CKR_USER_ANOTHER_ALREADY_LOGGED_IN);
+    assert_int_equal(f->C_Logout(app), CKR_OK);
+    assert_int_equal(f->C_Login(gp, CKU_USER, (CK_UTF8CHAR_PTR) "wrong-pin", 9), CKR_PIN_INCORRECT);
+    assert_int_equal(f->C_Login(gp, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin)), CKR_OK);
+    assert_int_equal(card_works(gp), 0);
+    /* the application logs the shared instance out: gp-p11's login is gone */
+    assert_int_equal(f->C_Logout(app), CKR_OK);
+    assert_int_not_equal(card_works(gp), 0);
+    assert_int_equal(state_of(gp), CKS_RW_PUBLIC_SESSION);
+    /* and comes back at the next login */
+    assert_int_equal(f->C_Login(gp, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin)), CKR_OK);
+    assert_int_equal(card_works(gp), 0);
+    assert_int_equal(f->C_Logout(gp), CKR_OK);
+    f->C_CloseSession(gp);
+    f->C_CloseSession(app);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    char text[8192] = "";
+    FILE *fp = fopen(logfile, "r");
+    if (fp) {
+        text[fread(text, 1, sizeof text - 1, fp)] = 0;
+        fclose(fp);
+    }
+    fputs(text, stderr);
+    assert_non_null(strstr(text, "gp-p11 cannot check the PIN and refuses it"));
+    assert_non_null(strstr(text, "keystore login was taken away by other code in this process"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_application_logged_in_first),
         cmocka_unit_test(test_application_logs_in_and_out_meanwhile),
+        cmocka_unit_test(test_shared_instance),
     };
     return cmocka_run_group_tests_name("keystore-own", tests, setup, NULL);
 }
