@@ -52,11 +52,11 @@ static void say_once(int *said, int now, const char *msg)
 void slots_refresh(void)
 {
     if (!M.pc) {
-        char err[256];
+        char err[256] = "", msg[400] = "";
         int failed = pcsc_open(&M.pc, err, sizeof err) != SCP_OK;
-        char msg[400];
-        snprintf(msg, sizeof msg, "%s: no reader, so no slot. Start pcscd (systemctl start "
-                                  "pcscd.socket, or pcscd as root)", err);
+        if (failed)
+            snprintf(msg, sizeof msg, "%s: no reader, so no slot. Start pcscd (systemctl start "
+                                      "pcscd.socket, or pcscd as root)", err);
         say_once(&M.said_no_pcscd, failed, msg);
         if (failed) {
             for (int i = 0; i < MAX_SLOTS; i++)

@@ -166,6 +166,10 @@ void token_forget_card(token_t *t)
 {
     if (t->logged_in)
         token_logout(t);
+    if (t->kss) { /* kept open by a login that failed */
+        ks_session_close(t->kss);
+        t->kss = NULL;
+    }
     if (t->card) {
         pcsc_disconnect(t->card); /* ends our transaction too */
         t->card = NULL;

@@ -35,13 +35,15 @@ check "the configuration as it should be works" grep -q "Data object" "$out/good
 
 # --- secure_getenv: GP_P11_CONF means nothing to a setuid program ---
 probe=$(mktemp -d); chmod 755 "$probe"
-cp "$GP_BUILDDIR/tests/integration/init_probe" "$probe/"; chmod 755 "$probe/init_probe"
+# the probe and the module where nobody can read them (the build may be in a private directory)
+cp "$GP_BUILDDIR/tests/integration/init_probe" "$MOD" "$probe/"
+chmod 755 "$probe/init_probe"; chmod 644 "$probe/gp-p11.so"
 printf 'no_such_key = 1\n' > "$probe/bad.conf"; chmod 644 "$probe/bad.conf"
 as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups env GP_P11_CONF="$probe/bad.conf" "$@"; }
-as_nobody "$probe/init_probe" "$MOD" > "$out/plain" 2>&1
+as_nobody "$probe/init_probe" "$probe/gp-p11.so" > "$out/plain" 2>&1
 check "a plain program honours GP_P11_CONF (the bad file is refused)" grep -q "C_Initialize: 0x5" "$out/plain"
 chmod 4755 "$probe/init_probe"
-as_nobody "$probe/init_probe" "$MOD" > "$out/suid" 2>&1
+as_nobody "$probe/init_probe" "$probe/gp-p11.so" > "$out/suid" 2>&1
 check "a setuid program ignores GP_P11_CONF (secure_getenv)" grep -q "C_Initialize: 0x0" "$out/suid"
 rm -rf "$wwdir" "$probe"
 

@@ -20,7 +20,7 @@ vg() { # vg NAME ARGS...: pkcs11-tool ARGS under memcheck
     if [ $rc -ne 99 ] && grep -q "ERROR SUMMARY: 0 errors" "$log" && grep -q "definitely lost: 0 bytes" "$log"; then
         echo "ok - $name: no memory error, no leak of ours"; passes=$((passes + 1))
     else
-        echo "FAIL: $name (exit $rc):"; grep -E "Invalid|uninitialised|definitely lost|ERROR SUMMARY" "$log" | head -5
+        echo "FAIL: $name (exit $rc):"; grep -E -A6 "Invalid|uninitialised|definitely lost|ERROR SUMMARY" "$log" | head -24
         failures=$((failures + 1))
     fi
 }
