@@ -113,9 +113,10 @@ static CK_RV keystore_login(const uint8_t *pin, size_t pin_len)
             /* someone else in this process logged the shared instance in:
              * the PIN was not checked, so it is not taken */
             LOG_ERR("", "the keystore token \"%s\" is already logged in by other code in this "
-                        "process, which shares gp-p11's instance of %s (no private copy of the "
-                        "module could be loaded): gp-p11 cannot check the PIN and refuses it",
-                    M.conf.keystore_token, M.conf.keystore_module);
+                        "process, which shares gp-p11's instance of %s (%s): gp-p11 cannot check "
+                        "the PIN and refuses it", M.conf.keystore_token, M.conf.keystore_module,
+                    M.conf.keystore_shared ? "keystore_instance = shared"
+                                           : "no private copy of the module could be loaded");
             rv = CKR_USER_ANOTHER_ALREADY_LOGGED_IN;
             goto out;
         }

@@ -72,6 +72,12 @@ static int setup(void **state)
     return find_slots();
 }
 
+static int teardown(void **state)
+{
+    (void)state;
+    return f->C_Finalize(NULL) == CKR_OK ? 0 : -1;
+}
+
 static CK_SESSION_HANDLE open_on(CK_SLOT_ID slot)
 {
     CK_SESSION_HANDLE s;
@@ -215,5 +221,5 @@ int main(void)
         cmocka_unit_test(test_application_logs_in_and_out_meanwhile),
         cmocka_unit_test(test_shared_instance),
     };
-    return cmocka_run_group_tests_name("keystore-own", tests, setup, NULL);
+    return cmocka_run_group_tests_name("keystore-own", tests, setup, teardown);
 }
