@@ -257,10 +257,11 @@ int config_trusted_file(const char *what, const char *path, char *err, size_t er
     snprintf(dir, sizeof dir, "%s", path);
     const char *parent = dirname(dir);
     struct stat ds;
-    if (!why && stat(parent, &ds) == 0 && (why = owner_problem(&ds)) != NULL &&
-        !(ds.st_mode & S_ISVTX && (st.st_uid == 0 || st.st_uid == geteuid()))) {
+    const char *dir_why = !why && stat(parent, &ds) == 0 ? owner_problem(&ds) : NULL;
+    /* in a sticky directory (/tmp) others cannot replace a file of ours */
+    if (dir_why && !(ds.st_mode & S_ISVTX && (st.st_uid == 0 || st.st_uid == geteuid()))) {
         snprintf(err, errlen, "%s %s is in %s, which %s (mode %04o, owner %u): gp-p11 refuses it; "
-                              "move the file, or chmod go-w %s", what, path, parent, why,
+                              "move the file, or chmod go-w %s", what, path, parent, dir_why,
                  (unsigned)(ds.st_mode & 07777), (unsigned)ds.st_uid, parent);
         return -1;
     }

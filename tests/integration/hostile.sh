@@ -24,6 +24,12 @@ cp "$out/good.conf" "$wwdir/in-ww-dir.conf"
 GP_P11_CONF=$wwdir/in-ww-dir.conf p11 -L > "$out/wwdir" 2>&1
 check "a configuration in a directory others can write is refused" grep -q "is in $wwdir, which is writable by other users" "$out/wwdir"
 
+sticky=$(mktemp -d); chmod 1777 "$sticky"
+cp "$out/good.conf" "$sticky/own.conf"
+GP_P11_CONF=$sticky/own.conf p11 --login --pin "$GP_TEST_PIN" -O > "$out/sticky" 2>&1
+check "a file of one's own in a sticky directory (like /tmp) is accepted" grep -q "Data object" "$out/sticky"
+rm -rf "$sticky"
+
 # --- who may write the keystore module ---
 cp "$GP_SOFTHSM_MODULE" "$wwdir/libkeystore.so"
 printf 'keystore_token = %s\nkeystore_module = %s\n' "$GP_TEST_TOKEN" "$wwdir/libkeystore.so" > "$out/wwmod.conf"
