@@ -420,14 +420,10 @@ int main(int argc, char **argv)
     }
     CK_RV rv = CKR_OK;
     if (is_import || is_gen) {
-        int r;
-        for (r = 0; r < 3 && rv == CKR_OK; r++)
-            rv = is_import ? ks_import_key(s, set, (enum ks_role)r, keys[r])
-                           : ks_generate_key(s, set, (enum ks_role)r);
+        ks_keyset_t made; /* whole or not at all; keys there before are never touched */
+        rv = ks_create_keyset(s, set, is_import ? keys[0] : NULL, 0, &made);
         if (rv != CKR_OK) {
             fprintf(stderr, "gp-p11-keys: %s\n", ks_session_error(s));
-            if (r > 1) /* leave no half-made key set behind */
-                ks_delete_keyset(s, set);
             goto out;
         }
         struct list_ctx lc = {s, 0, 0};

@@ -32,6 +32,21 @@ grep -q -i "$gpkey\|00112233445566778899" "$out/imp" "$out/imp2" "$out/list" \
 printf 'all = %s\n' "$gpkey" | keys import default >"$out/dup" 2>&1
 [ $? -eq 1 ] && grep -q 'already exists' "$out/dup" && ok "re-import refused: $(cat "$out/dup")" \
     || fail "re-import: $(cat "$out/dup")"
+# a refused import never deletes a key that was there before: a lone "lone/mac"
+printf 'all = %s\n' "$gpkey" | keys import lone >/dev/null 2>&1
+for r in enc dek; do
+    pkcs11-tool --module "$GP_SOFTHSM_MODULE" --token-label "$GP_TEST_TOKEN" --login --pin "$GP_TEST_PIN" \
+        --delete-object --type secrkey --label "lone/$r" >/dev/null 2>&1
+done
+printf 'all = %s\n' "$gpkey" | keys import lone >"$out/lone" 2>&1
+pkcs11-tool --module "$GP_SOFTHSM_MODULE" --token-label "$GP_TEST_TOKEN" --login --pin "$GP_TEST_PIN" \
+    -O --type secrkey >"$out/lone-objs" 2>&1
+grep -q 'key "lone/mac" already exists' "$out/lone" && grep -q 'label: *lone/mac$' "$out/lone-objs" \
+    && ! grep -q 'label: *lone/\(enc\|dek\)$' "$out/lone-objs" \
+    && ok "a refused import leaves the key that was there, and adds none" \
+    || fail "refused import over lone/mac: $(cat "$out/lone") / $(grep label "$out/lone-objs")"
+pkcs11-tool --module "$GP_SOFTHSM_MODULE" --token-label "$GP_TEST_TOKEN" --login --pin "$GP_TEST_PIN" \
+    --delete-object --type secrkey --label lone/mac >/dev/null 2>&1
 printf 'all = 4041424344454647\n' | keys import short >"$out/short" 2>&1
 [ $? -eq 1 ] && grep -q '16 bytes, this one has 8' "$out/short" && ok "8-byte key refused" \
     || fail "short key: $(cat "$out/short")"
