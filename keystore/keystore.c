@@ -161,14 +161,14 @@ CK_RV ks_open_ex(ks_t **out, const char *module_path, int shared, char err[KS_ER
         ks->no_derive_template = 1;
     if (rv != CKR_OK) {
         const char *conf = getenv("SOFTHSM2_CONF");
-        seterr(err, "keystore module %s failed to initialise: %s%s%s%s", module_path,
-               ks_rv_name(rv),
-               strstr(module_path, "softhsm") ? ". SoftHSM does this when it cannot read its "
-                                                "configuration or token directory: check "
-                                                "SOFTHSM2_CONF (" : "",
-               strstr(module_path, "softhsm") ? (conf ? conf : "not set: /etc/softhsm/softhsm2.conf")
-                                              : "",
-               strstr(module_path, "softhsm") ? ") and the directories.tokendir it names" : "");
+        if (strstr(module_path, "softhsm"))
+            seterr(err, "keystore module %s failed to initialise: %s. SoftHSM does this when it "
+                        "cannot read its configuration or token directory: check SOFTHSM2_CONF "
+                        "(%s) and the directories.tokendir it names", module_path,
+                   ks_rv_name(rv), conf ? conf : "not set: /etc/softhsm/softhsm2.conf");
+        else
+            seterr(err, "keystore module %s failed to initialise: %s", module_path,
+                   ks_rv_name(rv));
         dlclose(ks->dl);
         free(ks);
         return rv;

@@ -170,22 +170,19 @@ static CK_RV initialize(CK_VOID_PTR pInitArgs)
 {
     if (live())
         return CKR_CRYPTOKI_ALREADY_INITIALIZED;
+    use_app_locks = 0;
     if (pInitArgs) {
         CK_C_INITIALIZE_ARGS *a = pInitArgs;
         int n = !!a->CreateMutex + !!a->DestroyMutex + !!a->LockMutex + !!a->UnlockMutex;
         if (a->pReserved || (n != 0 && n != 4))
             return CKR_ARGUMENTS_BAD;
-    }
-    if (M.initialized) /* a child after fork: the parent's state is left as it is, unused */
-        LOG_DEBUG("", "initialising again after fork: the parent's connections are not used");
-    use_app_locks = 0;
-    if (pInitArgs) {
-        CK_C_INITIALIZE_ARGS *a = pInitArgs;
-        if (a->CreateMutex && !(a->flags & CKF_OS_LOCKING_OK)) {
+        if (n == 4 && !(a->flags & CKF_OS_LOCKING_OK)) {
             app_locks = *a;
             use_app_locks = 1;
         }
     }
+    if (M.initialized) /* a child after fork: the parent's state is left as it is, unused */
+        LOG_DEBUG("", "initialising again after fork: the parent's connections are not used");
     memset(&M, 0, sizeof M);
     M.pid = getpid();
     char err[600];

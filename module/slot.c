@@ -74,24 +74,28 @@ void slots_refresh(void)
     }
     for (int i = 0; i < MAX_SLOTS; i++)
         M.tokens[i].listed = 0;
-    char msg[1024];
     int wanted = 0;
-    size_t l = (size_t)snprintf(msg, sizeof msg, "reader = %s matches none of the readers:",
-                                M.conf.reader);
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n; i++)
         wanted += reader_wanted(names[i]);
-        size_t nl = strlen(names[i]);
-        if (l + nl + 4 < sizeof msg - 80) {
-            msg[l++] = ' ';
-            msg[l++] = '"';
-            memcpy(msg + l, names[i], nl);
-            l += nl;
-            msg[l++] = '"';
+    int none = n > 0 && wanted == 0;
+    char msg[1024] = "";
+    if (none && !M.said_no_reader_match) { /* built only when it is to be said */
+        size_t l = (size_t)snprintf(msg, sizeof msg, "reader = %s matches none of the readers:",
+                                    M.conf.reader);
+        for (int i = 0; i < n; i++) {
+            size_t nl = strlen(names[i]);
+            if (l + nl + 4 < sizeof msg - 80) {
+                msg[l++] = ' ';
+                msg[l++] = '"';
+                memcpy(msg + l, names[i], nl);
+                l += nl;
+                msg[l++] = '"';
+            }
         }
+        snprintf(msg + l, sizeof msg - l, ". No slot; change or remove the reader line of the "
+                                          "configuration");
     }
-    snprintf(msg + l, sizeof msg - l, ". No slot; change or remove the reader line of the "
-                                      "configuration");
-    say_once(&M.said_no_reader_match, n > 0 && wanted == 0, msg);
+    say_once(&M.said_no_reader_match, none, msg);
     for (int i = 0; i < n; i++) {
         if (!reader_wanted(names[i]))
             continue;

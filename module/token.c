@@ -32,6 +32,14 @@ static void free_objects(token_t *t)
 
 /* --- keystore: loaded once, logged in while any token is -------------------- */
 
+/* Why the keystore instance is shared with other code in the process. */
+static const char *shared_reason(void)
+{
+    return M.conf.keystore_shared ? "keystore_instance = shared"
+                                  : "no private copy of the module could be loaded: is /proc "
+                                    "mounted, and memfd allowed?";
+}
+
 static CK_RV keystore_load(void) /* M.lock held */
 {
     if (M.ks)
@@ -48,9 +56,7 @@ static CK_RV keystore_load(void) /* M.lock held */
     if (!ks_private(M.ks))
         LOG_WARN("", "the keystore module %s is loaded as a shared instance (%s): other code in this "
                      "process that loads it shares its login and sessions", M.conf.keystore_module,
-                 M.conf.keystore_shared ? "keystore_instance = shared"
-                                        : "no private copy could be loaded: is /proc mounted, and "
-                                          "memfd allowed?");
+                 shared_reason());
     if (ks_select_token(M.ks, M.conf.keystore_token, err) != CKR_OK ||
         ks_session_open(M.ks, &M.ks_misc) != CKR_OK) {
         LOG_ERR("", "%s", err[0] ? err : "keystore: cannot open a session");
@@ -115,8 +121,7 @@ static CK_RV keystore_login(const uint8_t *pin, size_t pin_len)
             LOG_ERR("", "the keystore token \"%s\" is already logged in by other code in this "
                         "process, which shares gp-p11's instance of %s (%s): gp-p11 cannot check "
                         "the PIN and refuses it", M.conf.keystore_token, M.conf.keystore_module,
-                    M.conf.keystore_shared ? "keystore_instance = shared"
-                                           : "no private copy of the module could be loaded");
+                    shared_reason());
             rv = CKR_USER_ANOTHER_ALREADY_LOGGED_IN;
             goto out;
         }
@@ -303,10 +308,8 @@ static CK_RV card_hold(token_t *t)
             token_forget_card(t);
         return e == SCP_E_REMOVED ? CKR_DEVICE_REMOVED : CKR_DEVICE_ERROR;
     }
-    if (reset && t->logged_in) { /* a login's channel cannot come back by itself */
-        token_forget_card(t);
-        return CKR_DEVICE_REMOVED;
-    }
+    /* (a logged-in card is held already: a reset under a login shows at its
+     * next command, SCARD_W_RESET_CARD, and ends the login there) */
     return CKR_OK;
 }
 

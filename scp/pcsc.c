@@ -82,7 +82,9 @@ int pcsc_list_readers(pcsc_ctx_t *p, char names[][PCSC_READER_MAX], int max)
     return rv == SCARD_E_NO_READERS_AVAILABLE ? 0 : rv == SCARD_S_SUCCESS ? n : -1;
 }
 
-int pcsc_card_present(pcsc_ctx_t *p, const char *reader)
+/* The reader's state as pcscd says it now (never waits). 0, or -1 when pcscd
+ * does not answer. */
+static int reader_state(pcsc_ctx_t *p, const char *reader, DWORD *state)
 {
     SCARD_READERSTATE st;
     memset(&st, 0, sizeof st);
@@ -91,7 +93,20 @@ int pcsc_card_present(pcsc_ctx_t *p, const char *reader)
     LONG rv = STATES(SCardGetStatusChange(p->ctx, 0, &st, 1));
     if (rv != SCARD_S_SUCCESS && rv != SCARD_E_TIMEOUT)
         return -1;
-    return (st.dwEventState & SCARD_STATE_PRESENT) && !(st.dwEventState & SCARD_STATE_MUTE);
+    *state = st.dwEventState;
+    return 0;
+}
+
+/* A card that answers is in the reader. */
+static int card_in(DWORD state)
+{
+    return (state & SCARD_STATE_PRESENT) && !(state & SCARD_STATE_MUTE);
+}
+
+int pcsc_card_present(pcsc_ctx_t *p, const char *reader)
+{
+    DWORD state;
+    return reader_state(p, reader, &state) < 0 ? -1 : card_in(state);
 }
 
 struct pcsc_watch {
@@ -184,11 +199,7 @@ int pcsc_watch_wait(pcsc_watch_t *w, long timeout_ms)
 int pcsc_watch_count(const pcsc_watch_t *w) { return w->n; }
 const char *pcsc_watch_name(const pcsc_watch_t *w, int i) { return w->names[i]; }
 
-int pcsc_watch_present(const pcsc_watch_t *w, int i)
-{
-    DWORD s = w->st[i].dwCurrentState;
-    return (s & SCARD_STATE_PRESENT) && !(s & SCARD_STATE_MUTE);
-}
+int pcsc_watch_present(const pcsc_watch_t *w, int i) { return card_in(w->st[i].dwCurrentState); }
 
 void pcsc_cancel(pcsc_ctx_t *p) { SCardCancel(p->ctx); }
 
@@ -244,15 +255,10 @@ scp_err_t pcsc_connect(pcsc_ctx_t *p, const char *reader, pcsc_card_t **out, cha
  * the event state), or -1 when the reader has no card. */
 static long reader_events(pcsc_ctx_t *p, const char *reader)
 {
-    SCARD_READERSTATE st;
-    memset(&st, 0, sizeof st);
-    st.szReader = reader;
-    st.dwCurrentState = SCARD_STATE_UNAWARE;
-    LONG rv = STATES(SCardGetStatusChange(p->ctx, 0, &st, 1));
-    if ((rv != SCARD_S_SUCCESS && rv != SCARD_E_TIMEOUT) || !(st.dwEventState & SCARD_STATE_PRESENT) ||
-        (st.dwEventState & SCARD_STATE_MUTE))
+    DWORD state;
+    if (reader_state(p, reader, &state) < 0 || !card_in(state))
         return -1;
-    return (long)(st.dwEventState >> 16);
+    return (long)(state >> 16);
 }
 
 void pcsc_disconnect(pcsc_card_t *c)
