@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 const char *const ks_role_names[3] = {"enc", "mac", "dek"};
 
@@ -24,12 +25,18 @@ struct ks {
     CK_SLOT_ID slot;
     int have_slot;
     CK_SESSION_HANDLE login_session; /* keeps the login state alive */
+    int counts_pin_failures;  /* 0 only for a module known to lock no PIN */
+    unsigned reloads;         /* times the instance was finalised and started again */
+    char label[33];           /* the selected token's */
+    pthread_mutex_t lock;     /* guards sessions */
+    struct ks_session *sessions;
     char path[512];
 };
 
 struct ks_session {
     ks_t *ks;
     CK_SESSION_HANDLE h;
+    struct ks_session *next; /* in ks->sessions */
     char err[KS_ERRLEN];
 };
 
@@ -126,6 +133,7 @@ CK_RV ks_open_ex(ks_t **out, const char *module_path, int shared, char err[KS_ER
     if (!ks)
         return CKR_HOST_MEMORY;
     snprintf(ks->path, sizeof ks->path, "%s", module_path);
+    ks->counts_pin_failures = 1;
     ks->dl = shared ? NULL : dlopen_private(module_path);
     ks->private_instance = ks->dl != NULL;
     if (!ks->dl)
@@ -159,6 +167,10 @@ CK_RV ks_open_ex(ks_t **out, const char *module_path, int shared, char err[KS_ER
     CK_INFO info;
     if (rv == CKR_OK && (ks->f->C_GetInfo(&info) != CKR_OK || info.cryptokiVersion.major < 3))
         ks->no_derive_template = 1;
+    /* SoftHSM keeps no PIN failure counter: measured on 2.6.1, the right PIN
+     * logs in after any number of wrong ones */
+    if (rv == CKR_OK && memcmp(info.manufacturerID, "SoftHSM", 7) == 0)
+        ks->counts_pin_failures = 0;
     if (rv != CKR_OK) {
         const char *conf = getenv("SOFTHSM2_CONF");
         if (strstr(module_path, "softhsm"))
@@ -173,6 +185,7 @@ CK_RV ks_open_ex(ks_t **out, const char *module_path, int shared, char err[KS_ER
         free(ks);
         return rv;
     }
+    pthread_mutex_init(&ks->lock, NULL);
     *out = ks;
     return CKR_OK;
 }
@@ -186,6 +199,7 @@ void ks_close(ks_t *ks)
     if (ks->we_initialized)
         ks->f->C_Finalize(NULL);
     dlclose(ks->dl);
+    pthread_mutex_destroy(&ks->lock);
     free(ks);
 }
 
@@ -205,7 +219,7 @@ static int label_matches(const CK_UTF8CHAR field[32], const char *label)
     return 1;
 }
 
-CK_RV ks_select_token(ks_t *ks, const char *label, char err[KS_ERRLEN])
+static CK_RV select_token_once(ks_t *ks, const char *label, char err[KS_ERRLEN])
 {
     CK_ULONG n = 0;
     CK_RV rv = ks->f->C_GetSlotList(CK_TRUE, NULL, &n);
@@ -243,6 +257,86 @@ CK_RV ks_select_token(ks_t *ks, const char *label, char err[KS_ERRLEN])
     return rv;
 }
 
+/* SoftHSM 2.6's file store rewrites token.object at every login, and another
+ * process's instance that reads it at that moment (at C_Initialize, or when it
+ * notices the change) keeps a half-read token until it is finalised: the
+ * token is then "not recognised", has "no user PIN", or its flags cannot be
+ * read (CKR_GENERAL_ERROR). Measured on this machine: one process starting
+ * SoftHSM 1000 times beside another logging in a loop got
+ * CKR_TOKEN_NOT_RECOGNIZED 438 times and CKR_USER_PIN_NOT_INITIALIZED 4 times.
+ * None of these answers can come from a PIN being checked. */
+static int half_read(CK_RV rv)
+{
+    return rv == CKR_TOKEN_NOT_RECOGNIZED || rv == CKR_USER_PIN_NOT_INITIALIZED;
+}
+
+/* Each start reads the token's file anew, and can meet another write: under a
+ * process logging in 250 times a second, four in ten starts did. Eight starts,
+ * a few milliseconds apart, fail together about once in 700 such storms. */
+#define KS_RELOADS 8
+
+/* A select that a half-read token can explain. */
+static int select_retryable(CK_RV rv)
+{
+    return half_read(rv) || rv == CKR_TOKEN_NOT_PRESENT || rv == CKR_GENERAL_ERROR;
+}
+
+/* Finalises the instance and starts it again, then finds the token and
+ * reopens every session (they carried no state: only a logged-out instance
+ * is restarted); again, a little later each time, while the token reads
+ * half-written. Only for an instance of gp-p11's own. */
+static CK_RV restart(ks_t *ks, char err[KS_ERRLEN])
+{
+    CK_RV rv = CKR_FUNCTION_FAILED;
+    for (int i = 0; i < KS_RELOADS; i++) {
+        if (i) {
+            struct timespec ts = {0, i * 2000000L};
+            nanosleep(&ts, NULL);
+        }
+        ks->f->C_Finalize(NULL);
+        ks->have_slot = 0;
+        ks->login_session = 0;
+        CK_C_INITIALIZE_ARGS args;
+        memset(&args, 0, sizeof args);
+        args.flags = CKF_OS_LOCKING_OK;
+        rv = ks->f->C_Initialize(&args);
+        ks->reloads++;
+        if (rv != CKR_OK) {
+            ks->we_initialized = 0;
+            seterr(err, "keystore module %s could not be started again: %s", ks->path,
+                   ks_rv_name(rv));
+            return rv;
+        }
+        rv = select_token_once(ks, ks->label, err);
+        pthread_mutex_lock(&ks->lock);
+        for (ks_session_t *s = ks->sessions; rv == CKR_OK && s; s = s->next)
+            rv = ks->f->C_OpenSession(ks->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL,
+                                      &s->h);
+        pthread_mutex_unlock(&ks->lock);
+        if (!select_retryable(rv))
+            break;
+    }
+    return rv;
+}
+
+static int can_restart(const ks_t *ks)
+{
+    return ks->private_instance && ks->we_initialized;
+}
+
+unsigned ks_reloads(const ks_t *ks) { return ks->reloads; }
+
+CK_RV ks_select_token(ks_t *ks, const char *label, char err[KS_ERRLEN])
+{
+    CK_RV rv = select_token_once(ks, label, err);
+    if (strlen(label) >= sizeof ks->label)
+        return rv; /* no token has such a label */
+    snprintf(ks->label, sizeof ks->label, "%s", label);
+    if (select_retryable(rv) && can_restart(ks))
+        rv = restart(ks, err);
+    return rv;
+}
+
 CK_RV ks_login(ks_t *ks, const uint8_t *pin, size_t pin_len, char err[KS_ERRLEN])
 {
     return ks_login_ex(ks, pin, pin_len, NULL, err);
@@ -271,6 +365,19 @@ CK_RV ks_login_ex(ks_t *ks, const uint8_t *pin, size_t pin_len, int *already,
         }
     }
     CK_RV rv = ks->f->C_Login(ks->login_session, CKU_USER, (CK_UTF8CHAR_PTR)pin, pin_len);
+    /* a half-read token answers before any PIN is compared; so does SoftHSM's
+     * CKR_GENERAL_ERROR, and SoftHSM counts no PIN failure anyway. Another
+     * keystore's CKR_GENERAL_ERROR may have counted one: it is not tried again. */
+    for (int i = 0; i < KS_RELOADS && can_restart(ks) &&
+                    (half_read(rv) || (rv == CKR_GENERAL_ERROR && !ks->counts_pin_failures));
+         i++) {
+        CK_RV r = restart(ks, err);
+        if (r != CKR_OK)
+            return r;
+        rv = ks->f->C_Login(ks->login_session, CKU_USER, (CK_UTF8CHAR_PTR)pin, pin_len);
+    }
+    if (rv == CKR_GENERAL_ERROR && can_restart(ks)) /* start afresh for the next try */
+        restart(ks, err);
     if (rv == CKR_USER_ALREADY_LOGGED_IN) {
         if (already)
             *already = 1;
@@ -280,11 +387,17 @@ CK_RV ks_login_ex(ks_t *ks, const uint8_t *pin, size_t pin_len, int *already,
         seterr(err, "keystore refused the PIN (CKR_PIN_INCORRECT)");
     else if (rv == CKR_PIN_LOCKED)
         seterr(err, "keystore PIN is locked (CKR_PIN_LOCKED): unblock it with the SO PIN");
-    else if (rv == CKR_GENERAL_ERROR)
-        seterr(err, "keystore login failed: CKR_GENERAL_ERROR, the keystore module's own failure "
-                    "(SoftHSM has been reported to answer this when another process uses the same "
-                    "token at the same moment): try again; gp-p11 does not retry a login itself, "
-                    "since a keystore may have counted it as a PIN try");
+    else if (rv == CKR_GENERAL_ERROR && ks->counts_pin_failures)
+        seterr(err, "keystore login failed: CKR_GENERAL_ERROR, the keystore module's own failure: "
+                    "try again; gp-p11 does not retry a login itself, since this keystore may "
+                    "have counted it as a PIN try");
+    else if (rv == CKR_USER_PIN_NOT_INITIALIZED)
+        seterr(err, "keystore login failed: the token \"%s\" has no user PIN (set one with "
+                    "softhsm2-util --init-pin or the keystore's own tool)", ks->label);
+    else if (half_read(rv) || rv == CKR_GENERAL_ERROR)
+        seterr(err, "keystore login failed: %s, %d times after restarting the keystore module: "
+                    "another process is using the token heavily; try again", ks_rv_name(rv),
+               KS_RELOADS + 1);
     else if (rv != CKR_OK)
         seterr(err, "keystore login failed: %s", ks_rv_name(rv));
     return rv;
@@ -320,6 +433,10 @@ CK_RV ks_session_open(ks_t *ks, ks_session_t **out)
         free(s);
         return rv;
     }
+    pthread_mutex_lock(&ks->lock);
+    s->next = ks->sessions;
+    ks->sessions = s;
+    pthread_mutex_unlock(&ks->lock);
     *out = s;
     return CKR_OK;
 }
@@ -328,7 +445,15 @@ void ks_session_close(ks_session_t *s)
 {
     if (!s)
         return;
-    s->ks->f->C_CloseSession(s->h);
+    ks_t *ks = s->ks;
+    pthread_mutex_lock(&ks->lock);
+    for (ks_session_t **p = &ks->sessions; *p; p = &(*p)->next)
+        if (*p == s) {
+            *p = s->next;
+            break;
+        }
+    pthread_mutex_unlock(&ks->lock);
+    ks->f->C_CloseSession(s->h);
     free(s);
 }
 

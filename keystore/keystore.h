@@ -41,7 +41,9 @@ int ks_private(const ks_t *ks);
  * code closed every session of a shared instance). */
 int ks_logged_in(ks_t *ks);
 void ks_close(ks_t *ks);
-/* Finds the token by label (exact, blank-padded compare). */
+/* Finds the token by label (exact, blank-padded compare). An instance of
+ * gp-p11's own that read the token half-written by another process (SoftHSM)
+ * is finalised and started again (up to eight times), here and at login. */
 CK_RV ks_select_token(ks_t *ks, const char *label, char err[KS_ERRLEN]);
 /* Logs the user in (CKR_USER_ALREADY_LOGGED_IN is treated as success and
  * reported through *already when given). The PIN is passed straight to the
@@ -50,6 +52,8 @@ CK_RV ks_login(ks_t *ks, const uint8_t *pin, size_t pin_len, char err[KS_ERRLEN]
 CK_RV ks_login_ex(ks_t *ks, const uint8_t *pin, size_t pin_len, int *already,
                   char err[KS_ERRLEN]);
 CK_RV ks_logout(ks_t *ks);
+/* How many times the instance was started again (for the log). */
+unsigned ks_reloads(const ks_t *ks);
 CK_FUNCTION_LIST_PTR ks_functions(const ks_t *ks);
 
 CK_RV ks_session_open(ks_t *ks, ks_session_t **out);

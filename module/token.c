@@ -40,6 +40,18 @@ static const char *shared_reason(void)
                                     "mounted, and memfd allowed?";
 }
 
+/* The keystore layer restarts an instance that read its token half-written
+ * by another process (SoftHSM's file store): said, since it explains a slower
+ * login and points at the other process. */
+static void say_reloads(unsigned before)
+{
+    unsigned n = ks_reloads(M.ks) - before;
+    if (n)
+        LOG_INFO("", "the keystore module read token \"%s\" while another process was writing it "
+                     "and was started again (%u time%s)", M.conf.keystore_token, n,
+                 n > 1 ? "s" : "");
+}
+
 static CK_RV keystore_load(void) /* M.lock held */
 {
     if (M.ks)
@@ -64,6 +76,7 @@ static CK_RV keystore_load(void) /* M.lock held */
         M.ks = NULL;
         return CKR_DEVICE_ERROR;
     }
+    say_reloads(0);
     return CKR_OK;
 }
 
@@ -110,7 +123,9 @@ static CK_RV keystore_login(const uint8_t *pin, size_t pin_len)
     if (M.ks_logins == 0) {
         char err[KS_ERRLEN] = "";
         int already = 0;
+        unsigned reloads = ks_reloads(M.ks);
         rv = ks_login_ex(M.ks, pin, pin_len, &already, err);
+        say_reloads(reloads);
         if (rv != CKR_OK) {
             LOG_WARN("", "%s", err);
             goto out;
@@ -172,10 +187,6 @@ void token_forget_card(token_t *t)
 {
     if (t->logged_in)
         token_logout(t);
-    if (t->kss) { /* kept open by a login that failed */
-        ks_session_close(t->kss);
-        t->kss = NULL;
-    }
     if (t->card) {
         pcsc_disconnect(t->card); /* ends our transaction too */
         t->card = NULL;
@@ -704,13 +715,15 @@ CK_RV token_login(token_t *t, const uint8_t *pin, size_t pin_len)
     rv = keystore_login(pin, pin_len);
     if (rv != CKR_OK)
         return rv;
-    if (!t->kss && ks_session_open(M.ks, &t->kss) != CKR_OK) {
+    if (ks_session_open(M.ks, &t->kss) != CKR_OK) {
         LOG_ERR(t->reader, "keystore: cannot open a session");
         keystore_logout();
         return CKR_DEVICE_ERROR;
     }
     rv = card_hold(t); /* from here to the logout, the card is ours alone */
     if (rv != CKR_OK) {
+        ks_session_close(t->kss);
+        t->kss = NULL;
         keystore_logout();
         return rv;
     }
@@ -729,6 +742,8 @@ CK_RV token_login(token_t *t, const uint8_t *pin, size_t pin_len)
         if (t->card)
             gp_close_channel(&t->gp);
         free_objects(t);
+        ks_session_close(t->kss); /* a logged-out keystore has no session of ours */
+        t->kss = NULL;
         card_unhold(t);
         keystore_logout();
         return rv;

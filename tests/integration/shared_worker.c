@@ -7,6 +7,9 @@
  * domain's: the CPLC the card's (IC fabricator 4790), the APDU's answer the
  * same bytes and 9000, the registry with the ISD. A failure must be a CKR
  * from the expected set. Prints a summary; exit 1 on any wrong answer.
+ * With GP_WORKER_REINIT=1 every round starts with C_Initialize and ends with
+ * C_Finalize, so gp-p11 loads its keystore afresh each time
+ * (tests/integration/keystore-race.sh).
  *
  *   shared_worker MODULE ROUNDS NAME
  */
@@ -90,21 +93,29 @@ int main(int argc, char **argv)
     name = argv[3];
     int rounds = atoi(argv[2]);
     const char *pin = getenv("GP_TEST_PIN");
+    const char *re = getenv("GP_WORKER_REINIT");
+    int reinit = re && strcmp(re, "1") == 0;
     void *dl = dlopen(argv[1], RTLD_NOW);
     CK_C_GetFunctionList gfl = dl ? (CK_C_GetFunctionList)dlsym(dl, "C_GetFunctionList") : NULL;
-    if (!gfl || gfl(&f) != CKR_OK || f->C_Initialize(NULL) != CKR_OK) {
+    if (!gfl || gfl(&f) != CKR_OK) {
         fprintf(stderr, "%s: cannot load %s\n", name, argv[1]);
-        return 2;
-    }
-    CK_SLOT_ID slot;
-    CK_ULONG n = 1;
-    if (f->C_GetSlotList(CK_TRUE, &slot, &n) != CKR_OK || n != 1) {
-        fprintf(stderr, "%s: no card\n", name);
         return 2;
     }
     int ok = 0, failed = 0;
     for (int i = 0; i < rounds; i++) {
+        CK_SLOT_ID slot;
+        CK_ULONG n = 1;
+        if ((i == 0 || reinit) && f->C_Initialize(NULL) != CKR_OK) {
+            fprintf(stderr, "%s: C_Initialize failed\n", name);
+            return 2;
+        }
+        if (f->C_GetSlotList(CK_TRUE, &slot, &n) != CKR_OK || n != 1) {
+            fprintf(stderr, "%s: no card\n", name);
+            return 2;
+        }
         CK_RV rv = round_once(slot, pin);
+        if (reinit && i + 1 < rounds)
+            f->C_Finalize(NULL);
         if (rv == CKR_OK) {
             ok++;
             continue;
