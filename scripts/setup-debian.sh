@@ -6,7 +6,7 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends \
   build-essential autoconf automake libtool pkg-config \
-  libpcsclite-dev libp11-kit-dev libssl-dev libcmocka-dev \
+  libpcsclite-dev libp11-kit-dev libssl-dev libcmocka-dev libzip-dev \
   pcscd vsmartcard-vpcd pcsc-tools softhsm2 opensc p11-kit p11-kit-modules \
   util-linux procps iproute2 openssl \
   clang libclang-rt-14-dev valgrind opencryptoki

@@ -24,13 +24,14 @@ EOH
 cflags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
         -I"$out" -I"$top" -I"$top/include" $(pkg-config --cflags p11-kit-1 libpcsclite))
 lib=(keystore/hex.c keystore/keystore.c keystore/scp02_crypto.c scp/apdu.c scp/sw.c scp/tlv.c
-     scp/registry.c scp/scp02.c scp/gp.c)
+     scp/registry.c scp/scp02.c scp/gp.c scp/install.c scp/cap.c)
 passed=0 failed=0
 echo "fuzz: each target ${secs}s, ASan + UBSan"
-for t in fuzz_init_update fuzz_registry fuzz_tlv fuzz_apdu fuzz_config fuzz_session fuzz_rmac; do
+for t in fuzz_init_update fuzz_registry fuzz_tlv fuzz_apdu fuzz_config fuzz_session fuzz_rmac \
+         fuzz_cap; do
     extra=()
     [ "$t" = fuzz_config ] && extra=(module/conf.c)
-    if ! (cd "$top" && clang "${cflags[@]}" "tests/fuzz/$t.c" "${lib[@]}" "${extra[@]}" -ldl \
+    if ! (cd "$top" && clang "${cflags[@]}" "tests/fuzz/$t.c" "${lib[@]}" "${extra[@]}" -ldl -lzip \
             -o "$out/$t"); then
         echo "FAIL: $t does not build"
         failed=$((failed + 1))
