@@ -558,6 +558,19 @@ CK_RV ks_sha256(ks_session_t *s, const uint8_t *a, size_t alen, const uint8_t *b
     return rv;
 }
 
+CK_RV ks_sha1(ks_session_t *s, const uint8_t *data, size_t len, uint8_t out[20])
+{
+    CK_MECHANISM m = {CKM_SHA_1, NULL, 0};
+    CK_FUNCTION_LIST_PTR f = s->ks->f;
+    CK_ULONG n = 20;
+    CK_RV rv = f->C_DigestInit(s->h, &m);
+    if (rv == CKR_OK)
+        rv = f->C_Digest(s->h, (CK_BYTE_PTR)data, len, out, &n);
+    if (rv != CKR_OK)
+        seterr(s->err, "keystore: SHA-1 failed: %s", ks_rv_name(rv));
+    return rv;
+}
+
 CK_RV ks_derive_des2(ks_session_t *s, CK_OBJECT_HANDLE base, enum ks_derive_mode mode,
                      const uint8_t data[16], int usage_wrap, int usage_derive,
                      CK_OBJECT_HANDLE *out)

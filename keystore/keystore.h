@@ -71,6 +71,8 @@ CK_RV ks_random(ks_session_t *s, uint8_t *buf, size_t len);
 /* SHA-256 of a || b computed by the keystore (CKM_SHA256). */
 CK_RV ks_sha256(ks_session_t *s, const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
                 uint8_t out[32]);
+/* SHA-1 of public data (a load file's hash for INSTALL [for load]). */
+CK_RV ks_sha1(ks_session_t *s, const uint8_t *data, size_t len, uint8_t out[20]);
 
 /* Derives a CKK_DES2 session object (CKA_TOKEN=FALSE, sensitive, not
  * extractable) from base by 3DES-CBC (zero IV) or 3DES-ECB encryption of

@@ -79,6 +79,40 @@ scp_err_t gp_set_status(gp_session_t *g, uint8_t p1, uint8_t p2, const uint8_t *
 scp_err_t gp_put_key(gp_session_t *g, uint8_t replace_kvn, uint8_t new_kvn,
                      const uint8_t enc_keys[3][16], const uint8_t kcv[3][3]);
 
+/* --- applets (install.c) --- */
+
+/* The most plain data bytes one command carries, so that its wrapped form
+ * still fits Lc 255: 247 at C-MAC, 239 at C-MAC + C-DEC (always padded). */
+size_t gp_max_data(const gp_session_t *g);
+/* INSTALL [for load]; sd_len 0 leaves the target security domain to the
+ * card (its issuer security domain); hash and params may be empty. */
+scp_err_t gp_install_for_load(gp_session_t *g, const uint8_t *elf, size_t elf_len,
+                              const uint8_t *sd, size_t sd_len, const uint8_t *hash,
+                              size_t hash_len, const uint8_t *params, size_t params_len);
+/* Called after every LOAD block the card accepted. */
+typedef void (*gp_progress_fn)(void *ctx, size_t blocks_done, size_t blocks_total);
+/* LOAD of a whole load file data block in numbered blocks of gp_max_data
+ * bytes, the last flagged (P1 80). An error names the block. */
+scp_err_t gp_load(gp_session_t *g, const uint8_t *block, size_t len, gp_progress_fn progress,
+                  void *ctx);
+typedef struct {
+    const uint8_t *elf, *module, *app;   /* load file, module (class), instance AIDs */
+    size_t elf_len, module_len, app_len;
+    const uint8_t *priv;                 /* 1 or 3 bytes */
+    size_t priv_len;
+    const uint8_t *params;               /* the application's own (inside C9) */
+    size_t params_len;
+    int make_selectable;                 /* P1 0C rather than 04 */
+} gp_install_t;
+scp_err_t gp_install_for_install(gp_session_t *g, const gp_install_t *in);
+scp_err_t gp_install_for_make_selectable(gp_session_t *g, const uint8_t *app, size_t app_len,
+                                         const uint8_t *priv, size_t priv_len);
+/* INSTALL [for personalization] of app, then STORE DATA in numbered blocks;
+ * format: P1 bits 7-1 (data structure and encryption information, GP 2.2.1
+ * table 11-89), the last-block bit added here. */
+scp_err_t gp_store_data(gp_session_t *g, const uint8_t *app, size_t app_len, const uint8_t *data,
+                        size_t len, uint8_t format);
+
 /* A status word that says the card did not execute the command: an error
  * (64xx to 6Fxx, and GlobalPlatform's 94xx), not a warning. */
 int gp_sw_refused(uint16_t sw);

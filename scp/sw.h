@@ -14,6 +14,8 @@ enum sw_context {
     SW_CTX_SECURED,   /* any command sent inside an open secure channel */
     SW_CTX_DELETE,
     SW_CTX_GET_STATUS,
+    SW_CTX_INSTALL,
+    SW_CTX_LOAD,
 };
 
 /* Writes "6982: security status not satisfied — ..." into out. */

@@ -42,9 +42,10 @@ static struct {
     int delay_ms, reinsert_ms, truncate_to;
     struct timespec control_mtime;
     int set_i;             /* -1: leave the card's i */
+    long set_mem;          /* -1: leave the card's free memory */
     unsigned long fired;
 } g = {.host = "127.0.0.1", .quickack = 1, .on_ins = -1, .reinsert_ms = 1000, .truncate_to = -1,
-       .set_i = -1};
+       .set_i = -1, .set_mem = -1};
 
 /* SIGUSR1: the card is pulled out now, with no command under way, and put
  * back reinsert_ms later (1000 unless the control file says otherwise). */
@@ -76,6 +77,7 @@ static void read_control(void)
     g.reinsert_ms = 1000;
     g.truncate_to = -1;
     g.set_i = -1;
+    g.set_mem = -1;
     char line[256], key[64], val[128];
     while (fgets(line, sizeof line, f)) {
         if (sscanf(line, " %63[a-z_] = %127s", key, val) != 2)
@@ -89,6 +91,8 @@ static void read_control(void)
                     : !strcmp(val, "refuse-auth") ? F_REFUSE_AUTH : F_NONE;
         else if (!strcmp(key, "set_i")) /* the card's SCP02 i, from its next session on */
             g.set_i = (int)strtol(val, NULL, 16);
+        else if (!strcmp(key, "mem_free")) /* bytes left for load files, from now on */
+            g.set_mem = strtol(val, NULL, 0);
         else if (!strcmp(key, "on_ins"))
             g.on_ins = (int)strtol(val, NULL, 16);
         else if (!strcmp(key, "skip"))
@@ -128,6 +132,15 @@ static void write_state(const sim_card_t *c)
             c->cmac_ok, c->cmac_bad, c->sessions, (c->keys ? c->keys : &c->keysets[0])->seq[0],
             (c->keys ? c->keys : &c->keysets[0])->seq[1], chs[c->ch], c->level,
             g.fired, c->entries[0].lifecycle, c->rmacs, c->keys_put, c->i_param);
+    fprintf(f, "loads = %lu\nload_blocks = %lu\ninstalls = %lu\nstore_blocks = %lu\n"
+               "mem_free = %zu\nloading = %d\nstore_p1 = %02X\n",
+            c->loads, c->load_blocks, c->installs, c->store_blocks, c->mem_free, c->loading,
+            c->store_p1);
+    {
+        char h[2 * SIM_STORE_MAX + 1];
+        hexs(c->store, c->store_len, h);
+        fprintf(f, "store_data = %s\n", h);
+    }
     fprintf(f, "key_versions =");
     for (int i = 0; i < c->n_keysets; i++)
         fprintf(f, " %02X", c->keysets[i].kvn);
@@ -144,6 +157,14 @@ static void write_state(const sim_card_t *c)
         char h[40];
         hexs(c->entries[i].aid, c->entries[i].aid_len, h);
         fprintf(f, " %s:%02X", h, c->entries[i].lifecycle);
+    }
+    fprintf(f, "\nprivileges =");
+    for (int i = 0; i < c->n_entries; i++) {
+        char h[40];
+        if (c->entries[i].deleted || c->entries[i].kind != SIM_APP)
+            continue;
+        hexs(c->entries[i].aid, c->entries[i].aid_len, h);
+        fprintf(f, " %s:%02X", h, c->entries[i].priv[0]);
     }
     fprintf(f, "\n");
     fclose(f);
@@ -318,6 +339,10 @@ int main(int argc, char **argv)
             if (g.set_i >= 0) {
                 card.i_param = (uint8_t)g.set_i;
                 g.set_i = -1;
+            }
+            if (g.set_mem >= 0) {
+                card.mem_free = (size_t)g.set_mem;
+                g.set_mem = -1;
             }
             int fire = fault_due(buf, n);
             if (fire && g.fault == F_LOSE_ANSWER) {

@@ -82,6 +82,7 @@ void sim_default_profile(sim_card_t *c)
     c->iin_len = (size_t)unhex("0699999999", c->iin, sizeof c->iin);
     c->cin_len = (size_t)unhex("1122334455667788", c->cin, sizeof c->cin);
     c->max_response = 240;
+    c->mem_free = 200 * 1024;
     add_entry(c, SIM_ISD, "A000000151000000", 0x0F, 0x9E);
     sim_entry_t *e = add_entry(c, SIM_ELF, "A0000000620001", 0x01, 0x00);
     add_module(e, "A0000000620001");
@@ -121,6 +122,9 @@ void sim_reset(sim_card_t *c)
     c->selected = &c->entries[0];
     c->pending_len = 0;
     c->gs_next = -1;
+    c->loading = 0; /* what was being loaded is gone */
+    c->load_len = 0;
+    c->perso = NULL;
 }
 
 /* --- profile file -------------------------------------------------------- */
@@ -802,6 +806,264 @@ static size_t put_key(sim_card_t *c, const cmd_t *cmd, const uint8_t *d, size_t 
     return SW(r, 10, 0x9000);
 }
 
+/* --- applets: INSTALL, LOAD, STORE DATA ------------------------------------- */
+
+/* A free registry slot: a new one, or the oldest deleted entry's. */
+static sim_entry_t *new_entry(sim_card_t *c)
+{
+    sim_entry_t *e = NULL;
+    if (c->n_entries < SIM_MAX_ENTRIES)
+        e = &c->entries[c->n_entries++];
+    for (int i = 1; !e && i < c->n_entries; i++)
+        if (c->entries[i].deleted)
+            e = &c->entries[i];
+    if (e)
+        memset(e, 0, sizeof *e);
+    return e;
+}
+
+/* Reads the length-prefixed fields of an INSTALL command; -1 if they do
+ * not add up to the data. */
+static int install_fields(const uint8_t *d, size_t dlen, const uint8_t *f[], size_t fl[], int n)
+{
+    size_t o = 0;
+    for (int i = 0; i < n; i++) {
+        if (o >= dlen || o + 1 + d[o] > dlen)
+            return -1;
+        fl[i] = d[o];
+        f[i] = d + o + 1;
+        o += 1 + d[o];
+    }
+    return o == dlen ? 0 : -1;
+}
+
+static void abort_load(sim_card_t *c)
+{
+    c->loading = 0;
+    c->load_len = 0;
+}
+
+/* The card's own reading of a completed load file data block: C4 and its
+ * length, then components, each tag and u2 size; the Header (magic DECAFFED,
+ * package AID) must name the load file of INSTALL [for load]; the Applet
+ * component gives the modules. Returns 0 or the status word. */
+static uint16_t link_load_file(sim_card_t *c, sim_entry_t *out)
+{
+    const uint8_t *b = c->load_buf;
+    size_t n = c->load_len, h, len;
+    if (n < 2 || b[0] != 0xC4)
+        return 0x6A80;
+    if (b[1] < 0x80) {
+        h = 2;
+        len = b[1];
+    } else if (b[1] >= 0x81 && b[1] <= 0x83 && n >= (size_t)(b[1] & 3) + 2) {
+        h = 2 + (b[1] & 3);
+        len = 0;
+        for (size_t i = 2; i < h; i++)
+            len = len << 8 | b[i];
+    } else {
+        return 0x6A80;
+    }
+    if (h + len != n)
+        return 0x6A80;
+    int seen_header = 0;
+    for (size_t o = h; o < n;) {
+        if (n - o < 3)
+            return 0x6A80;
+        uint8_t tag = b[o];
+        size_t size = (size_t)b[o + 1] << 8 | b[o + 2];
+        const uint8_t *v = b + o + 3;
+        if (o + 3 + size > n || tag < 1 || tag > 11 || (o == h && tag != 1))
+            return 0x6A80;
+        if (tag == 1) { /* Header */
+            if (size < 10 || memcmp(v, "\xDE\xCA\xFF\xED", 4) != 0 || (size_t)v[9] + 10 > size ||
+                v[9] != c->load_elf_len || memcmp(v + 10, c->load_elf, v[9]) != 0)
+                return 0x6A80;
+            seen_header = 1;
+        }
+        if (tag == 3) { /* Applet: count, then AID length, AID, u2 offset */
+            size_t p = 1;
+            for (int k = 0; size >= 1 && k < v[0]; k++) {
+                if (p >= size || p + 1 + v[p] + 2 > size || v[p] < 5 || v[p] > SIM_AID_MAX)
+                    return 0x6A80;
+                if (out->n_modules < SIM_MAX_MODULES) {
+                    memcpy(out->module[out->n_modules], v + p + 1, v[p]);
+                    out->module_len[out->n_modules++] = v[p];
+                }
+                p += 1 + v[p] + 2;
+            }
+        }
+        o += 3 + size;
+    }
+    return seen_header ? 0 : 0x6A80;
+}
+
+static size_t install(sim_card_t *c, const cmd_t *cmd, const uint8_t *d, size_t dlen, uint8_t *r)
+{
+    if (c->ch != SIM_CH_OPEN)
+        return SW(r, 0, 0x6982);
+    const uint8_t *f[6];
+    size_t fl[6];
+    abort_load(c);  /* any INSTALL ends a LOAD under way */
+    c->perso = NULL;
+    if (cmd->p2 != 0x00)
+        return SW(r, 0, 0x6A86);
+    switch (cmd->p1) {
+    case 0x02: { /* for load: load file, security domain, hash, parameters, token */
+        if (install_fields(d, dlen, f, fl, 5) < 0 || fl[0] < 5 || fl[0] > SIM_AID_MAX)
+            return SW(r, 0, 0x6A80);
+        if (find_entry(c, f[0], fl[0]))
+            return SW(r, 0, 0x6985); /* a load file with this AID is on the card */
+        if (fl[1]) {
+            const sim_entry_t *sd = find_entry(c, f[1], fl[1]);
+            if (!sd || (sd->kind != SIM_ISD && sd->kind != SIM_SSD))
+                return SW(r, 0, 0x6A88);
+        }
+        if (fl[2] > sizeof c->load_hash)
+            return SW(r, 0, 0x6A80);
+        memcpy(c->load_elf, f[0], fl[0]);
+        c->load_elf_len = fl[0];
+        memcpy(c->load_hash, f[2], fl[2]);
+        c->load_hash_len = fl[2];
+        c->loading = 1;
+        c->load_next = 0;
+        c->load_len = 0;
+        break;
+    }
+    case 0x04: case 0x0C: { /* for install (and make selectable) */
+        if (install_fields(d, dlen, f, fl, 6) < 0)
+            return SW(r, 0, 0x6A80);
+        if ((fl[3] != 1 && fl[3] != 3) || fl[4] < 2 || f[4][0] != 0xC9 ||
+            (size_t)f[4][1] + 2 > fl[4] || fl[2] < 5 || fl[2] > SIM_AID_MAX)
+            return SW(r, 0, 0x6A80);
+        const sim_entry_t *elf = find_entry(c, f[0], fl[0]);
+        if (!elf || elf->kind != SIM_ELF)
+            return SW(r, 0, 0x6A88);
+        int m = 0;
+        while (m < elf->n_modules &&
+               (elf->module_len[m] != fl[1] || memcmp(elf->module[m], f[1], fl[1]) != 0))
+            m++;
+        if (m == elf->n_modules)
+            return SW(r, 0, 0x6A88); /* no such module in the load file */
+        if (find_entry(c, f[2], fl[2]))
+            return SW(r, 0, 0x6985); /* the instance AID is in use */
+        sim_entry_t *e = new_entry(c);
+        if (!e)
+            return SW(r, 0, 0x6A84);
+        e->kind = SIM_APP;
+        memcpy(e->aid, f[2], fl[2]);
+        e->aid_len = fl[2];
+        e->lifecycle = cmd->p1 == 0x0C ? 0x07 : 0x03;
+        memcpy(e->priv, f[3], fl[3]);
+        memcpy(e->elf, elf->aid, elf->aid_len);
+        e->elf_len = elf->aid_len;
+        c->installs++;
+        break;
+    }
+    case 0x08: { /* for make selectable */
+        if (install_fields(d, dlen, f, fl, 6) < 0 || fl[0] || fl[1])
+            return SW(r, 0, 0x6A80);
+        sim_entry_t *e = find_entry(c, f[2], fl[2]);
+        if (!e || e->kind != SIM_APP)
+            return SW(r, 0, 0x6A88);
+        if (e->lifecycle != 0x03)
+            return SW(r, 0, 0x6985); /* only an installed application */
+        e->lifecycle = 0x07;
+        if (fl[3] == 1 || fl[3] == 3)
+            memcpy(e->priv, f[3], fl[3]);
+        break;
+    }
+    case 0x20: { /* for personalization */
+        if (install_fields(d, dlen, f, fl, 6) < 0 || fl[0] || fl[1])
+            return SW(r, 0, 0x6A80);
+        const sim_entry_t *e = find_entry(c, f[2], fl[2]);
+        if (!e || e->kind != SIM_APP)
+            return SW(r, 0, 0x6A88);
+        if ((e->lifecycle & 0x07) != 0x07 || (e->lifecycle & 0x80))
+            return SW(r, 0, 0x6985); /* not selectable, or locked */
+        c->perso = e;
+        c->store_next = 0;
+        c->store_len = 0;
+        break;
+    }
+    default:
+        return SW(r, 0, 0x6A86);
+    }
+    r[0] = 0x00;
+    return SW(r, 1, 0x9000);
+}
+
+static size_t load(sim_card_t *c, const cmd_t *cmd, const uint8_t *d, size_t dlen, uint8_t *r)
+{
+    if (c->ch != SIM_CH_OPEN)
+        return SW(r, 0, 0x6982);
+    if (!c->loading)
+        return SW(r, 0, 0x6985);
+    if (cmd->p2 != (uint8_t)c->load_next || (cmd->p1 & 0x7F)) {
+        abort_load(c); /* a block out of sequence ends the load */
+        return SW(r, 0, cmd->p1 & 0x7F ? 0x6A86 : 0x6985);
+    }
+    if (c->load_len + dlen > c->mem_free || c->load_len + dlen > sizeof c->load_buf) {
+        abort_load(c);
+        return SW(r, 0, 0x6A84);
+    }
+    memcpy(c->load_buf + c->load_len, d, dlen);
+    c->load_len += dlen;
+    c->load_next++;
+    c->load_blocks++;
+    if (cmd->p1 & 0x80) { /* the last block: link it */
+        sim_entry_t tmp;
+        memset(&tmp, 0, sizeof tmp);
+        uint16_t sw = link_load_file(c, &tmp);
+        if (!sw && c->load_hash_len) {
+            uint8_t md[20];
+            sim_sha1(c->load_buf, c->load_len, md);
+            if (c->load_hash_len != 20 || memcmp(md, c->load_hash, 20) != 0)
+                sw = 0x6A80;
+        }
+        sim_entry_t *e = sw ? NULL : new_entry(c);
+        if (!sw && !e)
+            sw = 0x6A84;
+        if (sw) {
+            abort_load(c);
+            return SW(r, 0, sw);
+        }
+        *e = tmp;
+        e->kind = SIM_ELF;
+        memcpy(e->aid, c->load_elf, c->load_elf_len);
+        e->aid_len = c->load_elf_len;
+        e->lifecycle = 0x01;
+        e->size = c->load_len;
+        c->mem_free -= c->load_len;
+        c->loads++;
+        abort_load(c);
+    }
+    r[0] = 0x00;
+    return SW(r, 1, 0x9000);
+}
+
+static size_t store_data(sim_card_t *c, const cmd_t *cmd, const uint8_t *d, size_t dlen, uint8_t *r)
+{
+    if (c->ch != SIM_CH_OPEN)
+        return SW(r, 0, 0x6982);
+    if (!c->perso)
+        return SW(r, 0, 0x6985);
+    if (cmd->p2 != (uint8_t)c->store_next) {
+        c->perso = NULL;
+        return SW(r, 0, 0x6A86);
+    }
+    if (c->store_len + dlen > sizeof c->store)
+        return SW(r, 0, 0x6A84);
+    memcpy(c->store + c->store_len, d, dlen);
+    c->store_len += dlen;
+    c->store_next++;
+    c->store_p1 = cmd->p1;
+    c->store_blocks++;
+    if (cmd->p1 & 0x80)
+        c->perso = NULL;
+    return SW(r, 0, 0x9000);
+}
+
 static size_t select_aid(sim_card_t *c, const cmd_t *cmd, uint8_t *r)
 {
     if (cmd->p1 != 0x04)
@@ -963,8 +1225,16 @@ size_t sim_process(sim_card_t *c, const uint8_t *raw, size_t len, uint8_t *r)
     case 0xE4: n = delete_object(c, &cmd, plain, plen, r); break;
     case 0xF0: n = set_status(c, &cmd, plain, plen, r); break;
     case 0xD8: n = put_key(c, &cmd, plain, plen, r); break;
+    case 0xE6: n = install(c, &cmd, plain, plen, r); break;
+    case 0xE8: n = load(c, &cmd, plain, plen, r); break;
+    case 0xE2: n = store_data(c, &cmd, plain, plen, r); break;
     default: n = SW(r, 0, 0x6D00); break;
     }
+    /* a LOAD or a personalisation goes on only with its own commands */
+    if (cmd.ins != 0xE8 && cmd.ins != 0xE6)
+        abort_load(c);
+    if (cmd.ins != 0xE2 && cmd.ins != 0xE6)
+        c->perso = NULL;
     if (secured && c->ch == SIM_CH_OPEN && (c->level & 0x10))
         n = add_rmac(c, &cmd, plain, plen, r, n);
     return t0_answer(c, r, n);

@@ -13,6 +13,8 @@
 #define SIM_MAX_KEYSETS 8
 #define SIM_MAX_MODULES 4
 #define SIM_AID_MAX 16
+#define SIM_LOAD_MAX (256 * 1024) /* the largest load file data block it takes */
+#define SIM_STORE_MAX 4096
 
 enum sim_kind { SIM_ISD, SIM_APP, SIM_SSD, SIM_ELF };
 
@@ -27,6 +29,7 @@ typedef struct {
     uint8_t module[SIM_MAX_MODULES][SIM_AID_MAX]; /* a load file's modules */
     size_t module_len[SIM_MAX_MODULES];
     int n_modules;
+    size_t size;            /* a load file's bytes of card memory */
     int deleted;
 } sim_entry_t;
 
@@ -84,9 +87,25 @@ typedef struct {
     int fault_bad_rmac;
     int fault_refuse_auth;  /* the next EXTERNAL AUTHENTICATE: 6300, counted as a failure */
 
+    /* applets: memory for load files, a LOAD and a personalisation under way */
+    size_t mem_free;        /* bytes left; a LOAD beyond them gets 6A84 */
+    int loading;            /* INSTALL [for load] accepted, LOAD blocks expected */
+    uint8_t load_elf[SIM_AID_MAX];
+    size_t load_elf_len;
+    uint8_t load_hash[64];
+    size_t load_hash_len;
+    int load_next;          /* the next block number expected */
+    uint8_t load_buf[SIM_LOAD_MAX];
+    size_t load_len;
+    const sim_entry_t *perso; /* INSTALL [for personalization] accepted */
+    int store_next;
+    uint8_t store[SIM_STORE_MAX]; /* what STORE DATA brought, for tests */
+    size_t store_len;
+    uint8_t store_p1;       /* the last block's P1 */
+
     /* counters tests observe */
     unsigned long apdus, ext_auth_received, ext_auth_ok, cmac_ok, cmac_bad, sessions, rmacs,
-        keys_put;
+        keys_put, loads, load_blocks, installs, store_blocks;
 } sim_card_t;
 
 /* The built-in test card: GlobalPlatform test keys 404142..4F (key version

@@ -85,3 +85,10 @@ int sim_random(uint8_t *buf, size_t len)
 {
     return RAND_bytes(buf, (int)len) == 1 ? 0 : -1;
 }
+
+void sim_sha1(const uint8_t *data, size_t len, uint8_t md[20])
+{
+    unsigned int n = 20;
+    if (EVP_Digest(data, len, md, &n, EVP_sha1(), NULL) != 1)
+        memset(md, 0, 20);
+}

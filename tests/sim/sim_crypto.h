@@ -22,5 +22,7 @@ int sim_mac_3des(const uint8_t key[16], const uint8_t *data, size_t len, uint8_t
 int sim_mac_retail(const uint8_t key[16], const uint8_t icv[8], const uint8_t *data, size_t len,
                    uint8_t mac[8]);
 int sim_random(uint8_t *buf, size_t len);
+/* SHA-1 (the load file data block hash of INSTALL [for load]). */
+void sim_sha1(const uint8_t *data, size_t len, uint8_t md[20]);
 
 #endif
