@@ -619,11 +619,24 @@ CK_RV C_CreateObject(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR pTemplate, CK_ULONG u
     if ((!pTemplate && ulCount) || !phObject)
         return done(t, s, CKR_ARGUMENTS_BAD);
     /* without a class there is nothing to create (PKCS#11: CKR_TEMPLATE_INCOMPLETE) */
-    int have_class = 0;
+    int have_class = 0, data = 0;
     for (CK_ULONG i = 0; i < ulCount; i++)
-        have_class |= pTemplate[i].type == CKA_CLASS;
+        if (pTemplate[i].type == CKA_CLASS) {
+            have_class = 1;
+            data = pTemplate[i].pValue && pTemplate[i].ulValueLen == sizeof(CK_OBJECT_CLASS) &&
+                   *(CK_OBJECT_CLASS *)pTemplate[i].pValue == CKO_DATA;
+        }
     if (!have_class)
         return done(t, s, CKR_TEMPLATE_INCOMPLETE);
+    if (data) { /* a CAP file to load (and install) */
+        applet_req_t ar;
+        rv = applet_parse(pTemplate, ulCount, &ar);
+        if (rv == CKR_OK)
+            rv = put_key_allowed(s, t);
+        if (rv == CKR_OK)
+            rv = token_applet(t, &ar, phObject);
+        return done(t, s, rv);
+    }
     put_key_t p;
     rv = parse_put_key(pTemplate, ulCount, &p);
     if (rv == CKR_OK && !p.have_values)
@@ -714,9 +727,12 @@ CK_RV C_SetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE hObject, CK_ATTR
         return done(t, s, CKR_OBJECT_HANDLE_INVALID);
     if (!pTemplate && ulCount)
         return done(t, s, CKR_ARGUMENTS_BAD);
-    /* only the lifecycle changes, through SET STATUS */
-    int have = 0, confirm = 0;
-    uint8_t value = 0;
+    /* the lifecycle changes (SET STATUS, INSTALL [for make selectable]), an
+     * application takes STORE DATA, a load file a DELETE choice */
+    int have = 0, confirm = 0, related = -1, have_store = 0;
+    uint8_t value = 0, format = 0;
+    const uint8_t *store = NULL;
+    size_t store_len = 0;
     for (CK_ULONG i = 0; i < ulCount; i++) {
         CK_ATTRIBUTE *a = &pTemplate[i];
         if (!a->pValue && a->ulValueLen)
@@ -730,18 +746,43 @@ CK_RV C_SetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE hObject, CK_ATTR
             if (a->ulValueLen != sizeof(CK_BBOOL))
                 return done(t, s, CKR_ATTRIBUTE_VALUE_INVALID);
             confirm = *(CK_BBOOL *)a->pValue == CK_TRUE;
+        } else if (a->type == CKA_GP_DELETE_RELATED && o->type == OBJ_REGISTRY &&
+                   o->kind == GP_KIND_LOAD_FILE) {
+            if (a->ulValueLen != sizeof(CK_BBOOL))
+                return done(t, s, CKR_ATTRIBUTE_VALUE_INVALID);
+            related = *(CK_BBOOL *)a->pValue == CK_TRUE;
+        } else if (a->type == CKA_GP_STORE_DATA && o->type == OBJ_REGISTRY &&
+                   o->kind == GP_KIND_APP) {
+            if (a->ulValueLen == 0)
+                return done(t, s, CKR_ATTRIBUTE_VALUE_INVALID);
+            store = a->pValue;
+            store_len = a->ulValueLen;
+            have_store = 1;
+        } else if (a->type == CKA_GP_STORE_DATA_FORMAT && o->type == OBJ_REGISTRY &&
+                   o->kind == GP_KIND_APP) {
+            if (a->ulValueLen != 1 || (*(CK_BYTE *)a->pValue & 0x80))
+                return done(t, s, CKR_ATTRIBUTE_VALUE_INVALID);
+            format = *(CK_BYTE *)a->pValue;
         } else {
             /* PKCS#11 2.40 4.4.1: an object that cannot be modified at all
              * answers CKR_ACTION_PROHIBITED; a read-only attribute of one that
              * can, CKR_ATTRIBUTE_READ_ONLY */
-            int modifiable = o->type == OBJ_REGISTRY && o->kind != GP_KIND_LOAD_FILE;
+            int modifiable = o->type == OBJ_REGISTRY;
             return done(t, s, modifiable ? CKR_ATTRIBUTE_READ_ONLY : CKR_ACTION_PROHIBITED);
         }
     }
-    if (!have)
+    if (have + have_store + (related >= 0) > 1)
+        return done(t, s, CKR_TEMPLATE_INCONSISTENT); /* one change at a time */
+    if (!have && !have_store && related < 0)
         return done(t, s, ulCount ? CKR_TEMPLATE_INCONSISTENT : CKR_OK);
     if (!(s->flags & CKF_RW_SESSION))
         return done(t, s, CKR_SESSION_READ_ONLY);
+    if (related >= 0) {
+        o->delete_related = related;
+        return done(t, s, CKR_OK);
+    }
+    if (have_store)
+        return done(t, s, token_store_data(t, o, store, store_len, format));
     return done(t, s, token_set_lifecycle(t, o, value, confirm));
 }
 

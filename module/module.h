@@ -45,6 +45,7 @@ typedef struct {
     gp_entry_t entry;          /* OBJ_REGISTRY */
     CK_ULONG kind;             /* GP_KIND_* */
     uint8_t kvn;               /* OBJ_KEY_SET: the card's key version */
+    int delete_related;        /* a load file: C_DestroyObject takes its applications too */
 } object_t;
 
 /* --- tokens: one per slot; a card's state while it is in the reader --- */
@@ -144,6 +145,30 @@ CK_RV token_put_key(token_t *t, const char *name, uint8_t kvn, uint8_t replace,
                     const uint8_t *values, CK_OBJECT_HANDLE *out);
 CK_RV token_set_lifecycle(token_t *t, object_t *o, uint8_t value, int confirm_terminate);
 CK_RV keystore_random(uint8_t *buf, size_t len); /* takes M.lock */
+/* for the other card operations (applet.c) */
+CK_RV token_map_scp(token_t *t, scp_err_t e);    /* an scp error as a CKR (forgets a gone card) */
+CK_RV token_reload(token_t *t);                  /* the registry and card data read again */
+CK_RV token_ensure_channel(token_t *t);          /* opens the channel again if the card closed it */
+int token_again_after_6982(token_t *t, scp_err_t e, int attempt);
+
+/* applet.c: CAP files, INSTALL, LOAD, STORE DATA (see gp-p11.h) */
+typedef struct {
+    int install;               /* CKA_APPLICATION "application" */
+    const uint8_t *cap;        /* CKA_VALUE, or NULL */
+    size_t cap_len;
+    uint8_t elf[GP_AID_MAX], module[GP_AID_MAX], app[GP_AID_MAX], sd[GP_AID_MAX];
+    size_t elf_len, module_len, app_len, sd_len;
+    uint8_t priv[3];
+    size_t priv_len;
+    uint8_t params[253];
+    size_t params_len;
+    int descriptor, hash, selectable, install_only;
+} applet_req_t;
+/* Reads a CKO_DATA template; CKR_TEMPLATE_INCONSISTENT when it is not one
+ * of ours. */
+CK_RV applet_parse(CK_ATTRIBUTE_PTR tmpl, CK_ULONG n, applet_req_t *r);
+CK_RV token_applet(token_t *t, const applet_req_t *r, CK_OBJECT_HANDLE *out);
+CK_RV token_store_data(token_t *t, object_t *o, const uint8_t *data, size_t len, uint8_t format);
 
 /* object.c */
 CK_RV object_get_attributes(const object_t *o, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n);

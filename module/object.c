@@ -40,8 +40,8 @@ static int lookup(const object_t *o, CK_ATTRIBUTE_TYPE type, attr_t *a, uint8_t 
     case CKA_CLASS: BYTES(&o->cls, sizeof o->cls);
     case CKA_TOKEN: BYTES(o->type == OBJ_CHANNEL ? &F : &T, sizeof(CK_BBOOL));
     case CKA_PRIVATE: BYTES(&T, sizeof(CK_BBOOL));
-    case CKA_MODIFIABLE: /* lifecycle, through SET STATUS */
-        BYTES(o->type == OBJ_REGISTRY && o->kind != GP_KIND_LOAD_FILE ? &T : &F, sizeof(CK_BBOOL));
+    case CKA_MODIFIABLE: /* lifecycle (SET STATUS), STORE DATA, a load file's DELETE choice */
+        BYTES(o->type == OBJ_REGISTRY ? &T : &F, sizeof(CK_BBOOL));
     case CKA_COPYABLE: BYTES(&F, sizeof(CK_BBOOL));
     case CKA_DESTROYABLE:
         BYTES(o->type == OBJ_REGISTRY && o->kind != GP_KIND_ISD ? &T : &F, sizeof(CK_BBOOL));

@@ -205,7 +205,7 @@ void token_forget_card(token_t *t)
     mutex_unlock(M.lock);
 }
 
-static CK_RV map_scp(token_t *t, scp_err_t e)
+CK_RV token_map_scp(token_t *t, scp_err_t e)
 {
     switch (e) {
     case SCP_OK: return CKR_OK;
@@ -540,7 +540,7 @@ static void add_key_sets(token_t *t)
     }
 }
 
-static CK_RV load_objects(token_t *t)
+CK_RV token_reload(token_t *t)
 {
     object_t *fresh = calloc(MAX_OBJECTS, sizeof(object_t));
     if (!fresh)
@@ -693,7 +693,7 @@ static CK_RV open_channel(token_t *t, int selected)
                 o.div == KS_DIV_VISA2 ? " (diversified, VISA2)" : "", gp_error(&t->gp));
     else
         LOG_ERR(t->reader, "login failed: %s", gp_error(&t->gp));
-    return map_scp(t, e);
+    return token_map_scp(t, e);
 }
 
 CK_RV token_login(token_t *t, const uint8_t *pin, size_t pin_len)
@@ -730,14 +730,14 @@ CK_RV token_login(token_t *t, const uint8_t *pin, size_t pin_len)
     scp_err_t e = gp_select(&t->gp, M.conf.isd_aid, M.conf.isd_aid_len);
     if (e != SCP_OK) {
         LOG_ERR(t->reader, "login failed: %s", gp_error(&t->gp));
-        rv = map_scp(t, e);
+        rv = token_map_scp(t, e);
     }
     if (rv == CKR_OK)
         rv = find_keys(t);
     if (rv == CKR_OK)
         rv = open_channel(t, 1);
     if (rv == CKR_OK)
-        rv = load_objects(t);
+        rv = token_reload(t);
     if (rv != CKR_OK) {
         if (t->card)
             gp_close_channel(&t->gp);
@@ -769,7 +769,7 @@ void token_logout(token_t *t)
 
 /* The card closed its side of the channel (6982 to a secured command): the
  * keys are still in the keystore, so the channel is opened again. */
-static CK_RV ensure_channel(token_t *t)
+CK_RV token_ensure_channel(token_t *t)
 {
     if (gp_channel_open(&t->gp))
         return CKR_OK;
@@ -781,7 +781,7 @@ static CK_RV ensure_channel(token_t *t)
  * secured command with 6982, which means it closed the secure channel
  * without executing the command. A new channel is opened and the command
  * may go once more. Returns 1 when it may. */
-static int again_after_6982(token_t *t, scp_err_t e, int attempt)
+int token_again_after_6982(token_t *t, scp_err_t e, int attempt)
 {
     if (attempt > 0 || (e != SCP_OK && e != SCP_E_RSP_SW) || t->gp.sw != 0x6982 ||
         gp_channel_open(&t->gp))
@@ -798,17 +798,21 @@ CK_RV token_destroy_object(token_t *t, object_t *o)
                  o->kind == GP_KIND_ISD ? ": it is the issuer security domain" : "");
         return CKR_ACTION_PROHIBITED;
     }
-    CK_RV rv = ensure_channel(t);
+    CK_RV rv = token_ensure_channel(t);
     if (rv != CKR_OK)
         return rv;
     scp_err_t e;
     for (int attempt = 0;; attempt++) {
-        e = gp_delete(&t->gp, o->entry.aid, o->entry.aid_len, 0);
-        if (!again_after_6982(t, e, attempt))
+        e = gp_delete(&t->gp, o->entry.aid, o->entry.aid_len, o->delete_related);
+        if (!token_again_after_6982(t, e, attempt))
             break;
     }
     if (e == SCP_E_RSP_SW) {
         LOG_ERR(t->reader, "deleting %s: %s", o->label, gp_error(&t->gp));
+        if (t->gp.sw == 0x6985 && o->kind == GP_KIND_LOAD_FILE && !o->delete_related)
+            LOG_ERR(t->reader, "%s is a load file: while applications installed from it remain, "
+                               "destroy them first, or set CKA_GP_DELETE_RELATED = CK_TRUE on "
+                               "it to delete them with it", o->label);
         if (t->gp.sw == 0x6985)
             return CKR_ACTION_PROHIBITED;
         if (t->gp.sw == 0x6A88)
@@ -817,12 +821,13 @@ CK_RV token_destroy_object(token_t *t, object_t *o)
             return CKR_FUNCTION_FAILED;
     } else if (e != SCP_OK) {
         LOG_ERR(t->reader, "deleting %s: %s", o->label, gp_error(&t->gp));
-        return map_scp(t, e);
+        return token_map_scp(t, e);
     } else {
-        LOG_INFO(t->reader, "deleted %s %s", gp_entry_kind(&o->entry), o->label);
+        LOG_INFO(t->reader, "deleted %s %s%s", gp_entry_kind(&o->entry), o->label,
+                 o->delete_related ? " with its applications" : "");
     }
     /* the registry changed: load it again (dependents may have gone too) */
-    CK_RV lr = load_objects(t);
+    CK_RV lr = token_reload(t);
     return rv != CKR_OK ? rv : lr;
 }
 
@@ -902,7 +907,7 @@ CK_RV token_apdu(token_t *t, const uint8_t *cmd, size_t len, int rw, uint8_t *rs
                             "CKA_GP_CONFIRM_TERMINATE = CK_TRUE on the issuer security domain");
         return CKR_ACTION_PROHIBITED;
     }
-    CK_RV rv = ensure_channel(t);
+    CK_RV rv = token_ensure_channel(t);
     if (rv != CKR_OK)
         return rv;
     uint16_t sw;
@@ -910,12 +915,12 @@ CK_RV token_apdu(token_t *t, const uint8_t *cmd, size_t len, int rw, uint8_t *rs
     scp_err_t e;
     for (int attempt = 0;; attempt++) {
         e = gp_send(&t->gp, &a, rsp, RESPONSE_MAX - 2, &dl, &sw);
-        if (!again_after_6982(t, e, attempt))
+        if (!token_again_after_6982(t, e, attempt))
             break;
     }
     if (e != SCP_OK) {
         LOG_ERR(t->reader, "CKM_GP_APDU: %s", gp_error(&t->gp));
-        return e == SCP_E_TOO_LONG ? CKR_DATA_LEN_RANGE : map_scp(t, e);
+        return e == SCP_E_TOO_LONG ? CKR_DATA_LEN_RANGE : token_map_scp(t, e);
     }
     if (sw == 0x6982) {
         char d[240];
@@ -968,7 +973,7 @@ static CK_RV put_key_kept(token_t *t, const ks_keyset_t *ns, uint8_t kvn, CK_OBJ
             token_logout(t);
         return CKR_OK;
     }
-    CK_RV rv = load_objects(t);
+    CK_RV rv = token_reload(t);
     for (int i = 0; i < t->n_objects; i++)
         if (t->objects[i].type == OBJ_KEY_SET && t->objects[i].kvn == kvn)
             *out = t->objects[i].handle;
@@ -978,7 +983,7 @@ static CK_RV put_key_kept(token_t *t, const ks_keyset_t *ns, uint8_t kvn, CK_OBJ
 CK_RV token_put_key(token_t *t, const char *name, uint8_t kvn, uint8_t replace,
                     const uint8_t *values, CK_OBJECT_HANDLE *out)
 {
-    CK_RV rv = ensure_channel(t);
+    CK_RV rv = token_ensure_channel(t);
     if (rv != CKR_OK)
         return rv;
     /* generated keys must be wrappable to reach the card (sensitive: never
@@ -1052,7 +1057,7 @@ CK_RV token_put_key(token_t *t, const char *name, uint8_t kvn, uint8_t replace,
                        "deleted: the keystore keeps the new key set \"%s\" (key version %02X) and "
                        "the old one. Log in again: with key_set = %s and key_version = %u if the "
                        "card took the new keys, else as before", why, name, kvn, name, kvn);
-    return map_scp(t, e == SCP_E_REMOVED ? SCP_E_REMOVED : SCP_E_TRANSPORT);
+    return token_map_scp(t, e == SCP_E_REMOVED ? SCP_E_REMOVED : SCP_E_TRANSPORT);
 }
 
 CK_RV token_set_lifecycle(token_t *t, object_t *o, uint8_t value, int confirm_terminate)
@@ -1073,22 +1078,28 @@ CK_RV token_set_lifecycle(token_t *t, object_t *o, uint8_t value, int confirm_te
             return CKR_TEMPLATE_INCONSISTENT;
         }
     }
-    CK_RV rv = ensure_channel(t);
+    CK_RV rv = token_ensure_channel(t);
     if (rv != CKR_OK)
         return rv;
+    /* an application only INSTALLED becomes SELECTABLE through INSTALL */
+    int make_selectable = o->kind == GP_KIND_APP && o->entry.lifecycle == 0x03 && value == 0x07;
     scp_err_t e;
     for (int attempt = 0;; attempt++) {
-        e = gp_set_status(&t->gp, p1, value, p1 == 0x40 ? o->entry.aid : NULL,
+        if (make_selectable)
+            e = gp_install_for_make_selectable(&t->gp, o->entry.aid, o->entry.aid_len,
+                                               o->entry.priv, o->entry.priv_len ? o->entry.priv_len : 1);
+        else
+            e = gp_set_status(&t->gp, p1, value, p1 == 0x40 ? o->entry.aid : NULL,
                           p1 == 0x40 ? o->entry.aid_len : 0);
-        if (!again_after_6982(t, e, attempt))
+        if (!token_again_after_6982(t, e, attempt))
             break;
     }
     if (e != SCP_OK) {
         LOG_ERR(t->reader, "lifecycle of %s: %s", o->label, gp_error(&t->gp));
         if (e == SCP_E_RSP_SW)
             return t->gp.sw == 0x6985 ? CKR_ACTION_PROHIBITED : CKR_FUNCTION_FAILED;
-        return map_scp(t, e);
+        return token_map_scp(t, e);
     }
     LOG_INFO(t->reader, "lifecycle of %s %s set to %02X", gp_entry_kind(&o->entry), o->label, value);
-    return load_objects(t); /* the registry as the card now says */
+    return token_reload(t); /* the registry as the card now says */
 }

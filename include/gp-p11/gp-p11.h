@@ -55,6 +55,56 @@
 #define CKA_GP_REPLACE_KEY_VERSION (CKA_VENDOR_DEFINED | 0x47500009UL) /* one byte, 0 = add */
 #define CKA_GP_KEY_VALUES          (CKA_VENDOR_DEFINED | 0x4750000AUL) /* 48 bytes */
 
+/* Applets (GlobalPlatform INSTALL, LOAD, STORE DATA).
+ *
+ * C_CreateObject of a CKO_DATA object with the CAP file as CKA_VALUE (a CAP
+ * archive or a raw .ijc load file) loads it; CKA_APPLICATION says what then:
+ *   "load file"    LOAD only; returns the new load file's registry object.
+ *   "application"  LOAD, then INSTALL [for install and make selectable] of
+ *                  every applet of the package (instance AID = class AID,
+ *                  privileges 00, install parameters C9 00); returns the
+ *                  (first) new application's registry object.
+ * This is what pkcs11-tool --write-object FILE --type data
+ * --application-label "load file" (or "application") sends. CKA_TOKEN,
+ * CKA_PRIVATE and CKA_LABEL may be given and are ignored: the objects are
+ * the card's registry entries, labelled with their AIDs.
+ * Vendor attributes choose the rest (with "application" where it says so):
+ *   CKA_GP_MODULE           the class AID of the one applet to install
+ *   CKA_GP_AID              its instance AID (one applet only)
+ *   CKA_GP_PRIVILEGES       1 or 3 bytes (default 00)
+ *   CKA_GP_INSTALL_PARAMS   the application's install parameters, sent
+ *                           inside C9 (default empty: C9 00)
+ *   CKA_GP_SELECTABLE       CK_FALSE: INSTALL [for install] only; make it
+ *                           selectable later with CKA_GP_LIFECYCLE = 07
+ *   CKA_GP_SECURITY_DOMAIN  AID of the security domain that receives the
+ *                           load file (default: the card's choice, its ISD)
+ *   CKA_GP_LOAD_DESCRIPTOR  CK_FALSE leaves the Descriptor component out
+ *   CKA_GP_LOAD_HASH        CK_TRUE sends the SHA-1 of the load file data
+ *                           block in INSTALL [for load]
+ *   CKA_GP_INSTALL_ONLY     CK_TRUE: the load file is on the card already;
+ *                           install from it (with the CAP as CKA_VALUE for
+ *                           its AIDs, or without CKA_VALUE and with
+ *                           CKA_GP_LOAD_FILE and CKA_GP_MODULE)
+ * On an application's registry object, C_SetAttributeValue with
+ *   CKA_GP_STORE_DATA        sends INSTALL [for personalization] and the
+ *                            value in STORE DATA blocks (write-only);
+ *   CKA_GP_STORE_DATA_FORMAT one byte, bits 7-1 of STORE DATA's P1 (data
+ *                            structure, encryption information; default 00)
+ * On a load file's registry object, C_DestroyObject deletes the load file
+ * alone, and the card refuses while applications of it remain; set
+ * CKA_GP_DELETE_RELATED = CK_TRUE on the object first to delete them with
+ * it (DELETE with P2 80). */
+#define CKA_GP_MODULE            (CKA_VENDOR_DEFINED | 0x4750000BUL) /* byte array */
+#define CKA_GP_INSTALL_PARAMS    (CKA_VENDOR_DEFINED | 0x4750000CUL) /* byte array */
+#define CKA_GP_SECURITY_DOMAIN   (CKA_VENDOR_DEFINED | 0x4750000DUL) /* byte array */
+#define CKA_GP_LOAD_DESCRIPTOR   (CKA_VENDOR_DEFINED | 0x4750000EUL) /* CK_BBOOL */
+#define CKA_GP_INSTALL_ONLY      (CKA_VENDOR_DEFINED | 0x4750000FUL) /* CK_BBOOL */
+#define CKA_GP_SELECTABLE        (CKA_VENDOR_DEFINED | 0x47500010UL) /* CK_BBOOL */
+#define CKA_GP_LOAD_HASH         (CKA_VENDOR_DEFINED | 0x47500011UL) /* CK_BBOOL */
+#define CKA_GP_DELETE_RELATED    (CKA_VENDOR_DEFINED | 0x47500012UL) /* CK_BBOOL */
+#define CKA_GP_STORE_DATA        (CKA_VENDOR_DEFINED | 0x47500013UL) /* byte array */
+#define CKA_GP_STORE_DATA_FORMAT (CKA_VENDOR_DEFINED | 0x47500014UL) /* one byte */
+
 #define GP_KIND_ISD       1UL /* issuer security domain */
 #define GP_KIND_APP       2UL /* application */
 #define GP_KIND_SSD       3UL /* supplementary security domain */

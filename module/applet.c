@@ -1,0 +1,317 @@
+/* Applets through PKCS#11: C_CreateObject of a CAP file loads (and
+ * installs) it; STORE DATA personalises an application. See gp-p11.h. */
+#include "config.h"
+#include "module.h"
+#include "log.h"
+
+#include "keystore/hex.h"
+#include "scp/cap.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static CK_RV bool_of(const CK_ATTRIBUTE *a, int *out)
+{
+    if (a->ulValueLen != sizeof(CK_BBOOL))
+        return CKR_ATTRIBUTE_VALUE_INVALID;
+    *out = *(CK_BBOOL *)a->pValue == CK_TRUE;
+    return CKR_OK;
+}
+
+static CK_RV aid_of(const CK_ATTRIBUTE *a, uint8_t *out, size_t *len)
+{
+    if (a->ulValueLen < 5 || a->ulValueLen > GP_AID_MAX)
+        return CKR_ATTRIBUTE_VALUE_INVALID;
+    memcpy(out, a->pValue, a->ulValueLen);
+    *len = a->ulValueLen;
+    return CKR_OK;
+}
+
+CK_RV applet_parse(CK_ATTRIBUTE_PTR tmpl, CK_ULONG n, applet_req_t *r)
+{
+    memset(r, 0, sizeof *r);
+    r->descriptor = r->selectable = 1;
+    int is_data = 0, have_app = 0;
+    CK_RV rv = CKR_OK;
+    for (CK_ULONG i = 0; i < n && rv == CKR_OK; i++) {
+        const CK_ATTRIBUTE *a = &tmpl[i];
+        if (!a->pValue && a->ulValueLen)
+            return CKR_ARGUMENTS_BAD;
+        switch (a->type) {
+        case CKA_CLASS:
+            is_data = a->ulValueLen == sizeof(CK_OBJECT_CLASS) &&
+                      *(CK_OBJECT_CLASS *)a->pValue == CKO_DATA;
+            break;
+        case CKA_APPLICATION:
+            if (a->ulValueLen == 9 && memcmp(a->pValue, "load file", 9) == 0)
+                r->install = 0;
+            else if (a->ulValueLen == 11 && memcmp(a->pValue, "application", 11) == 0)
+                r->install = 1;
+            else
+                rv = CKR_ATTRIBUTE_VALUE_INVALID;
+            have_app = 1;
+            break;
+        case CKA_VALUE:
+            r->cap = a->pValue;
+            r->cap_len = a->ulValueLen;
+            break;
+        case CKA_TOKEN: case CKA_PRIVATE: case CKA_LABEL: case CKA_MODIFIABLE:
+            break; /* what pkcs11-tool adds; the object is the card's entry */
+        case CKA_GP_LOAD_FILE: rv = aid_of(a, r->elf, &r->elf_len); break;
+        case CKA_GP_MODULE: rv = aid_of(a, r->module, &r->module_len); break;
+        case CKA_GP_AID: rv = aid_of(a, r->app, &r->app_len); break;
+        case CKA_GP_SECURITY_DOMAIN: rv = aid_of(a, r->sd, &r->sd_len); break;
+        case CKA_GP_PRIVILEGES:
+            if (a->ulValueLen != 1 && a->ulValueLen != 3)
+                return CKR_ATTRIBUTE_VALUE_INVALID;
+            memcpy(r->priv, a->pValue, a->ulValueLen);
+            r->priv_len = a->ulValueLen;
+            break;
+        case CKA_GP_INSTALL_PARAMS:
+            if (a->ulValueLen > sizeof r->params)
+                return CKR_ATTRIBUTE_VALUE_INVALID;
+            memcpy(r->params, a->pValue, a->ulValueLen);
+            r->params_len = a->ulValueLen;
+            break;
+        case CKA_GP_LOAD_DESCRIPTOR: rv = bool_of(a, &r->descriptor); break;
+        case CKA_GP_LOAD_HASH: rv = bool_of(a, &r->hash); break;
+        case CKA_GP_SELECTABLE: rv = bool_of(a, &r->selectable); break;
+        case CKA_GP_INSTALL_ONLY: rv = bool_of(a, &r->install_only); break;
+        default:
+            return CKR_ATTRIBUTE_TYPE_INVALID;
+        }
+    }
+    if (rv != CKR_OK)
+        return rv;
+    if (!is_data)
+        return CKR_TEMPLATE_INCONSISTENT;
+    if (!have_app)
+        return CKR_TEMPLATE_INCOMPLETE;
+    if (!r->cap)
+        r->install_only = 1;
+    if (r->install_only && !r->install)
+        return CKR_TEMPLATE_INCONSISTENT; /* "load file" with nothing to load */
+    if (r->install_only && !r->cap && (!r->elf_len || !r->module_len))
+        return CKR_TEMPLATE_INCOMPLETE;
+    if (!r->install && (r->module_len || r->app_len || r->priv_len || r->params_len))
+        return CKR_TEMPLATE_INCONSISTENT; /* install choices for a load only */
+    return CKR_OK;
+}
+
+typedef struct {
+    token_t *t;
+    char label[40];
+    size_t said;
+} progress_t;
+
+/* LOAD's progress at info: every tenth, and the end. */
+static void progress(void *ctx, size_t done, size_t total)
+{
+    progress_t *p = ctx;
+    size_t tenth = done * 10 / total;
+    if (done == total || tenth != p->said) {
+        LOG_INFO(p->t->reader, "LOAD %s: block %zu of %zu", p->label, done, total);
+        p->said = tenth;
+    }
+}
+
+static object_t *find_registry(token_t *t, const uint8_t *aid, size_t len)
+{
+    for (int i = 0; i < t->n_objects; i++) {
+        object_t *o = &t->objects[i];
+        if (o->type == OBJ_REGISTRY && o->entry.aid_len == len && !memcmp(o->entry.aid, aid, len))
+            return o;
+    }
+    return NULL;
+}
+
+/* An error from the card, said with what the card holds now. */
+static CK_RV card_failed(token_t *t, const char *step, scp_err_t e, const uint8_t *elf,
+                         size_t elf_len)
+{
+    char why[sizeof t->gp.err];
+    snprintf(why, sizeof why, "%s", gp_error(&t->gp));
+    uint16_t sw = t->gp.sw;
+    CK_RV rv = token_map_scp(t, e);
+    if (e == SCP_E_RSP_SW)
+        rv = sw == 0x6A84 ? CKR_DEVICE_MEMORY : sw == 0x6985 ? CKR_ACTION_PROHIBITED
+                                                             : CKR_FUNCTION_FAILED;
+    char aid[40];
+    hex_encode(elf, elf_len, aid);
+    if (!t->card || !t->logged_in) {
+        LOG_ERR(t->reader, "%s: %s. The card is gone: whether it holds load file %s is known "
+                           "only once it is back (a LOAD cut short is not kept by the card)",
+                step, why, aid);
+        return rv;
+    }
+    /* find out what the card has now, and say it */
+    int have = 0;
+    if (token_ensure_channel(t) == CKR_OK && token_reload(t) == CKR_OK)
+        have = find_registry(t, elf, elf_len) ? 1 : -1;
+    LOG_ERR(t->reader, "%s: %s. %s", step, why,
+            have > 0 ? "Load file now on the card (listed as its registry object): install from "
+                       "it with CKA_GP_INSTALL_ONLY, or destroy it"
+            : have < 0 ? "Nothing of this load file is on the card"
+                       : "What the card holds could not be read (a LOAD cut short is not kept by the card)");
+    return rv;
+}
+
+CK_RV token_applet(token_t *t, const applet_req_t *r, CK_OBJECT_HANDLE *out)
+{
+    gp_cap_t cap;
+    memset(&cap, 0, sizeof cap);
+    char why[300];
+    if (r->cap && gp_cap_parse(r->cap, r->cap_len, r->descriptor, &cap, why, sizeof why) != 0) {
+        LOG_ERR(t->reader, "the CAP file is refused before anything is sent to the card: %s", why);
+        return CKR_ATTRIBUTE_VALUE_INVALID;
+    }
+    const uint8_t *elf = r->cap ? cap.pkg_aid : r->elf;
+    size_t elf_len = r->cap ? cap.pkg_aid_len : r->elf_len;
+    if (r->cap && r->elf_len && (r->elf_len != elf_len || memcmp(r->elf, elf, elf_len))) {
+        LOG_ERR(t->reader, "CKA_GP_LOAD_FILE names another package than the CAP file's");
+        gp_cap_free(&cap);
+        return CKR_TEMPLATE_INCONSISTENT;
+    }
+    /* the applets to install: the one named, or every one of the package */
+    int n_mod = 0;
+    const uint8_t *mods[GP_CAP_APPLETS_MAX];
+    size_t mod_len[GP_CAP_APPLETS_MAX];
+    if (r->install && r->module_len) {
+        int known = !r->cap;
+        for (int i = 0; r->cap && i < cap.n_applets; i++)
+            known |= cap.applet_aid_len[i] == r->module_len &&
+                     !memcmp(cap.applet_aid[i], r->module, r->module_len);
+        if (!known) {
+            LOG_ERR(t->reader, "CKA_GP_MODULE is not one of the CAP file's applets");
+            gp_cap_free(&cap);
+            return CKR_TEMPLATE_INCONSISTENT;
+        }
+        mods[0] = r->module;
+        mod_len[0] = r->module_len;
+        n_mod = 1;
+    } else if (r->install) {
+        for (int i = 0; i < cap.n_applets; i++) {
+            mods[n_mod] = cap.applet_aid[i];
+            mod_len[n_mod++] = cap.applet_aid_len[i];
+        }
+        if (!n_mod) {
+            LOG_ERR(t->reader, "the package has no applet to install (a library): load it with "
+                               "CKA_APPLICATION \"load file\"");
+            gp_cap_free(&cap);
+            return CKR_TEMPLATE_INCONSISTENT;
+        }
+    }
+    if (r->app_len && n_mod != 1) {
+        LOG_ERR(t->reader, "CKA_GP_AID names one instance, but %d applets would be installed: "
+                           "choose one with CKA_GP_MODULE", n_mod);
+        gp_cap_free(&cap);
+        return CKR_TEMPLATE_INCONSISTENT;
+    }
+    CK_RV rv = token_ensure_channel(t);
+    if (rv != CKR_OK) {
+        gp_cap_free(&cap);
+        return rv;
+    }
+    progress_t pg = {t, "", 99};
+    hex_encode(elf, elf_len, pg.label);
+    scp_err_t e = SCP_OK;
+    if (!r->install_only) {
+        uint8_t hash[20];
+        if (r->hash && ks_sha1(t->kss, cap.block, cap.block_len, hash) != CKR_OK) {
+            LOG_ERR(t->reader, "%s", ks_session_error(t->kss));
+            gp_cap_free(&cap);
+            return CKR_FUNCTION_FAILED;
+        }
+        LOG_INFO(t->reader, "loading %s: %zu bytes in blocks of %zu%s", pg.label, cap.block_len,
+                 gp_max_data(&t->gp), cap.with_descriptor ? "" : ", without Descriptor");
+        const char *step = "INSTALL [for load]";
+        for (int attempt = 0;; attempt++) {
+            step = "INSTALL [for load]";
+            e = gp_install_for_load(&t->gp, elf, elf_len, r->sd, r->sd_len, r->hash ? hash : NULL,
+                                    r->hash ? 20 : 0, NULL, 0);
+            if (e == SCP_OK) {
+                step = "LOAD";
+                pg.said = 99;
+                e = gp_load(&t->gp, cap.block, cap.block_len, progress, &pg);
+            }
+            /* 6982: the card closed the channel and dropped the LOAD; all again */
+            if (!token_again_after_6982(t, e, attempt))
+                break;
+        }
+        if (e != SCP_OK) {
+            gp_cap_free(&cap);
+            return card_failed(t, step, e, elf, elf_len);
+        }
+        LOG_INFO(t->reader, "loaded %s", pg.label);
+    }
+    for (int i = 0; i < n_mod && e == SCP_OK; i++) {
+        gp_install_t in = {.elf = elf, .elf_len = elf_len, .module = mods[i],
+                           .module_len = mod_len[i],
+                           .app = r->app_len ? r->app : mods[i],
+                           .app_len = r->app_len ? r->app_len : mod_len[i],
+                           .priv = r->priv_len ? r->priv : (const uint8_t *)"\x00",
+                           .priv_len = r->priv_len ? r->priv_len : 1,
+                           .params = r->params, .params_len = r->params_len,
+                           .make_selectable = r->selectable};
+        for (int attempt = 0;; attempt++) {
+            e = gp_install_for_install(&t->gp, &in);
+            if (!token_again_after_6982(t, e, attempt))
+                break;
+        }
+        char app[40];
+        hex_encode(in.app, in.app_len, app);
+        if (e != SCP_OK) {
+            char step[80];
+            snprintf(step, sizeof step, "installing application %s", app);
+            gp_cap_free(&cap);
+            return card_failed(t, step, e, elf, elf_len);
+        }
+        LOG_INFO(t->reader, "installed application %s from %s%s", app, pg.label,
+                 r->selectable ? ", selectable" : "");
+    }
+    rv = token_reload(t);
+    if (rv == CKR_OK) {
+        const uint8_t *want = n_mod ? (r->app_len ? r->app : mods[0]) : elf;
+        size_t want_len = n_mod ? (r->app_len ? r->app_len : mod_len[0]) : elf_len;
+        object_t *o = find_registry(t, want, want_len);
+        if (o) {
+            *out = o->handle;
+        } else {
+            LOG_ERR(t->reader, "the card accepted every command, but its registry does not list "
+                               "what was installed");
+            rv = CKR_FUNCTION_FAILED;
+        }
+    }
+    gp_cap_free(&cap);
+    return rv;
+}
+
+CK_RV token_store_data(token_t *t, object_t *o, const uint8_t *data, size_t len, uint8_t format)
+{
+    if (o->type != OBJ_REGISTRY || o->kind != GP_KIND_APP) {
+        LOG_WARN(t->reader, "STORE DATA goes to an application; %s is not one", o->label);
+        return CKR_ACTION_PROHIBITED;
+    }
+    CK_RV rv = token_ensure_channel(t);
+    if (rv != CKR_OK)
+        return rv;
+    scp_err_t e;
+    for (int attempt = 0;; attempt++) {
+        e = gp_store_data(&t->gp, o->entry.aid, o->entry.aid_len, data, len, format);
+        if (!token_again_after_6982(t, e, attempt))
+            break;
+    }
+    if (e == SCP_E_ARGS) {
+        LOG_ERR(t->reader, "personalising %s: %s", o->label, gp_error(&t->gp));
+        return CKR_ATTRIBUTE_VALUE_INVALID;
+    }
+    if (e != SCP_OK) {
+        LOG_ERR(t->reader, "personalising %s: %s", o->label, gp_error(&t->gp));
+        if (e == SCP_E_RSP_SW)
+            return t->gp.sw == 0x6985 ? CKR_ACTION_PROHIBITED : CKR_FUNCTION_FAILED;
+        return token_map_scp(t, e);
+    }
+    LOG_INFO(t->reader, "personalised %s: %zu bytes of STORE DATA", o->label, len);
+    return CKR_OK;
+}
