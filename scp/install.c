@@ -118,11 +118,14 @@ scp_err_t gp_install_for_install(gp_session_t *g, const gp_install_t *in)
                       SW_CTX_INSTALL, &a, NULL, 0, NULL);
 }
 
-scp_err_t gp_install_for_make_selectable(gp_session_t *g, const uint8_t *app, size_t app_len,
-                                         const uint8_t *priv, size_t priv_len)
+/* The INSTALL variants that name an application only (no load file, no
+ * module): for make selectable (P1 08, with its privileges) and for
+ * personalization (P1 20). */
+static scp_err_t install_app(gp_session_t *g, uint8_t p1, const char *what, const uint8_t *app,
+                             size_t app_len, const uint8_t *priv, size_t priv_len)
 {
-    if (!aid_ok(app_len) || (priv_len != 1 && priv_len != 3))
-        return say(g, SCP_E_ARGS, "INSTALL [for make selectable]: bad AID or privileges");
+    if (!aid_ok(app_len))
+        return say(g, SCP_E_ARGS, "%s: an AID has 5 to 16 bytes", what);
     uint8_t d[4 + GP_AID_MAX + 5];
     size_t o = 0;
     field(d, &o, sizeof d, NULL, 0);
@@ -132,30 +135,27 @@ scp_err_t gp_install_for_make_selectable(gp_session_t *g, const uint8_t *app, si
     field(d, &o, sizeof d, NULL, 0);
     field(d, &o, sizeof d, NULL, 0);
     apdu_t a;
-    apdu_set(&a, 0x80, 0xE6, 0x08, 0x00, d, o, 1, 256);
-    return gp_command(g, "INSTALL [for make selectable]", SW_CTX_INSTALL, &a, NULL, 0, NULL);
+    apdu_set(&a, 0x80, 0xE6, p1, 0x00, d, o, 1, 256);
+    return gp_command(g, what, SW_CTX_INSTALL, &a, NULL, 0, NULL);
+}
+
+scp_err_t gp_install_for_make_selectable(gp_session_t *g, const uint8_t *app, size_t app_len,
+                                         const uint8_t *priv, size_t priv_len)
+{
+    if (priv_len != 1 && priv_len != 3)
+        return say(g, SCP_E_ARGS, "INSTALL [for make selectable]: privileges are 1 or 3 bytes");
+    return install_app(g, 0x08, "INSTALL [for make selectable]", app, app_len, priv, priv_len);
 }
 
 scp_err_t gp_store_data(gp_session_t *g, const uint8_t *app, size_t app_len, const uint8_t *data,
                         size_t len, uint8_t format)
 {
-    if (!aid_ok(app_len))
-        return say(g, SCP_E_ARGS, "INSTALL [for personalization]: an AID has 5 to 16 bytes");
     if (!len)
         return say(g, SCP_E_ARGS, "STORE DATA: nothing to store");
-    uint8_t d[3 + GP_AID_MAX + 3];
-    size_t o = 0;
-    field(d, &o, sizeof d, NULL, 0);
-    field(d, &o, sizeof d, NULL, 0);
-    field(d, &o, sizeof d, app, app_len);
-    field(d, &o, sizeof d, NULL, 0);
-    field(d, &o, sizeof d, NULL, 0);
-    field(d, &o, sizeof d, NULL, 0);
-    apdu_t a;
-    apdu_set(&a, 0x80, 0xE6, 0x20, 0x00, d, o, 1, 256);
-    scp_err_t e = gp_command(g, "INSTALL [for personalization]", SW_CTX_INSTALL, &a, NULL, 0, NULL);
+    scp_err_t e = install_app(g, 0x20, "INSTALL [for personalization]", app, app_len, NULL, 0);
     if (e != SCP_OK)
         return e;
+    apdu_t a;
     size_t step = gp_max_data(g);
     size_t total = (len + step - 1) / step;
     if (total > 256)
