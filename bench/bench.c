@@ -8,6 +8,10 @@
  *                    PC/SC round trips of the same APDU; the vpcd Nagle trap
  *   bench crypto N   C-MAC wraps through the keystore against OpenSSL in memory
  *   bench scale N    1, 2, 4, 8 cards, one thread each, CKM_GP_APDU
+ *   bench load N     LOAD of the CAP file GP_BENCH_CAP through the module
+ *                    (C_CreateObject "load file", C-MAC and C-MAC + C-DEC)
+ *                    against raw PC/SC sending the same blocks, as many and as
+ *                    long, without secure messaging
  * Output: lines "name value" for bench/run.sh to tabulate.
  */
 #include "config.h"
@@ -23,6 +27,7 @@
 
 #include "gp-p11/gp-p11.h"
 #include "keystore/keystore.h"
+#include "scp/cap.h"
 #include "scp/gp.h"
 #include "scp/pcsc.h"
 #include "test_env.h"
@@ -353,10 +358,95 @@ static void bench_scale(int n)
     f->C_Finalize(NULL);
 }
 
+static uint8_t *slurp(const char *path, size_t *len)
+{
+    FILE *fp = path ? fopen(path, "rb") : NULL;
+    if (!fp)
+        die("GP_BENCH_CAP", "cannot read");
+    fseek(fp, 0, SEEK_END);
+    *len = (size_t)ftell(fp);
+    rewind(fp);
+    uint8_t *b = malloc(*len);
+    if (!b || fread(b, 1, *len, fp) != *len)
+        die("GP_BENCH_CAP", "cannot read");
+    fclose(fp);
+    return b;
+}
+
+static void bench_load(int n)
+{
+    size_t cap_len;
+    uint8_t *file = slurp(getenv("GP_BENCH_CAP"), &cap_len);
+    gp_cap_t cap;
+    char why[300];
+    if (gp_cap_parse(file, cap_len, 1, &cap, why, sizeof why) != 0)
+        die("GP_BENCH_CAP", why);
+    printf("load_file_bytes %zu\n", cap.block_len);
+    const char *confs[2] = {getenv("GP_BENCH_CONF_MAC"), getenv("GP_BENCH_CONF_MAC_ENC")};
+    const char *names[2] = {"mac", "mac_enc"};
+    const size_t steps[2] = {247, 239}; /* what fits Lc 255 after secure messaging */
+    for (int k = 0; k < 2; k++) {
+        /* raw: the same number of LOAD blocks of the same size, no secure
+         * messaging (the card refuses them outside a channel: transport only) */
+        pcsc_ctx_t *pc = NULL;
+        pcsc_card_t *c = raw_connect(0, &pc);
+        uint8_t cmd[5 + 255], r[300];
+        double *t = calloc((size_t)n, sizeof *t);
+        for (int i = 0; i < n; i++) {
+            double s = now_us();
+            for (size_t off = 0; off < cap.block_len; off += steps[k]) {
+                size_t m = cap.block_len - off < steps[k] ? cap.block_len - off : steps[k];
+                cmd[0] = 0x80;
+                cmd[1] = 0xE8;
+                cmd[2] = off + m == cap.block_len ? 0x80 : 0x00;
+                cmd[3] = (uint8_t)(off / steps[k]);
+                cmd[4] = (uint8_t)m;
+                memcpy(cmd + 5, cap.block + off, m);
+                raw(c, cmd, 5 + m, r);
+            }
+            t[i] = now_us() - s;
+        }
+        printf("load_raw_%s_kib_s %.1f\n", names[k], cap.block_len / 1024.0 / (median(t, n) / 1e6));
+        pcsc_disconnect(c);
+        pcsc_close(pc);
+        /* through the module: INSTALL [for load], LOAD, the registry read again */
+        module_start(confs[k]);
+        CK_OBJECT_HANDLE key;
+        CK_SESSION_HANDLE sess = module_login(0, &key);
+        f->C_Logout(sess);
+        f->C_CloseSession(sess);
+        const char *pin = getenv("GP_TEST_PIN");
+        if (f->C_OpenSession(module_slot(0), CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL,
+                             &sess) != CKR_OK ||
+            f->C_Login(sess, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin)) != CKR_OK)
+            die("module", "login failed");
+        CK_OBJECT_CLASS data = CKO_DATA;
+        CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &data, sizeof data},
+                               {CKA_APPLICATION, "load file", 9},
+                               {CKA_VALUE, file, cap_len}};
+        for (int i = 0; i < n; i++) {
+            CK_OBJECT_HANDLE h;
+            double s = now_us();
+            if (f->C_CreateObject(sess, tmpl, 3, &h) != CKR_OK)
+                die("module", "LOAD failed");
+            t[i] = now_us() - s;
+            if (f->C_DestroyObject(sess, h) != CKR_OK)
+                die("module", "DELETE failed");
+        }
+        printf("load_module_%s_kib_s %.1f\n", names[k],
+               cap.block_len / 1024.0 / (median(t, n) / 1e6));
+        free(t);
+        f->C_CloseSession(sess);
+        f->C_Finalize(NULL);
+    }
+    gp_cap_free(&cap);
+    free(file);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: bench login|apdu|crypto|scale N\n");
+        fprintf(stderr, "usage: bench login|apdu|crypto|scale|load N\n");
         return 2;
     }
     int n = atoi(argv[2]);
@@ -370,6 +460,8 @@ int main(int argc, char **argv)
         bench_crypto(n);
     else if (!strcmp(argv[1], "scale"))
         bench_scale(n);
+    else if (!strcmp(argv[1], "load"))
+        bench_load(n);
     else
         return 2;
     return 0;

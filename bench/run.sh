@@ -10,12 +10,14 @@ n=${1:-1000}
 command -v gnuplot > /dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q gnuplot-nox > /dev/null
 ./scripts/build.sh build
 b="$top/build"
-make -C "$b" -j"$(nproc)" bench/bench > /dev/null
+make -C "$b" -j"$(nproc)" bench/bench tests/cap/mkcap > /dev/null
 export GP_SIM="$b/tests/sim/gp-sim" GP_PCSC_WAIT="$b/tests/harness/pcsc-wait" \
        GP_P11_KEYS="$b/keystore/gp-p11-keys" GP_P11_MODULE="$b/module/.libs/gp-p11.so"
 export GP_SOFTHSM_MODULE=$(sed -n 's/^SOFTHSM_MODULE = //p' "$b/Makefile")
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
+"$b/tests/cap/mkcap" "$out/64k.cap" --size 65536 # a 64 KiB package for LOAD
+export GP_BENCH_CAP=$out/64k.cap
 confs='printf "keystore_token = %s\nsecurity_level = mac\n" "$GP_TEST_TOKEN" > "$GP_ENV_DIR/mac.conf"
        printf "keystore_token = %s\nsecurity_level = mac-enc\n" "$GP_TEST_TOKEN" > "$GP_ENV_DIR/enc.conf"
        export GP_BENCH_CONF_MAC=$GP_ENV_DIR/mac.conf GP_BENCH_CONF_MAC_ENC=$GP_ENV_DIR/enc.conf'
@@ -25,6 +27,7 @@ tests/harness/gp-env.sh --no-sim-files --cards 2 --card-args 1 --no-quickack -- 
     '$b/bench/bench' login $((n / 20 > 20 ? n / 20 : 20))
     '$b/bench/bench' apdu $n
     '$b/bench/bench' crypto $((n * 5))
+    '$b/bench/bench' load $((n / 100 > 5 ? n / 100 : 5))
     # peak memory of pkcs11-tool listing objects, through gp-p11 and through SoftHSM alone
     export GP_P11_CONF=\$GP_ENV_DIR/mac.conf
     /usr/bin/time -f 'rss_with_module_kb %M' pkcs11-tool --module '$b/module/.libs/gp-p11.so' \
@@ -57,6 +60,8 @@ matter more than the absolute numbers. Cards are gp-sim behind vpcd and a privat
 | CKM_GP_APDU round trips per second, C-MAC + C-DEC, vs raw PC/SC | $(v apdu_cmac_cdec_per_s) | $(v apdu_raw_per_s) | $(ratio "$(v apdu_raw_per_s)" "$(v apdu_cmac_cdec_per_s)")x slower |
 | C-MAC wraps per second (ICV encryption + retail MAC): keystore vs OpenSSL in memory | $(v cmac_keystore_per_s) | $(v cmac_openssl_per_s) | $(ratio "$(v cmac_openssl_per_s)" "$(v cmac_keystore_per_s)")x slower |
 | raw PC/SC round trips per second: simulator without TCP_NODELAY/QUICKACK vs with | $(v apdu_raw_nagle_per_s) | $(v apdu_raw_per_s) | $(ratio "$(v apdu_raw_per_s)" "$(v apdu_raw_nagle_per_s)")x slower |
+| LOAD of a 64 KiB CAP ($(v load_file_bytes) bytes) through the module, C-MAC (INSTALL [for load], $(( ($(v load_file_bytes) + 246) / 247 )) LOAD blocks, registry read again), KiB/s, vs raw PC/SC sending as many blocks as long without secure messaging | $(v load_module_mac_kib_s) | $(v load_raw_mac_kib_s) | $(ratio "$(v load_raw_mac_kib_s)" "$(v load_module_mac_kib_s)")x slower |
+| the same LOAD at C-MAC + C-DEC ($(( ($(v load_file_bytes) + 238) / 239 )) blocks), KiB/s, vs raw PC/SC | $(v load_module_mac_enc_kib_s) | $(v load_raw_mac_enc_kib_s) | $(ratio "$(v load_raw_mac_enc_kib_s)" "$(v load_module_mac_enc_kib_s)")x slower |
 | peak RSS of \`pkcs11-tool --login -O\`: through gp-p11 (which loads SoftHSM too) vs SoftHSM alone | $(v rss_with_module_kb) KiB | $(v rss_without_module_kb) KiB | $(ratio "$(v rss_with_module_kb)" "$(v rss_without_module_kb)")x |
 
 Scaling: one thread per card, each sending CKM_GP_APDU (C-MAC) to its own card.

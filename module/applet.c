@@ -88,10 +88,12 @@ CK_RV applet_parse(CK_ATTRIBUTE_PTR tmpl, CK_ULONG n, applet_req_t *r)
         return CKR_TEMPLATE_INCONSISTENT;
     if (!have_app)
         return CKR_TEMPLATE_INCOMPLETE;
+    if (!r->cap && !r->install)
+        return CKR_TEMPLATE_INCOMPLETE; /* "load file" and nothing to load */
     if (!r->cap)
         r->install_only = 1;
     if (r->install_only && !r->install)
-        return CKR_TEMPLATE_INCONSISTENT; /* "load file" with nothing to load */
+        return CKR_TEMPLATE_INCONSISTENT; /* "load file" and install only */
     if (r->install_only && !r->cap && (!r->elf_len || !r->module_len))
         return CKR_TEMPLATE_INCOMPLETE;
     if (!r->install && (r->module_len || r->app_len || r->priv_len || r->params_len))

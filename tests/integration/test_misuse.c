@@ -254,6 +254,29 @@ static void test_wrong_state_and_pointers(void **state)
     CK_ATTRIBUTE only_value = {CKA_VALUE, value, sizeof value};
     CK_OBJECT_HANDLE made;
     assert_int_equal(f->C_CreateObject(h, &only_value, 1, &made), CKR_TEMPLATE_INCOMPLETE);
+    /* CAP file templates (issue 11): each refused before the card sees a command */
+    CK_OBJECT_CLASS dcls = CKO_DATA;
+    CK_BBOOL yes = CK_TRUE;
+    CK_BYTE aid5[5] = {0xA0, 0, 0, 0, 1};
+    CK_ATTRIBUTE no_app[] = {{CKA_CLASS, &dcls, sizeof dcls}, {CKA_VALUE, value, sizeof value}};
+    assert_int_equal(f->C_CreateObject(h, no_app, 2, &made), CKR_TEMPLATE_INCOMPLETE);
+    CK_ATTRIBUTE bad_app[] = {{CKA_CLASS, &dcls, sizeof dcls}, {CKA_APPLICATION, "applet", 6},
+                              {CKA_VALUE, value, sizeof value}};
+    assert_int_equal(f->C_CreateObject(h, bad_app, 3, &made), CKR_ATTRIBUTE_VALUE_INVALID);
+    CK_ATTRIBUTE not_cap[] = {{CKA_CLASS, &dcls, sizeof dcls}, {CKA_APPLICATION, "load file", 9},
+                              {CKA_VALUE, value, sizeof value}};
+    assert_int_equal(f->C_CreateObject(h, not_cap, 3, &made), CKR_ATTRIBUTE_VALUE_INVALID);
+    CK_ATTRIBUTE nothing[] = {{CKA_CLASS, &dcls, sizeof dcls}, {CKA_APPLICATION, "load file", 9}};
+    assert_int_equal(f->C_CreateObject(h, nothing, 2, &made), CKR_TEMPLATE_INCOMPLETE);
+    CK_ATTRIBUTE half[] = {{CKA_CLASS, &dcls, sizeof dcls}, {CKA_APPLICATION, "application", 11},
+                           {CKA_GP_INSTALL_ONLY, &yes, 1}, {CKA_GP_LOAD_FILE, aid5, 5}};
+    assert_int_equal(f->C_CreateObject(h, half, 4, &made), CKR_TEMPLATE_INCOMPLETE);
+    CK_ATTRIBUTE short_aid[] = {{CKA_CLASS, &dcls, sizeof dcls}, {CKA_APPLICATION, "load file", 9},
+                                {CKA_GP_SECURITY_DOMAIN, aid5, 4}, {CKA_VALUE, value, 8}};
+    assert_int_equal(f->C_CreateObject(h, short_aid, 4, &made), CKR_ATTRIBUTE_VALUE_INVALID);
+    CK_ATTRIBUTE unknown[] = {{CKA_CLASS, &dcls, sizeof dcls}, {CKA_APPLICATION, "load file", 9},
+                              {CKA_ID, aid5, 5}, {CKA_VALUE, value, 8}};
+    assert_int_equal(f->C_CreateObject(h, unknown, 4, &made), CKR_ATTRIBUTE_TYPE_INVALID);
     assert_int_equal(f->C_GetAttributeValue(h, 0xFFFFFF, &attr, 1), CKR_OBJECT_HANDLE_INVALID);
     assert_int_equal(f->C_GetObjectSize(h, 0xFFFFFF, &n), CKR_OBJECT_HANDLE_INVALID);
     assert_int_equal(f->C_DestroyObject(h, 0xFFFFFF), CKR_OBJECT_HANDLE_INVALID);

@@ -30,5 +30,11 @@ vg read-cplc --login --pin "$GP_TEST_PIN" --read-object --type data --label CPLC
 vg wrong-pin --login --pin 0000 -O
 vg delete --login --pin "$GP_TEST_PIN" --delete-object --type data --label F00000000102
 vg test --login --pin "$GP_TEST_PIN" --test
+"$GP_BUILDDIR/tests/cap/mkcap" "$GP_ENV_DIR/vg.cap" --size 5000 --applets 2
+"$GP_BUILDDIR/tests/cap/mkcap" "$GP_ENV_DIR/vg-bad.cap" --broken size
+vg install-cap --login --pin "$GP_TEST_PIN" --write-object "$GP_ENV_DIR/vg.cap" --type data \
+    --application-label application
+vg bad-cap --login --pin "$GP_TEST_PIN" --write-object "$GP_ENV_DIR/vg-bad.cap" --type data \
+    --application-label "load file"
 echo "valgrind: $passes passed, $failures failed"
 [ $failures -eq 0 ]

@@ -717,6 +717,7 @@ static size_t delete_object(sim_card_t *c, const cmd_t *cmd, const uint8_t *d, s
                 a->deleted = 1;
             }
         }
+        c->mem_free += e->size; /* the load file's memory is free again */
     }
     e->deleted = 1;
     r[0] = 0x00;
