@@ -293,6 +293,60 @@ static void test_delete_and_errors(void **state)
     assert_int_equal(send_raw(&c, iu, 3, r, &rl), 0x6700);
 }
 
+/* LOAD as a card sequences it: only after INSTALL [for load], blocks in
+ * order, dropped by any other command, a wrong package refused at the last
+ * block, the memory quota. The load file is built by hand here, not by
+ * scp/cap.c. */
+static void test_load_sequence(void **state)
+{
+    (void)state;
+    static sim_card_t c;
+    host_t h;
+    uint8_t r[300];
+    size_t rl;
+    sim_default_profile(&c);
+    assert_int_equal(host_open(&c, &h, 1, 0), 0x9000);
+    /* C4, Header (DECAFFED, CAP 2.2, package 1.0, AID D2760001EE), Applet
+     * (one: D2760001EE01), a Method of filler */
+    uint8_t lf[] = {0xC4, 0x28,
+                    0x01, 0x00, 0x0F, 0xDE, 0xCA, 0xFF, 0xED, 0x02, 0x02, 0x04, 0x00, 0x01,
+                    0x05, 0xD2, 0x76, 0x00, 0x01, 0xEE,
+                    0x03, 0x00, 0x0A, 0x01, 0x06, 0xD2, 0x76, 0x00, 0x01, 0xEE, 0x01, 0x00, 0x10,
+                    0x07, 0x00, 0x06, 1, 2, 3, 4, 5, 6};
+    uint8_t ifl[] = {0x05, 0xD2, 0x76, 0x00, 0x01, 0xEE, 0x00, 0x00, 0x00, 0x00};
+    size_t half = 20;
+    assert_int_equal(host_send(&c, &h, 0xE8, 0x80, 0, lf, sizeof lf, r, &rl, 0), 0x6985);
+    assert_int_equal(host_send(&c, &h, 0xE6, 0x02, 0, ifl, sizeof ifl, r, &rl, 0), 0x9000);
+    assert_int_equal(host_send(&c, &h, 0xE8, 0x00, 1, lf, half, r, &rl, 0), 0x6985); /* block 01 first */
+    assert_int_equal(host_send(&c, &h, 0xE8, 0x00, 0, lf, half, r, &rl, 0), 0x6985); /* dropped */
+    assert_int_equal(host_send(&c, &h, 0xE6, 0x02, 0, ifl, sizeof ifl, r, &rl, 0), 0x9000);
+    assert_int_equal(host_send(&c, &h, 0xE8, 0x00, 0, lf, half, r, &rl, 0), 0x9000);
+    uint8_t gs[] = {0x4F, 0x00};
+    host_send(&c, &h, 0xF2, 0x80, 0x02, gs, sizeof gs, r, &rl, 0); /* another command between */
+    assert_int_equal(host_send(&c, &h, 0xE8, 0x80, 1, lf + half, sizeof lf - half, r, &rl, 0),
+                     0x6985);
+    assert_int_equal(host_send(&c, &h, 0xE6, 0x02, 0, ifl, sizeof ifl, r, &rl, 0), 0x9000);
+    assert_int_equal(host_send(&c, &h, 0xE8, 0x00, 0, lf, half, r, &rl, 0), 0x9000);
+    assert_int_equal(host_send(&c, &h, 0xE8, 0x80, 1, lf + half, sizeof lf - half, r, &rl, 0),
+                     0x9000);
+    assert_int_equal(c.loads, 1);
+    const sim_entry_t *e = &c.entries[c.n_entries - 1];
+    assert_int_equal(e->kind, SIM_ELF);
+    assert_int_equal(e->n_modules, 1);
+    assert_memory_equal(e->module[0], "\xD2\x76\x00\x01\xEE\x01", 6);
+    /* the same package again: refused at INSTALL */
+    assert_int_equal(host_send(&c, &h, 0xE6, 0x02, 0, ifl, sizeof ifl, r, &rl, 0), 0x6985);
+    /* a load file whose Header names another package: refused at the last block */
+    ifl[5] = 0xEF;
+    assert_int_equal(host_send(&c, &h, 0xE6, 0x02, 0, ifl, sizeof ifl, r, &rl, 0), 0x9000);
+    assert_int_equal(host_send(&c, &h, 0xE8, 0x80, 0, lf, sizeof lf, r, &rl, 0), 0x6A80);
+    /* no memory for it */
+    c.mem_free = 10;
+    assert_int_equal(host_send(&c, &h, 0xE6, 0x02, 0, ifl, sizeof ifl, r, &rl, 0), 0x9000);
+    assert_int_equal(host_send(&c, &h, 0xE8, 0x80, 0, lf, sizeof lf, r, &rl, 0), 0x6A84);
+    assert_int_equal(c.loading, 0);
+}
+
 /* What GPShell, an independent host, showed the simulator did wrong, and
  * the careless applet the shared-reader tests rely on. */
 static void test_selection_rules(void **state)
@@ -378,6 +432,7 @@ int main(void)
         cmocka_unit_test(test_registry_formats),
         cmocka_unit_test(test_t0_and_get_data),
         cmocka_unit_test(test_delete_and_errors),
+        cmocka_unit_test(test_load_sequence),
         cmocka_unit_test(test_selection_rules),
         cmocka_unit_test(test_key_versions),
     };
