@@ -142,12 +142,62 @@ static void test_broken(void **state)
     assert_non_null(strstr(why, "neither a CAP file"));
 }
 
+/* A real card's first LOAD block: GlobalPlatformPro issue #355 shows, at
+ * C-MAC, "84E80000 FF C48204B6 01001A..." that an NXP JCOP card answered
+ * 00 9000. Its 247 plain bytes hold C4 82 04B6, then Header, Directory,
+ * Import, Applet, Class and Method whole, and the start of StaticField (940
+ * bytes). A load file made of those components, with StaticField,
+ * ConstantPool and RefLocation completed by filler, must give the same
+ * first 247 bytes but for the length: the order, the framing and the block
+ * size of a LOAD a real card accepted. */
+static const char real_block0[] =
+    "C48204B601001ADECAFFED010204000010F0000000000000000000000000D1612202001F001A001F001400"
+    "150022001C004203AC000D000000B0000C0006039002010004001502000107A0000000620001050107A000"
+    "00006201010300140110F0000000000000000000000000D16123001306001C00800000FF00010000000081"
+    "0300FF00040400000029FFFF00210033070042000110188C00007A0140188C0001188B00027A05308F0003"
+    "3D181D1E8C00043B7A0110188C000504780110188C00057A00107A0121198B00062D188B000760037A7A08"
+    "03AC000C0006000603000290000300000300100000000000000000000000000000";
+
+static void test_real_card_block(void **state)
+{
+    (void)state;
+    uint8_t real[247], raw[2048];
+    for (size_t i = 0; i < sizeof real; i++)
+        sscanf(real_block0 + 2 * i, "%2hhx", &real[i]);
+    /* the whole components (bytes 4 to 213), then StaticField's 3-byte
+     * head and first 30 bytes, its remaining 910 bytes filler */
+    size_t n = sizeof real - 4;
+    memcpy(raw, real + 4, n);
+    memset(raw + n, 0x5A, 910);
+    n += 910;
+    static const uint8_t cp[] = {0x05, 0x00, 0x04, 1, 2, 3, 4}, rl[] = {0x09, 0x00, 0x02, 0, 0};
+    memcpy(raw + n, cp, sizeof cp);
+    n += sizeof cp;
+    memcpy(raw + n, rl, sizeof rl);
+    n += sizeof rl;
+    gp_cap_t c;
+    char why[300] = "";
+    if (gp_cap_parse(raw, n, 1, &c, why, sizeof why) != 0)
+        fail_msg("%s", why);
+    assert_int_equal(c.block_len, n + 4);
+    assert_memory_equal(c.block, "\xC4\x82", 2);
+    assert_memory_equal(c.block + 4, real + 4, sizeof real - 4);
+    assert_int_equal(c.cap_major, 2);
+    assert_int_equal(c.cap_minor, 1);
+    assert_int_equal(c.pkg_aid_len, 16);
+    assert_memory_equal(c.pkg_aid, real + 17, 16);
+    assert_int_equal(c.n_applets, 1);
+    assert_memory_equal(c.applet_aid[0] + 13, "\xD1\x61\x23", 3);
+    gp_cap_free(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_archive),
         cmocka_unit_test(test_raw_and_optional),
         cmocka_unit_test(test_broken),
+        cmocka_unit_test(test_real_card_block),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     free(file);
