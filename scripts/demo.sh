@@ -9,7 +9,8 @@ cd "$top"
 ./scripts/setup-debian.sh >/dev/null
 ./scripts/build.sh build
 b="$top/build"
-export GP_SIM="$b/tests/sim/gp-sim" GP_PCSC_WAIT="$b/tests/harness/pcsc-wait" \
+make -C "$b" -s tests/cap/mkcap
+export GP_SIM="$b/tests/sim/gp-sim" GP_PCSC_WAIT="$b/tests/harness/pcsc-wait" GP_BUILDDIR="$b" \
        GP_P11_KEYS="$b/keystore/gp-p11-keys" GP_P11_MODULE="$b/module/.libs/gp-p11.so"
 exec tests/harness/gp-env.sh --cards 1 -- bash -c '
 set -eu
@@ -37,6 +38,11 @@ pkcs11-tool --module "$mod" --login --pin "$GP_TEST_PIN" -O | grep -E "label: +.
 if pkcs11-tool --module "$mod" --login --pin "$GP_TEST_PIN" -O | grep -q F00000000102; then
     echo "F00000000102 is still there"; exit 1; fi
 echo "(F00000000102 no longer listed)"
+say "Installing an applet: a CAP file (made by tests/cap/mkcap) loaded and installed with pkcs11-tool"
+"$GP_BUILDDIR/tests/cap/mkcap" "$GP_ENV_DIR/hello.cap" --size 8000 --applets 1
+run pkcs11-tool --module "$mod" --login --pin "$GP_TEST_PIN" --write-object "$GP_ENV_DIR/hello.cap" \
+    --type data --application-label application
+pkcs11-tool --module "$mod" --login --pin "$GP_TEST_PIN" -O | grep -A1 -E "label: +.D2760001AA01" | grep -E "label|application"
 say "One login with the APDU trace on (trace = apdu): commands named, status words explained"
 echo "trace = apdu" >> "$GP_P11_CONF"
 pkcs11-tool --module "$mod" --login --pin "$GP_TEST_PIN" -O 2>&1 >/dev/null | head -24
