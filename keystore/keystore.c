@@ -271,9 +271,10 @@ static int half_read(CK_RV rv)
 }
 
 /* Each start reads the token's file anew, and can meet another write: under a
- * process logging in 250 times a second, four in ten starts did. Eight starts,
- * a few milliseconds apart, fail together about once in 700 such storms. */
-#define KS_RELOADS 8
+ * process logging in 250 times a second, four in ten starts did, and failures
+ * come in runs (up to five starts in a row seen). Twelve starts, 2 to 22 ms
+ * apart (0.13 s in all), before giving up. */
+#define KS_RELOADS 12
 
 /* A select that a half-read token can explain. */
 static int select_retryable(CK_RV rv)

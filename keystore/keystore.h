@@ -43,7 +43,7 @@ int ks_logged_in(ks_t *ks);
 void ks_close(ks_t *ks);
 /* Finds the token by label (exact, blank-padded compare). An instance of
  * gp-p11's own that read the token half-written by another process (SoftHSM)
- * is finalised and started again (up to eight times), here and at login. */
+ * is finalised and started again (up to twelve times), here and at login. */
 CK_RV ks_select_token(ks_t *ks, const char *label, char err[KS_ERRLEN]);
 /* Logs the user in (CKR_USER_ALREADY_LOGGED_IN is treated as success and
  * reported through *already when given). The PIN is passed straight to the

@@ -1,6 +1,6 @@
 /*
  * Another process using gp-p11's keystore token (tests/integration/
- * keystore-race.sh): logs in and out of the token as fast as it can, as a
+ * keystore-race.sh): logs in and out of the token in a loop, 1 ms apart, as a
  * busy second gp-p11 or provisioning script would, until it is sent SIGTERM.
  * Every SoftHSM login rewrites the token's file. Prints how many logins it
  * made and how many failed.
@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <p11-kit/pkcs11.h>
 
@@ -63,6 +64,8 @@ int main(int argc, char **argv)
                 f->C_Logout(s);
             f->C_CloseSession(s);
         }
+        struct timespec pause = {0, 1000000L}; /* 1 ms: leave the CPU to tests beside it */
+        nanosleep(&pause, NULL);
         if (rv != CKR_OK) { /* its own instance read the token half-written: start again */
             failed++;
             f->C_Finalize(NULL);

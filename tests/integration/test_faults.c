@@ -368,12 +368,12 @@ static CK_SESSION_HANDLE rw_login(const char *extra)
     return s;
 }
 
-/* PUT KEY in a new read-write login (configuration lines conf), with a
+/* PUT KEY in a new read-write login (configuration lines), with a
  * simulator fault armed just before; *log is what the module said. */
-static CK_RV put_key_faulted(const char *conf, const char *fault, const char *name, CK_BYTE kvn,
+static CK_RV put_key_faulted(const char *lines, const char *fault, const char *name, CK_BYTE kvn,
                              CK_BYTE replace, CK_BYTE fill, char **log)
 {
-    CK_SESSION_HANDLE s = rw_login(conf);
+    CK_SESSION_HANDLE s = rw_login(lines);
     sim_control(0, fault);
     log_begin();
     CK_RV rv = put_key(s, name, kvn, replace, fill);
@@ -540,10 +540,11 @@ static void test_6982_sent_once_more(void **state)
     reinit("");
 }
 
-/* Waits until pcscd reports the card's presence as want. */
+/* Waits until pcscd reports the card's presence as want (a bound of 20 s,
+ * for a loaded machine running suites side by side). */
 static void wait_present(int want)
 {
-    for (int i = 0; i < 200; i++) {
+    for (int i = 0; i < 800; i++) {
         CK_SLOT_ID slot;
         CK_ULONG n = 1;
         if (f->C_GetSlotList(CK_TRUE, &slot, &n) == CKR_OK && (int)n == want)
@@ -590,7 +591,7 @@ static void test_reinsertion(void **state)
 /* Waits until the file holds text. */
 static void wait_for_text(const char *path, const char *text)
 {
-    for (int i = 0; i < 400; i++) {
+    for (int i = 0; i < 800; i++) {
         char buf[512] = "";
         FILE *fp = fopen(path, "r");
         if (fp) {
