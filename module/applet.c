@@ -78,6 +78,12 @@ CK_RV applet_parse(CK_ATTRIBUTE_PTR tmpl, CK_ULONG n, applet_req_t *r)
         case CKA_GP_LOAD_HASH: rv = bool_of(a, &r->hash); break;
         case CKA_GP_SELECTABLE: rv = bool_of(a, &r->selectable); break;
         case CKA_GP_INSTALL_ONLY: rv = bool_of(a, &r->install_only); break;
+        case CKA_GP_PROGRESS:
+            if (a->ulValueLen != 2 * sizeof(CK_ULONG))
+                return CKR_ATTRIBUTE_VALUE_INVALID;
+            r->progress = a->pValue;
+            r->progress[0] = r->progress[1] = 0;
+            break;
         default:
             return CKR_ATTRIBUTE_TYPE_INVALID;
         }
@@ -103,12 +109,15 @@ CK_RV applet_parse(CK_ATTRIBUTE_PTR tmpl, CK_ULONG n, applet_req_t *r)
 
 typedef struct {
     token_t *t;
+    const applet_req_t *r;
     char label[40];
     size_t said;
 } progress_t;
 
-/* LOAD's progress at info: every tenth, and the end. */
-static void progress(void *ctx, size_t done, size_t total)
+/* LOAD's progress: at info every tenth and at the end; to the application
+ * through CKA_GP_PROGRESS and a CKN_SURRENDER notification after each block,
+ * whose CKR_CANCEL stops the LOAD. */
+static int progress(void *ctx, size_t done, size_t total)
 {
     progress_t *p = ctx;
     size_t tenth = done * 10 / total;
@@ -116,6 +125,12 @@ static void progress(void *ctx, size_t done, size_t total)
         LOG_INFO(p->t->reader, "LOAD %s: block %zu of %zu", p->label, done, total);
         p->said = tenth;
     }
+    if (p->r->progress) {
+        p->r->progress[0] = done;
+        p->r->progress[1] = total;
+    }
+    return p->r->notify &&
+           p->r->notify(p->r->session, CKN_SURRENDER, p->r->notify_app) == CKR_CANCEL;
 }
 
 static object_t *find_registry(token_t *t, const uint8_t *aid, size_t len)
@@ -215,7 +230,7 @@ CK_RV token_applet(token_t *t, const applet_req_t *r, CK_OBJECT_HANDLE *out)
         gp_cap_free(&cap);
         return rv;
     }
-    progress_t pg = {t, "", 99};
+    progress_t pg = {t, r, "", 99};
     hex_encode(elf, elf_len, pg.label);
     scp_err_t e = SCP_OK;
     if (!r->install_only) {
@@ -240,6 +255,16 @@ CK_RV token_applet(token_t *t, const applet_req_t *r, CK_OBJECT_HANDLE *out)
             /* 6982: the card closed the channel and dropped the LOAD; all again */
             if (!token_again_after_6982(t, e, attempt))
                 break;
+        }
+        if (e == SCP_E_CANCELED) {
+            /* the registry read ends the unfinished LOAD on the card */
+            CK_RV lr = token_reload(t);
+            LOG_WARN(t->reader, "%s. %s", gp_error(&t->gp),
+                     lr == CKR_OK && !find_registry(t, elf, elf_len)
+                         ? "Nothing of this load file is on the card"
+                         : "What the card holds could not be read");
+            gp_cap_free(&cap);
+            return CKR_FUNCTION_CANCELED;
         }
         if (e != SCP_OK) {
             gp_cap_free(&cap);

@@ -437,6 +437,8 @@ CK_RV C_OpenSession(CK_SLOT_ID slotID, CK_FLAGS flags, CK_VOID_PTR pApplication,
     session_t *s = session_new((int)t->id, flags & (CKF_SERIAL_SESSION | CKF_RW_SESSION), t->generation);
     if (s) {
         t->n_sessions++;
+        s->notify = Notify;
+        s->app = pApplication;
         *phSession = s->handle;
     }
     mutex_unlock(M.lock);
@@ -631,6 +633,9 @@ CK_RV C_CreateObject(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR pTemplate, CK_ULONG u
     if (data) { /* a CAP file to load (and install) */
         applet_req_t ar;
         rv = applet_parse(pTemplate, ulCount, &ar);
+        ar.notify = s->notify;
+        ar.notify_app = s->app;
+        ar.session = h;
         if (rv == CKR_OK)
             rv = put_key_allowed(s, t);
         if (rv == CKR_OK)

@@ -89,6 +89,8 @@ typedef struct {
     uint8_t kept[RESPONSE_MAX]; /* an answer not yet delivered (buffer too small) */
     size_t kept_len;
     int have_kept;
+    CK_NOTIFY notify;          /* the application's, from C_OpenSession */
+    void *app;
 } session_t;
 
 struct module {
@@ -163,6 +165,10 @@ typedef struct {
     uint8_t params[253];
     size_t params_len;
     int descriptor, hash, selectable, install_only;
+    CK_ULONG *progress;        /* CKA_GP_PROGRESS: blocks done, blocks in all */
+    CK_NOTIFY notify;          /* the session's: CKN_SURRENDER after each LOAD block */
+    void *notify_app;
+    CK_SESSION_HANDLE session;
 } applet_req_t;
 /* Reads a CKO_DATA template; CKR_TEMPLATE_INCONSISTENT when it is not one
  * of ours. */

@@ -89,8 +89,10 @@ size_t gp_max_data(const gp_session_t *g);
 scp_err_t gp_install_for_load(gp_session_t *g, const uint8_t *elf, size_t elf_len,
                               const uint8_t *sd, size_t sd_len, const uint8_t *hash,
                               size_t hash_len, const uint8_t *params, size_t params_len);
-/* Called after every LOAD block the card accepted. */
-typedef void (*gp_progress_fn)(void *ctx, size_t blocks_done, size_t blocks_total);
+/* Called after every LOAD block the card accepted; non-zero stops the LOAD
+ * there (SCP_E_CANCELED; the card drops an unfinished LOAD at its next
+ * command of another kind). */
+typedef int (*gp_progress_fn)(void *ctx, size_t blocks_done, size_t blocks_total);
 /* LOAD of a whole load file data block in numbered blocks of gp_max_data
  * bytes, the last flagged (P1 80). An error names the block. */
 scp_err_t gp_load(gp_session_t *g, const uint8_t *block, size_t len, gp_progress_fn progress,

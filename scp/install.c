@@ -79,8 +79,9 @@ scp_err_t gp_load(gp_session_t *g, const uint8_t *block, size_t len, gp_progress
             return say(g, e, "block %zu of %zu (bytes %zu to %zu of the load file): %s", i + 1,
                        total, off, off + n - 1, why);
         }
-        if (progress)
-            progress(ctx, i + 1, total);
+        if (progress && progress(ctx, i + 1, total) && !last)
+            return say(g, SCP_E_CANCELED, "LOAD stopped by the application after block %zu of %zu",
+                       i + 1, total);
     }
     return SCP_OK;
 }

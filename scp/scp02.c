@@ -21,6 +21,7 @@ const char *scp_err_name(scp_err_t e)
     case SCP_E_CARD_CRYPTOGRAM: return "card cryptogram mismatch";
     case SCP_E_KEYSTORE: return "keystore failure";
     case SCP_E_TOO_LONG: return "command too long for secure messaging";
+    case SCP_E_CANCELED: return "stopped by the application";
     case SCP_E_TRANSPORT: return "reader failure";
     case SCP_E_REMOVED: return "card removed";
     case SCP_E_UNSUPPORTED: return "unsupported option";

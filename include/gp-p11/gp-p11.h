@@ -85,6 +85,12 @@
  *                           install from it (with the CAP as CKA_VALUE for
  *                           its AIDs, or without CKA_VALUE and with
  *                           CKA_GP_LOAD_FILE and CKA_GP_MODULE)
+ *   CKA_GP_PROGRESS         two CK_ULONGs the module fills during the LOAD:
+ *                           blocks sent, blocks in all (for a progress bar)
+ * After every LOAD block, the module calls the session's Notify (from
+ * C_OpenSession) with CKN_SURRENDER; answering CKR_CANCEL stops the LOAD
+ * there and C_CreateObject returns CKR_FUNCTION_CANCELED, with nothing of
+ * the load file left on the card. Notify must not call the module.
  * On an application's registry object, C_SetAttributeValue with
  *   CKA_GP_STORE_DATA        sends INSTALL [for personalization] and the
  *                            value in STORE DATA blocks (write-only);
@@ -104,6 +110,7 @@
 #define CKA_GP_DELETE_RELATED    (CKA_VENDOR_DEFINED | 0x47500012UL) /* CK_BBOOL */
 #define CKA_GP_STORE_DATA        (CKA_VENDOR_DEFINED | 0x47500013UL) /* byte array */
 #define CKA_GP_STORE_DATA_FORMAT (CKA_VENDOR_DEFINED | 0x47500014UL) /* one byte */
+#define CKA_GP_PROGRESS          (CKA_VENDOR_DEFINED | 0x47500015UL) /* CK_ULONG[2], written */
 
 #define GP_KIND_ISD       1UL /* issuer security domain */
 #define GP_KIND_APP       2UL /* application */

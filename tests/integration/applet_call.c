@@ -6,7 +6,10 @@
  * create, the new object's label; exits 0 only on CKR_OK.
  *
  *   applet_call MODULE install FILE|- ELF MODULE [APP [PRIV [PARAMS]]] [noselect]
- *   applet_call MODULE load FILE [nodescriptor] [hash] [sd=AID]
+ *   applet_call MODULE load FILE [nodescriptor] [hash] [sd=AID] [progress] [cancel=N]
+ *     progress: CKA_GP_PROGRESS, its values seen at each notification printed
+ *     as "progress DONE/TOTAL"; cancel=N: the Notify callback answers
+ *     CKR_CANCEL at its Nth CKN_SURRENDER
  *   applet_call MODULE selectable APP
  *   applet_call MODULE store APP HEX [FORMAT]
  *   applet_call MODULE delete AID [related]
@@ -23,6 +26,20 @@
 
 static CK_FUNCTION_LIST_PTR f;
 static CK_SESSION_HANDLE s;
+static CK_ULONG prog[2];
+static int notified, cancel_at, show_progress;
+
+/* The session's Notify: counts CKN_SURRENDER, shows CKA_GP_PROGRESS, and
+ * asks to stop at the chosen one. It calls nothing of the module. */
+static CK_RV notify(CK_SESSION_HANDLE h, CK_NOTIFICATION event, CK_VOID_PTR app)
+{
+    if (h != s || event != CKN_SURRENDER || app != (void *)&notified)
+        return CKR_GENERAL_ERROR;
+    notified++;
+    if (show_progress)
+        printf("progress %lu/%lu\n", prog[0], prog[1]);
+    return cancel_at && notified >= cancel_at ? CKR_CANCEL : CKR_OK;
+}
 
 static size_t unhex(const char *h, uint8_t *out, size_t cap)
 {
@@ -84,7 +101,7 @@ int main(int argc, char **argv)
     CK_ULONG ns = 1;
     if (!gfl || !pin || gfl(&f) != CKR_OK || f->C_Initialize(NULL) != CKR_OK ||
         f->C_GetSlotList(CK_TRUE, &slot, &ns) != CKR_OK || ns != 1 ||
-        f->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s) != CKR_OK ||
+        f->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, &notified, notify, &s) != CKR_OK ||
         f->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin)) != CKR_OK) {
         fprintf(stderr, "applet_call: cannot log in\n");
         return 2;
@@ -126,6 +143,11 @@ int main(int argc, char **argv)
                 t[n++] = (CK_ATTRIBUTE){CKA_GP_LOAD_DESCRIPTOR, &no, 1};
             else if (!strcmp(argv[i], "hash"))
                 t[n++] = (CK_ATTRIBUTE){CKA_GP_LOAD_HASH, &yes, 1};
+            else if (!strcmp(argv[i], "progress")) {
+                show_progress = 1;
+                t[n++] = (CK_ATTRIBUTE){CKA_GP_PROGRESS, prog, sizeof prog};
+            } else if (!strncmp(argv[i], "cancel=", 7))
+                cancel_at = atoi(argv[i] + 7);
             else if (!strncmp(argv[i], "sd=", 3))
                 t[n++] = (CK_ATTRIBUTE){CKA_GP_SECURITY_DOMAIN, sd, unhex(argv[i] + 3, sd, sizeof sd)};
         }
@@ -150,7 +172,7 @@ int main(int argc, char **argv)
         if (rv == CKR_OK)
             rv = f->C_DestroyObject(s, o);
     }
-    printf("rv 0x%lx\n", rv);
+    printf("rv 0x%lx\nnotified %d\n", rv, notified);
     if (rv == CKR_OK && h != CK_INVALID_HANDLE)
         print_label(h);
     free(file);

@@ -90,11 +90,23 @@ round 2 mac-enc
 # --- a 64 KiB CAP, a library from a raw load file, the options ---
 export GP_P11_CONF=$(conf big "$GP_READER_0" mac-enc)
 b0=$(state 0 load_blocks)
-"$call" "$MOD" load "$out/big.cap" hash sd=A000000151000000 > "$out/big" 2> "$out/big.err"
+"$call" "$MOD" load "$out/big.cap" hash sd=A000000151000000 progress > "$out/big" 2> "$out/big.err"
 blocks=$(($(state 0 load_blocks) - b0))
 check "a 64 KiB CAP loads at mac-enc, with its hash and the ISD named" grep -q "object D2760001BB01" "$out/big"
 check "... in blocks of 239 bytes ($blocks blocks, more than 256: P2 goes round)" [ "$blocks" -gt 256 ]
 check "... progress said at info" grep -q "LOAD D2760001BB01: block $blocks of $blocks" "$out/big.err"
+check "... CKN_SURRENDER after every block" grep -q "^notified $blocks\$" "$out/big"
+check "... CKA_GP_PROGRESS counted up to $blocks/$blocks" sh -c "grep '^progress' '$out/big' | tail -1 | grep -qx 'progress $blocks/$blocks' && grep -q '^progress 1/$blocks\$' '$out/big'"
+"$call" "$MOD" delete D2760001BB01 > /dev/null 2>&1
+# the application stops the LOAD from its Notify callback
+b0=$(state 0 load_blocks)
+"$call" "$MOD" load "$out/big.cap" cancel=30 > "$out/cancel" 2> "$out/cancel.err"
+check "CKR_CANCEL from Notify stops the LOAD: CKR_FUNCTION_CANCELED" grep -q "^rv 0x50\$" "$out/cancel"
+check "... after block 30, no more LOAD sent" [ $(($(state 0 load_blocks) - b0)) = 30 ]
+check "... said, and nothing of it is on the card" grep -q "stopped by the application after block 30 of .*Nothing of this load file is on the card" "$out/cancel.err"
+check "... the card holds no load under way" [ "$(state 0 loading)" = 0 ]
+"$call" "$MOD" load "$out/big.cap" > "$out/again" 2>&1
+check "... and the next load works" grep -q "object D2760001BB01" "$out/again"
 "$call" "$MOD" load "$out/lib.ijc" nodescriptor > "$out/lib" 2>&1
 check "a library package from a raw .ijc load file" grep -q "object D2760001CC01" "$out/lib"
 "$call" "$MOD" delete D2760001BB01 > /dev/null 2>&1
