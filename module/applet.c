@@ -32,7 +32,7 @@ CK_RV applet_parse(CK_ATTRIBUTE_PTR tmpl, CK_ULONG n, applet_req_t *r)
 {
     memset(r, 0, sizeof *r);
     r->descriptor = r->selectable = 1;
-    int is_data = 0, have_app = 0;
+    int have_app = 0;
     CK_RV rv = CKR_OK;
     for (CK_ULONG i = 0; i < n && rv == CKR_OK; i++) {
         const CK_ATTRIBUTE *a = &tmpl[i];
@@ -40,9 +40,7 @@ CK_RV applet_parse(CK_ATTRIBUTE_PTR tmpl, CK_ULONG n, applet_req_t *r)
             return CKR_ARGUMENTS_BAD;
         switch (a->type) {
         case CKA_CLASS:
-            is_data = a->ulValueLen == sizeof(CK_OBJECT_CLASS) &&
-                      *(CK_OBJECT_CLASS *)a->pValue == CKO_DATA;
-            break;
+            break; /* CKO_DATA: C_CreateObject chose this path by it */
         case CKA_APPLICATION:
             if (a->ulValueLen == 9 && memcmp(a->pValue, "load file", 9) == 0)
                 r->install = 0;
@@ -90,8 +88,6 @@ CK_RV applet_parse(CK_ATTRIBUTE_PTR tmpl, CK_ULONG n, applet_req_t *r)
     }
     if (rv != CKR_OK)
         return rv;
-    if (!is_data)
-        return CKR_TEMPLATE_INCONSISTENT;
     if (!have_app)
         return CKR_TEMPLATE_INCOMPLETE;
     if (!r->cap && !r->install)
@@ -149,11 +145,7 @@ static CK_RV card_failed(token_t *t, const char *step, scp_err_t e, const uint8_
 {
     char why[sizeof t->gp.err];
     snprintf(why, sizeof why, "%s", gp_error(&t->gp));
-    uint16_t sw = t->gp.sw;
-    CK_RV rv = token_map_scp(t, e);
-    if (e == SCP_E_RSP_SW)
-        rv = sw == 0x6A84 ? CKR_DEVICE_MEMORY : sw == 0x6985 ? CKR_ACTION_PROHIBITED
-                                                             : CKR_FUNCTION_FAILED;
+    CK_RV rv = token_command_rv(t, e);
     char aid[40];
     hex_encode(elf, elf_len, aid);
     if (!t->card || !t->logged_in) {
@@ -335,9 +327,7 @@ CK_RV token_store_data(token_t *t, object_t *o, const uint8_t *data, size_t len,
     }
     if (e != SCP_OK) {
         LOG_ERR(t->reader, "personalising %s: %s", o->label, gp_error(&t->gp));
-        if (e == SCP_E_RSP_SW)
-            return t->gp.sw == 0x6985 ? CKR_ACTION_PROHIBITED : CKR_FUNCTION_FAILED;
-        return token_map_scp(t, e);
+        return token_command_rv(t, e);
     }
     LOG_INFO(t->reader, "personalised %s: %zu bytes of STORE DATA", o->label, len);
     return CKR_OK;

@@ -149,6 +149,9 @@ CK_RV token_set_lifecycle(token_t *t, object_t *o, uint8_t value, int confirm_te
 CK_RV keystore_random(uint8_t *buf, size_t len); /* takes M.lock */
 /* for the other card operations (applet.c) */
 CK_RV token_map_scp(token_t *t, scp_err_t e);    /* an scp error as a CKR (forgets a gone card) */
+/* The same for a card management command: a refusing status word as 6985
+ * CKR_ACTION_PROHIBITED, 6A84 CKR_DEVICE_MEMORY, others CKR_FUNCTION_FAILED. */
+CK_RV token_command_rv(token_t *t, scp_err_t e);
 CK_RV token_reload(token_t *t);                  /* the registry and card data read again */
 CK_RV token_ensure_channel(token_t *t);          /* opens the channel again if the card closed it */
 int token_again_after_6982(token_t *t, scp_err_t e, int attempt);
@@ -170,8 +173,7 @@ typedef struct {
     void *notify_app;
     CK_SESSION_HANDLE session;
 } applet_req_t;
-/* Reads a CKO_DATA template; CKR_TEMPLATE_INCONSISTENT when it is not one
- * of ours. */
+/* Reads a CKO_DATA template (the caller has checked the class). */
 CK_RV applet_parse(CK_ATTRIBUTE_PTR tmpl, CK_ULONG n, applet_req_t *r);
 CK_RV token_applet(token_t *t, const applet_req_t *r, CK_OBJECT_HANDLE *out);
 CK_RV token_store_data(token_t *t, object_t *o, const uint8_t *data, size_t len, uint8_t format);

@@ -227,6 +227,17 @@ CK_RV token_map_scp(token_t *t, scp_err_t e)
     }
 }
 
+CK_RV token_command_rv(token_t *t, scp_err_t e)
+{
+    if (e != SCP_E_RSP_SW)
+        return token_map_scp(t, e);
+    switch (t->gp.sw) {
+    case 0x6985: return CKR_ACTION_PROHIBITED; /* not now, or not to this object */
+    case 0x6A84: return CKR_DEVICE_MEMORY;     /* not enough memory on the card */
+    default: return CKR_FUNCTION_FAILED;
+    }
+}
+
 static long long now_ms(void)
 {
     struct timespec ts;
@@ -807,21 +818,16 @@ CK_RV token_destroy_object(token_t *t, object_t *o)
         if (!token_again_after_6982(t, e, attempt))
             break;
     }
-    if (e == SCP_E_RSP_SW) {
+    if (e != SCP_OK) {
         LOG_ERR(t->reader, "deleting %s: %s", o->label, gp_error(&t->gp));
-        if (t->gp.sw == 0x6985 && o->kind == GP_KIND_LOAD_FILE && !o->delete_related)
+        if (e == SCP_E_RSP_SW && t->gp.sw == 0x6985 && o->kind == GP_KIND_LOAD_FILE &&
+            !o->delete_related)
             LOG_ERR(t->reader, "%s is a load file: while applications installed from it remain, "
                                "destroy them first, or set CKA_GP_DELETE_RELATED = CK_TRUE on "
                                "it to delete them with it", o->label);
-        if (t->gp.sw == 0x6985)
-            return CKR_ACTION_PROHIBITED;
-        if (t->gp.sw == 0x6A88)
-            rv = CKR_OBJECT_HANDLE_INVALID; /* gone already: forget it too */
-        else
-            return CKR_FUNCTION_FAILED;
-    } else if (e != SCP_OK) {
-        LOG_ERR(t->reader, "deleting %s: %s", o->label, gp_error(&t->gp));
-        return token_map_scp(t, e);
+        if (e != SCP_E_RSP_SW || t->gp.sw != 0x6A88)
+            return token_command_rv(t, e);
+        rv = CKR_OBJECT_HANDLE_INVALID; /* gone already: forget it too */
     } else {
         LOG_INFO(t->reader, "deleted %s %s%s", gp_entry_kind(&o->entry), o->label,
                  o->delete_related ? " with its applications" : "");
@@ -1096,9 +1102,7 @@ CK_RV token_set_lifecycle(token_t *t, object_t *o, uint8_t value, int confirm_te
     }
     if (e != SCP_OK) {
         LOG_ERR(t->reader, "lifecycle of %s: %s", o->label, gp_error(&t->gp));
-        if (e == SCP_E_RSP_SW)
-            return t->gp.sw == 0x6985 ? CKR_ACTION_PROHIBITED : CKR_FUNCTION_FAILED;
-        return token_map_scp(t, e);
+        return token_command_rv(t, e);
     }
     LOG_INFO(t->reader, "lifecycle of %s %s set to %02X", gp_entry_kind(&o->entry), o->label, value);
     return token_reload(t); /* the registry as the card now says */
