@@ -8,9 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static scp_err_t fail(gp_session_t *g, scp_err_t e, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static scp_err_t fail(gp_session_t *g, scp_err_t e, const char *fmt, ...)
+scp_err_t gp_fail(gp_session_t *g, scp_err_t e, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -35,7 +33,7 @@ static scp_err_t exchange(gp_session_t *g, const apdu_t *plain, const apdu_t *wi
     uint8_t cmd[APDU_MAX_CMD], r[APDU_MAX_RSP];
     size_t n = apdu_encode(wire, cmd, sizeof cmd);
     if (!n)
-        return fail(g, SCP_E_ARGS, "command cannot be encoded");
+        return gp_fail(g, SCP_E_ARGS, "command cannot be encoded");
     size_t got = 0;
     for (int round = 0; round < 64; round++) {
         size_t rl = sizeof r;
@@ -50,10 +48,10 @@ static scp_err_t exchange(gp_session_t *g, const apdu_t *plain, const apdu_t *wi
         }
         size_t dl;
         if (rapdu_split(r, rl, &dl, sw) != 0)
-            return fail(g, SCP_E_RSP_SHORT, "the card answered %zu byte%s, no status word", rl,
+            return gp_fail(g, SCP_E_RSP_SHORT, "the card answered %zu byte%s, no status word", rl,
                         rl == 1 ? "" : "s");
         if (got + dl > cap)
-            return fail(g, SCP_E_RSP_LONG, "the card answered more data (%zu bytes) than expected "
+            return gp_fail(g, SCP_E_RSP_LONG, "the card answered more data (%zu bytes) than expected "
                                            "(%zu)", got + dl, cap);
         memcpy(rsp + got, r, dl);
         got += dl;
@@ -82,7 +80,7 @@ scp_err_t gp_send(gp_session_t *g, const apdu_t *plain, uint8_t *rsp, size_t cap
         if (secured) {
             scp_err_t e = scp02_wrap(&g->ch, &p, &wire);
             if (e != SCP_OK)
-                return fail(g, e, "%s", scp02_error(&g->ch));
+                return gp_fail(g, e, "%s", scp02_error(&g->ch));
         } else {
             wire = p;
         }
@@ -105,7 +103,7 @@ scp_err_t gp_send(gp_session_t *g, const apdu_t *plain, uint8_t *rsp, size_t cap
             size_t fl;
             if (*rlen + 2 > sizeof full) {
                 gp_close_channel(g);
-                return fail(g, SCP_E_RSP_LONG, "answer too long; the secure channel is closed");
+                return gp_fail(g, SCP_E_RSP_LONG, "answer too long; the secure channel is closed");
             }
             memcpy(full, rsp, *rlen);
             full[*rlen] = (uint8_t)(*sw >> 8);
@@ -114,7 +112,7 @@ scp_err_t gp_send(gp_session_t *g, const apdu_t *plain, uint8_t *rsp, size_t cap
             if (e != SCP_OK) {
                 *rlen = 0;
                 ks_wipe(rsp, cap);
-                fail(g, e, "%s", scp02_error(&g->ch));
+                gp_fail(g, e, "%s", scp02_error(&g->ch));
                 gp_close_channel(g);
                 return e;
             }
@@ -152,7 +150,7 @@ scp_err_t gp_command(gp_session_t *g, const char *what, enum sw_context ctx, con
         return e;
     if (sw != 0x9000) {
         char d[240];
-        return fail(g, SCP_E_RSP_SW, "%s: %s", what, sw_describe(sw, ctx, d, sizeof d));
+        return gp_fail(g, SCP_E_RSP_SW, "%s: %s", what, sw_describe(sw, ctx, d, sizeof d));
     }
     return SCP_OK;
 }
@@ -170,7 +168,7 @@ scp_err_t gp_select(gp_session_t *g, const uint8_t *aid, size_t aid_len)
         return e;
     if (sw != 0x9000 && sw != 0x6283) {
         char d[240];
-        return fail(g, SCP_E_RSP_SW, "SELECT of the security domain: %s",
+        return gp_fail(g, SCP_E_RSP_SW, "SELECT of the security domain: %s",
                     sw_describe(sw, SW_CTX_SELECT, d, sizeof d));
     }
     tlv_t fcit, name;
@@ -198,7 +196,7 @@ scp_err_t gp_open_channel(gp_session_t *g, ks_session_t *ks, const ks_keyset_t *
     g->ch.select_keys = o->select_keys;
     g->ch.select_ctx = o->select_ctx;
     if (e != SCP_OK)
-        return fail(g, e, "%s", scp02_error(&g->ch));
+        return gp_fail(g, e, "%s", scp02_error(&g->ch));
     if (!(o->i_param & SCP02_I_EXPLICIT)) {
         /* implicit: the card's sequence counter, then the first C-MAC opens */
         uint8_t r[APDU_MAX_RSP], seq[2];
@@ -211,14 +209,14 @@ scp_err_t gp_open_channel(gp_session_t *g, ks_session_t *ks, const ks_keyset_t *
         else if (rl == 2)
             memcpy(seq, r, 2);
         else
-            return fail(g, SCP_E_RSP_SHORT, "GET DATA 00C1: no 2-byte sequence counter");
+            return gp_fail(g, SCP_E_RSP_SHORT, "GET DATA 00C1: no 2-byte sequence counter");
         e = scp02_implicit_open(&g->ch, seq, g->selected_aid, g->selected_aid_len);
-        return e == SCP_OK ? SCP_OK : fail(g, e, "%s", scp02_error(&g->ch));
+        return e == SCP_OK ? SCP_OK : gp_fail(g, e, "%s", scp02_error(&g->ch));
     }
     apdu_t cmd;
     e = scp02_initialize_update(&g->ch, o->kvn, NULL, &cmd);
     if (e != SCP_OK)
-        return fail(g, e, "%s", scp02_error(&g->ch));
+        return gp_fail(g, e, "%s", scp02_error(&g->ch));
     uint8_t r[APDU_MAX_RSP];
     size_t rl;
     uint16_t sw;
@@ -231,14 +229,14 @@ scp_err_t gp_open_channel(gp_session_t *g, ks_session_t *ks, const ks_keyset_t *
     r[rl + 1] = (uint8_t)sw;
     e = scp02_on_initialize_update(&g->ch, r, rl + 2);
     if (e != SCP_OK)
-        return fail(g, e, "%s", scp02_error(&g->ch));
+        return gp_fail(g, e, "%s", scp02_error(&g->ch));
     if (o->probe_only) {
         scp02_close(&g->ch); /* the card stays in its INITIALIZE UPDATE state: no try spent */
         return SCP_OK;
     }
     e = scp02_external_authenticate(&g->ch, &cmd);
     if (e != SCP_OK)
-        return fail(g, e, "%s", scp02_error(&g->ch));
+        return gp_fail(g, e, "%s", scp02_error(&g->ch));
     e = exchange(g, &cmd, &cmd, 1, r, sizeof r, &rl, &sw);
     if (e != SCP_OK) {
         scp02_close(&g->ch);
@@ -248,7 +246,7 @@ scp_err_t gp_open_channel(gp_session_t *g, ks_session_t *ks, const ks_keyset_t *
     e = scp02_on_external_authenticate(&g->ch, sw);
     if (e != SCP_OK) {
         g->auth_refused = 1;
-        return fail(g, e, "%s", scp02_error(&g->ch));
+        return gp_fail(g, e, "%s", scp02_error(&g->ch));
     }
     return SCP_OK;
 }
@@ -264,7 +262,7 @@ int gp_get_status(gp_session_t *g, uint8_t p1, int tlv, gp_entry_t *out, int max
     size_t cap = 4096, len = 0;
     uint8_t *all = malloc(cap);
     if (!all) {
-        fail(g, SCP_E_ARGS, "out of memory");
+        gp_fail(g, SCP_E_ARGS, "out of memory");
         return -1;
     }
     static const uint8_t all_aids[] = {0x4F, 0x00};
@@ -285,7 +283,7 @@ int gp_get_status(gp_session_t *g, uint8_t p1, int tlv, gp_entry_t *out, int max
         }
         if (sw != 0x9000 && sw != 0x6310) {
             char d[240];
-            fail(g, SCP_E_RSP_SW, "GET STATUS: %s", sw_describe(sw, SW_CTX_GET_STATUS, d, sizeof d));
+            gp_fail(g, SCP_E_RSP_SW, "GET STATUS: %s", sw_describe(sw, SW_CTX_GET_STATUS, d, sizeof d));
             goto out;
         }
         if (len + rl > cap) {
@@ -302,7 +300,7 @@ int gp_get_status(gp_session_t *g, uint8_t p1, int tlv, gp_entry_t *out, int max
             goto out;
         }
     }
-    fail(g, SCP_E_RSP_LONG, "GET STATUS: the card kept answering 6310 (more data) 64 times");
+    gp_fail(g, SCP_E_RSP_LONG, "GET STATUS: the card kept answering 6310 (more data) 64 times");
 out:
     free(all);
     return n;
@@ -320,7 +318,7 @@ scp_err_t gp_get_data(gp_session_t *g, uint16_t tag, uint8_t *out, size_t cap, s
 scp_err_t gp_delete(gp_session_t *g, const uint8_t *aid, size_t aid_len, int related)
 {
     if (aid_len < 5 || aid_len > GP_AID_MAX)
-        return fail(g, SCP_E_ARGS, "an AID has 5 to 16 bytes, not %zu", aid_len);
+        return gp_fail(g, SCP_E_ARGS, "an AID has 5 to 16 bytes, not %zu", aid_len);
     uint8_t d[2 + GP_AID_MAX];
     d[0] = 0x4F;
     d[1] = (uint8_t)aid_len;
@@ -388,11 +386,11 @@ scp_err_t gp_put_key(gp_session_t *g, uint8_t replace_kvn, uint8_t new_kvn,
     if (e != SCP_OK)
         return e;
     if (rl != 10 || r[0] != new_kvn)
-        return fail(g, SCP_E_RSP_SHORT, "PUT KEY: the card confirmed %zu bytes, not key version %02X "
+        return gp_fail(g, SCP_E_RSP_SHORT, "PUT KEY: the card confirmed %zu bytes, not key version %02X "
                                      "and three key check values", rl, new_kvn);
     for (int k = 0; k < 3; k++)
         if (memcmp(r + 1 + 3 * k, kcv[k], 3) != 0)
-            return fail(g, SCP_E_RSP_SHORT, "PUT KEY: the card's key check value of key %d differs "
+            return gp_fail(g, SCP_E_RSP_SHORT, "PUT KEY: the card's key check value of key %d differs "
                                          "from the keystore's: the card holds another key", k + 1);
     return SCP_OK;
 }

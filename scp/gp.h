@@ -44,6 +44,9 @@ typedef struct {
 } gp_channel_opts_t;
 
 void gp_session_init(gp_session_t *g, gp_transport_t t);
+/* Sets g's error text and returns e (for gp.c and install.c). */
+scp_err_t gp_fail(gp_session_t *g, scp_err_t e, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 const char *gp_error(const gp_session_t *g);
 int gp_channel_open(const gp_session_t *g);
 

@@ -3,20 +3,8 @@
 #include "config.h"
 #include "gp.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-
-static scp_err_t say(gp_session_t *g, scp_err_t e, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static scp_err_t say(gp_session_t *g, scp_err_t e, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(g->err, sizeof g->err, fmt, ap);
-    va_end(ap);
-    return e;
-}
 
 size_t gp_max_data(const gp_session_t *g)
 {
@@ -48,13 +36,13 @@ scp_err_t gp_install_for_load(gp_session_t *g, const uint8_t *elf, size_t elf_le
                               size_t hash_len, const uint8_t *params, size_t params_len)
 {
     if (!aid_ok(elf_len) || (sd_len && !aid_ok(sd_len)))
-        return say(g, SCP_E_ARGS, "INSTALL [for load]: an AID has 5 to 16 bytes");
+        return gp_fail(g, SCP_E_ARGS, "INSTALL [for load]: an AID has 5 to 16 bytes");
     uint8_t d[APDU_MAX_DATA];
     size_t o = 0;
     if (!field(d, &o, sizeof d, elf, elf_len) || !field(d, &o, sizeof d, sd, sd_len) ||
         !field(d, &o, sizeof d, hash, hash_len) || !field(d, &o, sizeof d, params, params_len) ||
         !field(d, &o, sizeof d, NULL, 0) /* no load token */ || o > gp_max_data(g))
-        return say(g, SCP_E_ARGS, "INSTALL [for load]: the load parameters are too long");
+        return gp_fail(g, SCP_E_ARGS, "INSTALL [for load]: the load parameters are too long");
     apdu_t a;
     apdu_set(&a, 0x80, 0xE6, 0x02, 0x00, d, o, 1, 256);
     return gp_command(g, "INSTALL [for load]", SW_CTX_INSTALL, &a, NULL, 0, NULL);
@@ -76,11 +64,11 @@ scp_err_t gp_load(gp_session_t *g, const uint8_t *block, size_t len, gp_progress
         if (e != SCP_OK) {
             char why[sizeof g->err];
             snprintf(why, sizeof why, "%s", g->err);
-            return say(g, e, "block %zu of %zu (bytes %zu to %zu of the load file): %s", i + 1,
+            return gp_fail(g, e, "block %zu of %zu (bytes %zu to %zu of the load file): %s", i + 1,
                        total, off, off + n - 1, why);
         }
         if (progress && progress(ctx, i + 1, total) && !last)
-            return say(g, SCP_E_CANCELED, "LOAD stopped by the application after block %zu of %zu",
+            return gp_fail(g, SCP_E_CANCELED, "LOAD stopped by the application after block %zu of %zu",
                        i + 1, total);
     }
     return SCP_OK;
@@ -89,14 +77,14 @@ scp_err_t gp_load(gp_session_t *g, const uint8_t *block, size_t len, gp_progress
 scp_err_t gp_install_for_install(gp_session_t *g, const gp_install_t *in)
 {
     if (!aid_ok(in->elf_len) || !aid_ok(in->module_len) || !aid_ok(in->app_len))
-        return say(g, SCP_E_ARGS, "INSTALL [for install]: an AID has 5 to 16 bytes");
+        return gp_fail(g, SCP_E_ARGS, "INSTALL [for install]: an AID has 5 to 16 bytes");
     if (in->priv_len != 1 && in->priv_len != 3)
-        return say(g, SCP_E_ARGS, "INSTALL [for install]: privileges are 1 or 3 bytes, not %zu",
+        return gp_fail(g, SCP_E_ARGS, "INSTALL [for install]: privileges are 1 or 3 bytes, not %zu",
                    in->priv_len);
     uint8_t d[APDU_MAX_DATA], params[2 + 255];
     /* install parameters: C9 with the application's own, C9 00 when none */
     if (in->params_len > 253)
-        return say(g, SCP_E_ARGS, "INSTALL [for install]: the install parameters are too long");
+        return gp_fail(g, SCP_E_ARGS, "INSTALL [for install]: the install parameters are too long");
     size_t pl = 0;
     params[pl++] = 0xC9;
     params[pl++] = (uint8_t)in->params_len;
@@ -109,7 +97,7 @@ scp_err_t gp_install_for_install(gp_session_t *g, const gp_install_t *in)
         !field(d, &o, sizeof d, in->app, in->app_len) ||
         !field(d, &o, sizeof d, in->priv, in->priv_len) || !field(d, &o, sizeof d, params, pl) ||
         !field(d, &o, sizeof d, NULL, 0) || o > gp_max_data(g))
-        return say(g, SCP_E_ARGS, "INSTALL [for install]: the command would be too long for the "
+        return gp_fail(g, SCP_E_ARGS, "INSTALL [for install]: the command would be too long for the "
                                   "secure channel (install parameters of %zu bytes)",
                    in->params_len);
     apdu_t a;
@@ -126,7 +114,7 @@ static scp_err_t install_app(gp_session_t *g, uint8_t p1, const char *what, cons
                              size_t app_len, const uint8_t *priv, size_t priv_len)
 {
     if (!aid_ok(app_len))
-        return say(g, SCP_E_ARGS, "%s: an AID has 5 to 16 bytes", what);
+        return gp_fail(g, SCP_E_ARGS, "%s: an AID has 5 to 16 bytes", what);
     uint8_t d[4 + GP_AID_MAX + 5];
     size_t o = 0;
     field(d, &o, sizeof d, NULL, 0);
@@ -144,7 +132,7 @@ scp_err_t gp_install_for_make_selectable(gp_session_t *g, const uint8_t *app, si
                                          const uint8_t *priv, size_t priv_len)
 {
     if (priv_len != 1 && priv_len != 3)
-        return say(g, SCP_E_ARGS, "INSTALL [for make selectable]: privileges are 1 or 3 bytes");
+        return gp_fail(g, SCP_E_ARGS, "INSTALL [for make selectable]: privileges are 1 or 3 bytes");
     return install_app(g, 0x08, "INSTALL [for make selectable]", app, app_len, priv, priv_len);
 }
 
@@ -152,7 +140,7 @@ scp_err_t gp_store_data(gp_session_t *g, const uint8_t *app, size_t app_len, con
                         size_t len, uint8_t format)
 {
     if (!len)
-        return say(g, SCP_E_ARGS, "STORE DATA: nothing to store");
+        return gp_fail(g, SCP_E_ARGS, "STORE DATA: nothing to store");
     scp_err_t e = install_app(g, 0x20, "INSTALL [for personalization]", app, app_len, NULL, 0);
     if (e != SCP_OK)
         return e;
@@ -160,7 +148,7 @@ scp_err_t gp_store_data(gp_session_t *g, const uint8_t *app, size_t app_len, con
     size_t step = gp_max_data(g);
     size_t total = (len + step - 1) / step;
     if (total > 256)
-        return say(g, SCP_E_ARGS, "STORE DATA: %zu bytes need %zu blocks, more than the 256 its "
+        return gp_fail(g, SCP_E_ARGS, "STORE DATA: %zu bytes need %zu blocks, more than the 256 its "
                                   "block number counts", len, total);
     for (size_t i = 0; i < total; i++) {
         size_t off = i * step, n = len - off < step ? len - off : step;
@@ -170,7 +158,7 @@ scp_err_t gp_store_data(gp_session_t *g, const uint8_t *app, size_t app_len, con
         if (e != SCP_OK) {
             char why[sizeof g->err];
             snprintf(why, sizeof why, "%s", g->err);
-            return say(g, e, "block %zu of %zu: %s", i + 1, total, why);
+            return gp_fail(g, e, "block %zu of %zu: %s", i + 1, total, why);
         }
     }
     return SCP_OK;
