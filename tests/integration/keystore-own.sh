@@ -17,7 +17,13 @@ mount --bind "$mods" "$confdir" || exit 1
 printf 'keystore_token = %s\nkeystore_module = %s\nlog_level = info\n' "$GP_TEST_TOKEN" \
     "$GP_SOFTHSM_MODULE" > "$GP_ENV_DIR/gp-p11.conf"
 { cat "$GP_ENV_DIR/gp-p11.conf"; echo "keystore_instance = shared"; } > "$GP_ENV_DIR/shared.conf"
+# a keystore token that is not there: gp-p11 restarts its own instance looking for it
+sed "s/^keystore_token = .*/keystore_token = no-such-token/" "$GP_ENV_DIR/gp-p11.conf" \
+    > "$GP_ENV_DIR/missing.conf"
+sed "s/^keystore_token = .*/keystore_token = no-such-token/" "$GP_ENV_DIR/shared.conf" \
+    > "$GP_ENV_DIR/missing-shared.conf"
 # the proxy's own allocations are not ours to report (ASan build)
 export LSAN_OPTIONS=${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$GP_HARNESS/../lsan-p11-kit.supp
+GP_MISSING_CONF="$GP_ENV_DIR/missing.conf" GP_MISSING_SHARED_CONF="$GP_ENV_DIR/missing-shared.conf" \
 GP_SHARED_CONF="$GP_ENV_DIR/shared.conf" GP_P11_CONF="$GP_ENV_DIR/gp-p11.conf" GP_PROXY_MODULE=$(pkg-config --variable=proxy_module p11-kit-1) \
     "$GP_BUILDDIR/tests/integration/test_keystore_own"
