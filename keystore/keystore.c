@@ -539,37 +539,35 @@ CK_RV ks_random(ks_session_t *s, uint8_t *buf, size_t len)
     return rv;
 }
 
-CK_RV ks_sha256(ks_session_t *s, const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
-                uint8_t out[32])
+/* A digest of a || b (either may be empty) inside the keystore. */
+static CK_RV digest(ks_session_t *s, CK_MECHANISM_TYPE mech, const char *name, const uint8_t *a,
+                    size_t alen, const uint8_t *b, size_t blen, uint8_t *out, CK_ULONG n)
 {
-    CK_MECHANISM m = {CKM_SHA256, NULL, 0};
+    CK_MECHANISM m = {mech, NULL, 0};
     CK_FUNCTION_LIST_PTR f = s->ks->f;
     CK_RV rv = f->C_DigestInit(s->h, &m);
     if (rv == CKR_OK && alen)
         rv = f->C_DigestUpdate(s->h, (CK_BYTE_PTR)a, alen);
     if (rv == CKR_OK && blen)
         rv = f->C_DigestUpdate(s->h, (CK_BYTE_PTR)b, blen);
-    CK_ULONG n = 32;
     if (rv == CKR_OK)
         rv = f->C_DigestFinal(s->h, out, &n);
     else
         f->C_DigestFinal(s->h, NULL, &n); /* end the operation */
     if (rv != CKR_OK)
-        seterr(s->err, "keystore: SHA-256 failed: %s", ks_rv_name(rv));
+        seterr(s->err, "keystore: %s failed: %s", name, ks_rv_name(rv));
     return rv;
+}
+
+CK_RV ks_sha256(ks_session_t *s, const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
+                uint8_t out[32])
+{
+    return digest(s, CKM_SHA256, "SHA-256", a, alen, b, blen, out, 32);
 }
 
 CK_RV ks_sha1(ks_session_t *s, const uint8_t *data, size_t len, uint8_t out[20])
 {
-    CK_MECHANISM m = {CKM_SHA_1, NULL, 0};
-    CK_FUNCTION_LIST_PTR f = s->ks->f;
-    CK_ULONG n = 20;
-    CK_RV rv = f->C_DigestInit(s->h, &m);
-    if (rv == CKR_OK)
-        rv = f->C_Digest(s->h, (CK_BYTE_PTR)data, len, out, &n);
-    if (rv != CKR_OK)
-        seterr(s->err, "keystore: SHA-1 failed: %s", ks_rv_name(rv));
-    return rv;
+    return digest(s, CKM_SHA_1, "SHA-1", data, len, NULL, 0, out, 20);
 }
 
 CK_RV ks_derive_des2(ks_session_t *s, CK_OBJECT_HANDLE base, enum ks_derive_mode mode,
