@@ -158,11 +158,13 @@ static CK_RV card_failed(token_t *t, const char *step, scp_err_t e, const uint8_
     int have = 0;
     if (token_ensure_channel(t) == CKR_OK && token_reload(t) == CKR_OK)
         have = find_registry(t, elf, elf_len) ? 1 : -1;
-    LOG_ERR(t->reader, "%s: %s. %s", step, why,
+    log_msg(e == SCP_E_CANCELED ? LOG_LVL_WARNING : LOG_LVL_ERROR, t->reader, "%s: %s. %s",
+            step, why,
             have > 0 ? "Load file now on the card (listed as its registry object): install from "
                        "it with CKA_GP_INSTALL_ONLY, or destroy it"
             : have < 0 ? "Nothing of this load file is on the card"
-                       : "What the card holds could not be read (a LOAD cut short is not kept by the card)");
+                       : "What the card holds could not be read (a LOAD cut short is not kept "
+                         "by the card)");
     return rv;
 }
 
@@ -248,17 +250,7 @@ CK_RV token_applet(token_t *t, const applet_req_t *r, CK_OBJECT_HANDLE *out)
             if (!token_again_after_6982(t, e, attempt))
                 break;
         }
-        if (e == SCP_E_CANCELED) {
-            /* the registry read ends the unfinished LOAD on the card */
-            CK_RV lr = token_reload(t);
-            LOG_WARN(t->reader, "%s. %s", gp_error(&t->gp),
-                     lr == CKR_OK && !find_registry(t, elf, elf_len)
-                         ? "Nothing of this load file is on the card"
-                         : "What the card holds could not be read");
-            gp_cap_free(&cap);
-            return CKR_FUNCTION_CANCELED;
-        }
-        if (e != SCP_OK) {
+        if (e != SCP_OK) { /* cancelled too: the registry read ends the unfinished LOAD */
             gp_cap_free(&cap);
             return card_failed(t, step, e, elf, elf_len);
         }

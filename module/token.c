@@ -214,6 +214,7 @@ CK_RV token_map_scp(token_t *t, scp_err_t e)
         return CKR_DEVICE_REMOVED;
     case SCP_E_TRANSPORT: return CKR_DEVICE_ERROR;
     case SCP_E_BUSY: return CKR_DEVICE_ERROR;
+    case SCP_E_CANCELED: return CKR_FUNCTION_CANCELED;
     case SCP_E_KEYSTORE:
         if (M.ks && ks_logged_in(M.ks) != 1 && t->logged_in) {
             LOG_ERR(t->reader, "gp-p11's keystore login was taken away by other code in this "
