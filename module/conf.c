@@ -283,12 +283,25 @@ int config_load(gp_config_t *c, const char *default_path, char *err, size_t errl
      * keystore module that gets loaded */
     const char *env = secure_getenv("GP_P11_CONF");
     const char *path = env && *env ? env : default_path;
-    if (!(env && *env)) {
-        struct stat st;
-        if (stat(default_path, &st) != 0)
-            return 0; /* no configuration file: built-in defaults */
+    struct stat st;
+    if (env && *env) {
+        if (config_trusted_file("configuration", path, err, errlen) < 0 ||
+            config_parse_file(c, path, err, errlen) < 0)
+            return -1;
+    } else if (stat(default_path, &st) == 0) {
+        if (config_trusted_file("configuration", path, err, errlen) < 0 ||
+            config_parse_file(c, path, err, errlen) < 0)
+            return -1;
+    } /* else no configuration file: built-in defaults */
+    /* GP_P11_TRACE overrides 'trace' (the gp-p11 tool's -v sets it); the
+     * trace never shows encrypted or secret data whatever its level */
+    const char *trace = secure_getenv("GP_P11_TRACE");
+    if (trace && *trace) {
+        const char *why = apply(c, "trace", trace);
+        if (why) {
+            snprintf(err, errlen, "GP_P11_TRACE=%s: %s", trace, why);
+            return -1;
+        }
     }
-    if (config_trusted_file("configuration", path, err, errlen) < 0)
-        return -1;
-    return config_parse_file(c, path, err, errlen);
+    return 0;
 }

@@ -127,6 +127,7 @@ static CK_RV enter(CK_SESSION_HANDLE h, session_t **ps, token_t **pt)
         mutex_unlock(t->lock);
         return CKR_DEVICE_REMOVED;
     }
+    t->refused_sw = 0;
     *ps = s;
     *pt = t;
     return CKR_OK;
@@ -140,11 +141,19 @@ static CK_RV leave(token_t *t, CK_RV rv)
 
 /* Leaves a session call: a session whose card went away during the call is
  * closed now, so that it answers CKR_SESSION_HANDLE_INVALID from here on. */
-static CK_RV done(token_t *t, session_t *s, CK_RV rv)
+static CK_RV finish(token_t *t, session_t *s, CK_RV rv)
 {
     if (s->handle && s->generation != t->generation)
         close_session_locked(t, s);
     return leave(t, rv);
+}
+
+/* As finish, and keeps the card's refusal (if the call failed on one) for
+ * C_GetSessionInfo's ulDeviceError. */
+static CK_RV done(token_t *t, session_t *s, CK_RV rv)
+{
+    s->device_error = rv == CKR_OK ? 0 : t->refused_sw;
+    return finish(t, s, rv);
 }
 
 static int card_present(token_t *t)
@@ -494,8 +503,8 @@ CK_RV C_GetSessionInfo(CK_SESSION_HANDLE h, CK_SESSION_INFO_PTR pInfo)
     pInfo->flags = s->flags;
     pInfo->state = t->logged_in ? (rw ? CKS_RW_USER_FUNCTIONS : CKS_RO_USER_FUNCTIONS)
                                 : (rw ? CKS_RW_PUBLIC_SESSION : CKS_RO_PUBLIC_SESSION);
-    pInfo->ulDeviceError = t->gp.sw; /* the card's last status word */
-    return done(t, s, CKR_OK);
+    pInfo->ulDeviceError = s->device_error;
+    return finish(t, s, CKR_OK);
 }
 
 CK_RV C_GetOperationState(CK_SESSION_HANDLE h, CK_BYTE_PTR p, CK_ULONG_PTR n)

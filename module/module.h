@@ -74,6 +74,7 @@ typedef struct {
     object_t *prev_objects;    /* during a reload: the objects before, whose handles stay */
     int n_prev_objects;
     int n_sessions;
+    uint16_t refused_sw;       /* the card's refusal in the current call (ulDeviceError) */
 } token_t;
 
 /* --- sessions --- */
@@ -91,6 +92,8 @@ typedef struct {
     int have_kept;
     CK_NOTIFY notify;          /* the application's, from C_OpenSession */
     void *app;
+    CK_ULONG device_error;     /* ulDeviceError: the SW of the card's refusal that made
+                                  this session's last call fail, else 0 */
 } session_t;
 
 struct module {

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "keystore/hex.h"
+#include "scp/carddata.h"
 #include "scp/tlv.h"
 
 static void trace_cb(void *ctx, const apdu_t *plain, const uint8_t *wire, size_t wire_len,
@@ -207,6 +208,8 @@ void token_forget_card(token_t *t)
 
 CK_RV token_map_scp(token_t *t, scp_err_t e)
 {
+    if (e == SCP_E_RSP_SW)
+        t->refused_sw = t->gp.sw;
     switch (e) {
     case SCP_OK: return CKR_OK;
     case SCP_E_REMOVED:
@@ -232,6 +235,7 @@ CK_RV token_command_rv(token_t *t, scp_err_t e)
 {
     if (e != SCP_E_RSP_SW)
         return token_map_scp(t, e);
+    t->refused_sw = t->gp.sw;
     switch (t->gp.sw) {
     case 0x6985: return CKR_ACTION_PROHIBITED; /* not now, or not to this object */
     case 0x6A84: return CKR_DEVICE_MEMORY;     /* not enough memory on the card */
@@ -343,20 +347,6 @@ static void card_unhold(token_t *t)
         pcsc_release(t->card);
 }
 
-static const char *fabricator(unsigned code)
-{
-    switch (code) {
-    case 0x4790: return "NXP";
-    case 0x4090: return "Infineon";
-    case 0x4180: return "Atmel";
-    case 0x4250: return "Samsung";
-    case 0x3060: return "Renesas";
-    case 0x4070: return "Oberthur";
-    case 0x5345: return "Giesecke+Devrient";
-    default: return NULL;
-    }
-}
-
 /* GET DATA value (inside the card's TLV), into v; returns its length or -1. */
 static int get_data_value(token_t *t, uint16_t tag, uint8_t *v, size_t cap)
 {
@@ -417,7 +407,7 @@ CK_RV token_info(token_t *t, CK_TOKEN_INFO *info)
         }
         if (cl >= 2) {
             unsigned code = (unsigned)(cplc[0] << 8 | cplc[1]);
-            const char *f = fabricator(code);
+            const char *f = gp_ic_fabricator_name(code);
             if (f)
                 snprintf(manuf, sizeof manuf, "%s", f);
             else
@@ -716,6 +706,7 @@ CK_RV token_login(token_t *t, const uint8_t *pin, size_t pin_len)
     if (rv != CKR_OK)
         return rv;
     if (t->auth_refused_sw) {
+        t->refused_sw = t->auth_refused_sw;
         LOG_ERR(t->reader, "login refused: this card refused EXTERNAL AUTHENTICATE (%04X) although "
                            "its card cryptogram verified, and counted a failed authentication. "
                            "gp-p11 does not try again while the card stays in the reader, since "
@@ -1039,6 +1030,7 @@ CK_RV token_put_key(token_t *t, const char *name, uint8_t kvn, uint8_t replace,
         LOG_ERR(t->reader, "PUT KEY: %s. The card did not execute it: nothing changed on the card, "
                            "and the new key set \"%s\" is deleted", what, name);
         ks_destroy_keyset(t->kss, &ns);
+        t->refused_sw = t->gp.sw;
         return CKR_FUNCTION_FAILED;
     }
     /* The card may have executed it: nothing is deleted until it says. */

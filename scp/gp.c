@@ -1,6 +1,7 @@
 /* GlobalPlatform commands: see gp.h. */
 #include "config.h"
 #include "gp.h"
+#include "carddata.h"
 #include "tlv.h"
 
 #include <stdarg.h>
@@ -343,22 +344,12 @@ int gp_sw_refused(uint16_t sw)
 
 int gp_card_data_scp(const uint8_t *data, size_t len, uint8_t *scp, uint8_t *i)
 {
-    /* 66 { 73 { 06 <GP RID OID> ... 64 { 06 <OID 1.2.840.114283.4.scp.i> } } } */
-    static const uint8_t prefix[] = {0x2A, 0x86, 0x48, 0x86, 0xFC, 0x6B, 0x04};
-    tlv_t t66, t73, t64, oid;
-    if (tlv_find(data, len, 0x66, &t66) != 1 || tlv_find(t66.v, t66.len, 0x73, &t73) != 1)
+    gp_card_recognition_t r;
+    if (gp_card_recognition_parse(data, len, &r, NULL, 0) != 0 || r.scp < 0)
         return -1;
-    size_t off = 0;
-    while (tlv_next(t73.v, t73.len, &off, &t64) == 1) {
-        if (t64.tag != 0x64 || tlv_find(t64.v, t64.len, 0x06, &oid) != 1)
-            continue;
-        if (oid.len == sizeof prefix + 2 && memcmp(oid.v, prefix, sizeof prefix) == 0) {
-            *scp = oid.v[sizeof prefix];
-            *i = oid.v[sizeof prefix + 1];
-            return 0;
-        }
-    }
-    return -1;
+    *scp = (uint8_t)r.scp;
+    *i = (uint8_t)r.i;
+    return 0;
 }
 
 scp_err_t gp_put_key(gp_session_t *g, uint8_t replace_kvn, uint8_t new_kvn,

@@ -3,11 +3,11 @@
 # bounded time from the seed corpus in tests/fuzz/corpus.
 #   tests/fuzz/run.sh [SECONDS_PER_TARGET]     (default 30; `make fuzz` runs this)
 # A crash, a leak, undefined behaviour or a broken invariant fails the run.
-# Needs the provisioning tool built (build/keystore/gp-p11-keys, or $GP_P11_KEYS).
+# Needs the provisioning tool built (build/tools/gp-p11-keys, or $GP_P11_KEYS).
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 export GP_SOFTHSM_MODULE=${GP_SOFTHSM_MODULE:-/usr/lib/softhsm/libsofthsm2.so}
-export GP_P11_KEYS=${GP_P11_KEYS:-$top/build/keystore/gp-p11-keys}
+export GP_P11_KEYS=${GP_P11_KEYS:-$top/build/tools/gp-p11-keys}
 # fuzz_rmac works on keys in a throw-away SoftHSM token
 [ -n "${SOFTHSM2_CONF:-}" ] || exec "$top/tests/harness/softhsm-env.sh" bash "$0" "$@"
 printf 'all = 404142434445464748494A4B4C4D4E4F\n' |
@@ -24,11 +24,11 @@ EOH
 cflags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
         -I"$out" -I"$top" -I"$top/include" $(pkg-config --cflags p11-kit-1 libpcsclite))
 lib=(keystore/hex.c keystore/keystore.c keystore/scp02_crypto.c scp/apdu.c scp/sw.c scp/tlv.c
-     scp/registry.c scp/scp02.c scp/gp.c scp/install.c scp/cap.c)
+     scp/registry.c scp/scp02.c scp/gp.c scp/install.c scp/cap.c scp/carddata.c)
 passed=0 failed=0
 echo "fuzz: each target ${secs}s, ASan + UBSan"
 for t in fuzz_init_update fuzz_registry fuzz_tlv fuzz_apdu fuzz_config fuzz_session fuzz_rmac \
-         fuzz_cap; do
+         fuzz_cap fuzz_carddata; do
     extra=()
     [ "$t" = fuzz_config ] && extra=(module/conf.c)
     if ! (cd "$top" && clang "${cflags[@]}" "tests/fuzz/$t.c" "${lib[@]}" "${extra[@]}" -ldl -lzip \
