@@ -12,7 +12,7 @@ command -v gnuplot > /dev/null || DEBIAN_FRONTEND=noninteractive apt-get install
 b="$top/build"
 make -C "$b" -j"$(nproc)" bench/bench tests/cap/mkcap > /dev/null
 export GP_SIM="$b/tests/sim/gp-sim" GP_PCSC_WAIT="$b/tests/harness/pcsc-wait" \
-       GP_P11_KEYS="$b/keystore/gp-p11-keys" GP_P11_MODULE="$b/module/.libs/gp-p11.so"
+       GP_P11_KEYS="$b/tools/gp-p11-keys" GP_P11_MODULE="$b/module/.libs/gp-p11.so"
 export GP_SOFTHSM_MODULE=$(sed -n 's/^SOFTHSM_MODULE = //p' "$b/Makefile")
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT

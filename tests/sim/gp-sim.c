@@ -40,6 +40,7 @@ static struct {
     int on_ins;            /* -1 = any */
     int skip;
     int delay_ms, reinsert_ms, truncate_to;
+    int slow_ms; /* every answer this late (not a fault) */
     struct timespec control_mtime;
     int set_i;             /* -1: leave the card's i */
     long set_mem;          /* -1: leave the card's free memory */
@@ -74,6 +75,7 @@ static void read_control(void)
     g.on_ins = -1;
     g.skip = 0;
     g.delay_ms = 0;
+    g.slow_ms = 0;
     g.reinsert_ms = 1000;
     g.truncate_to = -1;
     g.set_i = -1;
@@ -99,6 +101,8 @@ static void read_control(void)
             g.skip = atoi(val);
         else if (!strcmp(key, "delay_ms"))
             g.delay_ms = atoi(val);
+        else if (!strcmp(key, "slow_ms"))
+            g.slow_ms = atoi(val);
         else if (!strcmp(key, "reinsert_ms"))
             g.reinsert_ms = atoi(val);
         else if (!strcmp(key, "truncate_to"))
@@ -385,6 +389,8 @@ int main(int argc, char **argv)
             }
             if (fire && g.fault == F_DELAY)
                 msleep(g.delay_ms);
+            if (g.slow_ms > 0)
+                msleep(g.slow_ms);
             if (fire)
                 g.fault = F_NONE;
             if (g.verbose) {

@@ -1,0 +1,264 @@
+#!/bin/bash
+# The gp-p11 tool as a card engineer drives it, on two simulated cards: every
+# command, human and --json output (the JSON parsed with jq, not grepped),
+# the exit codes, token selection (p11-kit registration, --module, --reader,
+# PKCS#11 URI), the PIN's sources, and the LOAD progress bar on a real
+# terminal (tmux): redrawn in place, ending at 100 %, stopped by Ctrl-C.
+set -u
+if [ -z "${GP_ENV_DIR:-}" ]; then
+    tmp=$(mktemp -d) || exit 1
+    trap 'rm -rf "$tmp"' EXIT
+    printf 'cin = C1D0000000000001\n' > "$tmp/c1.profile"
+    "$GP_HARNESS/gp-env.sh" --cards 2 --card-args 1 "--profile $tmp/c1.profile" -- bash "$0"
+    exit $?
+fi
+. "$GP_HARNESS/../integration/checks.sh"
+MOD="$GP_BUILDDIR/module/.libs/gp-p11.so"
+GP="$GP_BUILDDIR/tools/gp-p11"
+mkcap="$GP_BUILDDIR/tests/cap/mkcap"
+out=$GP_ENV_DIR/out
+mkdir -p "$out"
+r0=$GP_READER_0 r1=$GP_READER_1
+conf() { # conf NAME [LINES...]: a configuration
+    local n=$1; shift
+    { printf 'keystore_token = %s\nlog_level = info\n' "$GP_TEST_TOKEN"; printf '%s\n' "$@"; } \
+        > "$out/$n.conf"
+    echo "$out/$n.conf"
+}
+export GP_P11_CONF=$(conf base)
+gp() { "$GP" --module "$MOD" --pin-file "$GP_TEST_PIN_FILE" "$@"; }
+# rc NAME CMD...: runs CMD, stdout to out/NAME.json (or .txt), stderr to out/NAME.err; echoes the exit code
+rc() { local n=$1; shift; "$@" > "$out/$n.out" 2> "$out/$n.err"; echo $?; }
+j() { jq -e "$2" "$out/$1.out" > /dev/null 2>&1; } # j NAME FILTER: the JSON says so
+has() { state "$1" "$2" | tr ' ' '\n' | grep -qx "$3"; }
+
+"$mkcap" "$out/app.cap" --size 3000 --applets 2 || exit 1
+"$mkcap" "$out/big.cap" --size 65536 --pkg D2760001BB01 || exit 1
+pkg=D2760001AA01 a1=D2760001AA0101 a2=D2760001AA0102 other=D2760001AA0199
+
+# --- choosing the token ---
+check "two cards and no choice: exit 3, in words" \
+    [ "$(rc two gp list)" = 3 -a -n "$(grep 'more than one card' "$out/two.err")" ]
+check "--reader chooses a card" [ "$(rc rd gp --reader "$r1" --json info)" = 0 ]
+check "... its serial number, parsed from the JSON" j rd '.ok and .card.serial == "C1D0000000000001"'
+check "--token pkcs11:serial=... chooses the other" \
+    [ "$(rc uri gp --token "pkcs11:serial=C1D0000000000000" --json info)" = 0 ]
+check "... and it is card 0" j uri '.card.reader == env.GP_READER_0'
+check "a URI that matches no card: exit 3" \
+    [ "$(rc urinone gp --token "pkcs11:serial=0000" list)" = 3 ]
+check "a URI with pin-value is refused (exit 2) before anything runs" \
+    [ "$(rc pinv gp --token "pkcs11:serial=C1D0000000000000;pin-value=$GP_TEST_PIN" list)" = 2 ]
+check "not a URI: exit 2" [ "$(rc nouri gp --token "serial=1" list)" = 2 ]
+check "a reader with no such name: exit 3, and the readers present are named" \
+    [ "$(rc nord gp --reader "no such reader" list)" = 3 -a -n "$(grep -F "$r0" "$out/nord.err")" ]
+# the module found through p11-kit's registration (a private mount namespace)
+confdir=$(pkg-config --variable=p11_module_configs p11-kit-1)
+mkdir -p "$out/reg" "$out/noreg"
+printf 'module: %s\n' "$MOD" > "$out/reg/gp-p11.module"
+if mount --bind "$out/reg" "$confdir" 2>/dev/null; then
+    check "without --module: found through p11-kit's registration" \
+        [ "$(rc reg "$GP" --reader "$r0" --pin-file "$GP_TEST_PIN_FILE" --json list)" = 0 ]
+    check "... and lists the card" j reg '[.registry[] | select(.kind == "isd")] | length == 1'
+    umount "$confdir"
+    mount --bind "$out/noreg" "$confdir"
+    check "not registered: exit 3, and the words say how to give it" \
+        [ "$(rc noreg "$GP" --reader "$r0" --pin-file "$GP_TEST_PIN_FILE" list)" = 3 \
+        -a -n "$(grep 'not registered with p11-kit' "$out/noreg.err")" ]
+    umount "$confdir"
+else
+    echo "skip - p11-kit registration: cannot mount over $confdir"
+fi
+check "a module that is not there: exit 3" \
+    [ "$("$GP" --module /nonexistent/gp-p11.so --reader "$r0" list > /dev/null 2>&1; echo $?)" = 3 ]
+
+# --- the PIN ---
+check "the PIN from standard input" \
+    [ "$(rc pinin sh -c "\"$GP\" --module \"$MOD\" --reader \"$r0\" --pin-file - list < \"$GP_TEST_PIN_FILE\"")" = 0 ]
+check "the PIN from the URI's pin-source" \
+    [ "$(rc pinsrc "$GP" --module "$MOD" --token "pkcs11:serial=C1D0000000000000?pin-source=$GP_TEST_PIN_FILE" list)" = 0 ]
+check "--pin on the command line is refused: exit 2" \
+    [ "$("$GP" --module "$MOD" --pin=1234 list > /dev/null 2>&1; echo $?)" = 2 ]
+check "no terminal and no PIN file: exit 2, and the words say what to do" \
+    [ "$(rc notty setsid "$GP" --module "$MOD" --reader "$r0" list < /dev/null)" = 2 \
+    -a -n "$(grep 'use --pin-file' "$out/notty.err")" ]
+echo wrong > "$out/wrong.pin"
+check "a wrong keystore PIN: exit 4" \
+    [ "$(rc badpin "$GP" --module "$MOD" --reader "$r0" --pin-file "$out/wrong.pin" --json list)" = 4 ]
+check "... the JSON names it" j badpin '.ok == false and .error.kind == "authentication" and .error.ckr == "CKR_PIN_INCORRECT"'
+# card keys that do not match: refused before EXTERNAL AUTHENTICATE, nothing counted
+printf 'all = 000102030405060708090A0B0C0D0E0F\n' |
+    gp --json keys import wrongkeys --keystore-token "$GP_TEST_TOKEN" --keystore-module "$GP_SOFTHSM_MODULE" > "$out/kimp.out" 2> "$out/kimp.err"
+check "keys import from standard input (--json)" j kimp '.key_sets[0].name == "wrongkeys"'
+ea=$(state 0 ext_auth_received)
+check "keys that do not match the card: exit 4" \
+    [ "$(GP_P11_CONF=$(conf wrong "key_set = wrongkeys") rc badkeys gp --reader "$r0" list)" = 4 ]
+check "... no EXTERNAL AUTHENTICATE sent, no try spent" \
+    [ "$(state 0 ext_auth_received)" = "$ea" -a "$(state 0 failed_auth)" = 0 ]
+
+# --- reading ---
+check "list, for people" [ "$(rc list gp --reader "$r0" list)" = 0 ]
+check "... a table with a header" grep -q '^KIND  *AID  *LIFECYCLE  *PRIVILEGES' "$out/list.out"
+aidcol=$(head -1 "$out/list.out" | awk '{ print index($0, "AID") }')
+check "... every AID starts in the AID column" \
+    [ -z "$(sed 1d "$out/list.out" | cut -c"$aidcol" | tr -d '0-9A-F')" ]
+check "... lifecycles and privileges in words" \
+    grep -q 'issuer security domain  *A000000151000000  *SECURED (0F)  *security domain, card lock' "$out/list.out"
+check "list --json" [ "$(rc listj gp --reader "$r0" --json list)" = 0 ]
+check "... the ISD, its privileges decoded" \
+    j listj '.registry[] | select(.kind == "isd") | .aid == "A000000151000000" and .lifecycle.name == "SECURED" and (.privileges.names | index("card terminate"))'
+check "... load files with their modules" \
+    j listj '.registry[] | select(.kind == "load-file" and .aid == "F000000001") | .modules == ["F00000000101", "F00000000102"]'
+check "... applications with their load file" \
+    j listj '.registry[] | select(.aid == "F00000000101") | .kind == "app" and .load_file == "F000000001"'
+check "info" [ "$(rc info gp --reader "$r0" info)" = 0 ]
+check "... CPLC in words" grep -q 'IC fabricator  *4790 (NXP)' "$out/info.out"
+check "... dates in words" grep -q 'OS release date  *1210 (day 210 of a year ending in 1)' "$out/info.out"
+check "... card recognition data" grep -q 'secure channel  *SCP02, i=15' "$out/info.out"
+check "info --json" [ "$(rc infoj gp --reader "$r0" --json info)" = 0 ]
+check "... CPLC fields" j infoj '.cplc.ic_fabricator.value == "4790" and .cplc.ic_fabricator.name == "NXP" and .cplc.ic_serial.value == "56789ABC" and .cplc.os_release_date.day == 210'
+check "... GP version, SCP and i" j infoj '.card_recognition.gp_version == "2.1.1" and .card_recognition.scp == 2 and .card_recognition.i == "15"'
+check "... key information: three DES keys of 16 bytes, version 1" \
+    j infoj '(.keys | length) == 3 and all(.keys[]; .version == 1 and .components[0].name == "DES" and .components[0].length == 16)'
+
+# --- applets ---
+l0=$(state 0 loads)
+check "install a CAP file (--json)" [ "$(rc inst gp --reader "$r0" --json install "$out/app.cap")" = 0 ]
+check "... its two applets, selectable" \
+    j inst '(.objects | length) == 2 and all(.objects[]; .lifecycle.name == "SELECTABLE")'
+check "... one LOAD on the card" [ "$(state 0 loads)" = $((l0 + 1)) ]
+check "... the card has them" has 0 lifecycles "$a1:07"
+check "install from the load file on the card, other instance, privileges, not selectable" \
+    [ "$(rc inst2 gp --reader "$r0" install --loaded --package $pkg --applet $a1 --instance $other --privileges 04 --not-selectable)" = 0 ]
+check "... INSTALLED with privileges 04" has 0 lifecycles "$other:03" && has 0 privileges "$other:04"
+check "... said for people" grep -q "installed application $other (INSTALLED)" "$out/inst2.out"
+check "install of an AID the card has: the card refuses, exit 1 with the SW" \
+    [ "$(rc inst3 gp --reader "$r0" --json install --loaded --package $pkg --applet $a1 --instance $other)" = 1 ]
+check "... the JSON has the SW and its words" j inst3 '.error.sw == "6985" and (.error.sw_words | length) > 10 and .error.kind == "card refused"'
+check "install with a bad AID: exit 2" [ "$(rc inst4 gp --reader "$r0" install --loaded --package 12 --applet $a1)" = 2 ]
+check "an option of another command: exit 2" [ "$(rc inst5 gp --reader "$r0" delete $a1 --applet $a1)" = 2 ]
+check "load only (--json)" [ "$(rc load gp --reader "$r0" --json load "$out/big.cap")" = 0 ]
+check "... the load file, in blocks" j load '.objects[0].kind == "load file" and .objects[0].aid == "D2760001BB01" and .blocks > 200'
+check "... no progress bar on a pipe" [ -z "$(grep 'LOAD \[' "$out/load.err")" ]
+check "lock" [ "$(rc lock gp --reader "$r0" --json lock $a1)" = 0 ]
+check "... LOCKED on the card" has 0 lifecycles "$a1:87"
+check "... the JSON says it changed" j lock '.changed == true and .objects[0].lifecycle.name == "LOCKED"'
+check "lock again: nothing to do, exit 0" [ "$(rc lock2 gp --reader "$r0" --json lock $a1)" = 0 ] && j lock2 '.changed == false'
+check "unlock" [ "$(rc unlock gp --reader "$r0" unlock $a1)" = 0 ] && has 0 lifecycles "$a1:07"
+check "lock of the ISD: exit 2, pointing to lock-card" \
+    [ "$(rc lockisd gp --reader "$r0" lock A000000151000000)" = 2 -a -n "$(grep 'lock-card' "$out/lockisd.err")" ]
+data=$(head -c 300 /dev/urandom | od -An -tx1 | tr -d ' \n' | tr a-f A-F)
+check "store-data HEX" [ "$(rc store gp --reader "$r0" store-data $a2 "$data")" = 0 ]
+check "... the card holds the data" [ "$(state 0 store_data)" = "$data" ]
+printf "$(printf '%s' "$data" | sed 's/../\\x&/g')" > "$out/store.bin"
+check "store-data --file, with a format byte" [ "$(rc store2 gp --reader "$r0" store-data $a2 --file "$out/store.bin" --format 20)" = 0 ]
+check "... the format in P1" [ "$(state 0 store_p1)" = A0 ]
+check "delete a load file with applications: the card refuses, exit 1" \
+    [ "$(rc del gp --reader "$r0" --json delete $pkg)" = 1 ]
+check "... the JSON has 6985 and CKR_ACTION_PROHIBITED" j del '.error.sw == "6985" and .error.ckr == "CKR_ACTION_PROHIBITED"'
+check "... the words on stderr" grep -q '6985' "$out/del.err"
+check "delete --related" [ "$(rc del2 gp --reader "$r0" delete $pkg --related)" = 0 ] && has 0 deleted $pkg
+check "... its applications too" has 0 deleted $a1
+check "--related on an application: exit 2" [ "$(rc del3 gp --reader "$r0" delete F00000000101 --related)" = 2 ]
+check "delete of what the card does not have: exit 2" [ "$(rc del4 gp --reader "$r0" delete $pkg)" = 2 ]
+
+# --- APDUs ---
+check "apdu: arguments, 9000 last: exit 0" [ "$(rc ap gp --reader "$r0" apdu 80CA00FE00 80CA9F7F00)" = 0 ]
+check "... each answer with its SW in words" \
+    grep -q '^< 6A88: referenced data not found' "$out/ap.out" && grep -q '^< 9000: success' "$out/ap.out"
+printf '# a script\n80CA9F7F00\n\n80 CA 00 FE 00\n' > "$out/apdus.txt"
+check "apdu: from a pipe, last answer 6A88: exit 1" \
+    [ "$(rc apj sh -c "\"$GP\" --module \"$MOD\" --pin-file \"$GP_TEST_PIN_FILE\" --reader \"$r0\" --json apdu < \"$out/apdus.txt\"")" = 1 ]
+check "... two answers, parsed" j apj '(.responses | length) == 2 and .responses[0].sw == "9000" and (.responses[0].data | startswith("9F7F2A4790")) and .responses[1].sw == "6A88"'
+check "apdu: SELECT is refused, exit 2, in words" \
+    [ "$(rc apsel gp --reader "$r0" apdu 00A4040000)" = 2 -a -n "$(grep 'does not send this command' "$out/apsel.err")" ]
+check "apdu: not hex: exit 2" [ "$(rc aphex gp --reader "$r0" apdu 80CAZZ)" = 2 ]
+check "apdu: the PIN and the APDUs both from standard input: exit 2" \
+    [ "$(echo 80CA9F7F00 | "$GP" --module "$MOD" --reader "$r0" --pin-file - apdu > /dev/null 2>&1; echo $?)" = 2 ]
+check "-v: the APDU trace on stderr, the JSON still whole" \
+    [ "$(rc verb gp --reader "$r0" -v --json apdu 80CA9F7F00)" = 0 -a -n "$(grep '> GET DATA 80CA9F7F' "$out/verb.err")" ]
+check "... parsed" j verb '.responses[0].sw == "9000"'
+check "... no secret in the trace: INITIALIZE UPDATE's data not shown" \
+    grep -q 'INITIALIZE UPDATE 80500000 (8 bytes not shown)' "$out/verb.err"
+
+# --- keys ---
+ks=(--keystore-token "$GP_TEST_TOKEN" --keystore-module "$GP_SOFTHSM_MODULE")
+check "keys list --json: the key sets with their KCVs" \
+    [ "$(rc klist gp --json keys list "${ks[@]}")" = 0 ] && j klist '.key_sets[] | select(.name == "default") | .kcv.enc == "8BAF47"'
+check "keys delete" [ "$(rc kdel gp keys delete wrongkeys "${ks[@]}")" = 0 ]
+check "... gone" [ "$(rc klist2 gp --json keys list "${ks[@]}")" = 0 ] && j klist2 '[.key_sets[].name] | index("wrongkeys") | not'
+check "keys with a wrong argument count: exit 2" [ "$(rc karg gp keys generate "${ks[@]}")" = 2 ]
+printf 'all = 505152535455565758595A5B5C5D5E5F\n' > "$out/new2.keys"
+check "put-key --from-file (put_key_plaintext = yes)" \
+    [ "$(GP_P11_CONF=$(conf pk "put_key_plaintext = yes") rc pk gp --reader "$r1" --json put-key new2 --version 2 --from-file "$out/new2.keys")" = 0 ]
+check "... the card has key version 02" has 1 key_versions 02
+check "... the JSON says so" j pk '.key_version == 2 and .key_set == "new2" and .replaced == 0'
+check "put-key without --version: exit 2" [ "$(rc pk2 gp --reader "$r1" put-key x)" = 2 ]
+check "gp-p11-keys put-key still works as documented" \
+    [ "$(GP_P11_CONF=$(conf pk3 "put_key_plaintext = yes") "$GP_P11_KEYS" --gp-module "$MOD" --pin-file "$GP_TEST_PIN_FILE" --reader "$r1" put-key new3 --version 3 --from-file "$out/new2.keys" > /dev/null 2>&1; echo $?)" = 0 ] \
+    && has 1 key_versions 03
+
+# --- the card's lifecycle ---
+check "lock-card" [ "$(rc lc gp --reader "$r1" --json lock-card)" = 0 ] && j lc '.lifecycle == "7F"'
+check "... CARD_LOCKED on the card" [ "$(state 1 card_lifecycle)" = 7F ]
+check "unlock-card" [ "$(rc ulc gp --reader "$r1" unlock-card)" = 0 ] && [ "$(state 1 card_lifecycle)" = 0F ]
+check "terminate-card with no terminal and no --yes: exit 2, nothing sent" \
+    [ "$(rc term setsid "$GP" --module "$MOD" --pin-file "$GP_TEST_PIN_FILE" --reader "$r1" terminate-card < /dev/null)" = 2 \
+    -a "$(state 1 card_lifecycle)" = 0F ]
+
+# --- on a real terminal (tmux): the PIN prompt, the progress bar, Ctrl-C, confirmation ---
+if command -v tmux > /dev/null; then
+    export TMUX_TMPDIR=$GP_ENV_DIR
+    tm() { tmux -L gp "$@"; }
+    screen() { tm capture-pane -p -t t; }
+    waitfor() { # waitfor REGEX: up to 20 s for it on the screen (shown in the log if not)
+        for _ in $(seq 200); do screen | grep -qE "$1" && return 0; sleep 0.1; done
+        screen | sed "s/^/# screen: /"; return 1; }
+    gp --reader "$r0" delete D2760001BB01 > /dev/null 2>&1 # loaded above
+    printf 'keystore_token = %s\n' "$GP_TEST_TOKEN" > "$out/tty.conf"
+    export GP_P11_CONF=$out/tty.conf
+    tm new-session -d -s t -x 150 -y 40 "bash --norc"
+    tm pipe-pane -t t "cat > $out/tty.raw"
+    tm send-keys -t t "export GP_P11_CONF=$GP_P11_CONF; $GP --module $MOD --reader '$r0' load $out/big.cap; echo EXIT=\$?" Enter
+    check "the PIN is asked on the terminal" waitfor "Keystore user PIN:"
+    tm send-keys -t t "$GP_TEST_PIN" Enter
+    check "LOAD on a terminal ends" waitfor "EXIT=[0-9]"
+    check "... exit 0" waitfor "EXIT=0"
+    check "... the PIN not echoed" [ -z "$(screen | grep -F "$GP_TEST_PIN")" ]
+    check "... one progress line, redrawn in place, at 100 %" \
+        [ "$(screen | grep -c 'LOAD \[')" = 1 -a -n "$(screen | grep -E 'LOAD \[#{30}\] 100 % \(([0-9]+) of \1 blocks\)')" ]
+    check "... redrawn once per block" [ "$(tr -cd '\r' < "$out/tty.raw" | wc -c)" -gt 200 ]
+    gp --reader "$r0" delete D2760001BB01 > /dev/null 2>&1
+    # Ctrl-C in the middle of a LOAD stops it; nothing is left on the card
+    # (the card answers 10 ms late, so that the LOAD lasts seconds)
+    printf 'slow_ms = 10\n' > "$GP_SIM_CONTROL_0"
+    tm send-keys -t t "clear; $GP --module $MOD --reader '$r0' --pin-file $GP_TEST_PIN_FILE load $out/big.cap; echo EXIT=\$?" Enter
+    waitfor "LOAD \\[" && tm send-keys -t t C-c
+    check "Ctrl-C during LOAD: exit 130" waitfor "EXIT=130"
+    check "... said in words" screen | grep -q "stopped after block"
+    printf 'slow_ms = 0\n' > "$GP_SIM_CONTROL_0"
+    gp --reader "$r0" --json list > "$out/afterc.out" 2> /dev/null
+    check "... nothing of the load file on the card" \
+        j afterc '.ok and ([.registry[] | select(.aid == "D2760001BB01")] | length) == 0'
+    check "... the card has no LOAD under way" [ "$(state 0 loading)" = 0 ]
+    tm send-keys -t t "clear; $GP --module $MOD --reader '$r1' --pin-file $GP_TEST_PIN_FILE terminate-card; echo EXIT=\$?" Enter
+    check "terminate-card asks on the terminal" waitfor "Type 'terminate' to go on:"
+    tm send-keys -t t "no" Enter
+    check "... anything else: exit 2, the card not terminated" waitfor "EXIT=2"
+    check "... (its lifecycle unchanged)" [ "$(state 1 card_lifecycle)" = 0F ]
+    tm send-keys -t t "clear; $GP --module $MOD --reader '$r1' --pin-file $GP_TEST_PIN_FILE terminate-card; echo EXIT=\$?" Enter
+    waitfor "Type 'terminate' to go on:" && tm send-keys -t t "terminate" Enter
+    check "... 'terminate' terminates" waitfor "EXIT=0"
+    check "... TERMINATED on the card" [ "$(state 1 card_lifecycle)" = FF ]
+    tm kill-server
+else
+    echo "not ok - tmux is missing (scripts/setup-debian.sh installs it)"
+    failed_checks=$((failed_checks + 1))
+fi
+comp() { bash -c 'shopt -s extglob; . "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _gp_p11; echo "${COMPREPLY[*]}"' \
+    _ "$GP_HARNESS/../../conf/gp-p11.bash-completion" "$@"; }
+check "bash completion: commands" [ "$(comp gp-p11 ter)" = terminate-card ]
+check "bash completion: a command's options" [ "$(comp gp-p11 delete --rel)" = --related ]
+check "bash completion: keys' actions" [ "$(comp gp-p11 keys g)" = generate ]
+check "a terminated card: login refused by the card, exit 1" \
+    [ "$(rc dead gp --reader "$r1" list)" = 1 ]
+finish cli

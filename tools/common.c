@@ -1,0 +1,501 @@
+/* What the tools share: output (JSON, tables), failures and exit codes, the
+ * PIN, key files. */
+#include "config.h"
+#include "tool.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "gp-p11/gp-p11.h"
+#include "keystore/hex.h"
+#include "keystore/keystore.h"
+#include "scp/sw.h"
+
+/* --- JSON ---------------------------------------------------------------------- */
+
+void json_open(json_t *j)
+{
+    memset(j, 0, sizeof *j);
+    j->f = open_memstream(&j->buf, &j->len);
+    j->comma[0] = 1; /* "ok" and "command" come first */
+}
+
+static void json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(f, "\\%c", *p);
+        else if (*p < 0x20)
+            fprintf(f, "\\u%04x", *p);
+        else
+            fputc(*p, f);
+    }
+    fputc('"', f);
+}
+
+static void json_key(json_t *j, const char *key)
+{
+    if (!j->f)
+        return;
+    if (j->comma[j->depth])
+        fputc(',', j->f);
+    j->comma[j->depth] = 1;
+    if (key) {
+        json_string(j->f, key);
+        fputc(':', j->f);
+    }
+}
+
+void json_obj(json_t *j, const char *key)
+{
+    json_key(j, key);
+    if (j->f)
+        fputc('{', j->f);
+    if (j->depth < 15)
+        j->comma[++j->depth] = 0;
+}
+
+void json_arr(json_t *j, const char *key)
+{
+    json_key(j, key);
+    if (j->f)
+        fputc('[', j->f);
+    if (j->depth < 15)
+        j->comma[++j->depth] = 0;
+}
+
+void json_end(json_t *j, char close)
+{
+    if (j->f)
+        fputc(close, j->f);
+    if (j->depth > 0)
+        j->depth--;
+}
+
+void json_str(json_t *j, const char *key, const char *v)
+{
+    json_key(j, key);
+    if (!j->f)
+        return;
+    if (v)
+        json_string(j->f, v);
+    else
+        fputs("null", j->f);
+}
+
+void json_int(json_t *j, const char *key, long long v)
+{
+    json_key(j, key);
+    if (j->f)
+        fprintf(j->f, "%lld", v);
+}
+
+void json_bool(json_t *j, const char *key, int v)
+{
+    json_key(j, key);
+    if (j->f)
+        fputs(v ? "true" : "false", j->f);
+}
+
+void json_hex(json_t *j, const char *key, const uint8_t *v, size_t len)
+{
+    char *h = malloc(2 * len + 1);
+    if (!h)
+        return;
+    hex_encode(v, len, h);
+    json_str(j, key, h);
+    free(h);
+}
+
+void json_close(json_t *j, FILE *out)
+{
+    if (!j->f)
+        return;
+    fclose(j->f);
+    j->f = NULL;
+    if (out)
+        fwrite(j->buf, 1, j->len, out);
+    free(j->buf);
+    j->buf = NULL;
+}
+
+/* --- tables --------------------------------------------------------------------- */
+
+void table_init(table_t *t, int cols, const char *const *head)
+{
+    memset(t, 0, sizeof *t);
+    t->cols = cols;
+    for (int c = 0; c < cols; c++)
+        t->head[c] = head[c];
+}
+
+void table_row(table_t *t, ...)
+{
+    if (t->rows == t->cap) {
+        int cap = t->cap ? 2 * t->cap : 16;
+        char **cells = realloc(t->cells, sizeof *cells * (size_t)cap * (size_t)t->cols);
+        if (!cells)
+            return;
+        t->cells = cells;
+        t->cap = cap;
+    }
+    va_list ap;
+    va_start(ap, t);
+    for (int c = 0; c < t->cols; c++) {
+        const char *s = va_arg(ap, const char *);
+        t->cells[t->rows * t->cols + c] = strdup(s ? s : "");
+    }
+    va_end(ap);
+    t->rows++;
+}
+
+void table_print(table_t *t, FILE *out)
+{
+    size_t w[TABLE_COLS];
+    for (int c = 0; c < t->cols; c++) {
+        w[c] = strlen(t->head[c]);
+        for (int r = 0; r < t->rows; r++) {
+            const char *s = t->cells[r * t->cols + c];
+            if (s && strlen(s) > w[c])
+                w[c] = strlen(s);
+        }
+    }
+    for (int r = -1; r < t->rows; r++) {
+        for (int c = 0; c < t->cols; c++) {
+            const char *s = r < 0 ? t->head[c] : t->cells[r * t->cols + c];
+            if (!s)
+                s = "";
+            if (c == t->cols - 1)
+                fprintf(out, "%s\n", s);
+            else
+                fprintf(out, "%-*s  ", (int)w[c], s);
+        }
+    }
+}
+
+void table_free(table_t *t)
+{
+    for (int i = 0; i < t->rows * t->cols; i++)
+        free(t->cells[i]);
+    free(t->cells);
+    memset(t, 0, sizeof *t);
+}
+
+void tool_init(tool_t *t, const char *prog)
+{
+    memset(t, 0, sizeof *t);
+    t->prog = prog;
+    t->h = CK_INVALID_HANDLE;
+    t->ks_module = GP_DEFAULT_KEYSTORE_MODULE;
+    t->ks_token = "gp-p11";
+    json_open(&t->j);
+}
+
+/* --- failures --------------------------------------------------------------------- */
+
+static const char *kind_words(int code)
+{
+    switch (code) {
+    case EX_REFUSED: return "card refused";
+    case EX_USAGE: return "usage";
+    case EX_NOTOKEN: return "no token";
+    case EX_AUTH: return "authentication";
+    case EX_CANCELED: return "canceled";
+    default: return "error";
+    }
+}
+
+static int fail_v(tool_t *t, int code, CK_RV rv, unsigned sw, const char *sw_words,
+                  const char *fmt, va_list ap)
+{
+    char msg[1024];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    fprintf(stderr, "%s: %s\n", t->prog, msg);
+    if (t->json && t->j.f) {
+        while (t->j.depth > 0) /* close what a command left open */
+            json_end(&t->j, t->j.depth == 1 ? '}' : ']');
+        json_obj(&t->j, "error");
+        json_int(&t->j, "exit", code);
+        json_str(&t->j, "kind", kind_words(code));
+        json_str(&t->j, "message", msg);
+        if (rv != CKR_OK)
+            json_str(&t->j, "ckr", tool_rv_name(rv));
+        if (sw) {
+            char h[9];
+            snprintf(h, sizeof h, "%04X", sw & 0xFFFF);
+            json_str(&t->j, "sw", h);
+            json_str(&t->j, "sw_words", sw_words);
+        }
+        json_end(&t->j, '}');
+    }
+    return code;
+}
+
+int tool_fail(tool_t *t, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int r = fail_v(t, code, CKR_OK, 0, NULL, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+static int fail_with(tool_t *t, int code, CK_RV rv, unsigned sw, const char *sw_words,
+                     const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static int fail_with(tool_t *t, int code, CK_RV rv, unsigned sw, const char *sw_words,
+                     const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int r = fail_v(t, code, rv, sw, sw_words, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+const char *tool_rv_name(CK_RV rv)
+{
+    return ks_rv_name(rv);
+}
+
+unsigned tool_device_error(tool_t *t)
+{
+    CK_SESSION_INFO si;
+    if (t->f && t->h != CK_INVALID_HANDLE && t->f->C_GetSessionInfo(t->h, &si) == CKR_OK)
+        return (unsigned)si.ulDeviceError & 0xFFFF;
+    return 0;
+}
+
+int tool_fail_sw(tool_t *t, int code, CK_RV rv, unsigned sw, int sw_context, const char *what)
+{
+    char words[300];
+    const char *m = sw_meaning((uint16_t)sw, (enum sw_context)sw_context);
+    snprintf(words, sizeof words, "%s", m ? m : "no meaning known to gp-p11");
+    return fail_with(t, code, rv, sw, words, "%s: the card refused: %04X: %s (%s)", what, sw,
+                     words, tool_rv_name(rv));
+}
+
+int tool_fail_rv(tool_t *t, CK_RV rv, const char *what, int sw_context)
+{
+    unsigned sw = tool_device_error(t);
+    if (sw)
+        return tool_fail_sw(t, EX_REFUSED, rv, sw, sw_context, what);
+    int code;
+    const char *hint = "";
+    switch (rv) {
+    case CKR_FUNCTION_CANCELED:
+        code = EX_CANCELED;
+        hint = "; stopped on request";
+        break;
+    case CKR_PIN_INCORRECT: case CKR_PIN_INVALID: case CKR_PIN_LEN_RANGE: case CKR_PIN_EXPIRED:
+        code = EX_AUTH;
+        hint = ": the keystore refused the PIN";
+        break;
+    case CKR_PIN_LOCKED:
+        code = EX_AUTH;
+        hint = ": the keystore's PIN is locked; its security officer must unlock it";
+        break;
+    case CKR_USER_ANOTHER_ALREADY_LOGGED_IN:
+        code = EX_AUTH;
+        break;
+    case CKR_TOKEN_NOT_PRESENT: case CKR_DEVICE_REMOVED: case CKR_SLOT_ID_INVALID:
+    case CKR_TOKEN_NOT_RECOGNIZED: case CKR_SESSION_HANDLE_INVALID:
+        code = EX_NOTOKEN;
+        hint = ": the card is gone (taken out or reset); put it back and run the command again";
+        break;
+    case CKR_ACTION_PROHIBITED: case CKR_DEVICE_MEMORY:
+        code = EX_REFUSED;
+        break;
+    case CKR_ARGUMENTS_BAD: case CKR_ATTRIBUTE_VALUE_INVALID: case CKR_DATA_INVALID:
+    case CKR_DATA_LEN_RANGE: case CKR_TEMPLATE_INCONSISTENT: case CKR_TEMPLATE_INCOMPLETE:
+        code = EX_USAGE;
+        break;
+    default:
+        code = EX_ERROR;
+        break;
+    }
+    return fail_with(t, code, rv, 0, NULL, "%s: %s%s%s", what, tool_rv_name(rv), hint,
+                     code == EX_ERROR || code == EX_REFUSED ? " (the gp-p11 line above says why)"
+                                                           : "");
+}
+
+int tool_finish(tool_t *t, int code)
+{
+    if (t->json && t->j.f) {
+        while (t->j.depth > 0)
+            json_end(&t->j, t->j.depth == 1 ? '}' : ']');
+        printf("{\"ok\":%s,\"exit\":%d,\"command\":", code == EX_OK ? "true" : "false", code);
+        json_string(stdout, t->command ? t->command : "");
+        json_close(&t->j, stdout);
+        printf("}\n");
+    } else {
+        json_close(&t->j, NULL);
+    }
+    fflush(stdout);
+    return code;
+}
+
+/* --- the PIN ------------------------------------------------------------------------ */
+
+int tool_pin_on_command_line(const char *prog, int argc, char **argv)
+{
+    /* getopt would take "--pin" as an abbreviation of --pin-file */
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--"))
+            break;
+        if (!strncmp(argv[i], "--pin", 5) && strncmp(argv[i], "--pin-file", 10)) {
+            fprintf(stderr, "%s: the PIN is not accepted on the command line, where every user "
+                            "of the machine can see it: use --pin-file FILE (- for standard "
+                            "input) or type it when asked\n", prog);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int read_line(FILE *f, char *buf, size_t cap)
+{
+    if (!fgets(buf, (int)cap, f))
+        return -1;
+    size_t n = strcspn(buf, "\r\n");
+    buf[n] = 0;
+    return (int)n;
+}
+
+int tool_read_pin(const char *prog, const char *pin_file, const char *prompt, char *pin,
+                  size_t cap)
+{
+    if (pin_file) {
+        int is_stdin = strcmp(pin_file, "-") == 0;
+        FILE *f = is_stdin ? stdin : fopen(pin_file, "r");
+        if (!f) {
+            fprintf(stderr, "%s: cannot read PIN file %s: %s\n", prog, pin_file, strerror(errno));
+            return -1;
+        }
+        int n = read_line(f, pin, cap);
+        if (!is_stdin)
+            fclose(f);
+        if (n < 0)
+            fprintf(stderr, "%s: PIN file %s is empty\n", prog, is_stdin ? "(standard input)"
+                                                                          : pin_file);
+        return n;
+    }
+    FILE *tty = fopen("/dev/tty", "r+");
+    if (!tty) {
+        fprintf(stderr, "%s: no terminal to ask for the PIN: use --pin-file FILE (or - for "
+                        "standard input)\n", prog);
+        return -1;
+    }
+    struct termios old, quiet;
+    int have_term = tcgetattr(fileno(tty), &old) == 0;
+    if (have_term) {
+        quiet = old;
+        quiet.c_lflag &= ~(tcflag_t)ECHO;
+        tcsetattr(fileno(tty), TCSAFLUSH, &quiet);
+    }
+    fputs(prompt, tty);
+    fflush(tty);
+    int n = read_line(tty, pin, cap);
+    if (have_term)
+        tcsetattr(fileno(tty), TCSAFLUSH, &old);
+    fputs("\n", tty);
+    fclose(tty);
+    if (n < 0)
+        fprintf(stderr, "%s: no PIN given\n", prog);
+    return n;
+}
+
+/* --- key files ------------------------------------------------------------------------ */
+
+int tool_parse_key_file(const char *prog, FILE *f, const char *name, uint8_t keys[3][16])
+{
+    char line[256];
+    int have[3] = {0, 0, 0};
+    int lineno = 0, rc = 0;
+    while (rc == 0 && fgets(line, sizeof line, f)) {
+        lineno++;
+        char *hash = strchr(line, '#');
+        if (hash)
+            *hash = 0;
+        char *p = line;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p == 0 || *p == '\n' || *p == '\r')
+            continue;
+        char *eq = strchr(p, '=');
+        if (!eq) {
+            fprintf(stderr, "%s: %s line %d: expected 'enc|mac|dek|all = HEX'\n", prog, name,
+                    lineno);
+            rc = -1;
+            break;
+        }
+        *eq = 0;
+        char *k = p, *end = eq;
+        while (end > k && (end[-1] == ' ' || end[-1] == '\t'))
+            *--end = 0;
+        char *v = eq + 1;
+        v[strcspn(v, "\r\n")] = 0;
+        int role = strcmp(k, "enc") == 0 ? 0 : strcmp(k, "mac") == 0 ? 1
+                 : strcmp(k, "dek") == 0 ? 2 : strcmp(k, "all") == 0 ? 3 : -1;
+        if (role < 0) {
+            fprintf(stderr, "%s: %s line %d: unknown key name '%s' (enc, mac, dek or all)\n", prog,
+                    name, lineno, k);
+            rc = -1;
+            break;
+        }
+        uint8_t val[32];
+        int n = hex_decode(v, val, sizeof val);
+        if (n != 16) {
+            if (n < 0)
+                fprintf(stderr, "%s: %s line %d: the value is not hexadecimal\n", prog, name,
+                        lineno);
+            else
+                fprintf(stderr, "%s: %s line %d: a SCP02 key is 16 bytes, this one has %d\n", prog,
+                        name, lineno, n);
+            rc = -1;
+        } else {
+            for (int r = 0; r < 3; r++)
+                if (role == 3 || role == r) {
+                    memcpy(keys[r], val, 16);
+                    have[r] = 1;
+                }
+        }
+        ks_wipe(val, sizeof val);
+    }
+    ks_wipe(line, sizeof line);
+    if (rc == 0 && !(have[0] && have[1] && have[2])) {
+        fprintf(stderr, "%s: %s: missing key%s%s%s\n", prog, name, have[0] ? "" : " enc",
+                have[1] ? "" : " mac", have[2] ? "" : " dek");
+        rc = -1;
+    }
+    return rc;
+}
+
+int tool_read_key_file(const char *prog, const char *file, uint8_t keys[3][16])
+{
+    int is_stdin = strcmp(file, "-") == 0;
+    FILE *f = is_stdin ? stdin : fopen(file, "r");
+    if (!f) {
+        fprintf(stderr, "%s: cannot open key file %s: %s\n", prog, file, strerror(errno));
+        return -1;
+    }
+    int rc = tool_parse_key_file(prog, f, is_stdin ? "standard input" : file, keys);
+    if (!is_stdin)
+        fclose(f);
+    return rc;
+}
+
+int tool_hex_arg(tool_t *t, const char *what, const char *hex, uint8_t *out, size_t cap)
+{
+    int n = hex_decode(hex, out, cap);
+    if (n < 0) {
+        tool_fail(t, EX_USAGE, "%s \"%s\" is not hexadecimal, or longer than %zu bytes", what,
+                  hex, cap);
+        return -1;
+    }
+    return n;
+}

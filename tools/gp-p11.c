@@ -1,0 +1,232 @@
+/*
+ * gp-p11: GlobalPlatform card management from the shell, as a PKCS#11
+ * application of the gp-p11 module: every key operation runs in the
+ * keystore, and the tool never holds a card key.
+ */
+#include "config.h"
+#include "tool.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "keystore/keystore.h"
+
+static void usage(FILE *o)
+{
+    fprintf(o,
+"Usage: gp-p11 [OPTIONS] COMMAND [ARGS]\n"
+"GlobalPlatform card management through the gp-p11 PKCS#11 module.\n"
+"\n"
+"Reading:\n"
+"  list                      the card's registry: AIDs, kinds, lifecycles, privileges\n"
+"  info                      CPLC, card recognition data and key information, decoded\n"
+"Applets:\n"
+"  install FILE.cap          load a CAP file and install its applets (selectable)\n"
+"      [--applet AID [--instance AID]] [--privileges HEX] [--params HEX]\n"
+"      [--not-selectable] [--sd AID] [--no-descriptor] [--hash]\n"
+"  install --loaded --package AID --applet AID [--instance AID] ...\n"
+"                            install from a load file the card has already\n"
+"  load FILE.cap [--sd AID] [--no-descriptor] [--hash]\n"
+"                            load only\n"
+"  delete AID [--related]    delete an application, security domain or load file\n"
+"                            (--related: a load file with its applications)\n"
+"  lock AID, unlock AID      lock or unlock an application or security domain\n"
+"  store-data AID (HEX | --file FILE) [--format HEX]\n"
+"                            INSTALL [for personalization] and STORE DATA\n"
+"Card:\n"
+"  lock-card, unlock-card    lock or unlock the whole card\n"
+"  terminate-card [--yes]    terminate the card for good (asks first)\n"
+"Keys:\n"
+"  put-key NAME --version N [--replace M] [--from-file FILE]\n"
+"                            rotate the card's keys (PUT KEY); NAME: the new key set\n"
+"  keys import NAME [FILE]   store a key set in the keystore (keys from FILE or stdin)\n"
+"  keys generate NAME        generate a key set inside the keystore\n"
+"  keys list                 key sets with their key check values\n"
+"  keys delete NAME          delete a key set\n"
+"      [--keystore-module PATH] [--keystore-token LABEL]\n"
+"APDUs:\n"
+"  apdu [HEX...]             send APDUs through the secure channel (arguments, or one\n"
+"                            per line on standard input); exit 0 if the last got 9000\n"
+"\n"
+"Options:\n"
+"  -t, --token URI           the card's token, as a PKCS#11 URI (pkcs11:serial=...)\n"
+"  -r, --reader TEXT         the card in the reader whose name contains TEXT\n"
+"                            (default: the only card present)\n"
+"  -m, --module PATH         the gp-p11 module (default: p11-kit's registration)\n"
+"  -p, --pin-file FILE       the keystore user PIN from FILE (- : standard input);\n"
+"                            default: asked on the terminal, without echo\n"
+"  -j, --json                one JSON object on standard output (gp-p11(1), JSON)\n"
+"  -v, --verbose             the APDU trace on standard error\n"
+"  -y, --yes                 terminate-card without asking\n"
+"  -h, --help                this text\n"
+"\n"
+"Exit status: 0 done; 1 the card refused; 2 usage; 3 no module, reader or card, or\n"
+"more than one card; 4 authentication (keystore PIN, card keys); 5 other error;\n"
+"130 interrupted.\n");
+}
+
+enum { O_KS_MODULE = 256, O_KS_TOKEN, O_APPLET, O_INSTANCE, O_PRIVILEGES, O_PARAMS, O_SD,
+       O_PACKAGE, O_NOT_SELECTABLE, O_NO_DESCRIPTOR, O_HASH, O_LOADED, O_RELATED, O_FORMAT,
+       O_FILE, O_VERSION, O_REPLACE, O_FROM_FILE };
+
+static const struct {
+    const char *name;
+    unsigned allowed; /* OPT_* bits */
+} commands[] = {
+    {"list", 0}, {"info", 0},
+    {"install", OPT_APPLET | OPT_INSTANCE | OPT_PRIVILEGES | OPT_PARAMS | OPT_SD | OPT_PACKAGE |
+                    OPT_NOT_SELECTABLE | OPT_NO_DESCRIPTOR | OPT_HASH | OPT_LOADED},
+    {"load", OPT_APPLET | OPT_INSTANCE | OPT_PRIVILEGES | OPT_PARAMS | OPT_SD | OPT_PACKAGE |
+                 OPT_NOT_SELECTABLE | OPT_NO_DESCRIPTOR | OPT_HASH | OPT_LOADED},
+    {"delete", OPT_RELATED}, {"lock", 0}, {"unlock", 0}, {"store-data", OPT_FORMAT | OPT_FILE},
+    {"lock-card", 0}, {"unlock-card", 0}, {"terminate-card", OPT_YES},
+    {"put-key", OPT_VERSION | OPT_REPLACE | OPT_FROM_FILE}, {"keys", OPT_KEYSTORE},
+    {"apdu", 0},
+};
+
+static int number(tool_t *t, const char *opt, const char *v, int *out)
+{
+    char *end;
+    long n = strtol(v, &end, 0);
+    if (!*v || *end || n < 0 || n > 255) {
+        tool_fail(t, EX_USAGE, "%s %s: a number from 0 to 255 (0x.. for hex)", opt, v);
+        return -1;
+    }
+    *out = (int)n;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    tool_t tool, *t = &tool;
+    tool_init(t, "gp-p11");
+    opts_t *o = &t->o;
+    static const struct option opts[] = {
+        {"token", required_argument, NULL, 't'},
+        {"reader", required_argument, NULL, 'r'},
+        {"module", required_argument, NULL, 'm'},
+        {"pin-file", required_argument, NULL, 'p'},
+        {"json", no_argument, NULL, 'j'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"yes", no_argument, NULL, 'y'},
+        {"help", no_argument, NULL, 'h'},
+        {"keystore-module", required_argument, NULL, O_KS_MODULE},
+        {"keystore-token", required_argument, NULL, O_KS_TOKEN},
+        {"applet", required_argument, NULL, O_APPLET},
+        {"instance", required_argument, NULL, O_INSTANCE},
+        {"privileges", required_argument, NULL, O_PRIVILEGES},
+        {"params", required_argument, NULL, O_PARAMS},
+        {"sd", required_argument, NULL, O_SD},
+        {"package", required_argument, NULL, O_PACKAGE},
+        {"not-selectable", no_argument, NULL, O_NOT_SELECTABLE},
+        {"no-descriptor", no_argument, NULL, O_NO_DESCRIPTOR},
+        {"hash", no_argument, NULL, O_HASH},
+        {"loaded", no_argument, NULL, O_LOADED},
+        {"related", no_argument, NULL, O_RELATED},
+        {"format", required_argument, NULL, O_FORMAT},
+        {"file", required_argument, NULL, O_FILE},
+        {"version", required_argument, NULL, O_VERSION},
+        {"replace", required_argument, NULL, O_REPLACE},
+        {"from-file", required_argument, NULL, O_FROM_FILE},
+        {NULL, 0, NULL, 0},
+    };
+    if (tool_pin_on_command_line(t->prog, argc, argv))
+        return tool_finish(t, EX_USAGE);
+    int c, code = EX_OK;
+    opterr = 0;
+    while (code == EX_OK && (c = getopt_long(argc, argv, ":t:r:m:p:jvyh", opts, NULL)) != -1) {
+        switch (c) {
+        case 't': t->token_uri = optarg; break;
+        case 'r': t->reader = optarg; break;
+        case 'm': t->module_path = optarg; break;
+        case 'p': t->pin_file = optarg; break;
+        case 'j': t->json = 1; break;
+        case 'v': t->verbose = 1; break;
+        case 'y': t->yes = 1; o->given |= OPT_YES; break;
+        case 'h': usage(stdout); json_close(&t->j, NULL); return EX_OK;
+        case O_KS_MODULE: t->ks_module = optarg; o->given |= OPT_KEYSTORE; break;
+        case O_KS_TOKEN: t->ks_token = optarg; o->given |= OPT_KEYSTORE; break;
+        case O_APPLET: o->applet = optarg; o->given |= OPT_APPLET; break;
+        case O_INSTANCE: o->instance = optarg; o->given |= OPT_INSTANCE; break;
+        case O_PRIVILEGES: o->privileges = optarg; o->given |= OPT_PRIVILEGES; break;
+        case O_PARAMS: o->params = optarg; o->given |= OPT_PARAMS; break;
+        case O_SD: o->sd = optarg; o->given |= OPT_SD; break;
+        case O_PACKAGE: o->package = optarg; o->given |= OPT_PACKAGE; break;
+        case O_NOT_SELECTABLE: o->not_selectable = 1; o->given |= OPT_NOT_SELECTABLE; break;
+        case O_NO_DESCRIPTOR: o->no_descriptor = 1; o->given |= OPT_NO_DESCRIPTOR; break;
+        case O_HASH: o->hash = 1; o->given |= OPT_HASH; break;
+        case O_LOADED: o->loaded = 1; o->given |= OPT_LOADED; break;
+        case O_RELATED: o->related = 1; o->given |= OPT_RELATED; break;
+        case O_FORMAT: o->format = optarg; o->given |= OPT_FORMAT; break;
+        case O_FILE: o->file = optarg; o->given |= OPT_FILE; break;
+        case O_VERSION:
+            if (number(t, "--version", optarg, &o->version))
+                code = EX_USAGE;
+            o->given |= OPT_VERSION;
+            break;
+        case O_REPLACE:
+            if (number(t, "--replace", optarg, &o->replace))
+                code = EX_USAGE;
+            o->given |= OPT_REPLACE;
+            break;
+        case O_FROM_FILE: o->from_file = optarg; o->given |= OPT_FROM_FILE; break;
+        case ':':
+            code = tool_fail(t, EX_USAGE, "option %s needs a value; see --help", argv[optind - 1]);
+            break;
+        default:
+            code = tool_fail(t, EX_USAGE, "unknown option %s; see --help", argv[optind - 1]);
+            break;
+        }
+    }
+    if (code != EX_OK)
+        return tool_finish(t, code);
+    if (optind >= argc) {
+        usage(stderr);
+        return tool_finish(t, EX_USAGE);
+    }
+    const char *cmd = argv[optind++];
+    t->command = cmd;
+    int nargs = argc - optind;
+    char **args = argv + optind;
+    unsigned allowed = 0;
+    int known = 0;
+    for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++)
+        if (!strcmp(cmd, commands[k].name)) {
+            known = 1;
+            allowed = commands[k].allowed;
+        }
+    if (!known)
+        return tool_finish(t, tool_fail(t, EX_USAGE, "unknown command '%s'; see --help", cmd));
+    if (o->given & ~allowed)
+        return tool_finish(t, tool_fail(t, EX_USAGE, "an option given does not belong to '%s'; "
+                                                     "see --help", cmd));
+    if (!strcmp(cmd, "list"))
+        code = cmd_list(t, nargs, args);
+    else if (!strcmp(cmd, "info"))
+        code = cmd_info(t, nargs, args);
+    else if (!strcmp(cmd, "install") || !strcmp(cmd, "load"))
+        code = cmd_install(t, nargs, args, !strcmp(cmd, "load"));
+    else if (!strcmp(cmd, "delete"))
+        code = cmd_delete(t, nargs, args);
+    else if (!strcmp(cmd, "lock") || !strcmp(cmd, "unlock"))
+        code = cmd_lock(t, nargs, args, !strcmp(cmd, "lock"));
+    else if (!strcmp(cmd, "store-data"))
+        code = cmd_store_data(t, nargs, args);
+    else if (!strcmp(cmd, "lock-card") || !strcmp(cmd, "unlock-card") ||
+             !strcmp(cmd, "terminate-card"))
+        code = cmd_card_state(t, nargs, args, cmd);
+    else if (!strcmp(cmd, "put-key"))
+        code = cmd_put_key(t, nargs, args);
+    else if (!strcmp(cmd, "apdu"))
+        code = cmd_apdu(t, nargs, args);
+    else if (!strcmp(cmd, "keys")) {
+        if (nargs < 1)
+            code = tool_fail(t, EX_USAGE, "keys import|generate|list|delete; see --help");
+        else
+            code = keysets_run(t, args[0], nargs - 1, args + 1);
+    }
+    code = tool_finish(t, code);
+    p11_close(t);
+    return code;
+}

@@ -1,0 +1,166 @@
+/* Key sets in the keystore token: import, generate, list (with KCVs),
+ * delete. gp-p11 keys and gp-p11-keys both run this; it talks to the
+ * keystore directly, since the gp-p11 module shows no keystore keys. */
+#include "config.h"
+#include "tool.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "keystore/hex.h"
+#include "keystore/keystore.h"
+
+struct list_ctx {
+    tool_t *t;
+    ks_session_t *s;
+    int count;
+    int failed;
+};
+
+static void show_set(void *vctx, const char *name)
+{
+    struct list_ctx *c = vctx;
+    tool_t *t = c->t;
+    ks_keyset_t set;
+    c->count++;
+    json_obj(&t->j, NULL);
+    json_str(&t->j, "name", name);
+    if (ks_find_keyset(c->s, name, &set) != CKR_OK) {
+        json_str(&t->j, "problem", ks_session_error(c->s));
+        json_end(&t->j, '}');
+        if (!t->json)
+            printf("%-24s incomplete: %s\n", name, ks_session_error(c->s));
+        c->failed = 1;
+        return;
+    }
+    CK_OBJECT_HANDLE hs[3] = {set.enc, set.mac, set.dek};
+    if (!t->json)
+        printf("%-24s", name);
+    json_obj(&t->j, "kcv");
+    for (int r = 0; r < 3; r++) {
+        uint8_t kcv[3];
+        char hex[7];
+        if (ks_kcv(c->s, hs[r], kcv) == CKR_OK) {
+            hex_encode(kcv, 3, hex);
+            json_str(&t->j, ks_role_names[r], hex);
+            if (!t->json)
+                printf(" %s KCV=%s", ks_role_names[r], hex);
+        } else {
+            json_str(&t->j, ks_role_names[r], NULL);
+            if (!t->json)
+                printf(" %s KCV=(unavailable: %s)", ks_role_names[r], ks_session_error(c->s));
+            c->failed = 1;
+        }
+    }
+    json_end(&t->j, '}');
+    json_end(&t->j, '}');
+    if (!t->json)
+        printf("\n");
+}
+
+int keysets_check_args(const char *cmd, int argc)
+{
+    if (!strcmp(cmd, "import"))
+        return argc >= 1 && argc <= 2 ? 0 : -1;
+    if (!strcmp(cmd, "generate") || !strcmp(cmd, "delete"))
+        return argc == 1 ? 0 : -1;
+    if (!strcmp(cmd, "list"))
+        return argc == 0 ? 0 : -1;
+    return -1;
+}
+
+int keysets_run(tool_t *t, const char *cmd, int argc, char **argv)
+{
+    int is_import = !strcmp(cmd, "import"), is_gen = !strcmp(cmd, "generate");
+    int is_list = !strcmp(cmd, "list");
+    if (keysets_check_args(cmd, argc) != 0)
+        return tool_fail(t, EX_USAGE, "keys %s: unknown, or the wrong number of arguments "
+                                      "(import NAME [FILE], generate NAME, list, delete NAME)",
+                         cmd);
+    const char *set = argc ? argv[0] : NULL;
+    const char *keyfile = is_import && argc == 2 ? argv[1] : "-";
+    if (is_import && !strcmp(keyfile, "-") && t->pin_file && !strcmp(t->pin_file, "-"))
+        return tool_fail(t, EX_USAGE, "the key set and the PIN cannot both come from standard "
+                                      "input");
+
+    /* the keys first, so that a bad file fails before anything touches the token */
+    uint8_t keys[3][16];
+    memset(keys, 0, sizeof keys);
+    if (is_import && tool_read_key_file(t->prog, keyfile, keys) != 0) {
+        ks_wipe(keys, sizeof keys);
+        return tool_fail(t, EX_USAGE, "no key set imported");
+    }
+    char err[KS_ERRLEN] = "";
+    char pin[PIN_MAX];
+    int code = EX_ERROR;
+    ks_t *ks = NULL;
+    ks_session_t *s = NULL;
+    int pin_len = tool_read_pin(t->prog, t->pin_file, "Keystore user PIN: ", pin, sizeof pin);
+    if (pin_len < 0) {
+        code = tool_fail(t, EX_USAGE, "no PIN");
+        goto out;
+    }
+    CK_RV rv = ks_open(&ks, t->ks_module, err);
+    if (rv == CKR_OK)
+        rv = ks_select_token(ks, t->ks_token, err);
+    if (rv != CKR_OK) {
+        code = tool_fail(t, EX_NOTOKEN, "%s", err);
+        goto out;
+    }
+    rv = ks_login(ks, (const uint8_t *)pin, (size_t)pin_len, err);
+    ks_wipe(pin, sizeof pin);
+    if (rv != CKR_OK) {
+        int pin_problem = rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LOCKED ||
+                          rv == CKR_PIN_LEN_RANGE || rv == CKR_PIN_INVALID;
+        code = tool_fail(t, pin_problem ? EX_AUTH : EX_ERROR, "%s", err);
+        goto out;
+    }
+    if (ks_session_open(ks, &s) != CKR_OK) {
+        code = tool_fail(t, EX_ERROR, "cannot open a keystore session");
+        goto out;
+    }
+    struct list_ctx lc = {t, s, 0, 0};
+    if (is_import || is_gen) {
+        ks_keyset_t made; /* whole or not at all; keys there before are never touched */
+        rv = ks_create_keyset(s, set, is_import ? keys[0] : NULL, 0, &made);
+        if (rv != CKR_OK) {
+            code = tool_fail(t, EX_ERROR, "%s", ks_session_error(s));
+            goto out;
+        }
+        if (!t->json)
+            printf("%s key set:\n", is_import ? "imported" : "generated");
+        json_arr(&t->j, "key_sets");
+        show_set(&lc, set);
+        json_end(&t->j, ']');
+        code = lc.failed ? EX_ERROR : EX_OK;
+    } else if (is_list) {
+        json_arr(&t->j, "key_sets");
+        rv = ks_list_keysets(s, show_set, &lc);
+        json_end(&t->j, ']');
+        if (rv != CKR_OK) {
+            code = tool_fail(t, EX_ERROR, "%s", ks_session_error(s));
+            goto out;
+        }
+        if (lc.count == 0 && !t->json)
+            printf("no key sets on token %s\n", t->ks_token);
+        code = lc.failed ? EX_ERROR : EX_OK;
+    } else {
+        rv = ks_delete_keyset(s, set);
+        if (rv != CKR_OK) {
+            code = tool_fail(t, EX_ERROR, "%s", ks_session_error(s));
+            goto out;
+        }
+        json_str(&t->j, "deleted", set);
+        if (!t->json)
+            printf("deleted key set %s\n", set);
+        code = EX_OK;
+    }
+out:
+    ks_wipe(pin, sizeof pin);
+    ks_wipe(keys, sizeof keys);
+    ks_session_close(s);
+    if (ks)
+        ks_logout(ks);
+    ks_close(ks);
+    return code;
+}

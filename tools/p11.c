@@ -1,0 +1,319 @@
+/* The gp-p11 module as the tool uses it: found through p11-kit (its
+ * registration, or --module PATH), one token chosen by PKCS#11 URI, reader
+ * name or being the only card, a read-write session, the login. */
+#include "config.h"
+#include "tool.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <p11-kit/p11-kit.h>
+
+#include "gp-p11/gp-p11.h"
+#include "keystore/keystore.h"
+#include "scp/sw.h"
+
+#define MAX_SLOTS 32
+
+static void trim(char *s, size_t n)
+{
+    s[n] = 0;
+    for (size_t k = n; k > 0 && s[k - 1] == ' '; k--)
+        s[k - 1] = 0;
+}
+
+/* The module: --module PATH, else the one p11-kit's registration names gp-p11. */
+static int load_module(tool_t *t)
+{
+    if (t->module_path) {
+        t->f = p11_kit_module_load(t->module_path, 0);
+        if (!t->f)
+            return tool_fail(t, EX_NOTOKEN, "cannot load the PKCS#11 module %s: %s",
+                             t->module_path, p11_kit_message() ? p11_kit_message() : "");
+        return EX_OK;
+    }
+    t->loaded = p11_kit_modules_load(NULL, 0);
+    if (!t->loaded)
+        return tool_fail(t, EX_NOTOKEN, "p11-kit could not load its registered modules: %s",
+                         p11_kit_message() ? p11_kit_message() : "");
+    for (CK_FUNCTION_LIST **m = t->loaded; *m; m++) {
+        char *name = p11_kit_module_get_name(*m);
+        int ours = name && strcmp(name, "gp-p11") == 0;
+        free(name);
+        if (ours && !t->f)
+            t->f = *m;
+    }
+    /* only gp-p11 stays loaded */
+    for (CK_FUNCTION_LIST **m = t->loaded; *m; m++)
+        if (*m != t->f)
+            p11_kit_module_release(*m);
+    free(t->loaded);
+    t->loaded = NULL;
+    if (!t->f)
+        return tool_fail(t, EX_NOTOKEN, "gp-p11 is not registered with p11-kit (no gp-p11.module "
+                                        "among p11-kit's module configurations; 'make install' "
+                                        "puts it there): give the module with --module PATH");
+    return EX_OK;
+}
+
+static int uri_matches(tool_t *t, CK_SLOT_ID id, CK_SLOT_INFO *si, CK_TOKEN_INFO *ti,
+                       CK_INFO *mi)
+{
+    if (!t->uri)
+        return 1;
+    CK_SLOT_ID want = p11_kit_uri_get_slot_id(t->uri);
+    if (want != (CK_SLOT_ID)-1 && want != id)
+        return 0;
+    return p11_kit_uri_match_module_info(t->uri, mi) && p11_kit_uri_match_slot_info(t->uri, si) &&
+           p11_kit_uri_match_token_info(t->uri, ti);
+}
+
+static void token_uri(CK_TOKEN_INFO *ti, char *out, size_t cap)
+{
+    P11KitUri *u = p11_kit_uri_new();
+    char *s = NULL;
+    out[0] = 0;
+    if (!u)
+        return;
+    memcpy(p11_kit_uri_get_token_info(u), ti, sizeof *ti);
+    if (p11_kit_uri_format(u, P11_KIT_URI_FOR_TOKEN, &s) == P11_KIT_URI_OK && s)
+        snprintf(out, cap, "%s", s);
+    free(s);
+    p11_kit_uri_free(u);
+}
+
+static CK_RV notify(CK_SESSION_HANDLE h, CK_NOTIFICATION event, CK_VOID_PTR app);
+
+int p11_open(tool_t *t)
+{
+    if (t->token_uri) {
+        t->uri = p11_kit_uri_new();
+        int r = p11_kit_uri_parse(t->token_uri, P11_KIT_URI_FOR_TOKEN | P11_KIT_URI_FOR_SLOT |
+                                                    P11_KIT_URI_FOR_MODULE, t->uri);
+        if (r != P11_KIT_URI_OK)
+            return tool_fail(t, EX_USAGE, "--token %s: not a PKCS#11 URI (%s)", t->token_uri,
+                             p11_kit_uri_message(r));
+        if (p11_kit_uri_get_pin_value(t->uri))
+            return tool_fail(t, EX_USAGE, "--token: the URI carries pin-value, and a PIN on the "
+                                          "command line is visible to every user of the machine: "
+                                          "use pin-source=FILE, --pin-file or the prompt");
+    }
+    if (t->verbose) /* the module's APDU trace (never data sent encrypted or secret) */
+        setenv("GP_P11_TRACE", "apdu-data", 1);
+    int code = load_module(t);
+    if (code != EX_OK)
+        return code;
+    CK_RV rv = p11_kit_module_initialize(t->f);
+    if (rv != CKR_OK) {
+        p11_kit_module_release(t->f);
+        t->f = NULL;
+        return tool_fail(t, EX_ERROR, "the gp-p11 module did not start: %s (its log line above "
+                                      "says why)", tool_rv_name(rv));
+    }
+    CK_INFO mi;
+    memset(&mi, 0, sizeof mi);
+    t->f->C_GetInfo(&mi);
+    CK_SLOT_ID slots[MAX_SLOTS];
+    CK_ULONG n = MAX_SLOTS;
+    rv = t->f->C_GetSlotList(CK_TRUE, slots, &n);
+    if (rv != CKR_OK)
+        return tool_fail_rv(t, rv, "listing the readers", 0);
+    int found = 0;
+    char seen[1024] = "";
+    for (CK_ULONG i = 0; i < n; i++) {
+        CK_SLOT_INFO si;
+        CK_TOKEN_INFO ti;
+        if (t->f->C_GetSlotInfo(slots[i], &si) != CKR_OK ||
+            t->f->C_GetTokenInfo(slots[i], &ti) != CKR_OK)
+            continue;
+        char desc[65];
+        memcpy(desc, si.slotDescription, 64);
+        trim(desc, 64);
+        size_t sl = strlen(seen);
+        snprintf(seen + sl, sizeof seen - sl, "%s\n  %s", sl ? "" : "", desc);
+        if (t->reader && !strstr(desc, t->reader))
+            continue;
+        if (!uri_matches(t, slots[i], &si, &ti, &mi))
+            continue;
+        if (found && t->first_card)
+            continue;
+        if (found++) {
+            char u1[512], u2[512];
+            token_uri(&t->ti, u1, sizeof u1);
+            token_uri(&ti, u2, sizeof u2);
+            return tool_fail(t, EX_NOTOKEN, "more than one card: in \"%s\" (%s) and \"%s\" (%s); "
+                                            "choose one with --reader TEXT or --token URI",
+                             t->reader_name, u1, desc, u2);
+        }
+        t->slot = slots[i];
+        t->ti = ti;
+        snprintf(t->reader_name, sizeof t->reader_name, "%s", desc);
+    }
+    if (!found) {
+        if (!n)
+            return tool_fail(t, EX_NOTOKEN, "no card in any reader");
+        return tool_fail(t, EX_NOTOKEN, "no card matches%s%s%s%s; cards present in:%s",
+                         t->reader ? " --reader " : "", t->reader ? t->reader : "",
+                         t->token_uri ? " --token " : "", t->token_uri ? t->token_uri : "", seen);
+    }
+    rv = t->f->C_OpenSession(t->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, t, notify, &t->h);
+    if (rv != CKR_OK) {
+        t->h = CK_INVALID_HANDLE;
+        return tool_fail_rv(t, rv, "opening a session with the card", 0);
+    }
+    return EX_OK;
+}
+
+int p11_login(tool_t *t)
+{
+    char pin[PIN_MAX];
+    const char *pin_file = t->pin_file;
+    char from_uri[1024];
+    if (!pin_file && t->uri && p11_kit_uri_get_pin_source(t->uri)) {
+        const char *src = p11_kit_uri_get_pin_source(t->uri);
+        if (!strncmp(src, "file:", 5))
+            src += 5;
+        if (src[0] == '|')
+            return tool_fail(t, EX_USAGE, "--token: pin-source=%s: gp-p11 reads a PIN from a file, "
+                                          "not from a command", src);
+        snprintf(from_uri, sizeof from_uri, "%s", src);
+        pin_file = from_uri;
+    }
+    if (pin_file && !strcmp(pin_file, "-")) {
+        if (t->stdin_taken)
+            return tool_fail(t, EX_USAGE, "standard input is taken already: the PIN cannot come "
+                                          "from it too");
+        t->stdin_taken = 1;
+    }
+    int n = tool_read_pin(t->prog, pin_file, "Keystore user PIN: ", pin, sizeof pin);
+    if (n < 0) {
+        ks_wipe(pin, sizeof pin);
+        return tool_fail(t, EX_USAGE, "no PIN");
+    }
+    CK_RV rv = t->f->C_Login(t->h, CKU_USER, (CK_UTF8CHAR_PTR)pin, (CK_ULONG)n);
+    ks_wipe(pin, sizeof pin);
+    if (rv == CKR_OK) {
+        t->logged_in = 1;
+        return EX_OK;
+    }
+    if (rv == CKR_FUNCTION_FAILED) {
+        unsigned sw = tool_device_error(t);
+        /* 6A88: no key set with that version; 6982, 6983, 63xx: authentication refused
+         * or blocked. Anything else (a SELECT refused by a terminated card) is the
+         * card refusing, not the keys. */
+        int keys = sw == 0x6A88 || sw == 0x6982 || sw == 0x6983 || (sw & 0xFF00) == 0x6300;
+        if (sw)
+            return tool_fail_sw(t, keys ? EX_AUTH : EX_REFUSED, rv, sw, SW_CTX_INITIALIZE_UPDATE,
+                                "login");
+        return tool_fail(t, EX_AUTH, "login: the secure channel could not be opened (%s): the "
+                                     "card's keys do not match the key set, or the card refused; "
+                                     "the gp-p11 line above says which", tool_rv_name(rv));
+    }
+    return tool_fail_rv(t, rv, "login", 0);
+}
+
+void p11_close(tool_t *t)
+{
+    if (t->f) {
+        if (t->h != CK_INVALID_HANDLE) {
+            if (t->logged_in)
+                t->f->C_Logout(t->h);
+            t->f->C_CloseSession(t->h);
+        }
+        p11_kit_module_finalize(t->f);
+        p11_kit_module_release(t->f);
+        t->f = NULL;
+    }
+    if (t->uri)
+        p11_kit_uri_free(t->uri);
+    t->uri = NULL;
+}
+
+int p11_find(tool_t *t, CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_HANDLE *out, int max)
+{
+    CK_RV rv = t->f->C_FindObjectsInit(t->h, tmpl, n);
+    if (rv != CKR_OK) {
+        tool_fail_rv(t, rv, "finding objects", 0);
+        return -1;
+    }
+    CK_ULONG got = 0;
+    rv = t->f->C_FindObjects(t->h, out, (CK_ULONG)max, &got);
+    t->f->C_FindObjectsFinal(t->h);
+    if (rv != CKR_OK) {
+        tool_fail_rv(t, rv, "finding objects", 0);
+        return -1;
+    }
+    return (int)got;
+}
+
+long p11_attr(tool_t *t, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type, void *buf, size_t cap)
+{
+    CK_ATTRIBUTE a = {type, buf, (CK_ULONG)cap};
+    if (t->f->C_GetAttributeValue(t->h, o, &a, 1) != CKR_OK || a.ulValueLen == CK_UNAVAILABLE_INFORMATION)
+        return -1;
+    return (long)a.ulValueLen;
+}
+
+CK_OBJECT_HANDLE p11_registry_object(tool_t *t, const uint8_t *aid, size_t aid_len, int *code)
+{
+    CK_OBJECT_CLASS cls = CKO_DATA;
+    CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof cls}, {CKA_GP_AID, (void *)aid, aid_len}};
+    CK_OBJECT_HANDLE o[2];
+    int n = p11_find(t, tmpl, 2, o, 2);
+    *code = EX_OK;
+    if (n < 0) {
+        *code = EX_ERROR;
+        return CK_INVALID_HANDLE;
+    }
+    if (n == 0) {
+        char hex[2 * 16 + 1] = "";
+        for (size_t k = 0; k < aid_len && k < 16; k++)
+            snprintf(hex + 2 * k, 3, "%02X", aid[k]);
+        *code = tool_fail(t, EX_USAGE, "the card has no application, security domain or load "
+                                       "file %s ('%s list' shows what it has)", hex, t->prog);
+        return CK_INVALID_HANDLE;
+    }
+    return o[0];
+}
+
+CK_OBJECT_HANDLE p11_isd(tool_t *t, int *code)
+{
+    CK_OBJECT_CLASS cls = CKO_DATA;
+    CK_ULONG kind = GP_KIND_ISD;
+    CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof cls}, {CKA_GP_KIND, &kind, sizeof kind}};
+    CK_OBJECT_HANDLE o;
+    int n = p11_find(t, tmpl, 2, &o, 1);
+    *code = EX_OK;
+    if (n == 1)
+        return o;
+    *code = n < 0 ? EX_ERROR
+                  : tool_fail(t, EX_ERROR, "the card's registry shows no issuer security domain "
+                                           "(GET STATUS; the gp-p11 line above may say why)");
+    return CK_INVALID_HANDLE;
+}
+
+/* --- LOAD progress: the module calls Notify(CKN_SURRENDER) after each block ---- */
+
+volatile sig_atomic_t tool_interrupted;
+
+static CK_RV notify(CK_SESSION_HANDLE h, CK_NOTIFICATION event, CK_VOID_PTR app)
+{
+    (void)h;
+    tool_t *t = app;
+    if (event != CKN_SURRENDER || !t)
+        return CKR_OK;
+    if (t->progress_what && t->progress[1] > 0) {
+        /* on a terminal only: redrawn in place */
+        CK_ULONG done = t->progress[0], all = t->progress[1];
+        int pct = (int)(done * 100 / all), width = 30, fill = (int)(done * (CK_ULONG)width / all);
+        char bar[64];
+        for (int k = 0; k < width; k++)
+            bar[k] = k < fill ? '#' : '.';
+        bar[width] = 0;
+        fprintf(stderr, "\r%s [%s] %3d %% (%lu of %lu blocks)", t->progress_what, bar, pct,
+                (unsigned long)done, (unsigned long)all);
+        fflush(stderr);
+        t->progress_shown = 1;
+    }
+    return tool_interrupted ? CKR_CANCEL : CKR_OK;
+}

@@ -1,0 +1,173 @@
+/* The command-line tools (gp-p11, gp-p11-keys): what they share. */
+#ifndef GP_TOOLS_TOOL_H
+#define GP_TOOLS_TOOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <p11-kit/pkcs11.h>
+#include <p11-kit/uri.h>
+
+/* Exit codes (gp-p11(1), EXIT STATUS). */
+enum tool_exit {
+    EX_OK = 0,
+    EX_REFUSED = 1,   /* the card refused (a status word other than 9000) */
+    EX_USAGE = 2,     /* bad option, argument or input file */
+    EX_NOTOKEN = 3,   /* no module, no reader, no card, or not one card */
+    EX_AUTH = 4,      /* keystore PIN refused, or the card's keys do not match */
+    EX_ERROR = 5,     /* anything else: reader, keystore, module, lost answer */
+    EX_CANCELED = 130 /* interrupted (Ctrl-C); a LOAD stopped leaves nothing */
+};
+
+#define PIN_MAX 128
+
+/* --- output: JSON for scripts ---------------------------------------------- */
+typedef struct {
+    FILE *f;        /* memory stream; printed when the command ends */
+    char *buf;
+    size_t len;
+    int depth;
+    int comma[16];  /* a value was written at this depth */
+} json_t;
+
+void json_open(json_t *j);
+/* key NULL inside arrays */
+void json_obj(json_t *j, const char *key);
+void json_arr(json_t *j, const char *key);
+void json_end(json_t *j, char close);
+void json_str(json_t *j, const char *key, const char *v); /* v NULL: null */
+void json_int(json_t *j, const char *key, long long v);
+void json_bool(json_t *j, const char *key, int v);
+void json_hex(json_t *j, const char *key, const uint8_t *v, size_t len);
+/* Writes the buffered text and frees it. */
+void json_close(json_t *j, FILE *out);
+
+/* --- output: aligned tables for people -------------------------------------- */
+#define TABLE_COLS 8
+typedef struct {
+    int cols;
+    const char *head[TABLE_COLS];
+    char **cells;   /* rows * cols strings */
+    int rows, cap;
+} table_t;
+
+void table_init(table_t *t, int cols, const char *const *head);
+void table_row(table_t *t, ...); /* cols strings */
+void table_print(table_t *t, FILE *out);
+void table_free(table_t *t);
+
+/* --- options of the commands (gp-p11.c parses them all; each command takes its own) */
+typedef struct {
+    unsigned given;            /* OPT_* bits */
+    const char *applet, *instance, *privileges, *params, *sd, *package;
+    int not_selectable, no_descriptor, hash, loaded;
+    int related;
+    const char *format, *file;
+    int version, replace;
+    const char *from_file;
+} opts_t;
+enum {
+    OPT_APPLET = 1 << 0, OPT_INSTANCE = 1 << 1, OPT_PRIVILEGES = 1 << 2, OPT_PARAMS = 1 << 3,
+    OPT_SD = 1 << 4, OPT_PACKAGE = 1 << 5, OPT_NOT_SELECTABLE = 1 << 6,
+    OPT_NO_DESCRIPTOR = 1 << 7, OPT_HASH = 1 << 8, OPT_LOADED = 1 << 9, OPT_RELATED = 1 << 10,
+    OPT_FORMAT = 1 << 11, OPT_FILE = 1 << 12, OPT_VERSION = 1 << 13, OPT_REPLACE = 1 << 14,
+    OPT_FROM_FILE = 1 << 15, OPT_YES = 1 << 16, OPT_KEYSTORE = 1 << 17,
+};
+
+/* --- the tool's state --------------------------------------------------------- */
+typedef struct tool {
+    const char *prog;
+    const char *command;
+    int json, verbose, yes;
+    const char *module_path;   /* --module: the gp-p11 module */
+    const char *token_uri;     /* --token: a PKCS#11 URI */
+    const char *reader;        /* --reader: part of the reader's name */
+    const char *pin_file;      /* --pin-file: FILE or - */
+    const char *ks_module;     /* keys: the keystore module */
+    const char *ks_token;      /* keys: the keystore token's label */
+    opts_t o;
+    json_t j;
+    int stdin_taken;           /* standard input already read (PIN, keys) */
+    /* the gp-p11 module, once opened */
+    CK_FUNCTION_LIST *f;
+    CK_FUNCTION_LIST **loaded; /* from p11-kit's registration */
+    P11KitUri *uri;
+    CK_SLOT_ID slot;
+    CK_SESSION_HANDLE h;
+    CK_TOKEN_INFO ti;
+    char reader_name[65];
+    int logged_in;
+    int first_card;            /* gp-p11-keys: the first card that matches, not "only one" */
+    /* LOAD progress */
+    CK_ULONG progress[2];
+    int progress_shown;
+    const char *progress_what;
+} tool_t;
+
+/* A fresh state: defaults, the JSON buffer open. */
+void tool_init(tool_t *t, const char *prog);
+/* Prints "prog: message" on stderr (and keeps it for --json); returns code. */
+int tool_fail(tool_t *t, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* As tool_fail, for a PKCS#11 call that failed: the exit code follows from
+ * rv and from the card's status word (ulDeviceError), which is explained. */
+int tool_fail_rv(tool_t *t, CK_RV rv, const char *what, int sw_context);
+/* The status word of the card's refusal that failed the last call, or 0. */
+unsigned tool_device_error(tool_t *t);
+/* A failure with the card's status word, explained (sw_context: enum sw_context). */
+int tool_fail_sw(tool_t *t, int code, CK_RV rv, unsigned sw, int sw_context, const char *what);
+/* Set by SIGINT while a LOAD runs: the next block is not sent. */
+#include <signal.h>
+extern volatile sig_atomic_t tool_interrupted;
+/* Ends the run: JSON object or nothing; returns code. */
+int tool_finish(tool_t *t, int code);
+const char *tool_rv_name(CK_RV rv);
+
+/* --- PIN ---------------------------------------------------------------------- */
+/* 1 (said) when argv tries to give a PIN (--pin...): refused, since every user
+ * of the machine can read a command line. */
+int tool_pin_on_command_line(const char *prog, int argc, char **argv);
+/* From pin_file ("-": standard input), else asked on the terminal without
+ * echo. Returns its length, or -1 with a message. */
+int tool_read_pin(const char *prog, const char *pin_file, const char *prompt, char *pin,
+                  size_t cap);
+
+/* --- key files (import, put-key --from-file) ----------------------------------- */
+int tool_parse_key_file(const char *prog, FILE *f, const char *name, uint8_t keys[3][16]);
+/* Opens FILE ("-": standard input) and parses it; 0 or -1 with a message. */
+int tool_read_key_file(const char *prog, const char *file, uint8_t keys[3][16]);
+
+/* --- the gp-p11 module over PKCS#11 (p11.c) ---------------------------------- */
+int p11_open(tool_t *t);   /* load, initialise, choose the token, open a session */
+int p11_login(tool_t *t);
+void p11_close(tool_t *t);
+/* Finds objects matching tmpl; returns how many (at most max), or -1. */
+int p11_find(tool_t *t, CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_HANDLE *out, int max);
+/* One attribute's value into buf; returns its length, or -1 when absent. */
+long p11_attr(tool_t *t, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type, void *buf, size_t cap);
+/* The registry object whose AID is aid; CK_INVALID_HANDLE (message said) when none. */
+CK_OBJECT_HANDLE p11_registry_object(tool_t *t, const uint8_t *aid, size_t aid_len, int *code);
+/* The card's issuer security domain object. */
+CK_OBJECT_HANDLE p11_isd(tool_t *t, int *code);
+/* Hex argument: returns its length or -1 (message said, EX_USAGE). */
+int tool_hex_arg(tool_t *t, const char *what, const char *hex, uint8_t *out, size_t cap);
+
+/* --- keystore key sets (keysets.c; gp-p11 keys, gp-p11-keys) ------------------- */
+int keysets_run(tool_t *t, const char *cmd, int argc, char **argv);
+/* 0 when cmd is import, generate, list or delete with the right number of arguments */
+int keysets_check_args(const char *cmd, int argc);
+/* PUT KEY through the module (cmd_card.c) */
+int put_key_run(tool_t *t, const char *name, int version, int replace, const char *from_file);
+
+/* --- gp-p11's commands --------------------------------------------------------- */
+int cmd_list(tool_t *t, int argc, char **argv);
+int cmd_info(tool_t *t, int argc, char **argv);
+int cmd_install(tool_t *t, int argc, char **argv, int load_only);
+int cmd_delete(tool_t *t, int argc, char **argv);
+int cmd_lock(tool_t *t, int argc, char **argv, int lock);
+int cmd_store_data(tool_t *t, int argc, char **argv);
+int cmd_card_state(tool_t *t, int argc, char **argv, const char *which);
+int cmd_put_key(tool_t *t, int argc, char **argv);
+int cmd_apdu(tool_t *t, int argc, char **argv);
+
+#endif
