@@ -65,27 +65,14 @@ static uint8_t *read_file(tool_t *t, const char *path, size_t max, size_t *len)
 
 static void say_entry(tool_t *t, CK_OBJECT_HANDLE o, const char *verb)
 {
-    uint8_t aid[GP_AID_MAX], lc = 0;
-    CK_ULONG kind = 0;
-    long al = p11_attr(t, o, CKA_GP_AID, aid, sizeof aid);
-    p11_attr(t, o, CKA_GP_LIFECYCLE, &lc, 1);
-    p11_attr(t, o, CKA_GP_KIND, &kind, sizeof kind);
     gp_entry_t e;
-    memset(&e, 0, sizeof e);
-    e.p1 = kind == GP_KIND_ISD ? GP_STATUS_ISD : kind == GP_KIND_LOAD_FILE ? GP_STATUS_ELF
-                                                                           : GP_STATUS_APPS;
-    e.priv[0] = kind == GP_KIND_SSD ? 0x80 : 0;
-    e.lifecycle = lc;
-    char hex[2 * GP_AID_MAX + 1] = "";
-    if (al > 0)
-        hex_encode(aid, (size_t)al, hex);
+    p11_entry(t, o, &e);
+    char hex[2 * GP_AID_MAX + 1];
+    hex_encode(e.aid, e.aid_len, hex);
     json_obj(&t->j, NULL);
     json_str(&t->j, "aid", hex);
     json_str(&t->j, "kind", gp_entry_kind(&e));
-    json_obj(&t->j, "lifecycle");
-    json_hex(&t->j, "value", &lc, 1);
-    json_str(&t->j, "name", gp_lifecycle_name(&e));
-    json_end(&t->j, '}');
+    json_lifecycle(&t->j, &e);
     json_end(&t->j, '}');
     if (!t->json)
         printf("%s %s %s (%s)\n", verb, gp_entry_kind(&e), hex, gp_lifecycle_name(&e));
@@ -140,9 +127,7 @@ int cmd_install(tool_t *t, int argc, char **argv, int load_only)
     if (argc == 1 && !(cap = read_file(t, argv[0], GP_CAP_FILE_MAX, &cap_len)))
         return EX_USAGE;
 
-    int code = p11_open(t);
-    if (code == EX_OK)
-        code = p11_login(t);
+    int code = p11_start(t);
     if (code != EX_OK) {
         free(cap);
         return code;
@@ -230,9 +215,7 @@ static CK_OBJECT_HANDLE entry_arg(tool_t *t, const char *what, const char *arg, 
         *code = EX_USAGE;
         return CK_INVALID_HANDLE;
     }
-    *code = p11_open(t);
-    if (*code == EX_OK)
-        *code = p11_login(t);
+    *code = p11_start(t);
     if (*code != EX_OK)
         return CK_INVALID_HANDLE;
     CK_OBJECT_HANDLE o = p11_registry_object(t, aid, *al, code);
@@ -351,9 +334,7 @@ int cmd_store_data(tool_t *t, int argc, char **argv)
         free(data);
         return tool_fail(t, EX_USAGE, "store-data: no data");
     }
-    int code = p11_open(t);
-    if (code == EX_OK)
-        code = p11_login(t);
+    int code = p11_start(t);
     CK_OBJECT_HANDLE o = code == EX_OK ? p11_registry_object(t, aid, al, &code)
                                        : CK_INVALID_HANDLE;
     if (o == CK_INVALID_HANDLE) {

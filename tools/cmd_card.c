@@ -39,9 +39,7 @@ int cmd_card_state(tool_t *t, int argc, char **argv, const char *which)
     if (argc != 0)
         return tool_fail(t, EX_USAGE, "%s takes no arguments", which);
     int terminate = !strcmp(which, "terminate-card"), lock = !strcmp(which, "lock-card");
-    int code = p11_open(t);
-    if (code == EX_OK)
-        code = p11_login(t);
+    int code = p11_start(t);
     if (code != EX_OK)
         return code;
     CK_OBJECT_HANDLE isd = p11_isd(t, &code);
@@ -91,9 +89,7 @@ int put_key_run(tool_t *t, const char *name, int version, int replace, const cha
             return tool_fail(t, EX_USAGE, "put-key: no usable key file");
         }
     }
-    int code = p11_open(t);
-    if (code == EX_OK)
-        code = p11_login(t);
+    int code = p11_start(t);
     if (code != EX_OK) {
         ks_wipe(keys, sizeof keys);
         return code;
@@ -199,9 +195,7 @@ int cmd_apdu(tool_t *t, int argc, char **argv)
                                       "use --pin-file FILE or the prompt");
     if (from_stdin)
         t->stdin_taken = 1;
-    int code = p11_open(t);
-    if (code == EX_OK)
-        code = p11_login(t);
+    int code = p11_start(t);
     if (code != EX_OK)
         return code;
     CK_OBJECT_CLASS cls = CKO_SECRET_KEY;

@@ -14,46 +14,23 @@
 
 #define MAX_ENTRIES 256
 
+/* The registry in this order; kind names for JSON */
 static const struct {
     CK_ULONG kind;
-    uint8_t p1;
-    const char *key; /* JSON */
+    const char *key;
 } kinds[] = {
-    {GP_KIND_ISD, GP_STATUS_ISD, "isd"},
-    {GP_KIND_SSD, GP_STATUS_APPS, "sd"},
-    {GP_KIND_APP, GP_STATUS_APPS, "app"},
-    {GP_KIND_LOAD_FILE, GP_STATUS_ELF, "load-file"},
+    {GP_KIND_ISD, "isd"},
+    {GP_KIND_SSD, "sd"},
+    {GP_KIND_APP, "app"},
+    {GP_KIND_LOAD_FILE, "load-file"},
 };
-
-/* A registry object as scp/ knows it, for its decoding tables. */
-static void read_entry(tool_t *t, CK_OBJECT_HANDLE o, uint8_t p1, gp_entry_t *e,
-                       uint8_t *modules, long *mod_len)
-{
-    memset(e, 0, sizeof *e);
-    e->p1 = p1;
-    long n = p11_attr(t, o, CKA_GP_AID, e->aid, sizeof e->aid);
-    e->aid_len = n > 0 ? (size_t)n : 0;
-    p11_attr(t, o, CKA_GP_LIFECYCLE, &e->lifecycle, 1);
-    n = p11_attr(t, o, CKA_GP_PRIVILEGES, e->priv, sizeof e->priv);
-    e->priv_len = n > 0 ? (size_t)n : 0;
-    n = p11_attr(t, o, CKA_GP_LOAD_FILE, e->elf, sizeof e->elf);
-    e->elf_len = n > 0 ? (size_t)n : 0;
-    *mod_len = p11_attr(t, o, CKA_GP_MODULES, modules, 512);
-}
-
-static void hex_of(const uint8_t *v, size_t len, char *out)
-{
-    hex_encode(v, len, out);
-}
 
 int cmd_list(tool_t *t, int argc, char **argv)
 {
     (void)argv;
     if (argc > 0)
         return tool_fail(t, EX_USAGE, "list takes no arguments");
-    int code = p11_open(t);
-    if (code == EX_OK)
-        code = p11_login(t);
+    int code = p11_start(t);
     if (code != EX_OK)
         return code;
     static const char *const head[] = {"KIND", "AID", "LIFECYCLE", "PRIVILEGES", "FROM / MODULES"};
@@ -73,20 +50,17 @@ int cmd_list(tool_t *t, int argc, char **argv)
         for (int i = 0; i < n; i++) {
             gp_entry_t e;
             uint8_t mods[512];
-            long ml;
-            read_entry(t, objs[i], kinds[k].p1, &e, mods, &ml);
+            p11_entry(t, objs[i], &e);
+            long ml = p11_attr(t, objs[i], CKA_GP_MODULES, mods, sizeof mods);
             char aid[2 * GP_AID_MAX + 1], lc[48], priv[400] = "", more[600] = "";
-            hex_of(e.aid, e.aid_len, aid);
+            hex_encode(e.aid, e.aid_len, aid);
             snprintf(lc, sizeof lc, "%s", gp_lifecycle_name(&e));
             const char *names[24];
             int np = gp_privilege_names(e.priv, e.priv_len, names, 24);
             json_obj(&t->j, NULL);
             json_str(&t->j, "aid", aid);
             json_str(&t->j, "kind", kinds[k].key);
-            json_obj(&t->j, "lifecycle");
-            json_hex(&t->j, "value", &e.lifecycle, 1);
-            json_str(&t->j, "name", lc);
-            json_end(&t->j, '}');
+            json_lifecycle(&t->j, &e);
             if (kinds[k].kind != GP_KIND_LOAD_FILE) {
                 json_obj(&t->j, "privileges");
                 json_hex(&t->j, "value", e.priv, e.priv_len);
@@ -103,7 +77,7 @@ int cmd_list(tool_t *t, int argc, char **argv)
             }
             if (e.elf_len) {
                 char elf[2 * GP_AID_MAX + 1];
-                hex_of(e.elf, e.elf_len, elf);
+                hex_encode(e.elf, e.elf_len, elf);
                 json_str(&t->j, "load_file", elf);
                 snprintf(more, sizeof more, "%s", elf);
             }
@@ -115,7 +89,7 @@ int cmd_list(tool_t *t, int argc, char **argv)
                     if (l == 0 || (long)(p + 1 + (long)l) > ml || l > GP_AID_MAX)
                         break;
                     char m[2 * GP_AID_MAX + 1];
-                    hex_of(mods + p + 1, l, m);
+                    hex_encode(mods + p + 1, l, m);
                     json_str(&t->j, NULL, m);
                     size_t ol = strlen(more);
                     snprintf(more + ol, sizeof more - ol, "%s%s", ol ? " " : "", m);
@@ -131,7 +105,7 @@ int cmd_list(tool_t *t, int argc, char **argv)
     }
     json_end(&t->j, ']');
     if (!t->json)
-        table_print(&tab, stdout);
+        table_print(&tab, stdout, 0, 1);
     table_free(&tab);
     return EX_OK;
 }
@@ -161,12 +135,13 @@ static void field(table_t *tab, const char *name, const char *fmt, ...)
     table_row(tab, name, v);
 }
 
-static void show(tool_t *t, const char *title, table_t *tab)
+/* A section for people: its title, then its table indented (header: the
+ * table has column names worth showing) */
+static void show(tool_t *t, const char *title, table_t *tab, int header)
 {
     if (!t->json) {
         printf("%s\n", title);
-        for (int r = 0; r < tab->rows; r++)
-            printf("  %-32s %s\n", tab->cells[r * 2], tab->cells[r * 2 + 1]);
+        table_print(tab, stdout, 2, header);
     }
     table_free(tab);
 }
@@ -198,7 +173,7 @@ static void info_card(tool_t *t)
     field(&tab, "token", "%s", label);
     field(&tab, "manufacturer", "%s", manuf);
     field(&tab, "serial number", "%s", serial);
-    show(t, "Card", &tab);
+    show(t, "Card", &tab, 0);
 }
 
 static void info_cplc(tool_t *t)
@@ -244,7 +219,7 @@ static void info_cplc(tool_t *t)
         json_end(&t->j, '}');
     }
     json_end(&t->j, '}');
-    show(t, "CPLC (card production life cycle)", &tab);
+    show(t, "CPLC (card production life cycle)", &tab, 0);
 }
 
 static void info_recognition(tool_t *t)
@@ -286,7 +261,7 @@ static void info_recognition(tool_t *t)
     if (r.chip[0])
         field(&tab, "card / chip details", "%s", r.chip);
     json_end(&t->j, '}');
-    show(t, "Card recognition data", &tab);
+    show(t, "Card recognition data", &tab, 0);
 }
 
 static void info_keys(tool_t *t)
@@ -339,24 +314,7 @@ static void info_keys(tool_t *t)
         table_row(&tab, ver, id, type, len);
     }
     json_end(&t->j, ']');
-    if (!t->json) {
-        printf("Keys (key information template)\n  ");
-        /* the table, indented like the other sections */
-        char *buf = NULL;
-        size_t bl = 0;
-        FILE *m = open_memstream(&buf, &bl);
-        if (m) {
-            table_print(&tab, m);
-            fclose(m);
-            for (char *s = buf; *s; s++) {
-                fputc(*s, stdout);
-                if (*s == '\n' && s[1])
-                    fputs("  ", stdout);
-            }
-            free(buf);
-        }
-    }
-    table_free(&tab);
+    show(t, "Keys (key information template)", &tab, 1);
 }
 
 int cmd_info(tool_t *t, int argc, char **argv)
@@ -364,9 +322,7 @@ int cmd_info(tool_t *t, int argc, char **argv)
     (void)argv;
     if (argc > 0)
         return tool_fail(t, EX_USAGE, "info takes no arguments");
-    int code = p11_open(t);
-    if (code == EX_OK)
-        code = p11_login(t);
+    int code = p11_start(t);
     if (code != EX_OK)
         return code;
     info_card(t);

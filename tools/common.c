@@ -124,6 +124,14 @@ void json_close(json_t *j, FILE *out)
     j->buf = NULL;
 }
 
+void json_lifecycle(json_t *j, const gp_entry_t *e)
+{
+    json_obj(j, "lifecycle");
+    json_hex(j, "value", &e->lifecycle, 1);
+    json_str(j, "name", gp_lifecycle_name(e));
+    json_end(j, '}');
+}
+
 /* --- tables --------------------------------------------------------------------- */
 
 void table_init(table_t *t, int cols, const char *const *head)
@@ -154,7 +162,7 @@ void table_row(table_t *t, ...)
     t->rows++;
 }
 
-void table_print(table_t *t, FILE *out)
+void table_print(table_t *t, FILE *out, int indent, int header)
 {
     size_t w[TABLE_COLS];
     for (int c = 0; c < t->cols; c++) {
@@ -165,7 +173,8 @@ void table_print(table_t *t, FILE *out)
                 w[c] = strlen(s);
         }
     }
-    for (int r = -1; r < t->rows; r++) {
+    for (int r = header ? -1 : 0; r < t->rows; r++) {
+        fprintf(out, "%*s", indent, "");
         for (int c = 0; c < t->cols; c++) {
             const char *s = r < 0 ? t->head[c] : t->cells[r * t->cols + c];
             if (!s)

@@ -53,13 +53,6 @@ static void usage(FILE *o)
             GP_DEFAULT_KEYSTORE_MODULE, GP_P11_MODULE_PATH);
 }
 
-/* Frees what tool_init opened; returns code. */
-static int done(tool_t *t, int code)
-{
-    json_close(&t->j, NULL);
-    return code;
-}
-
 int main(int argc, char **argv)
 {
     tool_t tool, *t = &tool;
@@ -81,7 +74,7 @@ int main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     if (tool_pin_on_command_line(t->prog, argc, argv))
-        return done(t, 2);
+        return tool_finish(t, 2);
     int c;
     while ((c = getopt_long(argc, argv, "m:t:p:g:h", opts, NULL)) != -1) {
         switch (c) {
@@ -93,13 +86,13 @@ int main(int argc, char **argv)
         case 'm': t->ks_module = optarg; break;
         case 't': t->ks_token = optarg; break;
         case 'p': t->pin_file = optarg; break;
-        case 'h': usage(stdout); return done(t, 0);
-        default: usage(stderr); return done(t, 2);
+        case 'h': usage(stdout); return tool_finish(t, 0);
+        default: usage(stderr); return tool_finish(t, 2);
         }
     }
     if (optind >= argc) {
         usage(stderr);
-        return done(t, 2);
+        return tool_finish(t, 2);
     }
     const char *cmd = argv[optind++];
     int nargs = argc - optind;
@@ -107,7 +100,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "put-key") == 0) {
         if (nargs != 1 || version < 1 || version > 0x7F || replace < 0 || replace > 0x7F) {
             fprintf(stderr, "gp-p11-keys: put-key NAME --version N (1 to 127) [--replace M]\n");
-            return done(t, 2);
+            return tool_finish(t, 2);
         }
         code = put_key_run(t, argv[optind], version, replace, from_file);
         p11_close(t);
@@ -116,9 +109,9 @@ int main(int argc, char **argv)
             fprintf(stderr, "gp-p11-keys: unknown command '%s' or wrong number of arguments "
                             "(import NAME [FILE], generate NAME, list, delete NAME, put-key); "
                             "see --help\n", cmd);
-            return done(t, 2);
+            return tool_finish(t, 2);
         }
         code = keysets_run(t, cmd, nargs, argv + optind);
     }
-    return done(t, code == EX_OK ? 0 : 1);
+    return tool_finish(t, code == EX_OK ? 0 : 1);
 }

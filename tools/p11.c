@@ -212,6 +212,29 @@ int p11_login(tool_t *t)
     return tool_fail_rv(t, rv, "login", 0);
 }
 
+int p11_start(tool_t *t)
+{
+    int code = p11_open(t);
+    return code == EX_OK ? p11_login(t) : code;
+}
+
+CK_ULONG p11_entry(tool_t *t, CK_OBJECT_HANDLE o, gp_entry_t *e)
+{
+    CK_ULONG kind = 0;
+    memset(e, 0, sizeof *e);
+    p11_attr(t, o, CKA_GP_KIND, &kind, sizeof kind);
+    e->p1 = kind == GP_KIND_ISD ? GP_STATUS_ISD : kind == GP_KIND_LOAD_FILE ? GP_STATUS_ELF
+                                                                           : GP_STATUS_APPS;
+    long n = p11_attr(t, o, CKA_GP_AID, e->aid, sizeof e->aid);
+    e->aid_len = n > 0 ? (size_t)n : 0;
+    p11_attr(t, o, CKA_GP_LIFECYCLE, &e->lifecycle, 1);
+    n = p11_attr(t, o, CKA_GP_PRIVILEGES, e->priv, sizeof e->priv);
+    e->priv_len = n > 0 ? (size_t)n : 0;
+    n = p11_attr(t, o, CKA_GP_LOAD_FILE, e->elf, sizeof e->elf);
+    e->elf_len = n > 0 ? (size_t)n : 0;
+    return kind;
+}
+
 void p11_close(tool_t *t)
 {
     if (t->f) {

@@ -9,6 +9,8 @@
 #include <p11-kit/pkcs11.h>
 #include <p11-kit/uri.h>
 
+#include "scp/registry.h"
+
 /* Exit codes (gp-p11(1), EXIT STATUS). */
 enum tool_exit {
     EX_OK = 0,
@@ -54,7 +56,8 @@ typedef struct {
 
 void table_init(table_t *t, int cols, const char *const *head);
 void table_row(table_t *t, ...); /* cols strings */
-void table_print(table_t *t, FILE *out);
+/* indent spaces before every line; the header line only when header */
+void table_print(table_t *t, FILE *out, int indent, int header);
 void table_free(table_t *t);
 
 /* --- options of the commands (gp-p11.c parses them all; each command takes its own) */
@@ -140,6 +143,7 @@ int tool_read_key_file(const char *prog, const char *file, uint8_t keys[3][16]);
 /* --- the gp-p11 module over PKCS#11 (p11.c) ---------------------------------- */
 int p11_open(tool_t *t);   /* load, initialise, choose the token, open a session */
 int p11_login(tool_t *t);
+int p11_start(tool_t *t);  /* p11_open, then p11_login */
 void p11_close(tool_t *t);
 /* Finds objects matching tmpl; returns how many (at most max), or -1. */
 int p11_find(tool_t *t, CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_HANDLE *out, int max);
@@ -147,6 +151,11 @@ int p11_find(tool_t *t, CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_HANDLE *out, i
 long p11_attr(tool_t *t, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type, void *buf, size_t cap);
 /* The registry object whose AID is aid; CK_INVALID_HANDLE (message said) when none. */
 CK_OBJECT_HANDLE p11_registry_object(tool_t *t, const uint8_t *aid, size_t aid_len, int *code);
+/* A registry object read into scp/'s form, for its decoding tables (kind,
+ * lifecycle and privilege names); returns its GP_KIND_*. */
+CK_ULONG p11_entry(tool_t *t, CK_OBJECT_HANDLE o, gp_entry_t *e);
+/* "lifecycle": {"value": "07", "name": "SELECTABLE"} */
+void json_lifecycle(json_t *j, const gp_entry_t *e);
 /* The card's issuer security domain object. */
 CK_OBJECT_HANDLE p11_isd(tool_t *t, int *code);
 /* Hex argument: returns its length or -1 (message said, EX_USAGE). */
