@@ -481,6 +481,37 @@ static void test_lifecycle(void **state)
     f->C_CloseSession(s);
 }
 
+static CK_ULONG device_error(CK_SESSION_HANDLE s)
+{
+    CK_SESSION_INFO si;
+    assert_int_equal(f->C_GetSessionInfo(s, &si), CKR_OK);
+    return si.ulDeviceError;
+}
+
+/* ulDeviceError: the status word of the card's refusal that failed this
+ * session's last call; 0 when the call succeeded or failed for another reason */
+static void test_device_error(void **state)
+{
+    (void)state;
+    CK_SESSION_HANDLE s = login(0), other;
+    assert_int_equal(f->C_OpenSession(slot_of(0), CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL,
+                                      &other), CKR_OK);
+    CK_OBJECT_HANDLE elf = find(s, CKO_DATA, "F000000002"); /* its application F00000000201 remains */
+    assert_int_equal(device_error(s), 0);
+    assert_int_equal(f->C_DestroyObject(s, elf), CKR_ACTION_PROHIBITED); /* DELETE: 6985 */
+    assert_int_equal(device_error(s), 0x6985);
+    assert_int_equal(device_error(s), 0x6985); /* reading it changes nothing */
+    assert_int_equal(device_error(other), 0);   /* nor is it another session's */
+    set_lifecycle(s, elf, 0x80, CKR_ACTION_PROHIBITED); /* refused by gp-p11, not the card */
+    assert_int_equal(device_error(s), 0);
+    assert_int_equal(f->C_DestroyObject(s, elf), CKR_ACTION_PROHIBITED);
+    assert_int_equal(device_error(s), 0x6985);
+    assert_int_not_equal(find(s, CKO_DATA, "CPLC"), CK_INVALID_HANDLE); /* a call that succeeds */
+    assert_int_equal(device_error(s), 0);
+    f->C_CloseSession(other);
+    f->C_CloseSession(s);
+}
+
 static void test_key_versions_and_put_key_misuse(void **state)
 {
     (void)state;
@@ -556,6 +587,7 @@ int main(void)
         cmocka_unit_test(test_random),
         cmocka_unit_test(test_last_session_logs_out),
         cmocka_unit_test(test_lifecycle),
+        cmocka_unit_test(test_device_error),
         cmocka_unit_test(test_key_versions_and_put_key_misuse),
         cmocka_unit_test(test_card_removed_mid_session),
         cmocka_unit_test(test_terminate_card),
