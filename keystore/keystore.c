@@ -37,6 +37,7 @@ struct ks_session {
     ks_t *ks;
     CK_SESSION_HANDLE h;
     struct ks_session *next; /* in ks->sessions */
+    unsigned long calls;     /* PKCS#11 calls of key operations (ks_session_calls) */
     char err[KS_ERRLEN];
 };
 
@@ -460,6 +461,13 @@ void ks_session_close(ks_session_t *s)
 
 const char *ks_session_error(const ks_session_t *s) { return s->err; }
 CK_SESSION_HANDLE ks_session_handle(const ks_session_t *s) { return s->h; }
+unsigned long ks_session_calls(const ks_session_t *s) { return s->calls; }
+
+int ks_has_mechanism(ks_session_t *s, CK_MECHANISM_TYPE m)
+{
+    CK_MECHANISM_INFO info;
+    return s->ks->f->C_GetMechanismInfo(s->ks->slot, m, &info) == CKR_OK;
+}
 
 /* Finds objects of class CKO_SECRET_KEY with this label on the token. */
 static CK_RV find_secret_by_label(ks_session_t *s, const char *label, CK_OBJECT_HANDLE *hs,
@@ -520,12 +528,27 @@ CK_RV ks_find_keyset(ks_session_t *s, const char *name, ks_keyset_t *out)
             return CKR_KEY_HANDLE_INVALID;
         }
         CK_KEY_TYPE kt = 0;
-        CK_ATTRIBUTE a = {CKA_KEY_TYPE, &kt, sizeof kt};
-        rv = s->ks->f->C_GetAttributeValue(s->h, h[0], &a, 1);
-        if (rv != CKR_OK || kt != CKK_DES2) {
-            seterr(s->err, "key \"%s\" is not a double-length DES key (CKK_DES2)", label);
+        CK_ULONG vl = 0;
+        CK_ATTRIBUTE a[2] = {{CKA_KEY_TYPE, &kt, sizeof kt}, {CKA_VALUE_LEN, &vl, sizeof vl}};
+        rv = s->ks->f->C_GetAttributeValue(s->h, h[0], a, 1);
+        if (rv == CKR_OK && kt == CKK_AES)
+            rv = s->ks->f->C_GetAttributeValue(s->h, h[0], a + 1, 1);
+        if (rv != CKR_OK || (kt != CKK_DES2 && kt != CKK_AES) ||
+            (kt == CKK_AES && vl != 16 && vl != 24 && vl != 32)) {
+            seterr(s->err, "key \"%s\" is neither a double-length DES key (CKK_DES2, SCP02) nor "
+                           "an AES key of 128, 192 or 256 bits (CKK_AES, SCP03)", label);
             return CKR_KEY_TYPE_INCONSISTENT;
         }
+        int aes = kt == CKK_AES;
+        size_t len = aes ? (size_t)vl : 16;
+        if (r > 0 && (aes != out->aes || len != out->len)) {
+            seterr(s->err, "key set \"%s\" mixes key types or lengths: %s is %s-%zu, %s/enc "
+                           "%s-%zu; the three keys of a set are of one kind", name, label,
+                   aes ? "AES" : "DES", len * 8, name, out->aes ? "AES" : "DES", out->len * 8);
+            return CKR_KEY_TYPE_INCONSISTENT;
+        }
+        out->aes = aes;
+        out->len = len;
         *slots[r] = h[0];
     }
     return CKR_OK;
@@ -570,6 +593,38 @@ CK_RV ks_sha1(ks_session_t *s, const uint8_t *data, size_t len, uint8_t out[20])
     return digest(s, CKM_SHA_1, "SHA-1", data, len, NULL, 0, out, 20);
 }
 
+/* A session key derived from base: CKA_TOKEN false, sensitive, not
+ * extractable, the usages of use (KS_USE_*) and no other; key_len 0 for a
+ * key type of fixed length. */
+static CK_RV derive_session_key(ks_session_t *s, CK_MECHANISM *m, CK_OBJECT_HANDLE base,
+                                CK_KEY_TYPE kt, size_t key_len, unsigned use, CK_OBJECT_HANDLE *out)
+{
+    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+    CK_ULONG vl = key_len;
+    CK_BBOOL f = CK_FALSE, t = CK_TRUE;
+    CK_BBOOL u[6];
+    for (int i = 0; i < 6; i++)
+        u[i] = (use >> i) & 1 ? CK_TRUE : CK_FALSE;
+    CK_ATTRIBUTE tmpl[] = {
+        {CKA_CLASS, &cls, sizeof cls},
+        {CKA_KEY_TYPE, &kt, sizeof kt},
+        {CKA_TOKEN, &f, sizeof f},
+        {CKA_PRIVATE, &t, sizeof t},
+        {CKA_SENSITIVE, &t, sizeof t},
+        {CKA_EXTRACTABLE, &f, sizeof f},
+        {CKA_ENCRYPT, &u[0], 1},
+        {CKA_DECRYPT, &u[1], 1},
+        {CKA_SIGN, &u[2], 1},
+        {CKA_VERIFY, &u[3], 1},
+        {CKA_WRAP, &u[4], 1},
+        {CKA_DERIVE, &u[5], 1},
+        {CKA_VALUE_LEN, &vl, sizeof vl},
+    };
+    CK_ULONG n = sizeof tmpl / sizeof tmpl[0] - (key_len ? 0 : 1);
+    s->calls++;
+    return s->ks->f->C_DeriveKey(s->h, m, base, tmpl, n, out);
+}
+
 CK_RV ks_derive_des2(ks_session_t *s, CK_OBJECT_HANDLE base, enum ks_derive_mode mode,
                      const uint8_t data[16], int usage_wrap, int usage_derive,
                      CK_OBJECT_HANDLE *out)
@@ -593,27 +648,57 @@ CK_RV ks_derive_des2(ks_session_t *s, CK_OBJECT_HANDLE base, enum ks_derive_mode
         m.pParameter = &ecb;
         m.ulParameterLen = sizeof ecb;
     }
-    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
-    CK_KEY_TYPE kt = CKK_DES2;
-    CK_BBOOL f = CK_FALSE, t = CK_TRUE;
-    CK_BBOOL wrap = usage_wrap ? CK_TRUE : CK_FALSE, derive = usage_derive ? CK_TRUE : CK_FALSE;
-    CK_ATTRIBUTE tmpl[] = {
-        {CKA_CLASS, &cls, sizeof cls},
-        {CKA_KEY_TYPE, &kt, sizeof kt},
-        {CKA_TOKEN, &f, sizeof f},
-        {CKA_PRIVATE, &t, sizeof t},
-        {CKA_SENSITIVE, &t, sizeof t},
-        {CKA_EXTRACTABLE, &f, sizeof f},
-        {CKA_ENCRYPT, &t, sizeof t},
-        {CKA_DECRYPT, &f, sizeof f},
-        {CKA_WRAP, &wrap, sizeof wrap},
-        {CKA_DERIVE, &derive, sizeof derive},
-    };
-    CK_RV rv = s->ks->f->C_DeriveKey(s->h, &m, base, tmpl, sizeof tmpl / sizeof tmpl[0], out);
+    unsigned use = KS_USE_ENCRYPT | (usage_wrap ? KS_USE_WRAP : 0) |
+                   (usage_derive ? KS_USE_DERIVE : 0);
+    CK_RV rv = derive_session_key(s, &m, base, CKK_DES2, 0, use, out);
     if (rv != CKR_OK)
         seterr(s->err, "keystore: key derivation (%s) failed: %s",
                mode == KS_DERIVE_CBC ? "CKM_DES3_CBC_ENCRYPT_DATA" : "CKM_DES3_ECB_ENCRYPT_DATA",
                ks_rv_name(rv));
+    return rv;
+}
+
+static const char *mech_name(CK_MECHANISM_TYPE m)
+{
+    switch (m) {
+    case CKM_DES3_ECB: return "3DES-ECB";
+    case CKM_DES3_CBC: return "3DES-CBC";
+    case CKM_AES_ECB: return "AES-ECB";
+    case CKM_AES_CBC: return "AES-CBC";
+    case CKM_AES_CMAC: return "AES-CMAC";
+    case CKM_AES_CBC_ENCRYPT_DATA: return "CKM_AES_CBC_ENCRYPT_DATA";
+    default: return "the keystore mechanism";
+    }
+}
+
+CK_RV ks_cipher(ks_session_t *s, CK_MECHANISM_TYPE mech, CK_OBJECT_HANDLE key, const uint8_t *iv,
+                size_t ivlen, int encrypt, const uint8_t *in, size_t len, uint8_t *out)
+{
+    uint8_t ivb[16];
+    if (len == 0 || ivlen > sizeof ivb)
+        return CKR_DATA_LEN_RANGE;
+    if (ivlen)
+        memcpy(ivb, iv, ivlen);
+    CK_MECHANISM m = {mech, ivlen ? ivb : NULL, ivlen};
+    uint8_t *tmp = malloc(len);
+    if (!tmp)
+        return CKR_HOST_MEMORY;
+    CK_FUNCTION_LIST_PTR f = s->ks->f;
+    CK_ULONG outlen = len;
+    s->calls += 2;
+    CK_RV rv = encrypt ? f->C_EncryptInit(s->h, &m, key) : f->C_DecryptInit(s->h, &m, key);
+    if (rv == CKR_OK)
+        rv = encrypt ? f->C_Encrypt(s->h, (CK_BYTE_PTR)in, len, tmp, &outlen)
+                     : f->C_Decrypt(s->h, (CK_BYTE_PTR)in, len, tmp, &outlen);
+    if (rv == CKR_OK && outlen != len)
+        rv = CKR_FUNCTION_FAILED;
+    if (rv == CKR_OK)
+        memcpy(out, tmp, len);
+    else
+        seterr(s->err, "keystore: %s %s failed: %s", mech_name(mech),
+               encrypt ? "encryption" : "decryption", ks_rv_name(rv));
+    ks_wipe(tmp, len); /* may be plaintext of a decryption */
+    free(tmp);
     return rv;
 }
 
@@ -622,30 +707,65 @@ CK_RV ks_encrypt(ks_session_t *s, CK_OBJECT_HANDLE key, const uint8_t iv[8],
 {
     if (len == 0 || len % 8 != 0)
         return CKR_DATA_LEN_RANGE;
-    uint8_t ivb[8];
-    CK_MECHANISM m = {CKM_DES3_ECB, NULL, 0};
-    if (iv) {
-        memcpy(ivb, iv, 8);
-        m.mechanism = CKM_DES3_CBC;
-        m.pParameter = ivb;
-        m.ulParameterLen = 8;
-    }
-    uint8_t *tmp = malloc(len);
-    if (!tmp)
-        return CKR_HOST_MEMORY;
+    return ks_cipher(s, iv ? CKM_DES3_CBC : CKM_DES3_ECB, key, iv, iv ? 8 : 0, 1, in, len, out);
+}
+
+CK_RV ks_sign(ks_session_t *s, CK_MECHANISM_TYPE mech, CK_OBJECT_HANDLE key, const uint8_t *data,
+              size_t len, uint8_t *mac, size_t maclen)
+{
+    CK_MECHANISM m = {mech, NULL, 0};
     CK_FUNCTION_LIST_PTR f = s->ks->f;
-    CK_RV rv = f->C_EncryptInit(s->h, &m, key);
-    CK_ULONG outlen = len;
+    uint8_t buf[64];
+    CK_ULONG n = sizeof buf;
+    s->calls += 2;
+    CK_RV rv = f->C_SignInit(s->h, &m, key);
     if (rv == CKR_OK)
-        rv = f->C_Encrypt(s->h, (CK_BYTE_PTR)in, len, tmp, &outlen);
-    if (rv == CKR_OK && outlen != len)
+        rv = f->C_Sign(s->h, (CK_BYTE_PTR)data, len, buf, &n);
+    if (rv == CKR_OK && n < maclen)
         rv = CKR_FUNCTION_FAILED;
     if (rv == CKR_OK)
-        memcpy(out, tmp, len);
+        memcpy(mac, buf, maclen);
     else
-        seterr(s->err, "keystore: %s encryption failed: %s", iv ? "3DES-CBC" : "3DES-ECB",
-               ks_rv_name(rv));
-    free(tmp);
+        seterr(s->err, "keystore: %s failed: %s", mech_name(mech), ks_rv_name(rv));
+    return rv;
+}
+
+CK_RV ks_derive_aes(ks_session_t *s, CK_OBJECT_HANDLE base, const uint8_t iv[16],
+                    const uint8_t *data, size_t len, size_t key_len, unsigned use,
+                    CK_OBJECT_HANDLE *out)
+{
+    CK_AES_CBC_ENCRYPT_DATA_PARAMS p;
+    memcpy(p.iv, iv, 16);
+    p.pData = (CK_BYTE_PTR)data;
+    p.length = len;
+    CK_MECHANISM m = {CKM_AES_CBC_ENCRYPT_DATA, &p, sizeof p};
+    CK_RV rv = derive_session_key(s, &m, base, CKK_AES, key_len, use, out);
+    ks_wipe(&p, sizeof p); /* its data may be key-dependent */
+    if (rv != CKR_OK)
+        seterr(s->err, "keystore: key derivation (CKM_AES_CBC_ENCRYPT_DATA) failed: %s%s",
+               ks_rv_name(rv), rv == CKR_MECHANISM_INVALID ? " (this keystore cannot derive AES "
+                               "keys by encryption, as SCP03 needs)" : "");
+    return rv;
+}
+
+CK_RV ks_wrap(ks_session_t *s, CK_MECHANISM_TYPE mech, const uint8_t *iv, size_t ivlen,
+              CK_OBJECT_HANDLE wrapping_key, CK_OBJECT_HANDLE key, uint8_t *out, size_t *out_len)
+{
+    uint8_t ivb[16];
+    if (ivlen > sizeof ivb)
+        return CKR_ARGUMENTS_BAD;
+    if (ivlen)
+        memcpy(ivb, iv, ivlen);
+    CK_MECHANISM m = {mech, ivlen ? ivb : NULL, ivlen};
+    CK_ULONG n = *out_len;
+    s->calls++;
+    CK_RV rv = s->ks->f->C_WrapKey(s->h, &m, wrapping_key, key, out, &n);
+    if (rv == CKR_OK)
+        *out_len = n;
+    else
+        seterr(s->err, "keystore: C_WrapKey(%s) failed: %s%s", mech_name(mech), ks_rv_name(rv),
+               rv == CKR_KEY_UNEXTRACTABLE ? " (the key was made unextractable)" :
+               rv == CKR_MECHANISM_INVALID ? " (this keystore cannot wrap with it)" : "");
     return rv;
 }
 
@@ -653,6 +773,7 @@ CK_RV ks_destroy(ks_session_t *s, CK_OBJECT_HANDLE h)
 {
     if (h == CK_INVALID_HANDLE)
         return CKR_OK;
+    s->calls++;
     return s->ks->f->C_DestroyObject(s->h, h);
 }
 
@@ -706,13 +827,31 @@ CK_RV ks_key_flags(ks_session_t *s, CK_OBJECT_HANDLE key, ks_key_flags_t *o)
 
 /* --- provisioning --- */
 
+/* The usages a static key of this kind and role carries, every other one
+ * false: a DES key (SCP02) only derives (session keys, diversified card
+ * keys); an AES key (SCP03) derives and encrypts (the KDF's public blocks,
+ * its KCV), and the DEK encrypts and wraps (PUT KEY) instead of deriving. */
+static unsigned role_usage(int aes, enum ks_role role)
+{
+    if (!aes)
+        return KS_USE_DERIVE;
+    return role == KS_ROLE_DEK ? KS_USE_ENCRYPT | KS_USE_WRAP : KS_USE_DERIVE | KS_USE_ENCRYPT;
+}
+
 static CK_RV create_or_generate(ks_session_t *s, const char *set, enum ks_role role,
-                                const uint8_t *value, int wrappable, CK_OBJECT_HANDLE *out)
+                                const uint8_t *value, int wrappable, int aes, size_t len,
+                                CK_OBJECT_HANDLE *out)
 {
     if (!valid_set_name(set)) {
         seterr(s->err, "invalid key set name \"%s\": 1 to %d characters, no '/'", set ? set : "",
                KS_LABEL_MAX - 5);
         return CKR_ARGUMENTS_BAD;
+    }
+    if (!aes)
+        len = 16;
+    if (aes && len != 16 && len != 24 && len != 32) {
+        seterr(s->err, "an AES key has 16, 24 or 32 bytes, not %zu", len);
+        return CKR_KEY_SIZE_RANGE;
     }
     char label[KS_LABEL_MAX];
     snprintf(label, sizeof label, "%s/%s", set, ks_role_names[role]);
@@ -727,21 +866,25 @@ static CK_RV create_or_generate(ks_session_t *s, const char *set, enum ks_role r
         seterr(s->err, "key \"%s\" already exists in the keystore: delete the key set first", label);
         return CKR_ATTRIBUTE_VALUE_INVALID;
     }
-    /* Least privilege: a static or master key only derives (session keys,
-     * diversified card keys); every other usage is set false, not left to the
-     * keystore's defaults. Its KCV comes from CKA_CHECK_VALUE (ks_kcv). Where
-     * the keystore knows PKCS#11 3.0's CKA_DERIVE_TEMPLATE, whatever is
-     * derived from it must be sensitive and unextractable too. */
+    /* Least privilege (role_usage): every usage is set, not left to the
+     * keystore's defaults. Where the keystore knows PKCS#11 3.0's
+     * CKA_DERIVE_TEMPLATE, whatever is derived from the key must be sensitive
+     * and unextractable too. */
     CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
-    CK_KEY_TYPE kt = CKK_DES2;
+    CK_KEY_TYPE kt = aes ? CKK_AES : CKK_DES2;
+    CK_ULONG vl = len;
     CK_BBOOL t = CK_TRUE, f = CK_FALSE;
     CK_BBOOL extractable = wrappable ? CK_TRUE : CK_FALSE;
-    uint8_t copy[16];
+    unsigned use = role_usage(aes, role);
+    CK_BBOOL u[6];
+    for (int i = 0; i < 6; i++)
+        u[i] = (use >> i) & 1 ? CK_TRUE : CK_FALSE;
+    uint8_t copy[32];
     CK_ATTRIBUTE derived[] = {
         {CKA_SENSITIVE, &t, sizeof t},
         {CKA_EXTRACTABLE, &f, sizeof f},
     };
-    CK_ATTRIBUTE tmpl[] = {
+    CK_ATTRIBUTE tmpl[20] = {
         {CKA_CLASS, &cls, sizeof cls},
         {CKA_KEY_TYPE, &kt, sizeof kt},
         {CKA_TOKEN, &t, sizeof t},
@@ -749,28 +892,29 @@ static CK_RV create_or_generate(ks_session_t *s, const char *set, enum ks_role r
         {CKA_LABEL, label, strlen(label)},
         {CKA_SENSITIVE, &t, sizeof t},
         {CKA_EXTRACTABLE, &extractable, sizeof extractable},
-        {CKA_DERIVE, &t, sizeof t},
-        {CKA_ENCRYPT, &f, sizeof f},
-        {CKA_DECRYPT, &f, sizeof f},
-        {CKA_SIGN, &f, sizeof f},
-        {CKA_VERIFY, &f, sizeof f},
-        {CKA_WRAP, &f, sizeof f},
+        {CKA_ENCRYPT, &u[0], 1},
+        {CKA_DECRYPT, &u[1], 1},
+        {CKA_SIGN, &u[2], 1},
+        {CKA_VERIFY, &u[3], 1},
+        {CKA_WRAP, &u[4], 1},
+        {CKA_DERIVE, &u[5], 1},
         {CKA_UNWRAP, &f, sizeof f},
-        {CKA_DERIVE_TEMPLATE, derived, sizeof derived},
-        {CKA_VALUE, copy, sizeof copy}, /* import only: key bytes go into the token */
     };
-    CK_ULONG nt = sizeof tmpl / sizeof tmpl[0];
-    if (value)
-        memcpy(copy, value, 16);
+    CK_ULONG base = 14;
+    if (value) {
+        memcpy(copy, value, len);
+        tmpl[base++] = (CK_ATTRIBUTE){CKA_VALUE, copy, len}; /* import only: key bytes go in */
+    } else if (aes) {
+        tmpl[base++] = (CK_ATTRIBUTE){CKA_VALUE_LEN, &vl, sizeof vl};
+    }
+    tmpl[base] = (CK_ATTRIBUTE){CKA_DERIVE_TEMPLATE, derived, sizeof derived};
     for (int with_template = s->ks->no_derive_template ? 0 : 1;; with_template = 0) {
-        if (!with_template) /* without CKA_DERIVE_TEMPLATE: the value moves up */
-            tmpl[nt - 2] = tmpl[nt - 1];
-        CK_ULONG na = with_template ? nt : nt - 1;
+        CK_ULONG na = with_template ? base + 1 : base;
         if (value) {
             rv = s->ks->f->C_CreateObject(s->h, tmpl, na, &h);
         } else {
-            CK_MECHANISM m = {CKM_DES2_KEY_GEN, NULL, 0};
-            rv = s->ks->f->C_GenerateKey(s->h, &m, tmpl, na - 1, &h);
+            CK_MECHANISM m = {aes ? CKM_AES_KEY_GEN : CKM_DES2_KEY_GEN, NULL, 0};
+            rv = s->ks->f->C_GenerateKey(s->h, &m, tmpl, na, &h);
         }
         if (!with_template || (rv != CKR_ATTRIBUTE_TYPE_INVALID && rv != CKR_TEMPLATE_INCONSISTENT &&
                                rv != CKR_ATTRIBUTE_VALUE_INVALID))
@@ -783,8 +927,7 @@ static CK_RV create_or_generate(ks_session_t *s, const char *set, enum ks_role r
         CK_BBOOL got[8];
         CK_ATTRIBUTE_TYPE types[8] = {CKA_SENSITIVE, CKA_EXTRACTABLE, CKA_DERIVE, CKA_ENCRYPT,
                                       CKA_DECRYPT, CKA_SIGN, CKA_WRAP, CKA_UNWRAP};
-        CK_BBOOL want[8] = {CK_TRUE, extractable, CK_TRUE, CK_FALSE,
-                            CK_FALSE, CK_FALSE, CK_FALSE, CK_FALSE};
+        CK_BBOOL want[8] = {CK_TRUE, extractable, u[5], u[0], CK_FALSE, CK_FALSE, u[4], CK_FALSE};
         CK_ATTRIBUTE back[8];
         for (int i = 0; i < 8; i++) {
             back[i].type = types[i];
@@ -798,7 +941,8 @@ static CK_RV create_or_generate(ks_session_t *s, const char *set, enum ks_role r
         if (!same) {
             s->ks->f->C_DestroyObject(s->h, h);
             seterr(s->err, "the keystore did not give key %s the usages asked for (sensitive, "
-                           "derive only): it is not kept", label);
+                           "%s only): it is not kept", label,
+                   !aes ? "derive" : role == KS_ROLE_DEK ? "encrypt and wrap" : "derive and encrypt");
             return CKR_GENERAL_ERROR;
         }
     }
@@ -812,17 +956,25 @@ static CK_RV create_or_generate(ks_session_t *s, const char *set, enum ks_role r
 
 CK_RV ks_import_key(ks_session_t *s, const char *set, enum ks_role role, const uint8_t value[16])
 {
-    return create_or_generate(s, set, role, value, 0, NULL);
+    return create_or_generate(s, set, role, value, 0, 0, 16, NULL);
 }
 
 CK_RV ks_generate_key(ks_session_t *s, const char *set, enum ks_role role)
 {
-    return create_or_generate(s, set, role, NULL, 0, NULL);
+    return create_or_generate(s, set, role, NULL, 0, 0, 16, NULL);
 }
 
 CK_RV ks_create_keyset(ks_session_t *s, const char *name, const uint8_t *values, int wrappable,
                        ks_keyset_t *out)
 {
+    ks_keyset_t des = {CK_INVALID_HANDLE, CK_INVALID_HANDLE, CK_INVALID_HANDLE, 0, 16};
+    return ks_create_keyset_like(s, name, &des, values, wrappable, out);
+}
+
+CK_RV ks_create_keyset_like(ks_session_t *s, const char *name, const ks_keyset_t *like,
+                            const uint8_t *values, int wrappable, ks_keyset_t *out)
+{
+    size_t len = like->aes ? (like->len ? like->len : 16) : 16;
     CK_OBJECT_HANDLE h[3] = {CK_INVALID_HANDLE, CK_INVALID_HANDLE, CK_INVALID_HANDLE};
     if (!valid_set_name(name)) {
         seterr(s->err, "invalid key set name \"%s\": 1 to %d characters, no '/'",
@@ -848,11 +1000,13 @@ CK_RV ks_create_keyset(ks_session_t *s, const char *name, const uint8_t *values,
     h[0] = CK_INVALID_HANDLE;
     CK_RV rv = CKR_OK;
     for (int r = 0; r < 3 && rv == CKR_OK; r++)
-        rv = create_or_generate(s, name, (enum ks_role)r, values ? values + 16 * r : NULL,
-                                wrappable, &h[r]);
+        rv = create_or_generate(s, name, (enum ks_role)r, values ? values + len * r : NULL,
+                                wrappable, like->aes, len, &h[r]);
     out->enc = h[0];
     out->mac = h[1];
     out->dek = h[2];
+    out->aes = like->aes;
+    out->len = len;
     if (rv != CKR_OK) {
         char why[KS_ERRLEN];
         memcpy(why, s->err, sizeof why);

@@ -20,9 +20,13 @@ typedef struct ks_session ks_session_t; /* one PKCS#11 session on that token */
 #define KS_ERRLEN 256
 
 /* The three static keys of a key set: token objects labelled NAME/enc,
- * NAME/mac and NAME/dek, each CKO_SECRET_KEY / CKK_DES2. */
+ * NAME/mac and NAME/dek, each CKO_SECRET_KEY: three CKK_DES2 keys (SCP02) or
+ * three CKK_AES keys of one length (SCP03). A key set built by hand with
+ * only the handles is DES (aes 0). */
 typedef struct {
     CK_OBJECT_HANDLE enc, mac, dek;
+    int aes;        /* CKK_AES rather than CKK_DES2 */
+    size_t len;     /* key length in bytes: 16 for DES2; 16, 24 or 32 for AES (0: 16) */
 } ks_keyset_t;
 
 enum ks_role { KS_ROLE_ENC = 0, KS_ROLE_MAC = 1, KS_ROLE_DEK = 2 };
@@ -63,6 +67,11 @@ void ks_session_close(ks_session_t *s);
 const char *ks_session_error(const ks_session_t *s);
 /* The raw PKCS#11 session handle (for tests that probe the keystore). */
 CK_SESSION_HANDLE ks_session_handle(const ks_session_t *s);
+/* How many PKCS#11 calls the session's key operations have made so far (a
+ * keystore across a network pays a round trip for each). */
+unsigned long ks_session_calls(const ks_session_t *s);
+/* Does the keystore offer mechanism m (C_GetMechanismInfo)? */
+int ks_has_mechanism(ks_session_t *s, CK_MECHANISM_TYPE m);
 
 /* Looks up NAME/enc, NAME/mac, NAME/dek; a missing or wrongly typed key is
  * CKR_KEY_HANDLE_INVALID with a message naming it. */
@@ -86,6 +95,29 @@ CK_RV ks_derive_des2(ks_session_t *s, CK_OBJECT_HANDLE base, enum ks_derive_mode
 CK_RV ks_encrypt(ks_session_t *s, CK_OBJECT_HANDLE key, const uint8_t iv[8],
                  const uint8_t *in, size_t len, uint8_t *out);
 CK_RV ks_destroy(ks_session_t *s, CK_OBJECT_HANDLE h);
+/* One C_EncryptInit/C_Encrypt (or decrypt) pair with mechanism mech and an
+ * IV of ivlen bytes (0: none), in and out of len bytes. out may equal in. */
+CK_RV ks_cipher(ks_session_t *s, CK_MECHANISM_TYPE mech, CK_OBJECT_HANDLE key, const uint8_t *iv,
+                size_t ivlen, int encrypt, const uint8_t *in, size_t len, uint8_t *out);
+/* One C_SignInit/C_Sign pair: a MAC of maclen bytes (CKM_AES_CMAC: 16). */
+CK_RV ks_sign(ks_session_t *s, CK_MECHANISM_TYPE mech, CK_OBJECT_HANDLE key, const uint8_t *data,
+              size_t len, uint8_t *mac, size_t maclen);
+/* Derives a CKK_AES session object of key_len bytes (sensitive, not
+ * extractable) from base by CKM_AES_CBC_ENCRYPT_DATA with iv over len bytes
+ * of data (a multiple of 16). use: KS_USE_* bits, every other usage false. */
+#define KS_USE_ENCRYPT 1u
+#define KS_USE_DECRYPT 2u
+#define KS_USE_SIGN    4u
+#define KS_USE_VERIFY  8u
+#define KS_USE_WRAP    16u
+#define KS_USE_DERIVE  32u
+CK_RV ks_derive_aes(ks_session_t *s, CK_OBJECT_HANDLE base, const uint8_t iv[16],
+                    const uint8_t *data, size_t len, size_t key_len, unsigned use,
+                    CK_OBJECT_HANDLE *out);
+/* C_WrapKey of key under wrapping_key with mech (and iv of ivlen bytes);
+ * *out_len: room in, bytes written out. */
+CK_RV ks_wrap(ks_session_t *s, CK_MECHANISM_TYPE mech, const uint8_t *iv, size_t ivlen,
+              CK_OBJECT_HANDLE wrapping_key, CK_OBJECT_HANDLE key, uint8_t *out, size_t *out_len);
 /* C_WrapKey with CKM_DES3_ECB: key (a CKK_DES2 key) under wrapping_key, 16
  * bytes of ciphertext. CKR_MECHANISM_INVALID where the keystore cannot
  * (SoftHSM 2.6). */
@@ -121,6 +153,13 @@ CK_RV ks_generate_key(ks_session_t *s, const char *set, enum ks_role role);
  * PUT KEY needs to send them to the card; ks_seal_keyset ends that. */
 CK_RV ks_create_keyset(ks_session_t *s, const char *name, const uint8_t *values, int wrappable,
                        ks_keyset_t *out);
+/* The same for a key set of the kind and length of 'like' (its aes and len;
+ * handles ignored): AES keys of 16, 24 or 32 bytes for SCP03, values then
+ * 3 * len bytes. An AES static key may derive and encrypt (SCP03's KDF runs
+ * AES-ECB on public blocks with it, and its KCV is an encryption); the DEK
+ * may encrypt and wrap (PUT KEY sends keys encrypted under it). */
+CK_RV ks_create_keyset_like(ks_session_t *s, const char *name, const ks_keyset_t *like,
+                            const uint8_t *values, int wrappable, ks_keyset_t *out);
 /* Makes the three keys unextractable for good (CKA_EXTRACTABLE TRUE -> FALSE). */
 CK_RV ks_seal_keyset(ks_session_t *s, const ks_keyset_t *k);
 /* Destroys exactly these three keys. */

@@ -7,7 +7,12 @@
 
 size_t ks_pad80(const uint8_t *in, size_t len, uint8_t *out, size_t cap)
 {
-    size_t padded = (len / 8 + 1) * 8;
+    return ks_pad80_to(in, len, out, cap, 8);
+}
+
+size_t ks_pad80_to(const uint8_t *in, size_t len, uint8_t *out, size_t cap, size_t block)
+{
+    size_t padded = (len / block + 1) * block;
     if (padded > cap)
         return 0;
     if (len && out != in)

@@ -46,6 +46,8 @@ CK_RV ks_scp02_diversify(ks_session_t *s, CK_OBJECT_HANDLE master, enum ks_diver
 /* ISO/IEC 9797-1 padding method 2: appends 80 and zeros to a multiple of 8.
  * Returns the padded length, or 0 when it would exceed cap. */
 size_t ks_pad80(const uint8_t *in, size_t len, uint8_t *out, size_t cap);
+/* The same to a multiple of block (16 for AES). */
+size_t ks_pad80_to(const uint8_t *in, size_t len, uint8_t *out, size_t cap, size_t block);
 
 /* ISO/IEC 9797-1 MAC algorithm 1 with 3DES (full triple-DES CBC-MAC), zero
  * IV, padding method 2: the SCP02 card and host cryptograms. */

@@ -75,13 +75,25 @@ static const char *apply(gp_config_t *c, const char *k, const char *v)
     }
     if (!strcmp(k, "security_level")) {
         static const struct { const char *name; uint8_t level; } levels[] = {
-            {"mac", 0x01}, {"mac-enc", 0x03}, {"mac-rmac", 0x11}, {"mac-enc-rmac", 0x13}};
+            {"mac", 0x01}, {"mac-enc", 0x03}, {"mac-rmac", 0x11}, {"mac-enc-rmac", 0x13},
+            {"mac-enc-rmac-renc", 0x33}};
         for (size_t i = 0; i < sizeof levels / sizeof levels[0]; i++)
             if (!strcmp(v, levels[i].name)) {
                 c->security_level = levels[i].level;
                 return NULL;
             }
-        return "needs 'mac', 'mac-enc', 'mac-rmac' or 'mac-enc-rmac'";
+        return "needs 'mac', 'mac-enc', 'mac-rmac', 'mac-enc-rmac' or 'mac-enc-rmac-renc' (SCP03)";
+    }
+    if (!strcmp(k, "scp")) {
+        if (!strcmp(v, "auto"))
+            c->scp = 0;
+        else if (!strcmp(v, "02") || !strcmp(v, "2"))
+            c->scp = 2;
+        else if (!strcmp(v, "03") || !strcmp(v, "3"))
+            c->scp = 3;
+        else
+            return "needs 'auto', '02' or '03'";
+        return NULL;
     }
     if (!strcmp(k, "scp_i")) {
         uint8_t b[1];

@@ -14,7 +14,9 @@ typedef struct {
     int keystore_shared;        /* keystore_instance = shared */
     char key_set[60];
     uint8_t key_version;
-    uint8_t security_level;     /* 0x01 mac, 0x03 mac-enc, 0x11 mac-rmac, 0x13 mac-enc-rmac */
+    uint8_t security_level;     /* 0x01 mac, 0x03 mac-enc, 0x11 mac-rmac, 0x13 mac-enc-rmac,
+                                   0x33 mac-enc-rmac-renc (SCP03) */
+    uint8_t scp;                /* 0 auto, 2 or 3: the secure channel protocol */
     uint8_t scp_i;              /* 0: as the card announces (GET DATA 66) */
     int allow_implicit;         /* scp02_allow: implicit opening may be announced */
     int allow_no_icv_encryption; /* scp02_allow: no ICV encryption may be announced */

@@ -560,7 +560,8 @@ CK_RV C_Logout(CK_SESSION_HANDLE h)
 typedef struct {
     char name[64];
     uint8_t kvn, replace;
-    uint8_t values[48];
+    uint8_t values[96];         /* enc || mac || dek: 3 x 16 (DES, AES-128) or 3 x 32 bytes */
+    size_t values_len;
     int have_values;
 } put_key_t;
 
@@ -597,9 +598,10 @@ static CK_RV parse_put_key(CK_ATTRIBUTE_PTR tmpl, CK_ULONG n, put_key_t *p)
             p->replace = *(CK_BYTE *)a->pValue;
             break;
         case CKA_GP_KEY_VALUES:
-            if (a->ulValueLen != sizeof p->values)
+            if (a->ulValueLen != 48 && a->ulValueLen != 72 && a->ulValueLen != 96)
                 return CKR_ATTRIBUTE_VALUE_INVALID;
-            memcpy(p->values, a->pValue, sizeof p->values);
+            memcpy(p->values, a->pValue, a->ulValueLen);
+            p->values_len = a->ulValueLen;
             p->have_values = 1;
             break;
         default:
@@ -664,7 +666,7 @@ CK_RV C_CreateObject(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR pTemplate, CK_ULONG u
         rv = CKR_FUNCTION_FAILED;
     }
     if (rv == CKR_OK)
-        rv = token_put_key(t, p.name, p.kvn, p.replace, p.values, phObject);
+        rv = token_put_key(t, p.name, p.kvn, p.replace, p.values, p.values_len, phObject);
     ks_wipe(&p, sizeof p);
     return done(t, s, rv);
 }
@@ -966,7 +968,7 @@ CK_RV C_GenerateKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR pMechanism, CK_ATTRIBU
     if (rv == CKR_OK)
         rv = put_key_allowed(s, t);
     if (rv == CKR_OK)
-        rv = token_put_key(t, p.name, p.kvn, p.replace, NULL, phKey);
+        rv = token_put_key(t, p.name, p.kvn, p.replace, NULL, 0, phKey);
     ks_wipe(&p, sizeof p);
     return done(t, s, rv);
 }

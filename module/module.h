@@ -63,6 +63,7 @@ typedef struct {
     int info_loaded;
     CK_TOKEN_INFO info;
     uint8_t scp_i;             /* SCP02 i from the card's recognition data; 0: not read yet */
+    uint8_t card_scp;          /* the protocol the recognition data announces: 2, 3, 0 none */
     uint16_t auth_refused_sw;  /* this card refused EXTERNAL AUTHENTICATE with this SW: no more tries */
     char cin_hex[33];          /* the card's CIN, for messages */
     int logged_in;
@@ -144,10 +145,12 @@ CK_RV token_destroy_object(token_t *t, object_t *o);
 /* CKM_GP_APDU: rw says whether the session may change the card. */
 CK_RV token_apdu(token_t *t, const uint8_t *cmd, size_t len, int rw, uint8_t *rsp, size_t *rsp_len);
 object_t *token_object(token_t *t, CK_OBJECT_HANDLE h);
-/* PUT KEY: values NULL generates the keys inside the keystore and wraps
- * them; else they are the 48 bytes enc || mac || dek (put_key_plaintext). */
+/* PUT KEY: values NULL generates the keys inside the keystore (of the
+ * channel's kind: DES for SCP02, AES of the static keys' length for SCP03)
+ * and wraps them; else they are enc || mac || dek (put_key_plaintext):
+ * 48 bytes of DES (SCP02), 48 or 96 bytes of AES-128 or AES-256 (SCP03). */
 CK_RV token_put_key(token_t *t, const char *name, uint8_t kvn, uint8_t replace,
-                    const uint8_t *values, CK_OBJECT_HANDLE *out);
+                    const uint8_t *values, size_t values_len, CK_OBJECT_HANDLE *out);
 CK_RV token_set_lifecycle(token_t *t, object_t *o, uint8_t value, int confirm_terminate);
 CK_RV keystore_random(uint8_t *buf, size_t len); /* takes M.lock */
 /* for the other card operations (applet.c) */

@@ -578,8 +578,8 @@ CK_RV token_reload(token_t *t)
 
 /* --- login ----------------------------------------------------------------------- */
 
-/* The SCP02 variant the card announces in its recognition data (GET DATA
- * 66), read once per card; i=15 when the card does not say. */
+/* The protocol and i the card announces in its recognition data (GET DATA
+ * 66), read once per card; SCP02 i=15 when the card does not say. */
 static uint8_t card_scp_i(token_t *t)
 {
     if (t->scp_i)
@@ -587,14 +587,36 @@ static uint8_t card_scp_i(token_t *t)
     uint8_t r[RESPONSE_MAX], scp = 0, i = 0;
     size_t rl;
     t->scp_i = 0x15;
+    t->card_scp = 0;
     if (gp_get_data(&t->gp, 0x0066, r, sizeof r, &rl) != SCP_OK ||
-        gp_card_data_scp(r, rl, &scp, &i) != 0)
-        LOG_INFO(t->reader, "the card does not announce its SCP02 options: assuming i=15");
-    else if (scp != 0x02)
-        LOG_WARN(t->reader, "the card announces SCP%02X; gp-p11 speaks SCP02", scp);
-    else
-        t->scp_i = i;
+        gp_card_data_scp(r, rl, &scp, &i) != 0) {
+        LOG_INFO(t->reader, "the card does not announce its secure channel protocol: assuming "
+                            "SCP02 i=15 for DES key sets, SCP03 for AES key sets");
+    } else if (scp != 0x02 && scp != 0x03) {
+        LOG_WARN(t->reader, "the card announces SCP%02X; gp-p11 speaks SCP02 and SCP03", scp);
+    } else {
+        t->card_scp = scp;
+        if (scp == 0x02)
+            t->scp_i = i;
+    }
     return t->scp_i;
+}
+
+/* The protocol of this login: the configuration's, else the key set's kind
+ * (AES keys speak SCP03, DES keys SCP02), else the card's announcement. */
+static uint8_t login_scp(token_t *t)
+{
+    uint8_t i = card_scp_i(t);
+    (void)i;
+    uint8_t scp = M.conf.scp;
+    if (!scp && t->keys.enc != CK_INVALID_HANDLE)
+        scp = t->keys.aes ? 3 : 2;
+    if (!scp)
+        scp = t->card_scp ? t->card_scp : 2;
+    if (t->card_scp && t->card_scp != scp)
+        LOG_INFO(t->reader, "the card announces SCP%02X; this login uses SCP%02X (%s)", t->card_scp,
+                 scp, M.conf.scp ? "scp in the configuration" : "the key set's kind");
+    return scp;
 }
 
 /* No downgrade: the card's announcement (GET DATA 66) is read before any
@@ -624,11 +646,11 @@ static int scp02_variant_allowed(token_t *t, uint8_t i)
 /* A key set bound to this card: NAME@KDD (the key diversification data of
  * INITIALIZE UPDATE) wins over NAME@CIN, which wins over NAME. Called
  * before the card cryptogram is checked. */
-static int bound_keys(void *ctx, const scp02_init_rsp_t *init, ks_keyset_t *keys)
+static int bound_keys(void *ctx, const uint8_t key_div[10], ks_keyset_t *keys)
 {
     token_t *t = ctx;
     char hex[21], name[96];
-    hex_encode(init->key_div, sizeof init->key_div, hex);
+    hex_encode(key_div, 10, hex);
     snprintf(name, sizeof name, "%s@%s", M.conf.key_set, hex);
     ks_keyset_t k;
     if (ks_find_keyset(t->kss, name, &k) != CKR_OK) {
@@ -677,14 +699,22 @@ static CK_RV open_channel(token_t *t, int selected)
                            .select_keys = bound_keys, .select_ctx = t};
     scp_err_t e = selected ? SCP_OK : gp_select(&t->gp, o.isd_aid, o.isd_aid_len);
     if (e == SCP_OK) {
+        o.scp = login_scp(t);
         o.i_param = M.conf.scp_i ? M.conf.scp_i : card_scp_i(t);
-        if (!M.conf.scp_i && !scp02_variant_allowed(t, o.i_param))
+        if (o.scp == 2 && !M.conf.scp_i && !scp02_variant_allowed(t, o.i_param))
             return CKR_FUNCTION_FAILED;
+        if (o.scp == 2 && o.level == 0x33) {
+            LOG_ERR(t->reader, "login refused: security level mac-enc-rmac-renc (33) is SCP03's; "
+                               "this login speaks SCP02 (levels mac, mac-enc, mac-rmac, "
+                               "mac-enc-rmac)");
+            return CKR_FUNCTION_FAILED;
+        }
         e = gp_open_channel(&t->gp, t->kss, &t->keys, &o);
     }
     if (e == SCP_OK) {
-        LOG_INFO(t->reader, "secure channel open: SCP02 i=%02X, security level %02X, key version "
-                            "%u", o.i_param, o.level, t->gp.ch.init.kvn);
+        LOG_INFO(t->reader, "secure channel open: SCP%02X i=%02X, security level %02X, key "
+                            "version %u", gp_channel_scp(&t->gp), gp_channel_i(&t->gp), o.level,
+                 gp_channel_kvn(&t->gp));
         return CKR_OK;
     }
     if (t->gp.auth_refused && !t->auth_refused_sw)
@@ -941,9 +971,10 @@ CK_RV token_apdu(token_t *t, const uint8_t *cmd, size_t len, int rw, uint8_t *rs
 static int card_has_keys(token_t *t, uint8_t kvn, const ks_keyset_t *k)
 {
     uint8_t i = M.conf.scp_i ? M.conf.scp_i : card_scp_i(t);
-    if (!(i & SCP02_I_EXPLICIT))
+    uint8_t scp = gp_channel_scp(&t->gp); /* the protocol PUT KEY went over */
+    if (scp == 2 && !(i & SCP02_I_EXPLICIT))
         return -1; /* implicit opening has no INITIALIZE UPDATE to ask with */
-    gp_channel_opts_t o = {.i_param = i, .level = M.conf.security_level, .kvn = kvn,
+    gp_channel_opts_t o = {.scp = scp, .i_param = i, .level = M.conf.security_level, .kvn = kvn,
                            .isd_aid = M.conf.isd_aid, .isd_aid_len = M.conf.isd_aid_len,
                            .probe_only = 1};
     scp_err_t e = gp_open_channel(&t->gp, t->kss, k, &o);
@@ -979,34 +1010,55 @@ static CK_RV put_key_kept(token_t *t, const ks_keyset_t *ns, uint8_t kvn, CK_OBJ
 }
 
 CK_RV token_put_key(token_t *t, const char *name, uint8_t kvn, uint8_t replace,
-                    const uint8_t *values, CK_OBJECT_HANDLE *out)
+                    const uint8_t *values, size_t values_len, CK_OBJECT_HANDLE *out)
 {
     CK_RV rv = token_ensure_channel(t);
     if (rv != CKR_OK)
         return rv;
+    /* the new keys are of the channel's kind: DES for SCP02; AES for SCP03,
+     * of the static keys' length unless the application gives values */
+    ks_keyset_t like = gp_channel_keys(&t->gp);
+    if (values && like.aes)
+        like.len = values_len / 3;
+    if (values && !like.aes && values_len != 48) {
+        LOG_ERR(t->reader, "PUT KEY: SCP02 key sets are three double-length DES keys: "
+                           "CKA_GP_KEY_VALUES has 48 bytes, not %zu", values_len);
+        return CKR_ATTRIBUTE_VALUE_INVALID;
+    }
+    if (like.aes && like.len == 24) {
+        LOG_ERR(t->reader, "PUT KEY: AES-192 keys are not whole AES blocks, and gp-p11 does not "
+                           "send them; use AES-128 or AES-256 keys (48 or 96 bytes)");
+        return CKR_ATTRIBUTE_VALUE_INVALID;
+    }
     /* generated keys must be wrappable to reach the card (sensitive: never
      * readable), and are sealed once the card has them */
     ks_keyset_t ns;
-    rv = ks_create_keyset(t->kss, name, values, values == NULL, &ns);
+    rv = ks_create_keyset_like(t->kss, name, &like, values, values == NULL, &ns);
     if (rv != CKR_OK) {
         LOG_ERR(t->reader, "PUT KEY: %s", ks_session_error(t->kss));
         return rv == CKR_ATTRIBUTE_VALUE_INVALID || rv == CKR_ARGUMENTS_BAD
                    ? CKR_ATTRIBUTE_VALUE_INVALID : CKR_FUNCTION_FAILED;
     }
-    uint8_t enc[3][16], kcv[3][3];
+    size_t klen = ns.aes ? ns.len : 16;
+    uint8_t enc[3][32], kcv[3][3];
     CK_OBJECT_HANDLE h[3] = {ns.enc, ns.mac, ns.dek};
     for (int r = 0; r < 3 && rv == CKR_OK; r++) {
-        scp_err_t e = values ? scp02_encrypt_key_data(&t->gp.ch, values + 16 * r, 16, enc[r])
-                             : scp02_wrap_key(&t->gp.ch, h[r], enc[r]);
-        if (e == SCP_OK && ks_kcv(t->kss, h[r], kcv[r]) != CKR_OK)
-            e = SCP_E_KEYSTORE;
+        size_t n = sizeof enc[r];
+        scp_err_t e = gp_encrypt_key(&t->gp, values ? values + klen * r : NULL, klen, h[r],
+                                     enc[r], &n);
+        if (e == SCP_OK && n != klen)
+            e = gp_fail(&t->gp, SCP_E_KEYSTORE, "the keystore wrapped a %zu-byte key into %zu "
+                        "bytes", klen, n);
+        if (e == SCP_OK && (ns.aes ? ks_scp03_kcv(t->kss, h[r], kcv[r])
+                                   : ks_kcv(t->kss, h[r], kcv[r])) != CKR_OK)
+            e = gp_fail(&t->gp, SCP_E_KEYSTORE, "key check value: %s", ks_session_error(t->kss));
         if (e != SCP_OK) {
             if (e == SCP_E_UNSUPPORTED)
                 LOG_ERR(t->reader, "PUT KEY: %s. Keys generated inside this keystore cannot be "
                         "sent to the card; with put_key_plaintext = yes, C_CreateObject sends key "
-                        "values the application supplies", scp02_error(&t->gp.ch));
+                        "values the application supplies", gp_error(&t->gp));
             else
-                LOG_ERR(t->reader, "PUT KEY: %s", scp02_error(&t->gp.ch));
+                LOG_ERR(t->reader, "PUT KEY: %s", gp_error(&t->gp));
             rv = CKR_FUNCTION_FAILED;
         }
     }
@@ -1015,7 +1067,7 @@ CK_RV token_put_key(token_t *t, const char *name, uint8_t kvn, uint8_t replace,
         ks_destroy_keyset(t->kss, &ns);
         return rv;
     }
-    scp_err_t e = gp_put_key(&t->gp, replace, kvn, enc, kcv);
+    scp_err_t e = gp_put_key(&t->gp, replace, kvn, ns.aes, klen, enc, kcv);
     ks_wipe(enc, sizeof enc);
     if (e == SCP_OK) {
         LOG_INFO(t->reader, "PUT KEY: key version %02X %s; keystore key set \"%s\"", kvn,

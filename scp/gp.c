@@ -25,7 +25,53 @@ void gp_session_init(gp_session_t *g, gp_transport_t t)
 }
 
 const char *gp_error(const gp_session_t *g) { return g->err; }
-int gp_channel_open(const gp_session_t *g) { return g->ch.state == SCP02_OPEN; }
+int gp_channel_open(const gp_session_t *g)
+{
+    return g->scp == 3 ? g->ch3.state == SCP03_OPEN : g->ch.state == SCP02_OPEN;
+}
+
+uint8_t gp_channel_level(const gp_session_t *g) { return g->scp == 3 ? g->ch3.level : g->ch.level; }
+uint8_t gp_channel_kvn(const gp_session_t *g)
+{
+    return g->scp == 3 ? g->ch3.init.kvn : g->ch.init.kvn;
+}
+uint8_t gp_channel_scp(const gp_session_t *g) { return g->scp == 3 ? 3 : 2; }
+uint8_t gp_channel_i(const gp_session_t *g) { return g->scp == 3 ? g->ch3.init.i : g->ch.i_param; }
+ks_keyset_t gp_channel_keys(const gp_session_t *g)
+{
+    if (g->scp == 3)
+        return g->ch3.statics;
+    ks_keyset_t k = {g->ch.static_enc, g->ch.static_mac, g->ch.static_dek, 0, 16};
+    return k;
+}
+unsigned long gp_channel_ks_calls(const gp_session_t *g) { return g->scp == 3 ? g->ch3.ks_calls : 0; }
+
+static const char *channel_error(const gp_session_t *g)
+{
+    return g->scp == 3 ? scp03_error(&g->ch3) : scp02_error(&g->ch);
+}
+
+scp_err_t gp_encrypt_key(gp_session_t *g, const uint8_t *in, size_t len, CK_OBJECT_HANDLE key,
+                         uint8_t *out, size_t *out_len)
+{
+    scp_err_t e;
+    if (g->scp == 3) {
+        if (in) {
+            if (*out_len < len)
+                return gp_fail(g, SCP_E_ARGS, "no room for the encrypted key");
+            e = scp03_encrypt_key_data(&g->ch3, in, len, out);
+            *out_len = len;
+        } else {
+            e = scp03_wrap_key(&g->ch3, key, out, out_len);
+        }
+    } else {
+        if (*out_len < 16)
+            return gp_fail(g, SCP_E_ARGS, "no room for the encrypted key");
+        e = in ? scp02_encrypt_key_data(&g->ch, in, len, out) : scp02_wrap_key(&g->ch, key, out);
+        *out_len = 16;
+    }
+    return e == SCP_OK ? SCP_OK : gp_fail(g, e, "%s", channel_error(g));
+}
 
 /* One exchange on the wire, then GET RESPONSE while the card says 61xx. */
 static scp_err_t exchange(gp_session_t *g, const apdu_t *plain, const apdu_t *wire, int secured,
@@ -43,7 +89,7 @@ static scp_err_t exchange(gp_session_t *g, const apdu_t *plain, const apdu_t *wi
             return e;
         if (g->trace) {
             int how = secured ? GP_TRACE_SECURED : 0;
-            if (secured && plain && plain->lc && (g->ch.level & SCP02_LEVEL_CDEC))
+            if (secured && plain && plain->lc && (gp_channel_level(g) & SCP02_LEVEL_CDEC))
                 how |= GP_TRACE_ENCRYPTED;
             g->trace(g->trace_ctx, round ? NULL : plain, cmd, n, r, rl, how);
         }
@@ -79,9 +125,9 @@ scp_err_t gp_send(gp_session_t *g, const apdu_t *plain, uint8_t *rsp, size_t cap
     for (int attempt = 0; attempt < 2; attempt++) {
         int secured = gp_channel_open(g);
         if (secured) {
-            scp_err_t e = scp02_wrap(&g->ch, &p, &wire);
+            scp_err_t e = g->scp == 3 ? scp03_wrap(&g->ch3, &p, &wire) : scp02_wrap(&g->ch, &p, &wire);
             if (e != SCP_OK)
-                return gp_fail(g, e, "%s", scp02_error(&g->ch));
+                return gp_fail(g, e, "%s", channel_error(g));
         } else {
             wire = p;
         }
@@ -98,7 +144,10 @@ scp_err_t gp_send(gp_session_t *g, const apdu_t *plain, uint8_t *rsp, size_t cap
             gp_close_channel(g);
             return e;
         }
-        if (secured && (g->ch.level & SCP02_LEVEL_RMAC) && !(*rlen == 0 && *sw == 0x6982)) {
+        /* an SCP02 card answers 6982 without R-MAC once it has closed its
+         * side; SCP03 leaves every error SW unprotected (scp03_unwrap) */
+        if (secured && (gp_channel_level(g) & SCP02_LEVEL_RMAC) &&
+            (g->scp == 3 || !(*rlen == 0 && *sw == 0x6982))) {
             /* R-MAC: data || R-MAC || SW, checked before anything is returned */
             uint8_t full[APDU_MAX_RSP + 2];
             size_t fl;
@@ -109,11 +158,12 @@ scp_err_t gp_send(gp_session_t *g, const apdu_t *plain, uint8_t *rsp, size_t cap
             memcpy(full, rsp, *rlen);
             full[*rlen] = (uint8_t)(*sw >> 8);
             full[*rlen + 1] = (uint8_t)*sw;
-            e = scp02_unwrap(&g->ch, full, *rlen + 2, full, &fl);
+            e = g->scp == 3 ? scp03_unwrap(&g->ch3, full, *rlen + 2, full, &fl)
+                            : scp02_unwrap(&g->ch, full, *rlen + 2, full, &fl);
             if (e != SCP_OK) {
                 *rlen = 0;
                 ks_wipe(rsp, cap);
-                gp_fail(g, e, "%s", scp02_error(&g->ch));
+                gp_fail(g, e, "%s", channel_error(g));
                 gp_close_channel(g);
                 return e;
             }
@@ -185,6 +235,55 @@ scp_err_t gp_select(gp_session_t *g, const uint8_t *aid, size_t aid_len)
     return SCP_OK;
 }
 
+/* SCP03: INITIALIZE UPDATE, card cryptogram, EXTERNAL AUTHENTICATE. */
+static scp_err_t open_scp03(gp_session_t *g, ks_session_t *ks, const ks_keyset_t *keys,
+                            const gp_channel_opts_t *o)
+{
+    g->scp = 3;
+    scp03_t *ch = &g->ch3;
+    scp_err_t e = scp03_init(ch, ks, keys, o->level);
+    ch->select_keys = o->select_keys;
+    ch->select_ctx = o->select_ctx;
+    if (e != SCP_OK)
+        return gp_fail(g, e, "%s", scp03_error(ch));
+    apdu_t cmd;
+    e = scp03_initialize_update(ch, o->kvn, NULL, &cmd);
+    if (e != SCP_OK)
+        return gp_fail(g, e, "%s", scp03_error(ch));
+    uint8_t r[APDU_MAX_RSP];
+    size_t rl;
+    uint16_t sw;
+    e = gp_send(g, &cmd, r, sizeof r - 2, &rl, &sw);
+    if (e != SCP_OK) {
+        scp03_close(ch);
+        return e;
+    }
+    r[rl] = (uint8_t)(sw >> 8);
+    r[rl + 1] = (uint8_t)sw;
+    e = scp03_on_initialize_update(ch, r, rl + 2);
+    if (e != SCP_OK)
+        return gp_fail(g, e, "%s", scp03_error(ch));
+    if (o->probe_only) {
+        scp03_close(ch); /* the card stays in its INITIALIZE UPDATE state: no try spent */
+        return SCP_OK;
+    }
+    e = scp03_external_authenticate(ch, &cmd);
+    if (e != SCP_OK)
+        return gp_fail(g, e, "%s", scp03_error(ch));
+    e = exchange(g, &cmd, &cmd, 1, r, sizeof r, &rl, &sw);
+    if (e != SCP_OK) {
+        scp03_close(ch);
+        return e;
+    }
+    g->sw = sw;
+    e = scp03_on_external_authenticate(ch, sw);
+    if (e != SCP_OK) {
+        g->auth_refused = 1;
+        return gp_fail(g, e, "%s", scp03_error(ch));
+    }
+    return SCP_OK;
+}
+
 scp_err_t gp_open_channel(gp_session_t *g, ks_session_t *ks, const ks_keyset_t *keys,
                           const gp_channel_opts_t *o)
 {
@@ -192,6 +291,9 @@ scp_err_t gp_open_channel(gp_session_t *g, ks_session_t *ks, const ks_keyset_t *
     if (e != SCP_OK)
         return e;
     gp_close_channel(g);
+    if (o->scp == 3)
+        return open_scp03(g, ks, keys, o);
+    g->scp = 2;
     e = scp02_init(&g->ch, ks, keys, o->i_param, o->level);
     g->ch.div = o->div;
     g->ch.select_keys = o->select_keys;
@@ -256,6 +358,8 @@ void gp_close_channel(gp_session_t *g)
 {
     if (g->ch.state != SCP02_CLOSED)
         scp02_close(&g->ch);
+    if (g->ch3.state != SCP03_CLOSED)
+        scp03_close(&g->ch3);
 }
 
 int gp_get_status(gp_session_t *g, uint8_t p1, int tlv, gp_entry_t *out, int max)
@@ -352,17 +456,26 @@ int gp_card_data_scp(const uint8_t *data, size_t len, uint8_t *scp, uint8_t *i)
     return 0;
 }
 
-scp_err_t gp_put_key(gp_session_t *g, uint8_t replace_kvn, uint8_t new_kvn,
-                     const uint8_t enc_keys[3][16], const uint8_t kcv[3][3])
+scp_err_t gp_put_key(gp_session_t *g, uint8_t replace_kvn, uint8_t new_kvn, int aes,
+                     size_t key_len, const uint8_t enc_keys[3][32], const uint8_t kcv[3][3])
 {
-    uint8_t d[1 + 3 * (1 + 1 + 16 + 1 + 3)];
+    if (key_len == 0 || key_len > 32 || (!aes && key_len != 16))
+        return gp_fail(g, SCP_E_ARGS, "PUT KEY: a key of %zu bytes", key_len);
+    uint8_t d[1 + 3 * (1 + 2 + 32 + 1 + 3)];
     size_t n = 0;
     d[n++] = new_kvn;
     for (int k = 0; k < 3; k++) {
-        d[n++] = 0x80; /* DES in ECB/CBC mode */
-        d[n++] = 0x10;
-        memcpy(d + n, enc_keys[k], 16);
-        n += 16;
+        if (aes) {
+            /* AES (88): the length of the encrypted key data, then the key's own length */
+            d[n++] = 0x88;
+            d[n++] = (uint8_t)(key_len + 1);
+            d[n++] = (uint8_t)key_len;
+        } else {
+            d[n++] = 0x80; /* DES in ECB/CBC mode */
+            d[n++] = 0x10;
+        }
+        memcpy(d + n, enc_keys[k], key_len);
+        n += key_len;
         d[n++] = 0x03;
         memcpy(d + n, kcv[k], 3);
         n += 3;

@@ -1,9 +1,11 @@
-/* GlobalPlatform commands over a transport, through an SCP02 channel. */
+/* GlobalPlatform commands over a transport, through an SCP02 or SCP03
+ * channel. */
 #ifndef GP_SCP_GP_H
 #define GP_SCP_GP_H
 
 #include "registry.h"
 #include "scp02.h"
+#include "scp03.h"
 #include "sw.h"
 #include "transport.h"
 
@@ -18,7 +20,9 @@ typedef void (*gp_trace_fn)(void *ctx, const apdu_t *plain, const uint8_t *wire,
 
 typedef struct {
     gp_transport_t t;
+    uint8_t scp;            /* the protocol of the channel: 2 (ch) or 3 (ch3) */
     scp02_t ch;
+    scp03_t ch3;
     uint16_t sw;            /* status word of the last command */
     char err[400];
     gp_trace_fn trace;
@@ -29,14 +33,15 @@ typedef struct {
 } gp_session_t;
 
 typedef struct {
-    uint8_t i_param;        /* SCP02 i: 0x15, 0x55... */
-    uint8_t level;          /* 0x01 C-MAC, 0x03 C-MAC + C-DEC */
+    uint8_t scp;            /* 2 (or 0): SCP02; 3: SCP03 */
+    uint8_t i_param;        /* SCP02 i: 0x15, 0x55... (SCP03 takes the card's) */
+    uint8_t level;          /* 0x01 C-MAC, 0x03 C-MAC + C-DEC, 0x11, 0x13, 0x33 (SCP03) */
     uint8_t kvn;            /* 0: the card's default key version */
     const uint8_t *isd_aid; /* NULL or length 0: select the default application */
     size_t isd_aid_len;
     int selected;           /* the caller has just selected the security domain */
     enum ks_diversification div; /* the key set holds master keys */
-    scp02_select_keys_fn select_keys; /* optional: pick the card's own key set */
+    scp_select_keys_fn select_keys; /* optional: pick the card's own key set */
     void *select_ctx;
     int probe_only;         /* stop once the card cryptogram verified: no EXTERNAL
                                AUTHENTICATE, no channel; proves the card holds
@@ -49,6 +54,22 @@ scp_err_t gp_fail(gp_session_t *g, scp_err_t e, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 const char *gp_error(const gp_session_t *g);
 int gp_channel_open(const gp_session_t *g);
+/* The open (or last) channel's security level, key version and protocol. */
+uint8_t gp_channel_level(const gp_session_t *g);
+uint8_t gp_channel_kvn(const gp_session_t *g);
+uint8_t gp_channel_scp(const gp_session_t *g);
+/* The i-parameter in use: SCP02's as chosen, SCP03's as the card answered. */
+uint8_t gp_channel_i(const gp_session_t *g);
+/* The static key set of the channel (SCP03: AES, with its length). */
+ks_keyset_t gp_channel_keys(const gp_session_t *g);
+/* Keystore calls the last secured command took (wrap and unwrap; SCP03). */
+unsigned long gp_channel_ks_calls(const gp_session_t *g);
+/* Key data for PUT KEY under the channel's key-encryption key: SCP02's
+ * session DEK (3DES-ECB, 16 bytes) or SCP03's static DEK (AES-CBC, zero
+ * IV); in: the key value (len bytes), or key: a keystore key wrapped with
+ * C_WrapKey (in NULL). *out_len: room in, bytes written out. */
+scp_err_t gp_encrypt_key(gp_session_t *g, const uint8_t *in, size_t len, CK_OBJECT_HANDLE key,
+                         uint8_t *out, size_t *out_len);
 
 /* Sends a plain command, secured when the channel is open. Handles 61xx
  * (GET RESPONSE) and 6Cxx (resend with the card's Le). The response data
@@ -73,14 +94,15 @@ scp_err_t gp_get_data(gp_session_t *g, uint16_t tag, uint8_t *out, size_t cap, s
 scp_err_t gp_delete(gp_session_t *g, const uint8_t *aid, size_t aid_len, int related);
 scp_err_t gp_set_status(gp_session_t *g, uint8_t p1, uint8_t p2, const uint8_t *aid, size_t aid_len);
 
-/* PUT KEY of a DES key set (three 16-byte keys already encrypted under the
- * session DEK, with their key check values): replace_kvn 0 adds new_kvn.
+/* PUT KEY of a key set: three keys already encrypted (gp_encrypt_key),
+ * each key_len bytes, with their key check values; aes: key type 88 (AES,
+ * SCP03) rather than 80 (DES): replace_kvn 0 adds new_kvn.
  * The card's answer (key version and KCVs) is checked against kcv.
  * SCP_E_RSP_SW: the card refused (g->sw); SCP_E_RSP_SHORT: it answered 9000
  * but its confirmation is not what was sent; anything else: no usable answer.
  * Only gp_sw_refused(g->sw) proves the card did not execute it. */
-scp_err_t gp_put_key(gp_session_t *g, uint8_t replace_kvn, uint8_t new_kvn,
-                     const uint8_t enc_keys[3][16], const uint8_t kcv[3][3]);
+scp_err_t gp_put_key(gp_session_t *g, uint8_t replace_kvn, uint8_t new_kvn, int aes,
+                     size_t key_len, const uint8_t enc_keys[3][32], const uint8_t kcv[3][3]);
 
 /* --- applets (install.c) --- */
 

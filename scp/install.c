@@ -10,10 +10,12 @@ size_t gp_max_data(const gp_session_t *g)
 {
     if (!gp_channel_open(g))
         return APDU_MAX_DATA;
-    /* the C-MAC takes 8 bytes of Lc 255; C-DEC pads to whole DES blocks,
+    /* the C-MAC takes 8 bytes of Lc 255; C-DEC pads to whole cipher blocks,
      * always adding at least one byte (80) */
-    if (g->ch.level & SCP02_LEVEL_CDEC)
-        return (((APDU_MAX_DATA - 8) / 8) * 8) - 1;
+    if (gp_channel_level(g) & SCP02_LEVEL_CDEC) {
+        size_t block = g->scp == 3 ? 16 : 8; /* AES or DES blocks */
+        return (((APDU_MAX_DATA - 8) / block) * block) - 1;
+    }
     return APDU_MAX_DATA - 8;
 }
 

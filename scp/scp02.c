@@ -7,30 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 
-const char *scp_err_name(scp_err_t e)
-{
-    switch (e) {
-    case SCP_OK: return "ok";
-    case SCP_E_ARGS: return "bad arguments";
-    case SCP_E_STATE: return "wrong channel state";
-    case SCP_E_RSP_SHORT: return "card response too short";
-    case SCP_E_RSP_LONG: return "card response too long";
-    case SCP_E_RSP_SW: return "card returned an error";
-    case SCP_E_NOT_SCP02: return "card does not use SCP02";
-    case SCP_E_KEY_VERSION: return "unexpected key version";
-    case SCP_E_CARD_CRYPTOGRAM: return "card cryptogram mismatch";
-    case SCP_E_KEYSTORE: return "keystore failure";
-    case SCP_E_TOO_LONG: return "command too long for secure messaging";
-    case SCP_E_CANCELED: return "stopped by the application";
-    case SCP_E_TRANSPORT: return "reader failure";
-    case SCP_E_REMOVED: return "card removed";
-    case SCP_E_UNSUPPORTED: return "unsupported option";
-    case SCP_E_RMAC: return "response MAC invalid";
-    case SCP_E_BUSY: return "card in use by another program";
-    }
-    return "unknown error";
-}
-
 static scp_err_t fail(scp02_t *ch, scp_err_t e, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static scp_err_t fail(scp02_t *ch, scp_err_t e, const char *fmt, ...)
@@ -85,18 +61,9 @@ scp_err_t scp02_parse_init_update(const uint8_t *rsp, size_t len, scp02_init_rsp
                                   char *why, size_t why_len)
 {
     size_t dlen;
-    uint16_t sw;
-    if (rapdu_split(rsp, len, &dlen, &sw) != 0) {
-        snprintf(why, why_len, "INITIALIZE UPDATE: the card's response has no status word "
-                               "(%zu bytes)", len);
-        return SCP_E_RSP_SHORT;
-    }
-    if (sw != 0x9000) {
-        char d[200];
-        snprintf(why, why_len, "INITIALIZE UPDATE refused: %s",
-                 sw_describe(sw, SW_CTX_INITIALIZE_UPDATE, d, sizeof d));
-        return SCP_E_RSP_SW;
-    }
+    scp_err_t e = scp_init_update_data(rsp, len, &dlen, why, why_len);
+    if (e != SCP_OK)
+        return e;
     if (dlen < SCP02_INIT_RSP_LEN) {
         snprintf(why, why_len, "INITIALIZE UPDATE response has %zu data bytes, SCP02 needs %d",
                  dlen, SCP02_INIT_RSP_LEN);
@@ -116,7 +83,7 @@ scp_err_t scp02_parse_init_update(const uint8_t *rsp, size_t len, scp02_init_rsp
     if (out->scp != 0x02) {
         snprintf(why, why_len, "the card announced secure channel protocol %02X, not SCP02 (02)",
                  out->scp);
-        return SCP_E_NOT_SCP02;
+        return SCP_E_OTHER_SCP;
     }
     return SCP_OK;
 }
@@ -162,15 +129,6 @@ static scp_err_t derive_session_keys(scp02_t *ch, const uint8_t seq[2])
     return SCP_OK;
 }
 
-/* Constant-time comparison of two 8-byte cryptograms. */
-static int equal8(const uint8_t *a, const uint8_t *b)
-{
-    uint8_t d = 0;
-    for (int i = 0; i < 8; i++)
-        d |= (uint8_t)(a[i] ^ b[i]);
-    return d == 0;
-}
-
 scp_err_t scp02_on_initialize_update(scp02_t *ch, const uint8_t *rsp, size_t len)
 {
     if (ch->state != SCP02_INIT_SENT)
@@ -184,8 +142,8 @@ scp_err_t scp02_on_initialize_update(scp02_t *ch, const uint8_t *rsp, size_t len
         return abort_channel(ch, SCP_E_KEY_VERSION);
     }
     if (ch->select_keys) {
-        ks_keyset_t k = {ch->static_enc, ch->static_mac, ch->static_dek};
-        if (ch->select_keys(ch->select_ctx, &ch->init, &k) == 0) {
+        ks_keyset_t k = {ch->static_enc, ch->static_mac, ch->static_dek, 0, 16};
+        if (ch->select_keys(ch->select_ctx, ch->init.key_div, &k) == 0 && !k.aes) {
             ch->static_enc = k.enc;
             ch->static_mac = k.mac;
             ch->static_dek = k.dek;
@@ -207,7 +165,7 @@ scp_err_t scp02_on_initialize_update(scp02_t *ch, const uint8_t *rsp, size_t len
         fail(ch, SCP_E_KEYSTORE, "card cryptogram: %s", ks_session_error(ch->ks));
         return abort_channel(ch, SCP_E_KEYSTORE);
     }
-    if (!equal8(mac, ch->init.card_cryptogram)) {
+    if (!scp_equal(mac, ch->init.card_cryptogram, 8)) {
         fail(ch, SCP_E_CARD_CRYPTOGRAM,
              "the card cryptogram does not verify: the keystore's keys (key version %u) are not "
              "this card's keys; EXTERNAL AUTHENTICATE was not sent, so the card counted no "
@@ -371,7 +329,7 @@ scp_err_t scp02_unwrap(scp02_t *ch, const uint8_t *rsp, size_t len, uint8_t *out
         *out_len = 0;
         return fail(ch, SCP_E_KEYSTORE, "R-MAC: %s", ks_session_error(ch->ks));
     }
-    if (!equal8(mac, rsp + dl)) {
+    if (!scp_equal(mac, rsp + dl, 8)) {
         *out_len = 0;
         return fail(ch, SCP_E_RMAC, "the R-MAC of the card's answer does not verify: the answer "
                                     "was changed or does not come from the card, and is not "

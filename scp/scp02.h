@@ -26,27 +26,7 @@
 #define SCP02_LEVEL_CDEC 0x02 /* always with CMAC: 0x03 */
 #define SCP02_LEVEL_RMAC 0x10
 
-typedef enum {
-    SCP_OK = 0,
-    SCP_E_ARGS,            /* bad argument or malformed command APDU */
-    SCP_E_STATE,           /* the channel is not in the state this step needs */
-    SCP_E_RSP_SHORT,       /* card response shorter than the protocol allows */
-    SCP_E_RSP_LONG,        /* card response longer than the protocol allows */
-    SCP_E_RSP_SW,          /* card answered with an error status word */
-    SCP_E_NOT_SCP02,       /* card announced another secure channel protocol */
-    SCP_E_KEY_VERSION,     /* card answered with another key version than asked */
-    SCP_E_CARD_CRYPTOGRAM, /* card cryptogram wrong: keys do not match the card */
-    SCP_E_KEYSTORE,        /* a keystore call failed */
-    SCP_E_TOO_LONG,        /* the wrapped command would exceed 255 data bytes */
-    SCP_E_TRANSPORT,       /* reader or connection failure */
-    SCP_E_REMOVED,         /* card removed */
-    SCP_E_UNSUPPORTED,     /* i-parameter or level not supported */
-    SCP_E_RMAC,            /* a response's R-MAC is missing or does not verify */
-    SCP_E_BUSY,            /* another program holds the card */
-    SCP_E_CANCELED,        /* the application asked to stop (a LOAD between blocks) */
-} scp_err_t;
-
-const char *scp_err_name(scp_err_t e);
+#include "scp.h"
 
 #define SCP02_INIT_RSP_LEN 28
 
@@ -61,16 +41,12 @@ typedef struct {
 
 enum scp02_state { SCP02_CLOSED = 0, SCP02_INIT_SENT, SCP02_AUTH_SENT, SCP02_OPEN };
 
-/* Called between INITIALIZE UPDATE and the card cryptogram check, with what
- * the card said: it may replace the key set (keys bound to a card). Returns
- * 0, or -1 with nothing changed. */
-typedef int (*scp02_select_keys_fn)(void *ctx, const scp02_init_rsp_t *init, ks_keyset_t *keys);
 
 typedef struct {
     ks_session_t *ks;
     CK_OBJECT_HANDLE static_enc, static_mac, static_dek;
     enum ks_diversification div;  /* the key set holds master keys to diversify */
-    scp02_select_keys_fn select_keys;
+    scp_select_keys_fn select_keys;
     void *select_ctx;
     uint8_t i_param;
     uint8_t level;

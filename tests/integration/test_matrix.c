@@ -198,7 +198,7 @@ static void test_diversification_visa2(void **state)
  * wrap with 3DES): encrypted under the session DEK by the keystore. */
 static void put_key(test_conn_t *c, uint8_t replace, uint8_t kvn, const char *name)
 {
-    uint8_t v[3][16], enc[3][16], kcv[3][3];
+    uint8_t v[3][16], enc[3][32], kcv[3][3];
     assert_int_equal(ks_random(kss, &v[0][0], sizeof v), CKR_OK);
     ks_keyset_t ns;
     for (int k = 0; k < 3; k++)
@@ -210,7 +210,7 @@ static void put_key(test_conn_t *c, uint8_t replace, uint8_t kvn, const char *na
         assert_int_equal(ks_kcv(kss, h[k], kcv[k]), CKR_OK);
     }
     ks_wipe(v, sizeof v);
-    scp_err_t e = gp_put_key(&c->gp, replace, kvn, enc, kcv);
+    scp_err_t e = gp_put_key(&c->gp, replace, kvn, 0, 16, enc, kcv);
     if (e != SCP_OK)
         fail_msg("PUT KEY: %s", gp_error(&c->gp));
 }

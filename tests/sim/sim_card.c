@@ -66,15 +66,17 @@ void sim_default_profile(sim_card_t *c)
     memset(c, 0, sizeof *c);
     static const char atr[] = "3BF81300008131FE454A434F5076323431B7";
     c->atr_len = (size_t)unhex(atr, c->atr, sizeof c->atr);
+    c->scp = 2;
     c->i_param = 0x15;
     c->n_keysets = 1;
     c->keysets[0].kvn = 0x01;
+    c->keysets[0].len = 16;
     for (int i = 0; i < 16; i++)
         c->keysets[0].enc[i] = c->keysets[0].mac[i] = c->keysets[0].dek[i] = (uint8_t)(0x40 + i);
     unhex("00001234567890ABCDEF", c->key_div, sizeof c->key_div);
     c->seq[0] = 0x00;
     c->seq[1] = 0x01;
-    memcpy(c->keysets[0].seq, c->seq, 2);
+    memcpy(c->keysets[0].seq, c->seq, 3);
     c->max_failed_auth = 3;
     /* CPLC: fabricator, type, OS id, dates, serial, batch, module fab... 42 bytes */
     unhex("4790 5167 4791 1210 0100 1234 5678 9ABC 4812 0000 0000 0000 0000 0000 0000 0000"
@@ -146,7 +148,7 @@ int sim_load_profile(sim_card_t *c, const char *path, char *err, size_t errlen)
         return -1;
     }
     char line[1024];
-    int lineno = 0, registry_reset = 0, keys_reset = 0, rc = 0;
+    int lineno = 0, registry_reset = 0, keys_reset = 0, rc = 0, i_given = 0;
     while (rc == 0 && fgets(line, sizeof line, f)) {
         lineno++;
         char *h = strchr(line, '#');
@@ -166,15 +168,22 @@ int sim_load_profile(sim_card_t *c, const char *path, char *err, size_t errlen)
         int bad = 0;
         if (strcmp(key, "i") == 0) {
             bad = nt != 1 || parse_byte(t[0], &c->i_param);
+            i_given = 1;
+        } else if (strcmp(key, "scp") == 0) { /* 02 or 03 */
+            bad = nt != 1 || parse_byte(t[0], &c->scp) || (c->scp != 2 && c->scp != 3);
+            if (!bad && c->scp == 3 && !i_given)
+                c->i_param = 0x70;
         } else if (strcmp(key, "keys") == 0) { /* kvn enc mac dek */
             if (!keys_reset) {
                 c->n_keysets = 0;
                 keys_reset = 1;
             }
             sim_keyset_t *k = &c->keysets[c->n_keysets];
+            int n = nt == 4 ? unhex(t[1], k->enc, 32) : -1;
             bad = nt != 4 || c->n_keysets >= SIM_MAX_KEYSETS || parse_byte(t[0], &k->kvn) ||
-                  unhex(t[1], k->enc, 16) != 16 || unhex(t[2], k->mac, 16) != 16 ||
-                  unhex(t[3], k->dek, 16) != 16;
+                  (n != 16 && n != 24 && n != 32) || unhex(t[2], k->mac, 32) != n ||
+                  unhex(t[3], k->dek, 32) != n;
+            k->len = n > 0 ? (size_t)n : 16;
             if (!bad)
                 c->n_keysets++;
         } else if (strcmp(key, "diversify") == 0) { /* keys = master keys, diversified */
@@ -183,7 +192,8 @@ int sim_load_profile(sim_card_t *c, const char *path, char *err, size_t errlen)
         } else if (strcmp(key, "key_div") == 0) {
             bad = unhex(v, c->key_div, 10) != 10;
         } else if (strcmp(key, "seq") == 0) {
-            bad = unhex(v, c->seq, 2) != 2;
+            int n = unhex(v, c->seq, 3);
+            bad = n != 2 && n != 3;
         } else if (strcmp(key, "max_failed_auth") == 0) {
             c->max_failed_auth = atoi(v);
         } else if (strcmp(key, "failed_auth") == 0) { /* a card that starts with failures */
@@ -235,8 +245,17 @@ int sim_load_profile(sim_card_t *c, const char *path, char *err, size_t errlen)
         }
     }
     fclose(f);
-    for (int i = 0; i < c->n_keysets; i++)
-        memcpy(c->keysets[i].seq, c->seq, 2);
+    for (int i = 0; i < c->n_keysets; i++) {
+        memcpy(c->keysets[i].seq, c->seq, 3);
+        if (rc == 0 && (c->scp == 2 ? c->keysets[i].len != 16 : 0)) {
+            snprintf(err, errlen, "%s: an SCP02 card's keys are 16 bytes (DES2)", path);
+            rc = -1;
+        }
+    }
+    if (rc == 0 && c->scp == 3 && c->diversify) {
+        snprintf(err, errlen, "%s: diversify is for SCP02 cards", path);
+        rc = -1;
+    }
     if (rc == 0 && c->diversify)
         for (int i = 0; i < c->n_keysets; i++) {
             sim_keyset_t *k = &c->keysets[i];
@@ -264,6 +283,12 @@ typedef struct {
     int has_le;
     unsigned le;
 } cmd_t;
+
+/* SCP03, card side (below) */
+static size_t scp03_initialize_update(sim_card_t *c, const cmd_t *cmd, uint8_t *r);
+static size_t scp03_external_authenticate(sim_card_t *c, const cmd_t *cmd, uint8_t *r);
+static uint16_t scp03_unwrap(sim_card_t *c, const cmd_t *cmd, uint8_t *plain, size_t *plen);
+static size_t scp03_protect(sim_card_t *c, uint8_t *r, size_t n);
 
 static int parse_cmd(const uint8_t *b, size_t len, cmd_t *c)
 {
@@ -360,23 +385,37 @@ static void next_seq(sim_card_t *c)
     q[1] = (uint8_t)s;
 }
 
-static size_t initialize_update(sim_card_t *c, const cmd_t *cmd, uint8_t *r)
+/* What INITIALIZE UPDATE checks first, in either protocol: the channel
+ * closes, then class, lock, length and key version. Returns 0 with the key
+ * set chosen and the host challenge kept, or the SW to answer. */
+static uint16_t initialize_update_start(sim_card_t *c, const cmd_t *cmd)
 {
     close_channel(c);
     if (cmd->cla != 0x80)
-        return SW(r, 0, 0x6E00);
+        return 0x6E00;
     if (sim_locked(c))
-        return SW(r, 0, 0x6983);
+        return 0x6983;
     if (cmd->lc != 8)
-        return SW(r, 0, 0x6700);
+        return 0x6700;
     const sim_keyset_t *k = NULL;
     for (int i = 0; i < c->n_keysets && !k; i++)
         if (cmd->p1 == 0 || c->keysets[i].kvn == cmd->p1)
             k = &c->keysets[i];
     if (!k)
-        return SW(r, 0, 0x6A88);
+        return 0x6A88;
     c->keys = k;
     memcpy(c->host_chal, cmd->data, 8);
+    return 0;
+}
+
+static size_t initialize_update(sim_card_t *c, const cmd_t *cmd, uint8_t *r)
+{
+    if (c->scp == 3)
+        return scp03_initialize_update(c, cmd, r);
+    uint16_t refused = initialize_update_start(c, cmd);
+    if (refused)
+        return SW(r, 0, refused);
+    const sim_keyset_t *k = c->keys;
     if (sim_random(c->card_chal, 6) != 0)
         return SW(r, 0, 0x6F00);
     if (!(c->i_param & 0x04))
@@ -427,6 +466,8 @@ static int equal(const uint8_t *a, const uint8_t *b, size_t n)
 
 static size_t external_authenticate(sim_card_t *c, const cmd_t *cmd, uint8_t *r)
 {
+    if (c->scp == 3)
+        return scp03_external_authenticate(c, cmd, r);
     if (c->ch != SIM_CH_INIT) {
         close_channel(c);
         return SW(r, 0, 0x6985);
@@ -491,6 +532,8 @@ static void implicit_open(sim_card_t *c)
 
 static uint16_t unwrap(sim_card_t *c, const cmd_t *cmd, uint8_t *plain, size_t *plen)
 {
+    if (c->scp == 3)
+        return scp03_unwrap(c, cmd, plain, plen);
     if (c->ch == SIM_CH_NONE && !(c->i_param & 0x04) && c->n_keysets)
         implicit_open(c);
     if (c->ch != SIM_CH_OPEN || c->level == 0)
@@ -526,6 +569,195 @@ static uint16_t unwrap(sim_card_t *c, const cmd_t *cmd, uint8_t *plain, size_t *
     c->cmac_ok++;
     memcpy(c->last_mac, mac, 8);
     return 0;
+}
+
+/* --- SCP03 (Amendment D), card side ------------------------------------------ */
+
+/* 9000, 62xx and 63xx are protected; an error SW goes out alone. */
+static int scp03_sw_protected(uint16_t sw)
+{
+    return sw == 0x9000 || (sw >> 8) == 0x62 || (sw >> 8) == 0x63;
+}
+
+static size_t scp03_initialize_update(sim_card_t *c, const cmd_t *cmd, uint8_t *r)
+{
+    uint16_t refused = initialize_update_start(c, cmd);
+    if (refused)
+        return SW(r, 0, refused);
+    const sim_keyset_t *k = c->keys;
+    uint8_t *seq = ((sim_keyset_t *)k)->seq;
+    if (c->i_param & 0x10) {
+        /* pseudo-random: the counter moves on, the challenge is the KDF of
+         * the static ENC key over the counter and the ISD's AID */
+        unsigned v = (unsigned)(seq[0] << 16 | seq[1] << 8 | seq[2]) + 1;
+        seq[0] = (uint8_t)(v >> 16);
+        seq[1] = (uint8_t)(v >> 8);
+        seq[2] = (uint8_t)v;
+        uint8_t ctx[3 + SIM_AID_MAX];
+        memcpy(ctx, seq, 3);
+        memcpy(ctx + 3, c->entries[0].aid, c->entries[0].aid_len);
+        sim_scp03_kdf(k->enc, k->len, 0x02, 64, ctx, 3 + c->entries[0].aid_len, c->card_chal);
+    } else if (sim_random(c->card_chal, 8) != 0) {
+        return SW(r, 0, 0x6F00);
+    }
+    uint8_t ctx[16];
+    memcpy(ctx, c->host_chal, 8);
+    memcpy(ctx + 8, c->card_chal, 8);
+    uint16_t l = (uint16_t)(k->len * 8);
+    sim_scp03_kdf(k->enc, k->len, 0x04, l, ctx, 16, c->s_enc);
+    sim_scp03_kdf(k->mac, k->len, 0x06, l, ctx, 16, c->s_mac);
+    sim_scp03_kdf(k->mac, k->len, 0x07, l, ctx, 16, c->s_rmac);
+    size_t n = 0;
+    memcpy(r, c->key_div, 10);
+    r[10] = k->kvn;
+    r[11] = 0x03;
+    r[12] = c->i_param;
+    memcpy(r + 13, c->card_chal, 8);
+    sim_scp03_kdf(c->s_mac, k->len, 0x00, 64, ctx, 16, r + 21);
+    if (c->fault_wrong_cryptogram) {
+        r[28] ^= 0x5A;
+        c->fault_wrong_cryptogram = 0;
+    }
+    n = 29;
+    if (c->i_param & 0x10) {
+        memcpy(r + 29, seq, 3);
+        n = 32;
+    }
+    c->ch = SIM_CH_INIT;
+    return SW(r, n, 0x9000);
+}
+
+/* C-MAC of a secured command as received: chaining value || header || data
+ * (the MAC's 8 bytes counted in Lc, not MACed). */
+static void scp03_cmac(const sim_card_t *c, const cmd_t *cmd, uint8_t full[16])
+{
+    uint8_t buf[16 + 5 + 256];
+    size_t dl = cmd->lc - 8;
+    memcpy(buf, c->chain, 16);
+    buf[16] = cmd->cla;
+    buf[17] = cmd->ins;
+    buf[18] = cmd->p1;
+    buf[19] = cmd->p2;
+    buf[20] = (uint8_t)cmd->lc;
+    memcpy(buf + 21, cmd->data, dl);
+    sim_aes_cmac(c->s_mac, c->keys->len, buf, 21 + dl, full);
+}
+
+static size_t scp03_external_authenticate(sim_card_t *c, const cmd_t *cmd, uint8_t *r)
+{
+    if (c->ch != SIM_CH_INIT) {
+        close_channel(c);
+        return SW(r, 0, 0x6985);
+    }
+    if (cmd->lc != 16)
+        return SW(r, 0, 0x6700);
+    uint8_t lvl = cmd->p1;
+    int rmac = (c->i_param & 0x20) != 0, renc = (c->i_param & 0x40) != 0;
+    if (!(lvl == 0x01 || lvl == 0x03 || (rmac && (lvl == 0x11 || lvl == 0x13)) ||
+          (renc && lvl == 0x33))) {
+        close_channel(c);
+        return SW(r, 0, 0x6A86);
+    }
+    c->ext_auth_received++;
+    uint8_t ctx[16], host[8], full[16];
+    memcpy(ctx, c->host_chal, 8);
+    memcpy(ctx + 8, c->card_chal, 8);
+    sim_scp03_kdf(c->s_mac, c->keys->len, 0x01, 64, ctx, 16, host);
+    memset(c->chain, 0, 16);
+    scp03_cmac(c, cmd, full);
+    if (c->fault_refuse_auth) {
+        c->fault_refuse_auth = 0;
+        c->failed_auth++;
+        close_channel(c);
+        return SW(r, 0, 0x6300);
+    }
+    if (cmd->cla != 0x84 || !equal(host, cmd->data, 8) || !equal(full, cmd->data + 8, 8)) {
+        c->failed_auth++;
+        close_channel(c);
+        return SW(r, 0, 0x6982);
+    }
+    c->failed_auth = 0;
+    c->ext_auth_ok++;
+    c->sessions++;
+    c->ch = SIM_CH_OPEN;
+    c->level = lvl;
+    memcpy(c->chain, full, 16);
+    c->counter = 0;
+    return SW(r, 0, 0x9000);
+}
+
+static void scp03_counter_block(uint32_t counter, uint8_t top, uint8_t b[16])
+{
+    memset(b, 0, 16);
+    b[0] = top;
+    b[12] = (uint8_t)(counter >> 24);
+    b[13] = (uint8_t)(counter >> 16);
+    b[14] = (uint8_t)(counter >> 8);
+    b[15] = (uint8_t)counter;
+}
+
+static uint16_t scp03_unwrap(sim_card_t *c, const cmd_t *cmd, uint8_t *plain, size_t *plen)
+{
+    if (c->ch != SIM_CH_OPEN || c->level == 0 || cmd->lc < 8)
+        return 0x6982;
+    uint8_t full[16];
+    scp03_cmac(c, cmd, full);
+    if (!equal(full, cmd->data + cmd->lc - 8, 8)) {
+        c->cmac_bad++;
+        return 0x6982;
+    }
+    c->cmac_ok++;
+    memcpy(c->chain, full, 16);
+    size_t dlen = cmd->lc - 8;
+    memcpy(plain, cmd->data, dlen);
+    *plen = dlen;
+    if (c->level & 0x02) {
+        c->counter++; /* for every command, with or without data */
+        if (dlen) {
+            uint8_t icv[16];
+            scp03_counter_block(c->counter, 0x00, icv);
+            if (dlen % 16 || sim_aes(c->s_enc, c->keys->len, NULL, icv, 16, icv, 1) != 0 ||
+                sim_aes(c->s_enc, c->keys->len, icv, cmd->data, dlen, plain, 0) != 0)
+                return 0x6982;
+            size_t n = dlen;
+            while (n && plain[n - 1] == 0)
+                n--;
+            if (!n || plain[n - 1] != 0x80 || dlen - n >= 16)
+                return 0x6982;
+            *plen = n - 1;
+        }
+    }
+    return 0;
+}
+
+/* R-ENC (level 33: the answer's data encrypted, ICV from 80 || counter) and
+ * R-MAC over the chaining value, the data and the SW. */
+static size_t scp03_protect(sim_card_t *c, uint8_t *r, size_t n)
+{
+    uint16_t sw = (uint16_t)(r[n - 2] << 8 | r[n - 1]);
+    if (!scp03_sw_protected(sw))
+        return SW(r, 0, sw); /* the SW alone */
+    size_t dl = n - 2;
+    if ((c->level & 0x20) && dl) {
+        uint8_t icv[16];
+        scp03_counter_block(c->counter, 0x80, icv);
+        dl = sim_pad80_to(r, dl, r, 16);
+        sim_aes(c->s_enc, c->keys->len, NULL, icv, 16, icv, 1);
+        sim_aes(c->s_enc, c->keys->len, icv, r, dl, r, 1);
+    }
+    uint8_t buf[16 + 272 + 2], mac[16];
+    memcpy(buf, c->chain, 16);
+    memcpy(buf + 16, r, dl);
+    buf[16 + dl] = (uint8_t)(sw >> 8);
+    buf[17 + dl] = (uint8_t)sw;
+    sim_aes_cmac(c->s_rmac, c->keys->len, buf, 18 + dl, mac);
+    if (c->fault_bad_rmac) {
+        mac[0] ^= 0x01;
+        c->fault_bad_rmac = 0;
+    }
+    memcpy(r + dl, mac, 8);
+    c->rmacs++;
+    return SW(r, dl + 8, sw);
 }
 
 /* --- card content ------------------------------------------------------ */
@@ -601,7 +833,10 @@ static size_t get_status(sim_card_t *c, const cmd_t *cmd, const uint8_t *data, s
             continue;
         uint8_t one[256];
         size_t m = encode_entry(e, p1, tlv, one);
-        if (n + m > c->max_response) {
+        /* R-ENC pads the answer to AES blocks and adds the R-MAC: keep it short */
+        size_t cap = c->scp == 3 && (c->level & 0x20) && c->max_response > 231 ? 231
+                                                                                : c->max_response;
+        if (n + m > cap) {
             c->gs_next = i;
             c->gs_p1 = p1;
             c->gs_p2 = p2;
@@ -641,7 +876,7 @@ static size_t get_data(sim_card_t *c, const cmd_t *cmd, uint8_t *r)
         static const uint8_t ver[] = {0x06, 0x0A, 0x2A, 0x86, 0x48, 0x86, 0xFC, 0x6B,
                                       0x02, 0x02, 0x01, 0x01};
         static const uint8_t cid[] = {0x06, 0x07, 0x2A, 0x86, 0x48, 0x86, 0xFC, 0x6B, 0x03};
-        uint8_t scp[] = {0x06, 0x09, 0x2A, 0x86, 0x48, 0x86, 0xFC, 0x6B, 0x04, 0x02, c->i_param};
+        uint8_t scp[] = {0x06, 0x09, 0x2A, 0x86, 0x48, 0x86, 0xFC, 0x6B, 0x04, c->scp, c->i_param};
         uint8_t inner[80];
         size_t k = 0;
         memcpy(inner, gp_oid, sizeof gp_oid);
@@ -656,7 +891,8 @@ static size_t get_data(sim_card_t *c, const cmd_t *cmd, uint8_t *r)
     case 0x00E0:
         for (int i = 0; i < c->n_keysets; i++)
             for (uint8_t id = 1; id <= 3; id++) {
-                uint8_t ki[4] = {id, c->keysets[i].kvn, 0x80, 0x10};
+                uint8_t ki[4] = {id, c->keysets[i].kvn, c->scp == 3 ? 0x88 : 0x80,
+                                 (uint8_t)c->keysets[i].len};
                 b += put_tlv(body + b, 0xC0, ki, 4);
             }
         n = put_tlv(r, 0xE0, body, b);
@@ -754,21 +990,58 @@ static size_t set_status(sim_card_t *c, const cmd_t *cmd, const uint8_t *d, size
     return SW(r, 0, 0x9000);
 }
 
-/* PUT KEY of three DES keys encrypted under the session DEK (P2 81). */
+/* SCP03's PUT KEY of three AES keys: 88, length + 1, length, the key
+ * encrypted under the static DEK (AES-CBC, zero IV), 03 and its KCV
+ * (AES(key, 01 * 16)). */
+static uint16_t scp03_new_keys(sim_card_t *c, const uint8_t *d, size_t dlen, sim_keyset_t *nk,
+                               uint8_t kcv[3][3])
+{
+    uint8_t *dst[3] = {nk->enc, nk->mac, nk->dek};
+    size_t o = 1;
+    for (int k = 0; k < 3; k++) {
+        if (o + 3 > dlen)
+            return 0x6A80;
+        if (d[o] != 0x88)
+            return 0x9484; /* algorithm not supported */
+        size_t l = d[o + 2];
+        if ((l != 16 && l != 24 && l != 32) || d[o + 1] != l + 1 || o + 3 + l + 4 > dlen ||
+            d[o + 3 + l] != 0x03 || (k && l != nk->len))
+            return 0x6A80;
+        if (l % 16 || sim_aes(c->keys->dek, c->keys->len, (const uint8_t[16]){0}, d + o + 3, l,
+                              dst[k], 0) != 0)
+            return 0x6A80;
+        nk->len = l;
+        uint8_t b[16];
+        memset(b, 0x01, 16);
+        sim_aes(dst[k], l, NULL, b, 16, b, 1);
+        if (memcmp(b, d + o + 4 + l, 3) != 0)
+            return 0x9485; /* wrong key check value */
+        memcpy(kcv[k], b, 3);
+        o += 3 + l + 4;
+    }
+    return o == dlen ? 0 : 0x6A80;
+}
+
+/* PUT KEY of three keys (P2 81): DES under the session DEK (SCP02), AES
+ * under the static DEK (SCP03). */
 static size_t put_key(sim_card_t *c, const cmd_t *cmd, const uint8_t *d, size_t dlen, uint8_t *r)
 {
     if (c->ch != SIM_CH_OPEN)
         return SW(r, 0, 0x6982);
     if (cmd->p2 != 0x81)
         return SW(r, 0, 0x6A86);
-    if (dlen != 1 + 3 * 22)
-        return SW(r, 0, 0x6A80);
     sim_keyset_t nk;
     memset(&nk, 0, sizeof nk);
-    nk.kvn = d[0];
-    uint8_t *dst[3] = {nk.enc, nk.mac, nk.dek};
     uint8_t kcv[3][3];
-    for (int k = 0; k < 3; k++) {
+    if (dlen < 1)
+        return SW(r, 0, 0x6A80);
+    nk.kvn = d[0];
+    nk.len = 16;
+    uint16_t bad = c->scp == 3 ? scp03_new_keys(c, d, dlen, &nk, kcv) : dlen != 1 + 3 * 22 ? 0x6A80 : 0;
+    if (bad)
+        return SW(r, 0, bad);
+    uint8_t *dst[3] = {nk.enc, nk.mac, nk.dek};
+    for (int k = 0; c->scp == 2 && k < 3; k++) {
         const uint8_t *b = d + 1 + 22 * k;
         if (b[0] != 0x80)
             return SW(r, 0, 0x9484); /* algorithm not supported */
@@ -1237,6 +1510,6 @@ size_t sim_process(sim_card_t *c, const uint8_t *raw, size_t len, uint8_t *r)
     if (cmd.ins != 0xE2 && cmd.ins != 0xE6)
         c->perso = NULL;
     if (secured && c->ch == SIM_CH_OPEN && (c->level & 0x10))
-        n = add_rmac(c, &cmd, plain, plen, r, n);
+        n = c->scp == 3 ? scp03_protect(c, r, n) : add_rmac(c, &cmd, plain, plen, r, n);
     return t0_answer(c, r, n);
 }

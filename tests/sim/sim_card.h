@@ -1,6 +1,6 @@
 /*
  * The card of gp-sim: a GlobalPlatform 2.1.1/2.2 card with an Issuer
- * Security Domain, SCP02, a registry, GET DATA objects and a failed
+ * Security Domain, SCP02 or SCP03, a registry, GET DATA objects and a failed
  * authentication counter. Pure logic: APDU in, APDU out.
  */
 #ifndef GP_SIM_CARD_H
@@ -35,8 +35,9 @@ typedef struct {
 
 typedef struct {
     uint8_t kvn;
-    uint8_t enc[16], mac[16], dek[16];
-    uint8_t seq[2];         /* its sequence counter: one per key version */
+    uint8_t enc[32], mac[32], dek[32];
+    size_t len;             /* key length: 16 (DES2, or AES-128), 24 or 32 (AES) */
+    uint8_t seq[3];         /* its sequence counter: one per key version (SCP02: 2 bytes) */
 } sim_keyset_t;
 
 enum sim_channel { SIM_CH_NONE, SIM_CH_INIT, SIM_CH_OPEN };
@@ -45,11 +46,12 @@ typedef struct {
     /* profile */
     uint8_t atr[33];
     size_t atr_len;
+    uint8_t scp;            /* 2: SCP02 with DES keys; 3: SCP03 with AES keys */
     uint8_t i_param;
     sim_keyset_t keysets[SIM_MAX_KEYSETS];
     int n_keysets;
     uint8_t key_div[10];
-    uint8_t seq[2];         /* the profile's: every key version starts from it */
+    uint8_t seq[3];         /* the profile's: every key version starts from it */
     int max_failed_auth;
     uint8_t cplc[42];
     uint8_t iin[16];
@@ -68,9 +70,11 @@ typedef struct {
     enum sim_channel ch;
     uint8_t level;
     const sim_keyset_t *keys;
-    uint8_t s_enc[16], s_mac[16], s_rmac[16], s_dek[16];
-    uint8_t host_chal[8], card_chal[6];
+    uint8_t s_enc[32], s_mac[32], s_rmac[32], s_dek[32];
+    uint8_t host_chal[8], card_chal[8]; /* SCP02 uses 6 bytes of the card challenge */
     uint8_t last_mac[8];
+    uint8_t chain[16];      /* SCP03: MAC chaining value */
+    uint32_t counter;       /* SCP03: encryption counter */
     uint8_t pending[258];   /* T=0: data waiting for GET RESPONSE */
     size_t pending_len;
     int gs_next;            /* GET STATUS: next entry for 'next occurrence' */
@@ -108,8 +112,10 @@ typedef struct {
         keys_put, loads, load_blocks, installs, store_blocks;
 } sim_card_t;
 
-/* The built-in test card: GlobalPlatform test keys 404142..4F (key version
- * 01), i=15, a small registry, CPLC, IIN and CIN. */
+/* The built-in test card: SCP02, GlobalPlatform test keys 404142..4F (key
+ * version 01), i=15, a small registry, CPLC, IIN and CIN. A profile with
+ * 'scp = 03' makes it an SCP03 card (AES keys of 16, 24 or 32 bytes, i 00,
+ * 10, 20, 30, 60 or 70; default i=70, key version 30). */
 void sim_default_profile(sim_card_t *c);
 /* Reads a profile file over the defaults; returns 0, or -1 with err set. */
 int sim_load_profile(sim_card_t *c, const char *path, char *err, size_t errlen);

@@ -1,4 +1,4 @@
-/* Card-side SCP02 crypto of the simulator (OpenSSL, keys in memory: it is
+/* Card-side SCP02 and SCP03 crypto of the simulator (OpenSSL, keys in memory: it is
  * the card). Single DES is done as two-key 3DES with K1=K2, so OpenSSL's
  * legacy provider is not needed. */
 #ifndef GP_SIM_CRYPTO_H
@@ -13,6 +13,7 @@ int sim_des3(const uint8_t key[16], const uint8_t *iv, const uint8_t *in, size_t
 /* single DES with an 8-byte key, ECB, one block */
 int sim_des1(const uint8_t key[8], const uint8_t in[8], uint8_t out[8], int encrypt);
 size_t sim_pad80(const uint8_t *in, size_t len, uint8_t *out);
+size_t sim_pad80_to(const uint8_t *in, size_t len, uint8_t *out, size_t block); /* 16: AES */
 /* Session key: 3DES-CBC(static, zero IV) over constant || seq || 00*12. */
 int sim_session_key(const uint8_t static_key[16], uint16_t constant, const uint8_t seq[2],
                     uint8_t out[16]);
@@ -22,6 +23,16 @@ int sim_mac_3des(const uint8_t key[16], const uint8_t *data, size_t len, uint8_t
 int sim_mac_retail(const uint8_t key[16], const uint8_t icv[8], const uint8_t *data, size_t len,
                    uint8_t mac[8]);
 int sim_random(uint8_t *buf, size_t len);
+
+/* AES with a 16-, 24- or 32-byte key: CBC with iv, ECB when iv is NULL. */
+int sim_aes(const uint8_t *key, size_t klen, const uint8_t *iv, const uint8_t *in, size_t len,
+            uint8_t *out, int encrypt);
+int sim_aes_cmac(const uint8_t *key, size_t klen, const uint8_t *data, size_t len,
+                 uint8_t mac[16]);
+/* The SCP03 KDF (NIST SP 800-108 counter mode, AES-CMAC): l_bits of output
+ * for a derivation constant and a context. */
+int sim_scp03_kdf(const uint8_t *key, size_t klen, uint8_t constant, uint16_t l_bits,
+                  const uint8_t *ctx, size_t ctx_len, uint8_t *out);
 /* SHA-1 (the load file data block hash of INSTALL [for load]). */
 void sim_sha1(const uint8_t *data, size_t len, uint8_t md[20]);
 

@@ -277,8 +277,8 @@ static void test_malformed_init_update(void **state)
         {"6983", 0, 0, 0x6983, -1, SCP_E_RSP_SW, "locked"},
         {"6982", 0, 0, 0x6982, -1, SCP_E_RSP_SW, "refuses"},
         {"warning SW", 28, 0, 0x6300, -1, SCP_E_RSP_SW, "6300"},
-        {"SCP01", 28, 0, 0x9000, 0x01, SCP_E_NOT_SCP02, "protocol 01"},
-        {"SCP03", 28, 0, 0x9000, 0x03, SCP_E_NOT_SCP02, "protocol 03"},
+        {"SCP01", 28, 0, 0x9000, 0x01, SCP_E_OTHER_SCP, "protocol 01"},
+        {"SCP03", 28, 0, 0x9000, 0x03, SCP_E_OTHER_SCP, "protocol 03"},
     };
     const vec_entry_t *good = V("init_update_rsp");
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

@@ -423,6 +423,54 @@ static void test_key_versions(void **state)
     assert_int_equal(host_send(&c, &h, 0xD8, 0x00, 0x81, pk, sizeof pk, r, &rl, 0), 0x9484);
 }
 
+/* The simulator as an SCP03 card reproduces the real card's transcript: with
+ * the real card's keys, key version 30, i=70 and sequence counter 000024, it
+ * answers INITIALIZE UPDATE with the recorded bytes (its pseudo-random card
+ * challenge included), accepts the recorded EXTERNAL AUTHENTICATE and the
+ * C-DEC + C-MAC GET STATUS, and counts each. */
+static void test_scp03_transcript(void **state)
+{
+    (void)state;
+    vec_file_t v3;
+    assert_int_equal(vec_load(&v3, "scp03-transcript-c.txt"), 0);
+    sim_card_t c;
+    sim_default_profile(&c);
+    c.scp = 3;
+    c.i_param = 0x70;
+    sim_keyset_t *k = &c.keysets[0];
+    k->kvn = 0x30;
+    k->len = 16;
+    memcpy(k->enc, vec_get(&v3, "static_enc")->v, 16);
+    memcpy(k->mac, vec_get(&v3, "static_mac")->v, 16);
+    memcpy(k->dek, vec_get(&v3, "static_dek")->v, 16);
+    memcpy(k->seq, "\x00\x00\x24", 3);
+    memset(c.key_div, 0, sizeof c.key_div);
+    uint8_t r[300];
+    size_t rl;
+    const vec_entry_t *e = vec_get(&v3, "select_isd");
+    assert_int_equal(send_raw(&c, e->v, e->len, r, &rl), 0x9000);
+    e = vec_get(&v3, "init_update");
+    assert_int_equal(send_raw(&c, e->v, e->len, r, &rl), 0x9000);
+    const vec_entry_t *want = vec_get(&v3, "init_update_rsp");
+    assert_int_equal(rl + 2, want->len);
+    assert_memory_equal(r, want->v, want->len);
+    e = vec_get(&v3, "external_auth");
+    assert_int_equal(send_raw(&c, e->v, e->len, r, &rl), 0x9000);
+    assert_int_equal(c.ext_auth_ok, 1);
+    e = vec_get(&v3, "get_status");
+    assert_int_equal(send_raw(&c, e->v, e->len, r, &rl), 0x9000);
+    assert_int_equal(c.cmac_ok, 1);
+    assert_true(rl > 0 && r[0] == 0xE3); /* level 03: the answer in the clear */
+    /* the same GET STATUS again is refused: its C-MAC no longer chains */
+    e = vec_get(&v3, "get_status");
+    assert_int_equal(send_raw(&c, e->v, e->len, r, &rl), 0x6982);
+    /* the next INITIALIZE UPDATE moves the counter: another challenge */
+    e = vec_get(&v3, "init_update");
+    assert_int_equal(send_raw(&c, e->v, e->len, r, &rl), 0x9000);
+    assert_memory_equal(r + 29, "\x00\x00\x26", 3);
+    assert_memory_not_equal(r + 13, want->v + 13, 8);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -435,6 +483,7 @@ int main(void)
         cmocka_unit_test(test_load_sequence),
         cmocka_unit_test(test_selection_rules),
         cmocka_unit_test(test_key_versions),
+        cmocka_unit_test(test_scp03_transcript),
     };
     return cmocka_run_group_tests_name("gp-sim", tests, setup, NULL);
 }

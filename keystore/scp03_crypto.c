@@ -1,0 +1,126 @@
+/* SCP03 primitives through PKCS#11: see scp03_crypto.h. */
+#include "config.h"
+#include "scp03_crypto.h"
+#include "scp02_crypto.h"
+
+#include <string.h>
+
+void ks_scp03_kdf_input(uint8_t constant, uint16_t l_bits, uint8_t counter, const uint8_t *ctx,
+                        size_t ctx_len, uint8_t *out)
+{
+    memset(out, 0, 11);
+    out[11] = constant;
+    out[12] = 0x00; /* separation indicator */
+    out[13] = (uint8_t)(l_bits >> 8);
+    out[14] = (uint8_t)l_bits;
+    out[15] = counter;
+    if (ctx_len)
+        memcpy(out + 16, ctx, ctx_len);
+}
+
+CK_RV ks_scp03_supported(ks_session_t *s, size_t key_len)
+{
+    (void)s;
+    if (key_len == 16)
+        return CKR_OK;
+    /* An AES-192 or AES-256 session key is two CMAC blocks (KDF counter 1 and
+     * 2); the second block's CBC input would need the first block's value,
+     * which never leaves the keystore. */
+    return CKR_MECHANISM_INVALID;
+}
+
+/* The CMAC subkey K1 from L = AES(K, 0^16): L doubled in GF(2^128). */
+static void cmac_k1(const uint8_t l[16], uint8_t k1[16])
+{
+    uint8_t carry = l[0] >> 7;
+    for (int i = 0; i < 15; i++)
+        k1[i] = (uint8_t)(l[i] << 1 | l[i + 1] >> 7);
+    k1[15] = (uint8_t)(l[15] << 1);
+    if (carry)
+        k1[15] ^= 0x87;
+}
+
+/* n session keys from one static key: blocks = 0^16 || M1 of each constant,
+ * encrypted in one call; then one derivation per key. */
+static CK_RV derive_from(ks_session_t *s, CK_OBJECT_HANDLE base, const uint8_t *constants,
+                         const unsigned *use, int n, const uint8_t context[16],
+                         CK_OBJECT_HANDLE *out)
+{
+    uint8_t blocks[16 * 4];
+    memset(blocks, 0, 16);
+    for (int k = 0; k < n; k++)
+        ks_scp03_kdf_input(constants[k], 128, 1, NULL, 0, blocks + 16 * (k + 1));
+    CK_RV rv = ks_cipher(s, CKM_AES_ECB, base, NULL, 0, 1, blocks, 16 * (size_t)(n + 1), blocks);
+    uint8_t k1[16], data[16];
+    if (rv == CKR_OK)
+        cmac_k1(blocks, k1);
+    for (int k = 0; rv == CKR_OK && k < n; k++) {
+        for (int i = 0; i < 16; i++)
+            data[i] = (uint8_t)(context[i] ^ k1[i]);
+        rv = ks_derive_aes(s, base, blocks + 16 * (k + 1), data, 16, 16, use[k], &out[k]);
+    }
+    ks_wipe(blocks, sizeof blocks);
+    ks_wipe(k1, sizeof k1);
+    ks_wipe(data, sizeof data);
+    return rv;
+}
+
+CK_RV ks_scp03_derive(ks_session_t *s, CK_OBJECT_HANDLE enc, CK_OBJECT_HANDLE mac, size_t key_len,
+                      const uint8_t context[16], ks_scp03_keys_t *k)
+{
+    k->enc = k->mac = k->rmac = CK_INVALID_HANDLE;
+    CK_RV rv = ks_scp03_supported(s, key_len);
+    if (rv != CKR_OK)
+        return rv;
+    static const uint8_t c_enc[1] = {SCP03_DDC_S_ENC};
+    static const uint8_t c_mac[2] = {SCP03_DDC_S_MAC, SCP03_DDC_S_RMAC};
+    static const unsigned u_enc[1] = {KS_USE_ENCRYPT | KS_USE_DECRYPT};
+    static const unsigned u_mac[2] = {KS_USE_SIGN, KS_USE_SIGN};
+    CK_OBJECT_HANDLE macs[2] = {CK_INVALID_HANDLE, CK_INVALID_HANDLE};
+    rv = derive_from(s, enc, c_enc, u_enc, 1, context, &k->enc);
+    if (rv == CKR_OK)
+        rv = derive_from(s, mac, c_mac, u_mac, 2, context, macs);
+    k->mac = macs[0];
+    k->rmac = macs[1];
+    if (rv != CKR_OK)
+        ks_scp03_destroy(s, k);
+    return rv;
+}
+
+void ks_scp03_destroy(ks_session_t *s, ks_scp03_keys_t *k)
+{
+    CK_OBJECT_HANDLE *all[] = {&k->enc, &k->mac, &k->rmac};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        if (*all[i] != CK_INVALID_HANDLE)
+            ks_destroy(s, *all[i]);
+        *all[i] = CK_INVALID_HANDLE;
+    }
+}
+
+CK_RV ks_aes_cmac(ks_session_t *s, CK_OBJECT_HANDLE key, const uint8_t *data, size_t len,
+                  uint8_t mac[16])
+{
+    return ks_sign(s, CKM_AES_CMAC, key, data, len, mac, 16);
+}
+
+CK_RV ks_scp03_cryptogram(ks_session_t *s, CK_OBJECT_HANDLE s_mac, uint8_t constant,
+                          const uint8_t context[16], uint8_t out[8])
+{
+    uint8_t in[32], mac[16];
+    ks_scp03_kdf_input(constant, 64, 1, context, 16, in);
+    CK_RV rv = ks_aes_cmac(s, s_mac, in, sizeof in, mac);
+    if (rv == CKR_OK)
+        memcpy(out, mac, 8);
+    ks_wipe(mac, sizeof mac);
+    return rv;
+}
+
+CK_RV ks_scp03_kcv(ks_session_t *s, CK_OBJECT_HANDLE key, uint8_t kcv[3])
+{
+    uint8_t b[16];
+    memset(b, 0x01, sizeof b);
+    CK_RV rv = ks_cipher(s, CKM_AES_ECB, key, NULL, 0, 1, b, 16, b);
+    if (rv == CKR_OK)
+        memcpy(kcv, b, 3);
+    return rv;
+}

@@ -1,0 +1,59 @@
+/*
+ * SCP03 cryptographic primitives (GlobalPlatform Card Specification 2.2
+ * Amendment D), each computed inside the keystore on key handles. Nothing
+ * here sees a static or session key value.
+ */
+#ifndef GP_KEYSTORE_SCP03_CRYPTO_H
+#define GP_KEYSTORE_SCP03_CRYPTO_H
+
+#include "keystore.h"
+
+/* Derivation constants of the SCP03 KDF (Amendment D 6.2.1). */
+#define SCP03_DDC_CARD_CRYPTOGRAM 0x00
+#define SCP03_DDC_HOST_CRYPTOGRAM 0x01
+#define SCP03_DDC_CARD_CHALLENGE  0x02
+#define SCP03_DDC_S_ENC           0x04
+#define SCP03_DDC_S_MAC           0x06
+#define SCP03_DDC_S_RMAC          0x07
+
+/* The keys of one SCP03 session: session objects in the keystore. */
+typedef struct {
+    CK_OBJECT_HANDLE enc;  /* S-ENC: C-DECRYPTION, R-ENCRYPTION (encrypt and decrypt) */
+    CK_OBJECT_HANDLE mac;  /* S-MAC: cryptograms and C-MAC (sign) */
+    CK_OBJECT_HANDLE rmac; /* S-RMAC: R-MAC (sign) */
+} ks_scp03_keys_t;
+
+/* The KDF's fixed input for one iteration: a 12-byte label (11 zero bytes
+ * and the constant), a zero separator, L in bits (2 bytes), the counter,
+ * then the context. Writes 16 + ctx_len bytes. */
+void ks_scp03_kdf_input(uint8_t constant, uint16_t l_bits, uint8_t counter, const uint8_t *ctx,
+                        size_t ctx_len, uint8_t *out);
+
+/* Can this keystore derive SCP03 session keys of key_len bytes? 128-bit
+ * keys: CKM_AES_ECB and CKM_AES_CBC_ENCRYPT_DATA; longer keys need an
+ * SP 800-108 KDF this version does not use yet. 0 yes, else a CKR with
+ * the reason in the session's error. */
+CK_RV ks_scp03_supported(ks_session_t *s, size_t key_len);
+
+/* Derives S-ENC, S-MAC and S-RMAC from the static keys enc and mac with the
+ * context host challenge || card challenge (16 bytes). The KDF is one
+ * AES-CMAC block over 32 bytes M1 || M2 (M1 the fixed input, M2 the context):
+ * with L = AES(K, 0) and K1 the CMAC subkey from L, C1 = AES(K, M1) and
+ * CMAC = AES(K, C1 xor M2 xor K1), which CKM_AES_CBC_ENCRYPT_DATA with iv C1
+ * over M2 xor K1 makes a key without its value leaving the keystore. L and
+ * C1 come from one C_Encrypt (AES-ECB) per static key, over public blocks.
+ * On failure no session object is left behind. */
+CK_RV ks_scp03_derive(ks_session_t *s, CK_OBJECT_HANDLE enc, CK_OBJECT_HANDLE mac, size_t key_len,
+                      const uint8_t context[16], ks_scp03_keys_t *out);
+void ks_scp03_destroy(ks_session_t *s, ks_scp03_keys_t *k);
+
+/* AES-CMAC (16 bytes) of data under key, by CKM_AES_CMAC. */
+CK_RV ks_aes_cmac(ks_session_t *s, CK_OBJECT_HANDLE key, const uint8_t *data, size_t len,
+                  uint8_t mac[16]);
+/* A card or host cryptogram: the KDF with L = 64 under S-MAC, 8 bytes. */
+CK_RV ks_scp03_cryptogram(ks_session_t *s, CK_OBJECT_HANDLE s_mac, uint8_t constant,
+                          const uint8_t context[16], uint8_t out[8]);
+/* SCP03 key check value: the first 3 bytes of AES-ECB(key, 01 * 16). */
+CK_RV ks_scp03_kcv(ks_session_t *s, CK_OBJECT_HANDLE key, uint8_t kcv[3]);
+
+#endif

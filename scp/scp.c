@@ -1,0 +1,57 @@
+/* What the secure channels share: see scp.h. */
+#include "config.h"
+#include "scp.h"
+#include "apdu.h"
+#include "sw.h"
+
+#include <stdio.h>
+
+const char *scp_err_name(scp_err_t e)
+{
+    switch (e) {
+    case SCP_OK: return "ok";
+    case SCP_E_ARGS: return "bad arguments";
+    case SCP_E_STATE: return "wrong channel state";
+    case SCP_E_RSP_SHORT: return "card response too short";
+    case SCP_E_RSP_LONG: return "card response too long";
+    case SCP_E_RSP_SW: return "card returned an error";
+    case SCP_E_OTHER_SCP: return "card uses another secure channel protocol";
+    case SCP_E_KEY_VERSION: return "unexpected key version";
+    case SCP_E_CARD_CRYPTOGRAM: return "card cryptogram mismatch";
+    case SCP_E_KEYSTORE: return "keystore failure";
+    case SCP_E_TOO_LONG: return "command too long for secure messaging";
+    case SCP_E_CANCELED: return "stopped by the application";
+    case SCP_E_TRANSPORT: return "reader failure";
+    case SCP_E_REMOVED: return "card removed";
+    case SCP_E_UNSUPPORTED: return "unsupported option";
+    case SCP_E_RMAC: return "response MAC invalid";
+    case SCP_E_BUSY: return "card in use by another program";
+    }
+    return "unknown error";
+}
+
+int scp_equal(const uint8_t *a, const uint8_t *b, size_t n)
+{
+    uint8_t d = 0;
+    for (size_t i = 0; i < n; i++)
+        d |= (uint8_t)(a[i] ^ b[i]);
+    return d == 0;
+}
+
+scp_err_t scp_init_update_data(const uint8_t *rsp, size_t len, size_t *dlen, char *why,
+                               size_t why_len)
+{
+    uint16_t sw;
+    if (rapdu_split(rsp, len, dlen, &sw) != 0) {
+        snprintf(why, why_len, "INITIALIZE UPDATE: the card's response has no status word "
+                               "(%zu bytes)", len);
+        return SCP_E_RSP_SHORT;
+    }
+    if (sw != 0x9000) {
+        char d[200];
+        snprintf(why, why_len, "INITIALIZE UPDATE refused: %s",
+                 sw_describe(sw, SW_CTX_INITIALIZE_UPDATE, d, sizeof d));
+        return SCP_E_RSP_SW;
+    }
+    return SCP_OK;
+}

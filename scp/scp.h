@@ -1,0 +1,44 @@
+/* What the secure channels (scp02.h, scp03.h) and the GlobalPlatform
+ * commands over them (gp.h) answer. */
+#ifndef GP_SCP_SCP_H
+#define GP_SCP_SCP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "keystore/keystore.h"
+
+typedef enum {
+    SCP_OK = 0,
+    SCP_E_ARGS,            /* bad argument or malformed command APDU */
+    SCP_E_STATE,           /* the channel is not in the state this step needs */
+    SCP_E_RSP_SHORT,       /* card response shorter than the protocol allows */
+    SCP_E_RSP_LONG,        /* card response longer than the protocol allows */
+    SCP_E_RSP_SW,          /* card answered with an error status word */
+    SCP_E_OTHER_SCP,       /* card answered with another secure channel protocol */
+    SCP_E_KEY_VERSION,     /* card answered with another key version than asked */
+    SCP_E_CARD_CRYPTOGRAM, /* card cryptogram wrong: keys do not match the card */
+    SCP_E_KEYSTORE,        /* a keystore call failed */
+    SCP_E_TOO_LONG,        /* the wrapped command would exceed 255 data bytes */
+    SCP_E_TRANSPORT,       /* reader or connection failure */
+    SCP_E_REMOVED,         /* card removed */
+    SCP_E_UNSUPPORTED,     /* i-parameter or level not supported */
+    SCP_E_RMAC,            /* a response's R-MAC is missing or does not verify */
+    SCP_E_BUSY,            /* another program holds the card */
+    SCP_E_CANCELED,        /* the application asked to stop (a LOAD between blocks) */
+} scp_err_t;
+
+const char *scp_err_name(scp_err_t e);
+/* Constant-time comparison (cryptograms, MACs): 1 when equal. */
+int scp_equal(const uint8_t *a, const uint8_t *b, size_t n);
+/* The data length of an INITIALIZE UPDATE answer (data + SW): SCP_OK for
+ * 9000, else SCP_E_RSP_SHORT or SCP_E_RSP_SW with the reason in why. */
+scp_err_t scp_init_update_data(const uint8_t *rsp, size_t len, size_t *dlen, char *why,
+                               size_t why_len);
+
+/* Called between INITIALIZE UPDATE and the card cryptogram check with the
+ * card's key diversification data: it may replace the key set (keys bound
+ * to a card). Returns 0, or -1 with nothing changed. */
+typedef int (*scp_select_keys_fn)(void *ctx, const uint8_t key_div[10], ks_keyset_t *keys);
+
+#endif
