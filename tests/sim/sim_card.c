@@ -162,9 +162,9 @@ int sim_load_profile(sim_card_t *c, const char *path, char *err, size_t errlen)
         if (sscanf(line, "%31s", key) != 1)
             continue;
         v[strcspn(v, "\r\n")] = 0;
-        char t[6][64];
+        char t[6][80];
         memset(t, 0, sizeof t);
-        int nt = sscanf(v, "%63s %63s %63s %63s %63s %63s", t[0], t[1], t[2], t[3], t[4], t[5]);
+        int nt = sscanf(v, "%79s %79s %79s %79s %79s %79s", t[0], t[1], t[2], t[3], t[4], t[5]);
         int bad = 0;
         if (strcmp(key, "i") == 0) {
             bad = nt != 1 || parse_byte(t[0], &c->i_param);
