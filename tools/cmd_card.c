@@ -75,8 +75,8 @@ int cmd_card_state(tool_t *t, int argc, char **argv, const char *which)
 
 int put_key_run(tool_t *t, const char *name, int version, int replace, const char *from_file)
 {
-    uint8_t keys[3][16];
-    memset(keys, 0, sizeof keys);
+    tool_keys_t keys;
+    memset(&keys, 0, sizeof keys);
     if (from_file) {
         if (!strcmp(from_file, "-")) {
             if (t->pin_file && !strcmp(t->pin_file, "-"))
@@ -84,14 +84,12 @@ int put_key_run(tool_t *t, const char *name, int version, int replace, const cha
                                               "standard input");
             t->stdin_taken = 1;
         }
-        if (tool_read_key_file(t->prog, from_file, keys) != 0) {
-            ks_wipe(keys, sizeof keys);
+        if (tool_read_key_file(t->prog, from_file, -1, &keys) != 0)
             return tool_fail(t, EX_USAGE, "put-key: no usable key file");
-        }
     }
     int code = p11_start(t);
     if (code != EX_OK) {
-        ks_wipe(keys, sizeof keys);
+        ks_wipe(&keys, sizeof keys);
         return code;
     }
     CK_BYTE v = (CK_BYTE)version, r = (CK_BYTE)replace;
@@ -101,7 +99,7 @@ int put_key_run(tool_t *t, const char *name, int version, int replace, const cha
         {CKA_LABEL, (void *)name, strlen(name)},
         {CKA_GP_KEY_VERSION, &v, 1},
         {CKA_GP_REPLACE_KEY_VERSION, &r, 1},
-        {CKA_GP_KEY_VALUES, keys, sizeof keys},
+        {CKA_GP_KEY_VALUES, keys.v, 3 * keys.len}, /* the channel's protocol takes them */
     };
     CK_OBJECT_HANDLE obj;
     CK_RV rv;
@@ -111,7 +109,7 @@ int put_key_run(tool_t *t, const char *name, int version, int replace, const cha
         CK_MECHANISM m = {CKM_GP_PUT_KEY, NULL, 0};
         rv = t->f->C_GenerateKey(t->h, &m, tmpl, 4, &obj);
     }
-    ks_wipe(keys, sizeof keys);
+    ks_wipe(&keys, sizeof keys);
     if (rv != CKR_OK)
         return tool_fail_rv(t, rv, "PUT KEY", SW_CTX_SECURED);
     json_int(&t->j, "key_version", version);

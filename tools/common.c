@@ -420,11 +420,26 @@ int tool_read_pin(const char *prog, const char *pin_file, const char *prompt, ch
 
 /* --- key files ------------------------------------------------------------------------ */
 
-int tool_parse_key_file(const char *prog, FILE *f, const char *name, uint8_t keys[3][16])
+int tool_key_type(const char *s, int *aes, size_t *len)
+{
+    static const struct { const char *name; int aes; size_t len; } types[] = {
+        {"des", 0, 16}, {"aes128", 1, 16}, {"aes192", 1, 24}, {"aes256", 1, 32}};
+    for (size_t k = 0; k < sizeof types / sizeof types[0]; k++)
+        if (!strcmp(s, types[k].name)) {
+            *aes = types[k].aes;
+            *len = types[k].len;
+            return 0;
+        }
+    return -1;
+}
+
+int tool_parse_key_file(const char *prog, FILE *f, const char *name, int want_aes,
+                        tool_keys_t *keys)
 {
     char line[256];
     int have[3] = {0, 0, 0};
-    int lineno = 0, rc = 0;
+    int lineno = 0, rc = 0, file_aes = -1;
+    memset(keys, 0, sizeof *keys);
     while (rc == 0 && fgets(line, sizeof line, f)) {
         lineno++;
         char *hash = strchr(line, '#');
@@ -448,28 +463,43 @@ int tool_parse_key_file(const char *prog, FILE *f, const char *name, uint8_t key
             *--end = 0;
         char *v = eq + 1;
         v[strcspn(v, "\r\n")] = 0;
+        if (!strcmp(k, "type")) {
+            while (*v == ' ' || *v == '\t')
+                v++;
+            file_aes = !strncmp(v, "aes", 3) ? 1 : !strncmp(v, "des", 3) ? 0 : -2;
+            if (file_aes == -2) {
+                fprintf(stderr, "%s: %s line %d: type is 'aes' or 'des'\n", prog, name, lineno);
+                rc = -1;
+            }
+            continue;
+        }
         int role = strcmp(k, "enc") == 0 ? 0 : strcmp(k, "mac") == 0 ? 1
                  : strcmp(k, "dek") == 0 ? 2 : strcmp(k, "all") == 0 ? 3 : -1;
         if (role < 0) {
-            fprintf(stderr, "%s: %s line %d: unknown key name '%s' (enc, mac, dek or all)\n", prog,
-                    name, lineno, k);
+            fprintf(stderr, "%s: %s line %d: unknown key name '%s' (enc, mac, dek, all or "
+                            "type)\n", prog, name, lineno, k);
             rc = -1;
             break;
         }
-        uint8_t val[32];
+        uint8_t val[40];
         int n = hex_decode(v, val, sizeof val);
-        if (n != 16) {
+        if (n != 16 && n != 24 && n != 32) {
             if (n < 0)
                 fprintf(stderr, "%s: %s line %d: the value is not hexadecimal\n", prog, name,
                         lineno);
             else
-                fprintf(stderr, "%s: %s line %d: a SCP02 key is 16 bytes, this one has %d\n", prog,
-                        name, lineno, n);
+                fprintf(stderr, "%s: %s line %d: a key is 16 bytes (DES for SCP02, AES-128), 24 "
+                                "or 32 bytes (AES), this one has %d\n", prog, name, lineno, n);
+            rc = -1;
+        } else if (keys->len && (size_t)n != keys->len) {
+            fprintf(stderr, "%s: %s line %d: a key of %d bytes beside keys of %zu: the three keys "
+                            "of a set have one length\n", prog, name, lineno, n, keys->len);
             rc = -1;
         } else {
+            keys->len = (size_t)n;
             for (int r = 0; r < 3; r++)
                 if (role == 3 || role == r) {
-                    memcpy(keys[r], val, 16);
+                    memcpy(keys->v + (size_t)n * (size_t)r, val, (size_t)n);
                     have[r] = 1;
                 }
         }
@@ -481,10 +511,23 @@ int tool_parse_key_file(const char *prog, FILE *f, const char *name, uint8_t key
                 have[1] ? "" : " mac", have[2] ? "" : " dek");
         rc = -1;
     }
+    if (rc == 0) {
+        keys->aes = keys->len > 16 || file_aes == 1 || want_aes == 1;
+        if (keys->len > 16 && (want_aes == 0 || file_aes == 0)) {
+            fprintf(stderr, "%s: %s: %zu-byte keys are AES keys, not DES\n", prog, name, keys->len);
+            rc = -1;
+        } else if (want_aes >= 0 && file_aes >= 0 && want_aes != file_aes) {
+            fprintf(stderr, "%s: %s: the file says type = %s, the command line %s\n", prog, name,
+                    file_aes ? "aes" : "des", want_aes ? "AES" : "DES");
+            rc = -1;
+        }
+    }
+    if (rc != 0)
+        ks_wipe(keys, sizeof *keys);
     return rc;
 }
 
-int tool_read_key_file(const char *prog, const char *file, uint8_t keys[3][16])
+int tool_read_key_file(const char *prog, const char *file, int want_aes, tool_keys_t *keys)
 {
     int is_stdin = strcmp(file, "-") == 0;
     FILE *f = is_stdin ? stdin : fopen(file, "r");
@@ -492,7 +535,7 @@ int tool_read_key_file(const char *prog, const char *file, uint8_t keys[3][16])
         fprintf(stderr, "%s: cannot open key file %s: %s\n", prog, file, strerror(errno));
         return -1;
     }
-    int rc = tool_parse_key_file(prog, f, is_stdin ? "standard input" : file, keys);
+    int rc = tool_parse_key_file(prog, f, is_stdin ? "standard input" : file, want_aes, keys);
     if (!is_stdin)
         fclose(f);
     return rc;

@@ -1,5 +1,5 @@
 /*
- * gp-p11-keys: provisions SCP02 key sets into the keystore token, and rotates
+ * gp-p11-keys: provisions SCP02 and SCP03 key sets into the keystore token, and rotates
  * the card's keys. The same code as 'gp-p11 keys' and 'gp-p11 put-key'
  * (tools/keysets.c, tools/cmd_card.c), with the options and exit status
  * gp-p11-keys(1) has always documented: 0 done, 1 refused, 2 usage.
@@ -19,7 +19,8 @@ static void usage(FILE *o)
 {
     fprintf(o,
 "Usage: gp-p11-keys [OPTIONS] COMMAND [ARGS]\n"
-"Provision GlobalPlatform SCP02 key sets into a PKCS#11 keystore token.\n"
+"Provision GlobalPlatform key sets (SCP02: DES, SCP03: AES) into a PKCS#11\n"
+"keystore token.\n"
 "(The same as 'gp-p11 keys ...' and 'gp-p11 put-key ...'.)\n"
 "\n"
 "Commands:\n"
@@ -41,15 +42,19 @@ static void usage(FILE *o)
 "  -p, --pin-file FILE  read the user PIN from the first line of FILE\n"
 "                       (default: ask on the terminal)\n"
 "  -g, --gp-module PATH the gp-p11 module, for put-key (default: %s)\n"
+"      --key-type TYPE  import, generate: des (SCP02, the default for 16-byte keys),\n"
+"                       aes128, aes192 or aes256 (SCP03)\n"
 "  -h, --help           this text\n"
 "\n"
-"A key file holds one key per line, 16 bytes in hex:\n"
+"A key file holds one key per line in hex, 16 bytes (DES, or AES-128 with\n"
+"'type = aes'), 24 or 32 bytes (AES):\n"
 "  enc = 404142434445464748494A4B4C4D4E4F\n"
 "  mac = 404142434445464748494A4B4C4D4E4F\n"
 "  dek = 404142434445464748494A4B4C4D4E4F\n"
 "or 'all = HEX' for a card whose three keys are equal. '#' starts a comment.\n"
-"Keys are stored as NAME/enc, NAME/mac, NAME/dek: CKK_DES2, sensitive, not\n"
-"extractable; the PIN and key values are never accepted on the command line.\n",
+"Keys are stored as NAME/enc, NAME/mac, NAME/dek: CKK_DES2 or CKK_AES,\n"
+"sensitive, not extractable; the PIN and key values are never accepted on the\n"
+"command line.\n",
             GP_DEFAULT_KEYSTORE_MODULE, GP_P11_MODULE_PATH);
 }
 
@@ -70,6 +75,7 @@ int main(int argc, char **argv)
         {"replace", required_argument, NULL, 'R'},
         {"from-file", required_argument, NULL, 'F'},
         {"reader", required_argument, NULL, 'r'},
+        {"key-type", required_argument, NULL, 'K'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -83,6 +89,7 @@ int main(int argc, char **argv)
         case 'R': replace = (int)strtol(optarg, NULL, 0); break;
         case 'F': from_file = optarg; break;
         case 'r': t->reader = optarg; break;
+        case 'K': t->o.key_type = optarg; break;
         case 'm': t->ks_module = optarg; break;
         case 't': t->ks_token = optarg; break;
         case 'p': t->pin_file = optarg; break;

@@ -39,10 +39,12 @@ static void usage(FILE *o)
 "  terminate-card [--yes]    terminate the card for good (asks first)\n"
 "Keys:\n"
 "  put-key NAME --version N [--replace M] [--from-file FILE]\n"
-"                            rotate the card's keys (PUT KEY); NAME: the new key set\n"
+"                            rotate the card's keys (PUT KEY); NAME: the new key set,\n"
+"                            of the channel's kind (SCP02: DES; SCP03: AES)\n"
 "  keys import NAME [FILE]   store a key set in the keystore (keys from FILE or stdin)\n"
 "  keys generate NAME        generate a key set inside the keystore\n"
-"  keys list                 key sets with their key check values\n"
+"      [--key-type des|aes128|aes192|aes256]  DES for SCP02 (default), AES for SCP03\n"
+"  keys list                 key sets with their kind and key check values\n"
 "  keys delete NAME          delete a key set\n"
 "      [--keystore-module PATH] [--keystore-token LABEL]\n"
 "APDUs:\n"
@@ -68,7 +70,7 @@ static void usage(FILE *o)
 
 enum { O_KS_MODULE = 256, O_KS_TOKEN, O_APPLET, O_INSTANCE, O_PRIVILEGES, O_PARAMS, O_SD,
        O_PACKAGE, O_NOT_SELECTABLE, O_NO_DESCRIPTOR, O_HASH, O_LOADED, O_RELATED, O_FORMAT,
-       O_FILE, O_VERSION, O_REPLACE, O_FROM_FILE };
+       O_FILE, O_VERSION, O_REPLACE, O_FROM_FILE, O_KEY_TYPE };
 
 static const struct {
     const char *name;
@@ -81,7 +83,7 @@ static const struct {
                  OPT_NOT_SELECTABLE | OPT_NO_DESCRIPTOR | OPT_HASH | OPT_LOADED},
     {"delete", OPT_RELATED}, {"lock", 0}, {"unlock", 0}, {"store-data", OPT_FORMAT | OPT_FILE},
     {"lock-card", 0}, {"unlock-card", 0}, {"terminate-card", OPT_YES},
-    {"put-key", OPT_VERSION | OPT_REPLACE | OPT_FROM_FILE}, {"keys", OPT_KEYSTORE},
+    {"put-key", OPT_VERSION | OPT_REPLACE | OPT_FROM_FILE}, {"keys", OPT_KEYSTORE | OPT_KEY_TYPE},
     {"apdu", 0},
 };
 
@@ -129,6 +131,7 @@ int main(int argc, char **argv)
         {"version", required_argument, NULL, O_VERSION},
         {"replace", required_argument, NULL, O_REPLACE},
         {"from-file", required_argument, NULL, O_FROM_FILE},
+        {"key-type", required_argument, NULL, O_KEY_TYPE},
         {NULL, 0, NULL, 0},
     };
     if (tool_pin_on_command_line(t->prog, argc, argv))
@@ -171,6 +174,7 @@ int main(int argc, char **argv)
             o->given |= OPT_REPLACE;
             break;
         case O_FROM_FILE: o->from_file = optarg; o->given |= OPT_FROM_FILE; break;
+        case O_KEY_TYPE: o->key_type = optarg; o->given |= OPT_KEY_TYPE; break;
         case ':':
             code = tool_fail(t, EX_USAGE, "option %s needs a value; see --help", argv[optind - 1]);
             break;

@@ -9,6 +9,7 @@
 
 #include "keystore/hex.h"
 #include "keystore/keystore.h"
+#include "keystore/scp03_crypto.h"
 
 struct list_ctx {
     tool_t *t;
@@ -34,13 +35,18 @@ static void show_set(void *vctx, const char *name)
         return;
     }
     CK_OBJECT_HANDLE hs[3] = {set.enc, set.mac, set.dek};
+    char type[8];
+    snprintf(type, sizeof type, set.aes ? "aes%zu" : "des", set.len * 8);
+    json_str(&t->j, "type", type);
+    json_str(&t->j, "protocol", set.aes ? "SCP03" : "SCP02");
     if (!t->json)
-        printf("%-24s", name);
+        printf("%-24s %-6s", name, type);
     json_obj(&t->j, "kcv");
     for (int r = 0; r < 3; r++) {
         uint8_t kcv[3];
         char hex[7];
-        if (ks_kcv(c->s, hs[r], kcv) == CKR_OK) {
+        /* SCP03's KCV is AES(key, 01 * 16); SCP02's 3DES(key, 00 * 8) */
+        if ((set.aes ? ks_scp03_kcv(c->s, hs[r], kcv) : ks_kcv(c->s, hs[r], kcv)) == CKR_OK) {
             hex_encode(kcv, 3, hex);
             json_str(&t->j, ks_role_names[r], hex);
             if (!t->json)
@@ -83,12 +89,28 @@ int keysets_run(tool_t *t, const char *cmd, int argc, char **argv)
         return tool_fail(t, EX_USAGE, "the key set and the PIN cannot both come from standard "
                                       "input");
 
+    /* the kind of key set: --key-type, else (import) what the file holds */
+    ks_keyset_t like = {CK_INVALID_HANDLE, CK_INVALID_HANDLE, CK_INVALID_HANDLE, 0, 16};
+    int want_aes = -1;
+    if (t->o.key_type) {
+        if (tool_key_type(t->o.key_type, &like.aes, &like.len) != 0)
+            return tool_fail(t, EX_USAGE, "--key-type is des (SCP02), aes128, aes192 or aes256 "
+                                          "(SCP03), not '%s'", t->o.key_type);
+        want_aes = like.aes;
+    }
     /* the keys first, so that a bad file fails before anything touches the token */
-    uint8_t keys[3][16];
-    memset(keys, 0, sizeof keys);
-    if (is_import && tool_read_key_file(t->prog, keyfile, keys) != 0) {
-        ks_wipe(keys, sizeof keys);
+    tool_keys_t keys;
+    memset(&keys, 0, sizeof keys);
+    if (is_import && tool_read_key_file(t->prog, keyfile, want_aes, &keys) != 0)
         return tool_fail(t, EX_USAGE, "no key set imported");
+    if (is_import && t->o.key_type && keys.len != like.len) {
+        ks_wipe(&keys, sizeof keys);
+        return tool_fail(t, EX_USAGE, "--key-type %s takes %zu-byte keys; the file holds %zu-byte "
+                                      "keys", t->o.key_type, like.len, keys.len);
+    }
+    if (is_import) {
+        like.aes = keys.aes;
+        like.len = keys.len;
     }
     char err[KS_ERRLEN] = "";
     char pin[PIN_MAX];
@@ -122,7 +144,7 @@ int keysets_run(tool_t *t, const char *cmd, int argc, char **argv)
     struct list_ctx lc = {t, s, 0, 0};
     if (is_import || is_gen) {
         ks_keyset_t made; /* whole or not at all; keys there before are never touched */
-        rv = ks_create_keyset(s, set, is_import ? keys[0] : NULL, 0, &made);
+        rv = ks_create_keyset_like(s, set, &like, is_import ? keys.v : NULL, 0, &made);
         if (rv != CKR_OK) {
             code = tool_fail(t, EX_ERROR, "%s", ks_session_error(s));
             goto out;
@@ -157,7 +179,7 @@ int keysets_run(tool_t *t, const char *cmd, int argc, char **argv)
     }
 out:
     ks_wipe(pin, sizeof pin);
-    ks_wipe(keys, sizeof keys);
+    ks_wipe(&keys, sizeof keys);
     ks_session_close(s);
     if (ks)
         ks_logout(ks);

@@ -69,13 +69,14 @@ typedef struct {
     const char *format, *file;
     int version, replace;
     const char *from_file;
+    const char *key_type;      /* --key-type: des, aes128, aes192, aes256 */
 } opts_t;
 enum {
     OPT_APPLET = 1 << 0, OPT_INSTANCE = 1 << 1, OPT_PRIVILEGES = 1 << 2, OPT_PARAMS = 1 << 3,
     OPT_SD = 1 << 4, OPT_PACKAGE = 1 << 5, OPT_NOT_SELECTABLE = 1 << 6,
     OPT_NO_DESCRIPTOR = 1 << 7, OPT_HASH = 1 << 8, OPT_LOADED = 1 << 9, OPT_RELATED = 1 << 10,
     OPT_FORMAT = 1 << 11, OPT_FILE = 1 << 12, OPT_VERSION = 1 << 13, OPT_REPLACE = 1 << 14,
-    OPT_FROM_FILE = 1 << 15, OPT_YES = 1 << 16, OPT_KEYSTORE = 1 << 17,
+    OPT_FROM_FILE = 1 << 15, OPT_YES = 1 << 16, OPT_KEYSTORE = 1 << 17, OPT_KEY_TYPE = 1 << 18,
 };
 
 /* --- the tool's state --------------------------------------------------------- */
@@ -136,9 +137,22 @@ int tool_read_pin(const char *prog, const char *pin_file, const char *prompt, ch
                   size_t cap);
 
 /* --- key files (import, put-key --from-file) ----------------------------------- */
-int tool_parse_key_file(const char *prog, FILE *f, const char *name, uint8_t keys[3][16]);
+/* A key set's values: enc || mac || dek, each len bytes; DES2 (SCP02, 16
+ * bytes) or AES (SCP03: 16, 24 or 32 bytes). */
+typedef struct {
+    uint8_t v[96];
+    size_t len;
+    int aes;
+} tool_keys_t;
+/* Lines "enc|mac|dek|all = HEX", and "type = aes|des" (16-byte keys are DES
+ * unless the file or want_aes says AES; longer keys are AES). want_aes: 1
+ * AES, 0 DES, -1 as the file says. 0 or -1 with a message. */
+int tool_parse_key_file(const char *prog, FILE *f, const char *name, int want_aes,
+                        tool_keys_t *keys);
 /* Opens FILE ("-": standard input) and parses it; 0 or -1 with a message. */
-int tool_read_key_file(const char *prog, const char *file, uint8_t keys[3][16]);
+int tool_read_key_file(const char *prog, const char *file, int want_aes, tool_keys_t *keys);
+/* --key-type des|aes128|aes192|aes256: 0 with *aes and *len, -1 unknown. */
+int tool_key_type(const char *s, int *aes, size_t *len);
 
 /* --- the gp-p11 module over PKCS#11 (p11.c) ---------------------------------- */
 int p11_open(tool_t *t);   /* load, initialise, choose the token, open a session */

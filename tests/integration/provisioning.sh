@@ -48,7 +48,7 @@ grep -q 'key "lone/mac" already exists' "$out/lone" && grep -q 'label: *lone/mac
 pkcs11-tool --module "$GP_SOFTHSM_MODULE" --token-label "$GP_TEST_TOKEN" --login --pin "$GP_TEST_PIN" \
     --delete-object --type secrkey --label lone/mac >/dev/null 2>&1
 printf 'all = 4041424344454647\n' | keys import short >"$out/short" 2>&1
-[ $? -eq 1 ] && grep -q '16 bytes, this one has 8' "$out/short" && ok "8-byte key refused" \
+[ $? -eq 1 ] && grep -q '32 bytes (AES), this one has 8' "$out/short" && ok "8-byte key refused" \
     || fail "short key: $(cat "$out/short")"
 printf 'enc = %s\nmac = %s\n' "$gpkey" "$gpkey" | keys import nodek >"$out/nodek" 2>&1
 [ $? -eq 1 ] && grep -q 'missing key dek' "$out/nodek" && ok "missing dek named" \
@@ -90,6 +90,36 @@ n_derive=$(grep -c 'Usage: *derive$' "$out/objs")
 pkcs11-tool --module "$GP_SOFTHSM_MODULE" --token-label "$GP_TEST_TOKEN" --login --pin "$GP_TEST_PIN" \
     --read-object --type secrkey --label default/enc >"$out/read" 2>&1 \
     && fail "pkcs11-tool read a key value" || ok "pkcs11-tool cannot read a key value"
+
+# SCP03 key sets: AES, with SCP03's KCV (AES(key, 01 * 16)) computed by OpenSSL
+aeskey=000102030405060708090A0B0C0D0E0F
+aeskcv=$(printf '01%.0s' $(seq 16) | xxd -r -p | openssl enc -aes-128-ecb -nopad -K $aeskey | xxd -p -u | head -c 6)
+printf 'type = aes\nall = %s\n' "$aeskey" | keys import card03 >"$out/aes" 2>&1 \
+    && grep -q "^card03 *aes128 *enc KCV=$aeskcv mac KCV=$aeskcv dek KCV=$aeskcv" "$out/aes" \
+    && ok "AES-128 import shows SCP03 KCV $aeskcv" || fail "AES import: $(cat "$out/aes")"
+printf 'all = %s\n' "$aeskey" | keys --key-type aes128 import card03b >"$out/aes2" 2>&1 \
+    && grep -q "^card03b *aes128 *enc KCV=$aeskcv" "$out/aes2" && ok "--key-type aes128 import" \
+    || fail "--key-type import: $(cat "$out/aes2")"
+keys --key-type aes256 generate big >"$out/big" 2>&1 && grep -q '^big *aes256 *enc KCV=[0-9A-F]\{6\}' "$out/big" \
+    && ok "AES-256 generated" || fail "AES-256 generate: $(cat "$out/big")"
+printf 'enc = %s\nmac = %s0000000000000000\ndek = %s\n' "$aeskey" "$aeskey" "$aeskey" | keys import mixed >"$out/mixed" 2>&1
+[ $? -eq 1 ] && grep -q 'one length' "$out/mixed" && ok "keys of two lengths refused" \
+    || fail "mixed lengths: $(cat "$out/mixed")"
+printf 'all = %s%s\n' "$aeskey" "$aeskey" | keys --key-type des import notdes >"$out/notdes" 2>&1
+[ $? -eq 1 ] && grep -q 'AES keys, not DES' "$out/notdes" && ok "32-byte keys are not DES" \
+    || fail "32-byte DES: $(cat "$out/notdes")"
+pkcs11-tool --module "$GP_SOFTHSM_MODULE" --token-label "$GP_TEST_TOKEN" --login --pin "$GP_TEST_PIN" \
+    -O --type secrkey >"$out/aesobjs" 2>&1
+# least privilege for AES: enc and mac derive and encrypt (the KDF's blocks,
+# the KCV), the DEK encrypts and wraps (PUT KEY); none signs or decrypts
+usage_of() { awk -v l="$1" '/label:/ {cur=$2} /Usage:/ && cur==l {sub(/.*Usage: */, ""); print}' "$out/aesobjs"; }
+[ "$(usage_of card03/enc)" = "encrypt, derive" ] && [ "$(usage_of card03/mac)" = "encrypt, derive" ] \
+    && [ "$(usage_of card03/dek)" = "encrypt, wrap" ] && [ "$(usage_of big/dek)" = "encrypt, wrap" ] \
+    && ok "AES keys carry their roles' usages only" \
+    || fail "AES usages: $(usage_of card03/enc) / $(usage_of card03/mac) / $(usage_of card03/dek)"
+"$GP_BUILDDIR/tools/gp-p11" keys --keystore-module "$GP_SOFTHSM_MODULE" --keystore-token "$GP_TEST_TOKEN" \
+    --pin-file "$GP_TEST_PIN_FILE" --json list | jq -e '.key_sets[] | select(.name == "card03") | .type == "aes128" and .protocol == "SCP03"' \
+    >/dev/null && ok "JSON list names type and protocol" || fail "JSON list"
 
 keys delete second >/dev/null 2>&1 && ! keys list | grep -q '^second ' && ok "delete" || fail "delete"
 keys delete second >"$out/del2" 2>&1
