@@ -5,14 +5,19 @@
 # objects, at security levels mac, mac-enc and mac-enc-rmac and over T=0;
 # then the faults: card removed in the middle of a LOAD, 6A84 on a block, a
 # load the card refuses at INSTALL, and malformed CAP files refused before
-# any APDU. Test CAP files come from tests/cap/mkcap.
+# any APDU; every step again over SCP03 (card 3: AES keys, i=70) at mac and at
+# mac-enc-rmac-renc, and PUT KEY over SCP03 through the module with keys
+# generated inside SoftHSM. Test CAP files come from tests/cap/mkcap.
 set -u
 if [ -z "${GP_ENV_DIR:-}" ]; then
     tmp=$(mktemp -d) || exit 1
     trap 'rm -rf "$tmp"' EXIT
     printf 'i = 35\n' > "$tmp/rmac.profile"
-    "$GP_HARNESS/gp-env.sh" --cards 3 --card-args 1 "--profile $tmp/rmac.profile" \
-        --card-args 2 "--t0" -- bash "$0"
+    rnd() { od -An -N16 -tx1 /dev/urandom | tr -d ' \n' | tr a-f A-F; }
+    export GP_TEST_AES="$(rnd) $(rnd) $(rnd)"
+    printf 'scp = 03\ni = 70\nkeys = 30 %s\n' "$GP_TEST_AES" > "$tmp/scp03.profile"
+    "$GP_HARNESS/gp-env.sh" --cards 4 --card-args 1 "--profile $tmp/rmac.profile" \
+        --card-args 2 "--t0" --card-args 3 "--profile $tmp/scp03.profile" -- bash "$0"
     exit $?
 fi
 . "$GP_HARNESS/../integration/checks.sh"
@@ -21,11 +26,18 @@ mkcap="$GP_BUILDDIR/tests/cap/mkcap"
 call="$GP_BUILDDIR/tests/integration/applet_call"
 out=$GP_ENV_DIR/out
 mkdir -p "$out"
-conf() { # conf NAME READER LEVEL: a configuration; its log goes to out/NAME.log
+conf() { # conf NAME READER LEVEL [KEYSET]: a configuration; its log goes to out/NAME.log
     printf 'keystore_token = %s\nreader = %s\nsecurity_level = %s\nlog_level = info\ntrace = apdu\n' \
         "$GP_TEST_TOKEN" "$2" "$3" > "$out/$1.conf"
+    [ -n "${4:-}" ] && printf 'key_set = %s\nput_key_plaintext = yes\n' "$4" >> "$out/$1.conf"
     echo "$out/$1.conf"
 }
+# card 3's AES keys, as the provisioning tool stores them
+set -- $GP_TEST_AES
+printf 'type = aes\nenc = %s\nmac = %s\ndek = %s\n' "$1" "$2" "$3" | "$GP_P11_KEYS" \
+    --module "$GP_SOFTHSM_MODULE" --token "$GP_TEST_TOKEN" --pin-file "$GP_TEST_PIN_FILE" \
+    import scp03 > "$out/aes-import" 2>&1
+check "the SCP03 card's AES-128 key set is imported" grep -q '^scp03 *aes128' "$out/aes-import"
 p11u() { tool pkcs11-tool --module "$MOD" --login --pin "$GP_TEST_PIN" "$@"; }
 listed() { p11u -O --type data 2>/dev/null | grep -q "label: *'$1'\$"; }
 has() { state "$1" "$2" | tr ' ' '\n' | grep -qx "$3"; } # has CARD FIELD ITEM
@@ -39,10 +51,10 @@ pkg=D2760001AA01 a1=D2760001AA0101 a2=D2760001AA0102 other=D2760001AA0199
 store=$(head -c 600 /dev/urandom | od -An -tx1 | tr -d ' \n' | tr a-f A-F)
 
 # --- every step, at each level and over T=0 ---
-round() { # round CARD LEVEL
+round() { # round CARD LEVEL [KEYSET]
     local k=$1 lv=$2 r
     r=$(eval echo "\$GP_READER_$k")
-    export GP_P11_CONF=$(conf "c$k-$lv" "$r" "$lv")
+    export GP_P11_CONF=$(conf "c$k-$lv" "$r" "$lv" "${3:-}")
     local l0; l0=$(state "$k" loads)
     p11u --write-object "$out/app.cap" --type data --application-label "load file" \
         > "$out/w1" 2>&1
@@ -86,6 +98,38 @@ round 0 mac
 round 0 mac-enc
 round 1 mac-enc-rmac
 round 2 mac-enc
+round 3 mac scp03
+round 3 mac-enc-rmac-renc scp03
+check "[SCP03] the module opened an SCP03 channel (i=70) at level 33" \
+    grep -q 'secure channel open: SCP03 i=70, security level 33, key version 48' "$out/w2"
+check "[SCP03] R-MAC and R-ENC answers came back (the card counted them)" [ "$(state 3 rmacs)" -gt 10 ]
+check "[SCP03] no failed authentication on the SCP03 card" [ "$(state 3 failed_auth)" = 0 ]
+
+# --- PUT KEY over SCP03 through the module: keys generated inside SoftHSM,
+# wrapped there under the static DEK (C_WrapKey, AES-CBC); never outside it ---
+export GP_P11_CONF=$(conf put03 "$GP_READER_3" mac-enc-rmac-renc scp03)
+gpt() { "$GP_BUILDDIR/tools/gp-p11" --module "$MOD" --pin-file "$GP_TEST_PIN_FILE" "$@"; }
+gpt --json put-key rot31 --version 0x31 > "$out/pk1" 2> "$out/pk1.err"
+check "[SCP03] put-key adds key version 31 with keys generated in the keystore" \
+    jq -e '.ok and .key_version == 49' "$out/pk1"
+check "[SCP03] ... the card holds key versions 30 and 31" [ "$(state 3 key_versions)" = "30 31" ]
+check "[SCP03] ... the new key set is AES-128 in the keystore" sh -c "'$GP_P11_KEYS' --module '$GP_SOFTHSM_MODULE' --token '$GP_TEST_TOKEN' --pin-file '$GP_TEST_PIN_FILE' list | grep -q '^rot31 *aes128'"
+export GP_P11_CONF=$(conf put03b "$GP_READER_3" mac-enc-rmac-renc rot31)
+printf 'key_version = 0x31\n' >> "$GP_P11_CONF"
+gpt --json put-key rot32 --version 0x32 --replace 0x30 > "$out/pk2" 2> "$out/pk2.err"
+check "[SCP03] a fresh login with version 31 works and replaces 30 by 32" \
+    sh -c "jq -e '.ok' '$out/pk2' >/dev/null && [ '$(state 3 key_versions)' = '32 31' ]"
+ea=$(state 3 ext_auth_received)
+export GP_P11_CONF=$(conf put03c "$GP_READER_3" mac scp03)
+printf 'key_version = 0x30\n' >> "$GP_P11_CONF"
+gpt --json list > "$out/pk3" 2> "$out/pk3.err"
+check "[SCP03] the old version is refused: exit 4, key version 30 unknown (6A88)" \
+    sh -c "[ \$(jq -r .exit '$out/pk3') = 4 ] && jq -e '.error.sw == \"6A88\"' '$out/pk3' >/dev/null"
+check "[SCP03] ... with no EXTERNAL AUTHENTICATE sent" [ "$(state 3 ext_auth_received)" = "$ea" ]
+export GP_P11_CONF=$(conf put03d "$GP_READER_3" mac rot32)
+printf 'key_version = 0x32\n' >> "$GP_P11_CONF"
+gpt --json list > "$out/pk4" 2> "$out/pk4.err"
+check "[SCP03] the new version 32 opens the card" jq -e '.ok' "$out/pk4"
 
 # --- a 64 KiB CAP, a library from a raw load file, the options ---
 export GP_P11_CONF=$(conf big "$GP_READER_0" mac-enc)
