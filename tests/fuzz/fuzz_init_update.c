@@ -1,5 +1,7 @@
-/* INITIALIZE UPDATE responses: any bytes, a clean verdict and no crash. */
+/* INITIALIZE UPDATE responses, SCP02 and SCP03 parsers: any bytes, a clean
+ * verdict and no crash. */
 #include "scp/scp02.h"
+#include "scp/scp03.h"
 
 #include <string.h>
 
@@ -8,10 +10,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 {
     scp02_init_rsp_t r;
     char why[256];
+    why[0] = 0;
     scp_err_t e = scp02_parse_init_update(d, n, &r, why, sizeof why);
     if (e == SCP_OK && (n != SCP02_INIT_RSP_LEN + 2 || r.scp != 0x02 || d[n - 2] != 0x90 || d[n - 1]))
         __builtin_trap(); /* accepted something SCP02 does not allow */
     if (e != SCP_OK && !why[0])
         __builtin_trap(); /* refused without saying why */
+    scp03_init_rsp_t r3;
+    why[0] = 0;
+    e = scp03_parse_init_update(d, n, &r3, why, sizeof why);
+    if (e == SCP_OK) {
+        size_t want = (r3.i & SCP03_I_PSEUDO_RANDOM) ? SCP03_INIT_RSP_LEN_SEQ : SCP03_INIT_RSP_LEN;
+        if (n != want + 2 || r3.scp != 0x03 || (r3.i & 0x8F) || d[n - 2] != 0x90 || d[n - 1] ||
+            r3.has_seq != (want == SCP03_INIT_RSP_LEN_SEQ))
+            __builtin_trap(); /* accepted something SCP03 does not allow */
+    }
+    if (e != SCP_OK && !why[0])
+        __builtin_trap();
     return 0;
 }
