@@ -8,6 +8,10 @@
  *                    PC/SC round trips of the same APDU; the vpcd Nagle trap
  *   bench crypto N   C-MAC wraps through the keystore against OpenSSL in memory
  *   bench scale N    1, 2, 4, 8 cards, one thread each, CKM_GP_APDU
+ *   bench scp03 N    SCP03 (card 2, AES-128 keys GP_BENCH_AES in SoftHSM) beside
+ *                    SCP02 (card 0): handshake time and keystore calls, secured
+ *                    GET DATA per second and keystore calls per command at
+ *                    each level, all through scp/ with keys in SoftHSM
  *   bench load N     LOAD of the CAP file GP_BENCH_CAP through the module
  *                    (C_CreateObject "load file", C-MAC and C-MAC + C-DEC)
  *                    against raw PC/SC sending the same blocks, as many and as
@@ -26,6 +30,7 @@
 #include <openssl/rand.h>
 
 #include "gp-p11/gp-p11.h"
+#include "keystore/hex.h"
 #include "keystore/keystore.h"
 #include "scp/cap.h"
 #include "scp/gp.h"
@@ -443,6 +448,85 @@ static void bench_load(int n)
     free(file);
 }
 
+/* Opens a channel on card k and times n secured GET DATA; prints the rate
+ * and the keystore calls per command under name. */
+static void secured_rate(pcsc_ctx_t *pc, int k, ks_session_t *kss, const ks_keyset_t *keys,
+                         uint8_t scp, uint8_t level, int n, const char *name)
+{
+    pcsc_card_t *c = raw_connect(k, &pc);
+    gp_session_t g;
+    gp_session_init(&g, pcsc_transport(c));
+    gp_channel_opts_t o = {.scp = scp, .i_param = 0x15, .level = level};
+    if (gp_open_channel(&g, kss, keys, &o) != SCP_OK)
+        die(name, gp_error(&g));
+    uint8_t r[300];
+    size_t rl;
+    unsigned long calls = ks_session_calls(kss);
+    double s = now_us();
+    for (int i = 0; i < n; i++)
+        if (gp_get_data(&g, 0x9F7F, r, sizeof r, &rl) != SCP_OK)
+            die(name, gp_error(&g));
+    double us = now_us() - s;
+    printf("%s_per_s %.0f\n", name, n / (us / 1e6));
+    printf("%s_calls %.1f\n", name, (double)(ks_session_calls(kss) - calls) / n);
+    gp_close_channel(&g);
+    pcsc_disconnect(c);
+}
+
+static void bench_scp03(int n)
+{
+    ks_t *ks;
+    ks_session_t *kss;
+    ks_keyset_t des, aes, like = {0, 0, 0, 1, 16};
+    if (test_keystore_open(&ks, &kss, &des) != 0)
+        die("keystore", "not available");
+    const char *hex = getenv("GP_BENCH_AES"); /* ENC MAC DEK */
+    uint8_t v[48];
+    char copy[128];
+    snprintf(copy, sizeof copy, "%s", hex ? hex : "");
+    char *tok = strtok(copy, " ");
+    for (int r = 0; r < 3; r++, tok = strtok(NULL, " "))
+        if (!tok || hex_decode(tok, v + 16 * r, 16) != 16)
+            die("GP_BENCH_AES", "three AES-128 keys in hex");
+    if (ks_create_keyset_like(kss, "bench03", &like, v, 0, &aes) != CKR_OK)
+        die("AES key set", ks_session_error(kss));
+    ks_wipe(v, sizeof v);
+    pcsc_ctx_t *pc = NULL;
+    double *t = calloc((size_t)n, sizeof *t);
+    static const struct { int card; uint8_t scp; const char *name; } hs[] = {
+        {0, 2, "handshake_scp02"}, {2, 3, "handshake_scp03"}};
+    for (int h = 0; h < 2; h++) {
+        pcsc_card_t *c = raw_connect(hs[h].card, &pc);
+        gp_session_t g;
+        gp_session_init(&g, pcsc_transport(c));
+        gp_channel_opts_t o = {.scp = hs[h].scp, .i_param = 0x15, .level = 0x01};
+        unsigned long calls = 0;
+        for (int i = 0; i < n; i++) {
+            unsigned long c0 = ks_session_calls(kss);
+            double s = now_us();
+            if (gp_open_channel(&g, kss, hs[h].scp == 3 ? &aes : &des, &o) != SCP_OK)
+                die(hs[h].name, gp_error(&g));
+            t[i] = now_us() - s;
+            calls += ks_session_calls(kss) - c0; /* the handshake's, not the closing */
+            gp_close_channel(&g);
+        }
+        printf("%s_ms %.3f\n", hs[h].name, median(t, n) / 1000);
+        printf("%s_calls %.1f\n", hs[h].name, (double)calls / n);
+        pcsc_disconnect(c);
+    }
+    int m = n * 5;
+    secured_rate(pc, 0, kss, &des, 2, 0x01, m, "get_data_scp02_01");
+    secured_rate(pc, 0, kss, &des, 2, 0x03, m, "get_data_scp02_03");
+    secured_rate(pc, 2, kss, &aes, 3, 0x01, m, "get_data_scp03_01");
+    secured_rate(pc, 2, kss, &aes, 3, 0x03, m, "get_data_scp03_03");
+    secured_rate(pc, 2, kss, &aes, 3, 0x13, m, "get_data_scp03_13");
+    secured_rate(pc, 2, kss, &aes, 3, 0x33, m, "get_data_scp03_33");
+    ks_delete_keyset(kss, "bench03");
+    pcsc_close(pc);
+    free(t);
+    test_keystore_close(ks, kss);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
@@ -460,6 +544,8 @@ int main(int argc, char **argv)
         bench_crypto(n);
     else if (!strcmp(argv[1], "scale"))
         bench_scale(n);
+    else if (!strcmp(argv[1], "scp03"))
+        bench_scp03(n);
     else if (!strcmp(argv[1], "load"))
         bench_load(n);
     else

@@ -21,13 +21,19 @@ export GP_BENCH_CAP=$out/64k.cap
 confs='printf "keystore_token = %s\nsecurity_level = mac\n" "$GP_TEST_TOKEN" > "$GP_ENV_DIR/mac.conf"
        printf "keystore_token = %s\nsecurity_level = mac-enc\n" "$GP_TEST_TOKEN" > "$GP_ENV_DIR/enc.conf"
        export GP_BENCH_CONF_MAC=$GP_ENV_DIR/mac.conf GP_BENCH_CONF_MAC_ENC=$GP_ENV_DIR/enc.conf'
-echo "== login, per-command and host crypto (2 cards: card 1 without TCP_NODELAY/QUICKACK)"
-tests/harness/gp-env.sh --no-sim-files --cards 2 --card-args 1 --no-quickack -- bash -c "
+# card 2: an SCP03 card with random AES-128 keys
+rnd() { od -An -N16 -tx1 /dev/urandom | tr -d ' \n' | tr a-f A-F; }
+export GP_BENCH_AES="$(rnd) $(rnd) $(rnd)"
+printf 'scp = 03\ni = 70\nkeys = 30 %s\n' "$GP_BENCH_AES" > "$out/scp03.profile"
+echo "== login, per-command and host crypto (3 cards: card 1 without TCP_NODELAY/QUICKACK, card 2 SCP03)"
+tests/harness/gp-env.sh --no-sim-files --cards 3 --card-args 1 --no-quickack \
+    --card-args 2 "--profile $out/scp03.profile" -- bash -c "
     $confs
     '$b/bench/bench' login $((n / 20 > 20 ? n / 20 : 20))
     '$b/bench/bench' apdu $n
     '$b/bench/bench' crypto $((n * 5))
     '$b/bench/bench' load $((n / 100 > 5 ? n / 100 : 5))
+    '$b/bench/bench' scp03 $((n / 20 > 20 ? n / 20 : 20))
     # peak memory of pkcs11-tool listing objects, through gp-p11 and through SoftHSM alone
     export GP_P11_CONF=\$GP_ENV_DIR/mac.conf
     /usr/bin/time -f 'rss_with_module_kb %M' pkcs11-tool --module '$b/module/.libs/gp-p11.so' \
@@ -63,6 +69,21 @@ matter more than the absolute numbers. Cards are gp-sim behind vpcd and a privat
 | LOAD of a 64 KiB CAP ($(v load_file_bytes) bytes) through the module, C-MAC (INSTALL [for load], $(( ($(v load_file_bytes) + 246) / 247 )) LOAD blocks, registry read again), KiB/s, vs raw PC/SC sending as many blocks as long without secure messaging | $(v load_module_mac_kib_s) | $(v load_raw_mac_kib_s) | $(ratio "$(v load_raw_mac_kib_s)" "$(v load_module_mac_kib_s)")x slower |
 | the same LOAD at C-MAC + C-DEC ($(( ($(v load_file_bytes) + 238) / 239 )) blocks), KiB/s, vs raw PC/SC | $(v load_module_mac_enc_kib_s) | $(v load_raw_mac_enc_kib_s) | $(ratio "$(v load_raw_mac_enc_kib_s)" "$(v load_module_mac_enc_kib_s)")x slower |
 | peak RSS of \`pkcs11-tool --login -O\`: through gp-p11 (which loads SoftHSM too) vs SoftHSM alone | $(v rss_with_module_kb) KiB | $(v rss_without_module_kb) KiB | $(ratio "$(v rss_with_module_kb)" "$(v rss_without_module_kb)")x |
+
+SCP03 beside SCP02: the same card simulator, keys in SoftHSM, through scp/ (no module around it).
+Keystore calls are PKCS#11 calls (an Init and its operation count two); a keystore across a
+network pays a round trip for each.
+
+| measurement | SCP03 | SCP02 | ratio |
+| --- | ---: | ---: | ---: |
+| handshake (INITIALIZE UPDATE, card cryptogram, EXTERNAL AUTHENTICATE), median | $(v handshake_scp03_ms) ms | $(v handshake_scp02_ms) ms | $(ratio "$(v handshake_scp03_ms)" "$(v handshake_scp02_ms)")x |
+| keystore calls per handshake (derivations, both cryptograms, the C-MAC of EXTERNAL AUTHENTICATE; the host challenge's C_GenerateRandom aside) | $(v handshake_scp03_calls) | $(v handshake_scp02_calls) | $(ratio "$(v handshake_scp03_calls)" "$(v handshake_scp02_calls)")x |
+| secured GET DATA (CPLC) per second, C-MAC (01) | $(v get_data_scp03_01_per_s) | $(v get_data_scp02_01_per_s) | $(ratio "$(v get_data_scp03_01_per_s)" "$(v get_data_scp02_01_per_s)")x |
+| keystore calls per secured command, C-MAC (01) | $(v get_data_scp03_01_calls) | $(v get_data_scp02_01_calls) | |
+| secured GET DATA per second, C-MAC + C-DEC (03) | $(v get_data_scp03_03_per_s) | $(v get_data_scp02_03_per_s) | $(ratio "$(v get_data_scp03_03_per_s)" "$(v get_data_scp02_03_per_s)")x |
+| keystore calls per secured command, C-DEC + C-MAC (03; GET DATA has no data to encrypt) | $(v get_data_scp03_03_calls) | $(v get_data_scp02_03_calls) | |
+| SCP03 only: GET DATA per second and keystore calls at 13 (+ R-MAC) | $(v get_data_scp03_13_per_s), $(v get_data_scp03_13_calls) calls | | |
+| SCP03 only: GET DATA per second and keystore calls at 33 (+ R-MAC + R-ENC) | $(v get_data_scp03_33_per_s), $(v get_data_scp03_33_calls) calls | | |
 
 Scaling: one thread per card, each sending CKM_GP_APDU (C-MAC) to its own card.
 
