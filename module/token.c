@@ -606,8 +606,7 @@ static uint8_t card_scp_i(token_t *t)
  * (AES keys speak SCP03, DES keys SCP02), else the card's announcement. */
 static uint8_t login_scp(token_t *t)
 {
-    uint8_t i = card_scp_i(t);
-    (void)i;
+    card_scp_i(t); /* reads the card's announcement once (t->card_scp) */
     uint8_t scp = M.conf.scp;
     if (!scp && t->keys.enc != CK_INVALID_HANDLE)
         scp = t->keys.aes ? 3 : 2;

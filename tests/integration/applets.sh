@@ -130,6 +130,18 @@ export GP_P11_CONF=$(conf put03d "$GP_READER_3" mac rot32)
 printf 'key_version = 0x32\n' >> "$GP_P11_CONF"
 gpt --json list > "$out/pk4" 2> "$out/pk4.err"
 check "[SCP03] the new version 32 opens the card" jq -e '.ok' "$out/pk4"
+# promise 2 over SCP03: the card executes PUT KEY but its answer's R-MAC is
+# spoilt; the module asks the card on a fresh SCP03 channel (INITIALIZE UPDATE
+# only) and keeps the keys the card now holds
+export GP_P11_CONF=$(conf put03e "$GP_READER_3" mac-enc-rmac-renc rot32)
+printf 'key_version = 0x32\n' >> "$GP_P11_CONF"
+printf 'fault = bad-rmac\non_ins = D8\n' > "$GP_SIM_CONTROL_3.new" && mv "$GP_SIM_CONTROL_3.new" "$GP_SIM_CONTROL_3"
+gpt --json put-key rot33 --version 0x33 > "$out/pk5" 2> "$out/pk5.err"
+check "[SCP03] PUT KEY answer with a bad R-MAC: checked on a fresh channel, the keys kept" \
+    grep -q "shows key version 33 with the new keys on the card: PUT KEY took effect, and the new key set \"rot33\" is kept" "$out/pk5.err"
+check "[SCP03] ... the card holds version 33" has 3 key_versions 33
+check "[SCP03] ... the keystore holds rot33" sh -c "'$GP_P11_KEYS' --module '$GP_SOFTHSM_MODULE' --token '$GP_TEST_TOKEN' --pin-file '$GP_TEST_PIN_FILE' list | grep -q '^rot33 *aes128'"
+check "[SCP03] ... and the check counted no failed authentication" [ "$(state 3 failed_auth)" = 0 ]
 
 # --- a 64 KiB CAP, a library from a raw load file, the options ---
 export GP_P11_CONF=$(conf big "$GP_READER_0" mac-enc)
