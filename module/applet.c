@@ -129,16 +129,6 @@ static int progress(void *ctx, size_t done, size_t total)
            p->r->notify(p->r->session, CKN_SURRENDER, p->r->notify_app) == CKR_CANCEL;
 }
 
-static object_t *find_registry(token_t *t, const uint8_t *aid, size_t len)
-{
-    for (int i = 0; i < t->n_objects; i++) {
-        object_t *o = &t->objects[i];
-        if (o->type == OBJ_REGISTRY && o->entry.aid_len == len && !memcmp(o->entry.aid, aid, len))
-            return o;
-    }
-    return NULL;
-}
-
 /* An error from the card, said with what the card holds now. */
 static CK_RV card_failed(token_t *t, const char *step, scp_err_t e, const uint8_t *elf,
                          size_t elf_len)
@@ -157,9 +147,11 @@ static CK_RV card_failed(token_t *t, const char *step, scp_err_t e, const uint8_
     /* find out what the card has now, and say it */
     int have = 0;
     if (token_ensure_channel(t) == CKR_OK && token_reload(t) == CKR_OK)
-        have = find_registry(t, elf, elf_len) ? 1 : -1;
-    log_msg(e == SCP_E_CANCELED ? LOG_LVL_WARNING : LOG_LVL_ERROR, t->reader, "%s: %s. %s",
-            step, why,
+        have = token_registry_object(t, elf, elf_len) ? 1 : -1;
+    log_msg(e == SCP_E_CANCELED ? LOG_LVL_WARNING : LOG_LVL_ERROR, t->reader, "%s: %s.%s %s",
+            step, why, gp_outcome_unknown(&t->gp, e) && e != SCP_E_CANCELED
+                           ? " Whether the card executed it was unknown, so its registry was read "
+                             "again:" : "",
             have > 0 ? "Load file now on the card (listed as its registry object): install from "
                        "it with CKA_GP_INSTALL_ONLY, or destroy it"
             : have < 0 ? "Nothing of this load file is on the card"
@@ -247,7 +239,7 @@ CK_RV token_applet(token_t *t, const applet_req_t *r, CK_OBJECT_HANDLE *out)
                 e = gp_load(&t->gp, cap.block, cap.block_len, progress, &pg);
             }
             /* 6982: the card closed the channel and dropped the LOAD; all again */
-            if (!token_again_after_6982(t, e, attempt))
+            if (!token_again_after_6982(t, e, attempt, 0))
                 break;
         }
         if (e != SCP_OK) { /* cancelled too: the registry read ends the unfinished LOAD */
@@ -267,7 +259,7 @@ CK_RV token_applet(token_t *t, const applet_req_t *r, CK_OBJECT_HANDLE *out)
                            .make_selectable = r->selectable};
         for (int attempt = 0;; attempt++) {
             e = gp_install_for_install(&t->gp, &in);
-            if (!token_again_after_6982(t, e, attempt))
+            if (!token_again_after_6982(t, e, attempt, 0))
                 break;
         }
         char app[40];
@@ -285,7 +277,7 @@ CK_RV token_applet(token_t *t, const applet_req_t *r, CK_OBJECT_HANDLE *out)
     if (rv == CKR_OK) {
         const uint8_t *want = n_mod ? (r->app_len ? r->app : mods[0]) : elf;
         size_t want_len = n_mod ? (r->app_len ? r->app_len : mod_len[0]) : elf_len;
-        object_t *o = find_registry(t, want, want_len);
+        object_t *o = token_registry_object(t, want, want_len);
         if (o) {
             *out = o->handle;
         } else {
@@ -308,9 +300,11 @@ CK_RV token_store_data(token_t *t, object_t *o, const uint8_t *data, size_t len,
     if (rv != CKR_OK)
         return rv;
     scp_err_t e;
+    size_t taken = 0;
     for (int attempt = 0;; attempt++) {
-        e = gp_store_data(&t->gp, o->entry.aid, o->entry.aid_len, data, len, format);
-        if (!token_again_after_6982(t, e, attempt))
+        e = gp_store_data(&t->gp, o->entry.aid, o->entry.aid_len, data, len, format, &taken);
+        /* once the application has taken a block, none is sent again */
+        if (taken || !token_again_after_6982(t, e, attempt, 0))
             break;
     }
     if (e == SCP_E_ARGS) {
@@ -318,7 +312,19 @@ CK_RV token_store_data(token_t *t, object_t *o, const uint8_t *data, size_t len,
         return CKR_ATTRIBUTE_VALUE_INVALID;
     }
     if (e != SCP_OK) {
-        LOG_ERR(t->reader, "personalising %s: %s", o->label, gp_error(&t->gp));
+        if (taken)
+            LOG_ERR(t->reader, "personalising %s: %s. The application took the first %zu of the "
+                               "%zu bytes; %s, and nothing is sent again: send the rest, from "
+                               "byte %zu on, in a new personalisation", o->label, gp_error(&t->gp),
+                    taken, len,
+                    gp_outcome_unknown(&t->gp, e) ? "whether it took the next block is unknown"
+                                                  : "it refused the next block",
+                    taken);
+        else
+            LOG_ERR(t->reader, "personalising %s: %s%s", o->label, gp_error(&t->gp),
+                    gp_outcome_unknown(&t->gp, e)
+                        ? ". Whether the application took the data is unknown: nothing is sent "
+                          "again" : "");
         return token_command_rv(t, e);
     }
     LOG_INFO(t->reader, "personalised %s: %zu bytes of STORE DATA", o->label, len);

@@ -160,7 +160,13 @@ CK_RV token_map_scp(token_t *t, scp_err_t e);    /* an scp error as a CKR (forge
 CK_RV token_command_rv(token_t *t, scp_err_t e);
 CK_RV token_reload(token_t *t);                  /* the registry and card data read again */
 CK_RV token_ensure_channel(token_t *t);          /* opens the channel again if the card closed it */
-int token_again_after_6982(token_t *t, scp_err_t e, int attempt);
+/* reads: the command changes nothing on the card */
+int token_again_after_6982(token_t *t, scp_err_t e, int attempt, int reads);
+/* The registry object with this AID, or NULL. */
+object_t *token_registry_object(token_t *t, const uint8_t *aid, size_t len);
+/* After a command whose outcome is unknown: the registry read again, on a
+ * fresh channel if need be. 1 when it was; the objects are then new. */
+int token_find_out(token_t *t);
 
 /* applet.c: CAP files, INSTALL, LOAD, STORE DATA (see gp-p11.h) */
 typedef struct {

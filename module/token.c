@@ -542,6 +542,15 @@ static void add_key_sets(token_t *t)
     }
 }
 
+/* What follows when the channel closed while the registry and card data
+ * were read (an answer that did not verify, or the card closed it). */
+static const char *closed_channel_words(const token_t *t)
+{
+    return t->logged_in ? "nothing more is read, and the card's objects are not shown: log in again"
+                        : "nothing more is read, the login fails, and nothing read on this channel "
+                          "is served";
+}
+
 CK_RV token_reload(token_t *t)
 {
     object_t *fresh = calloc(MAX_OBJECTS, sizeof(object_t));
@@ -556,17 +565,31 @@ CK_RV token_reload(token_t *t)
     static const uint8_t kinds[] = {GP_STATUS_ISD, GP_STATUS_APPS, GP_STATUS_ELF_MOD};
     for (size_t k = 0; k < sizeof kinds && rv == CKR_OK; k++) {
         if (read_registry(t, kinds[k]) < 0) {
-            LOG_ERR(t->reader, "reading the card registry failed: %s", gp_error(&t->gp));
-            if (!t->card || !gp_channel_open(&t->gp))
+            if (!t->card || !gp_channel_open(&t->gp)) {
+                LOG_ERR(t->reader, "reading the card registry failed: %s; %s", gp_error(&t->gp),
+                        closed_channel_words(t));
                 rv = t->card ? CKR_FUNCTION_FAILED : CKR_DEVICE_REMOVED;
+            } else {
+                LOG_ERR(t->reader, "reading the card registry failed: %s", gp_error(&t->gp));
+            }
         }
     }
-    if (rv == CKR_OK) {
-        add_get_data(t, 0x9F7F, "CPLC");
-        add_get_data(t, 0x0066, "card data");
-        add_get_data(t, 0x00E0, "key information");
-        add_key_sets(t);
+    static const struct {
+        uint16_t tag;
+        const char *label;
+    } data[] = {{0x9F7F, "CPLC"}, {0x0066, "card data"}, {0x00E0, "key information"}};
+    for (size_t k = 0; k < sizeof data / sizeof data[0] && rv == CKR_OK; k++) {
+        add_get_data(t, data[k].tag, data[k].label);
+        if (!gp_channel_open(&t->gp)) {
+            /* an answer that did not verify (R-MAC, R-ENC) or a channel the
+             * card closed: nothing more is read, in the clear or otherwise */
+            LOG_ERR(t->reader, "reading the card's \"%s\" (GET DATA %04X): %s; %s", data[k].label,
+                    data[k].tag, gp_error(&t->gp), closed_channel_words(t));
+            rv = t->card ? CKR_FUNCTION_FAILED : CKR_DEVICE_REMOVED;
+        }
     }
+    if (rv == CKR_OK)
+        add_key_sets(t);
     if (t->prev_objects) {
         ks_wipe(t->prev_objects, sizeof(object_t) * MAX_OBJECTS);
         free(t->prev_objects);
@@ -812,15 +835,37 @@ CK_RV token_ensure_channel(token_t *t)
 /* The one place that decides to send a command again: the card answered a
  * secured command with 6982, which means it closed the secure channel
  * without executing the command. A new channel is opened and the command
- * may go once more. Returns 1 when it may. */
-int token_again_after_6982(token_t *t, scp_err_t e, int attempt)
+ * may go once more. Only when the 6982 proves that (gp_not_executed: at
+ * the R-MAC levels it carries no R-MAC and proves nothing), or when the
+ * command only reads. Returns 1 when it may. */
+int token_again_after_6982(token_t *t, scp_err_t e, int attempt, int reads)
 {
     if (attempt > 0 || (e != SCP_OK && e != SCP_E_RSP_SW) || t->gp.sw != 0x6982 ||
-        gp_channel_open(&t->gp))
+        gp_channel_open(&t->gp) || (!reads && !gp_not_executed(&t->gp, e)))
         return 0;
     LOG_WARN(t->reader, "the card closed the secure channel (6982) without executing the command; "
                         "sending it once more on a new channel");
     return open_channel(t, 0) == CKR_OK;
+}
+
+object_t *token_registry_object(token_t *t, const uint8_t *aid, size_t len)
+{
+    for (int i = 0; i < t->n_objects; i++) {
+        object_t *o = &t->objects[i];
+        if (o->type == OBJ_REGISTRY && o->entry.aid_len == len && !memcmp(o->entry.aid, aid, len))
+            return o;
+    }
+    return NULL;
+}
+
+int token_find_out(token_t *t)
+{
+    if (!t->card || !t->logged_in)
+        return 0;
+    /* on a fresh channel: the one the command went on is out of step with
+     * the card's if the answer was not the card's own */
+    gp_close_channel(&t->gp);
+    return open_channel(t, 0) == CKR_OK && token_reload(t) == CKR_OK;
 }
 
 CK_RV token_destroy_object(token_t *t, object_t *o)
@@ -836,13 +881,34 @@ CK_RV token_destroy_object(token_t *t, object_t *o)
     scp_err_t e;
     for (int attempt = 0;; attempt++) {
         e = gp_delete(&t->gp, o->entry.aid, o->entry.aid_len, o->delete_related);
-        if (!token_again_after_6982(t, e, attempt))
+        if (!token_again_after_6982(t, e, attempt, 0))
             break;
+    }
+    if (gp_outcome_unknown(&t->gp, e)) {
+        /* the card may have deleted it: its registry says */
+        char why[sizeof t->gp.err], label[sizeof o->label], kind[32];
+        snprintf(why, sizeof why, "%s", gp_error(&t->gp));
+        snprintf(label, sizeof label, "%s", o->label);
+        snprintf(kind, sizeof kind, "%s", gp_entry_kind(&o->entry));
+        uint8_t aid[GP_AID_MAX];
+        size_t aid_len = o->entry.aid_len;
+        memcpy(aid, o->entry.aid, aid_len);
+        rv = token_command_rv(t, e); /* o may go with the reload */
+        if (!token_find_out(t)) {
+            LOG_ERR(t->reader, "deleting %s: %s. Whether the card deleted it is unknown, and its "
+                               "registry could not be read to find out: log in again and look",
+                    label, why);
+            return rv;
+        }
+        int still = token_registry_object(t, aid, aid_len) != NULL;
+        LOG_WARN(t->reader, "deleting %s: %s. Its outcome was unknown; the card's registry, read "
+                            "again, shows %s %s", label, why, kind,
+                 still ? "still on the card: it was not deleted" : "gone: the card deleted it");
+        return still ? rv : CKR_OK;
     }
     if (e != SCP_OK) {
         LOG_ERR(t->reader, "deleting %s: %s", o->label, gp_error(&t->gp));
-        if (e == SCP_E_RSP_SW && t->gp.sw == 0x6985 && o->kind == GP_KIND_LOAD_FILE &&
-            !o->delete_related)
+        if (t->gp.sw == 0x6985 && o->kind == GP_KIND_LOAD_FILE && !o->delete_related)
             LOG_ERR(t->reader, "%s is a load file: while applications installed from it remain, "
                                "destroy them first, or set CKA_GP_DELETE_RELATED = CK_TRUE on "
                                "it to delete them with it", o->label);
@@ -942,7 +1008,7 @@ CK_RV token_apdu(token_t *t, const uint8_t *cmd, size_t len, int rw, uint8_t *rs
     scp_err_t e;
     for (int attempt = 0;; attempt++) {
         e = gp_send(&t->gp, &a, rsp, RESPONSE_MAX - 2, &dl, &sw);
-        if (!token_again_after_6982(t, e, attempt))
+        if (!token_again_after_6982(t, e, attempt, reads_only(a.ins)))
             break;
     }
     if (e != SCP_OK) {
@@ -988,12 +1054,14 @@ static int card_has_keys(token_t *t, uint8_t kvn, const ks_keyset_t *k)
 /* The new keys are on the card: they stay, unextractable from now on, and
  * the registry is read again (over a channel opened again if the check
  * closed it). */
-static CK_RV put_key_kept(token_t *t, const ks_keyset_t *ns, uint8_t kvn, CK_OBJECT_HANDLE *out)
+static CK_RV put_key_kept(token_t *t, const ks_keyset_t *ns, int wrappable, uint8_t kvn,
+                          int login_replaced, CK_OBJECT_HANDLE *out)
 {
-    if (ks_seal_keyset(t->kss, ns) != CKR_OK)
+    if (wrappable && ks_seal_keyset(t->kss, ns) != CKR_OK)
         LOG_WARN(t->reader, "PUT KEY: %s", ks_session_error(t->kss));
     *out = CK_INVALID_HANDLE;
-    if (!gp_channel_open(&t->gp) && open_channel(t, 0) != CKR_OK) {
+    /* the login's own key version replaced: its keys open nothing any more */
+    if (!gp_channel_open(&t->gp) && (login_replaced || open_channel(t, 0) != CKR_OK)) {
         LOG_WARN(t->reader, "PUT KEY took effect, but the secure channel could not be opened again "
                             "with key set \"%s\": log in again (with the new key set if key "
                             "version %02X replaced the one this login used)", t->keyset_name, kvn);
@@ -1014,6 +1082,7 @@ CK_RV token_put_key(token_t *t, const char *name, uint8_t kvn, uint8_t replace,
     CK_RV rv = token_ensure_channel(t);
     if (rv != CKR_OK)
         return rv;
+    int login_replaced = replace && replace == gp_channel_kvn(&t->gp);
     /* the new keys are of the channel's kind: DES for SCP02; AES for SCP03,
      * of the static keys' length unless the application gives values */
     ks_keyset_t like = gp_channel_keys(&t->gp);
@@ -1071,13 +1140,13 @@ CK_RV token_put_key(token_t *t, const char *name, uint8_t kvn, uint8_t replace,
     if (e == SCP_OK) {
         LOG_INFO(t->reader, "PUT KEY: key version %02X %s; keystore key set \"%s\"", kvn,
                  replace ? "replaces the old one" : "added", name);
-        return put_key_kept(t, &ns, kvn, out);
+        return put_key_kept(t, &ns, values == NULL, kvn, login_replaced, out);
     }
     /* what went wrong, without gp_command's own "PUT KEY: " in front */
     const char *what = gp_error(&t->gp);
     if (!strncmp(what, "PUT KEY: ", 9))
         what += 9;
-    if (e == SCP_E_RSP_SW && gp_sw_refused(t->gp.sw)) {
+    if (gp_not_executed(&t->gp, e)) {
         LOG_ERR(t->reader, "PUT KEY: %s. The card did not execute it: nothing changed on the card, "
                            "and the new key set \"%s\" is deleted", what, name);
         ks_destroy_keyset(t->kss, &ns);
@@ -1092,7 +1161,7 @@ CK_RV token_put_key(token_t *t, const char *name, uint8_t kvn, uint8_t replace,
         LOG_WARN(t->reader, "PUT KEY: %s. A check on a fresh channel shows key version %02X with "
                             "the new keys on the card: PUT KEY took effect, and the new key set "
                             "\"%s\" is kept", why, kvn, name);
-        return put_key_kept(t, &ns, kvn, out);
+        return put_key_kept(t, &ns, values == NULL, kvn, login_replaced, out);
     }
     if (has == 0) {
         LOG_ERR(t->reader, "PUT KEY: %s. A check on a fresh channel shows the card has no key "
@@ -1101,7 +1170,7 @@ CK_RV token_put_key(token_t *t, const char *name, uint8_t kvn, uint8_t replace,
         ks_destroy_keyset(t->kss, &ns);
         return CKR_FUNCTION_FAILED;
     }
-    if (ks_seal_keyset(t->kss, &ns) != CKR_OK)
+    if (!values && ks_seal_keyset(t->kss, &ns) != CKR_OK)
         LOG_WARN(t->reader, "PUT KEY: %s", ks_session_error(t->kss));
     LOG_ERR(t->reader, "PUT KEY: %s. Whether the card executed it is unknown, so no key is "
                        "deleted: the keystore keeps the new key set \"%s\" (key version %02X) and "
@@ -1141,8 +1210,30 @@ CK_RV token_set_lifecycle(token_t *t, object_t *o, uint8_t value, int confirm_te
         else
             e = gp_set_status(&t->gp, p1, value, p1 == 0x40 ? o->entry.aid : NULL,
                           p1 == 0x40 ? o->entry.aid_len : 0);
-        if (!token_again_after_6982(t, e, attempt))
+        if (!token_again_after_6982(t, e, attempt, 0))
             break;
+    }
+    if (gp_outcome_unknown(&t->gp, e)) {
+        char why[sizeof t->gp.err], label[sizeof o->label];
+        snprintf(why, sizeof why, "%s", gp_error(&t->gp));
+        snprintf(label, sizeof label, "%s", o->label);
+        uint8_t aid[GP_AID_MAX];
+        size_t aid_len = o->entry.aid_len;
+        memcpy(aid, o->entry.aid, aid_len);
+        CK_RV rv2 = token_command_rv(t, e);
+        const object_t *now = token_find_out(t) ? token_registry_object(t, aid, aid_len) : NULL;
+        if (!now) {
+            LOG_ERR(t->reader, "lifecycle of %s: %s. Whether the card changed it is unknown, and "
+                               "its registry could not be read to find out: log in again and look",
+                    label, why);
+            return rv2;
+        }
+        int done = now->entry.lifecycle == value ||
+                   (p1 == 0x40 && !make_selectable && (value & 0x80) == (now->entry.lifecycle & 0x80));
+        LOG_WARN(t->reader, "lifecycle of %s: %s. Its outcome was unknown; the card's registry, read "
+                            "again, shows lifecycle %02X: %s", label, why, now->entry.lifecycle,
+                 done ? "the card made the change" : "the card did not make the change");
+        return done ? CKR_OK : rv2;
     }
     if (e != SCP_OK) {
         LOG_ERR(t->reader, "lifecycle of %s: %s", o->label, gp_error(&t->gp));

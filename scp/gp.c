@@ -84,6 +84,7 @@ static scp_err_t exchange(gp_session_t *g, const apdu_t *plain, const apdu_t *wi
     size_t got = 0;
     for (int round = 0; round < 64; round++) {
         size_t rl = sizeof r;
+        g->sent = 1;
         scp_err_t e = g->t.transmit(g->t.ctx, cmd, n, r, &rl, g->err, sizeof g->err);
         if (e != SCP_OK)
             return e;
@@ -95,13 +96,17 @@ static scp_err_t exchange(gp_session_t *g, const apdu_t *plain, const apdu_t *wi
         }
         size_t dl;
         if (rapdu_split(r, rl, &dl, sw) != 0)
-            return gp_fail(g, SCP_E_RSP_SHORT, "the card answered %zu byte%s, no status word", rl,
-                        rl == 1 ? "" : "s");
+            return gp_fail(g, SCP_E_RSP_SHORT, "the card answered %zu byte%s, no status word%s", rl,
+                           rl == 1 ? "" : "s", round ? " to GET RESPONSE" : "");
         if (got + dl > cap)
             return gp_fail(g, SCP_E_RSP_LONG, "the card answered more data (%zu bytes) than expected "
                                            "(%zu)", got + dl, cap);
         memcpy(rsp + got, r, dl);
         got += dl;
+        if (round == 0)
+            g->cmd_sw = *sw;
+        else
+            g->via_get_response = 1;
         if ((*sw >> 8) != 0x61)
             break;
         /* T=0: more data waits; GET RESPONSE is never secured */
@@ -118,11 +123,51 @@ static scp_err_t exchange(gp_session_t *g, const apdu_t *plain, const apdu_t *wi
     return SCP_OK;
 }
 
+int gp_sw_refused(uint16_t sw)
+{
+    switch (sw >> 8) {
+    case 0x64:                                     /* execution error, memory unchanged */
+    case 0x67: case 0x68: case 0x69: case 0x6A: case 0x6B: /* checking errors */
+    case 0x6D: case 0x6E:                          /* INS or CLA not supported */
+    case 0x94:                                     /* GlobalPlatform: key refused */
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+int gp_not_executed(const gp_session_t *g, scp_err_t e)
+{
+    if (e == SCP_OK)
+        return 0;
+    return !g->sent || (e == SCP_E_RSP_SW && g->not_executed);
+}
+
+int gp_outcome_unknown(const gp_session_t *g, scp_err_t e)
+{
+    return e != SCP_OK && !gp_not_executed(g, e);
+}
+
+/* Is the status word of an answer authenticated? At the R-MAC levels only
+ * one whose R-MAC verified is: SCP03 sends error status words alone, and a
+ * card that closed its SCP02 session answers 6982 without one. Below them
+ * nothing is, and the card's word is taken (the card is held: README,
+ * "Sharing a reader"). */
+static int sw_authenticated(const gp_session_t *g, int secured, int rmac_checked)
+{
+    return !secured || !(gp_channel_level(g) & SCP02_LEVEL_RMAC) || rmac_checked;
+}
+
 scp_err_t gp_send(gp_session_t *g, const apdu_t *plain, uint8_t *rsp, size_t cap, size_t *rlen,
                   uint16_t *sw)
 {
     apdu_t p = *plain, wire;
+    g->sent = 0;
     for (int attempt = 0; attempt < 2; attempt++) {
+        g->not_executed = 0;
+        g->sw_trusted = 0;
+        g->via_get_response = 0;
+        g->cmd_sw = 0;
         int secured = gp_channel_open(g);
         if (secured) {
             scp_err_t e = g->scp == 3 ? scp03_wrap(&g->ch3, &p, &wire) : scp02_wrap(&g->ch, &p, &wire);
@@ -131,6 +176,7 @@ scp_err_t gp_send(gp_session_t *g, const apdu_t *plain, uint8_t *rsp, size_t cap
         } else {
             wire = p;
         }
+        int rmac_level = secured && (gp_channel_level(g) & SCP02_LEVEL_RMAC);
         scp_err_t e = exchange(g, &p, &wire, secured, rsp, cap, rlen, sw);
         if (e != SCP_OK) {
             /* no usable answer to a secured command: whether the card executed
@@ -144,10 +190,10 @@ scp_err_t gp_send(gp_session_t *g, const apdu_t *plain, uint8_t *rsp, size_t cap
             gp_close_channel(g);
             return e;
         }
+        int rmac_checked = 0;
         /* an SCP02 card answers 6982 without R-MAC once it has closed its
          * side; SCP03 leaves every error SW unprotected (scp03_unwrap) */
-        if (secured && (gp_channel_level(g) & SCP02_LEVEL_RMAC) &&
-            (g->scp == 3 || !(*rlen == 0 && *sw == 0x6982))) {
+        if (rmac_level && (g->scp == 3 ? scp03_sw_protected(*sw) : !(*rlen == 0 && *sw == 0x6982))) {
             /* R-MAC: data || R-MAC || SW, checked before anything is returned */
             uint8_t full[APDU_MAX_RSP + 2];
             size_t fl;
@@ -163,17 +209,25 @@ scp_err_t gp_send(gp_session_t *g, const apdu_t *plain, uint8_t *rsp, size_t cap
             if (e != SCP_OK) {
                 *rlen = 0;
                 ks_wipe(rsp, cap);
-                gp_fail(g, e, "%s", channel_error(g));
+                gp_fail(g, e, "%s; whether the card executed the command is unknown, and the "
+                        "secure channel is closed", channel_error(g));
                 gp_close_channel(g);
                 return e;
             }
             *rlen = fl - 2;
             memcpy(rsp, full, *rlen);
+            rmac_checked = 1;
+        } else if (rmac_level && *rlen) {
+            /* an error answer that carries data: none of it is authenticated */
+            ks_wipe(rsp, cap);
+            *rlen = 0;
         }
         g->sw = *sw;
-        if ((*sw >> 8) == 0x6C && attempt == 0) {
-            /* wrong Le: the card tells the right one; a secured command is
-             * wrapped again (new C-MAC) with it */
+        g->sw_trusted = sw_authenticated(g, secured, rmac_checked);
+        g->not_executed = g->sw_trusted && !g->via_get_response && gp_sw_refused(*sw);
+        if ((*sw >> 8) == 0x6C && attempt == 0 && !g->via_get_response && p.lc == 0) {
+            /* wrong Le to a command without data: the card tells the right
+             * one; a secured command is wrapped again (new C-MAC) with it */
             p.has_le = 1;
             p.le = (*sw & 0xFF) ? (*sw & 0xFF) : 256;
             continue;
@@ -201,6 +255,13 @@ scp_err_t gp_command(gp_session_t *g, const char *what, enum sw_context ctx, con
         return e;
     if (sw != 0x9000) {
         char d[240];
+        if (g->via_get_response)
+            return gp_fail(g, SCP_E_RSP_SW, "%s: the card ran it (%04X: its answer waits) but "
+                           "answered GET RESPONSE with %s", what, g->cmd_sw,
+                           sw_describe(sw, SW_CTX_ANY, d, sizeof d));
+        if (!g->sw_trusted)
+            return gp_fail(g, SCP_E_RSP_SW, "%s: %s (an answer without R-MAC, which does not "
+                           "prove the card's refusal)", what, sw_describe(sw, ctx, d, sizeof d));
         return gp_fail(g, SCP_E_RSP_SW, "%s: %s", what, sw_describe(sw, ctx, d, sizeof d));
     }
     return SCP_OK;
@@ -438,12 +499,6 @@ scp_err_t gp_set_status(gp_session_t *g, uint8_t p1, uint8_t p2, const uint8_t *
     apdu_t a;
     apdu_set(&a, 0x80, 0xF0, p1, p2, aid, aid_len, 0, 0);
     return gp_command(g, "SET STATUS", SW_CTX_ANY, &a, NULL, 0, NULL);
-}
-
-int gp_sw_refused(uint16_t sw)
-{
-    uint8_t sw1 = (uint8_t)(sw >> 8);
-    return (sw1 >= 0x64 && sw1 <= 0x6F) || sw1 == 0x94;
 }
 
 int gp_card_data_scp(const uint8_t *data, size_t len, uint8_t *scp, uint8_t *i)

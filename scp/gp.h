@@ -30,6 +30,12 @@ typedef struct {
     uint8_t selected_aid[16]; /* from the FCI of the last SELECT (tag 84) */
     size_t selected_aid_len;
     int auth_refused;       /* the card refused EXTERNAL AUTHENTICATE (it counted a failure) */
+    /* what the answer to the last command sent proves (gp_send; gp_not_executed) */
+    int sent;               /* it left gp-p11 for the card */
+    int not_executed;       /* the card's answer proves it did not run there */
+    int via_get_response;   /* the final status word is a GET RESPONSE's, not the command's */
+    uint16_t cmd_sw;        /* the command's own status word (61xx: it ran, data waits) */
+    int sw_trusted;         /* the status word is authenticated, or no R-MAC level asks it */
 } gp_session_t;
 
 typedef struct {
@@ -72,8 +78,10 @@ scp_err_t gp_encrypt_key(gp_session_t *g, const uint8_t *in, size_t len, CK_OBJE
                          uint8_t *out, size_t *out_len);
 
 /* Sends a plain command, secured when the channel is open. Handles 61xx
- * (GET RESPONSE) and 6Cxx (resend with the card's Le). The response data
- * (without SW) goes to rsp; the SW to *sw. Returns SCP_OK whatever the SW. */
+ * (GET RESPONSE) and 6Cxx to a command without data (resent once with the
+ * card's Le: only a command that carries no data, which changes nothing, is
+ * ever sent again here). The response data (without SW) goes to rsp; the
+ * SW to *sw. Returns SCP_OK whatever the SW. */
 scp_err_t gp_send(gp_session_t *g, const apdu_t *plain, uint8_t *rsp, size_t cap, size_t *rlen,
                   uint16_t *sw);
 /* As gp_send, but any SW other than 9000 is SCP_E_RSP_SW, explained. */
@@ -100,7 +108,7 @@ scp_err_t gp_set_status(gp_session_t *g, uint8_t p1, uint8_t p2, const uint8_t *
  * The card's answer (key version and KCVs) is checked against kcv.
  * SCP_E_RSP_SW: the card refused (g->sw); SCP_E_RSP_SHORT: it answered 9000
  * but its confirmation is not what was sent; anything else: no usable answer.
- * Only gp_sw_refused(g->sw) proves the card did not execute it. */
+ * Only gp_not_executed() proves the card did not execute it. */
 scp_err_t gp_put_key(gp_session_t *g, uint8_t replace_kvn, uint8_t new_kvn, int aes,
                      size_t key_len, const uint8_t enc_keys[3][32], const uint8_t kcv[3][3]);
 
@@ -136,13 +144,29 @@ scp_err_t gp_install_for_make_selectable(gp_session_t *g, const uint8_t *app, si
                                          const uint8_t *priv, size_t priv_len);
 /* INSTALL [for personalization] of app, then STORE DATA in numbered blocks;
  * format: P1 bits 7-1 (data structure and encryption information, GP 2.2.1
- * table 11-89), the last-block bit added here. */
+ * table 11-89), the last-block bit added here. *taken: the bytes of data
+ * in the STORE DATA blocks the card accepted (after a failure past the
+ * first block nothing may be sent again whole: the application has those
+ * bytes already). */
 scp_err_t gp_store_data(gp_session_t *g, const uint8_t *app, size_t app_len, const uint8_t *data,
-                        size_t len, uint8_t format);
+                        size_t len, uint8_t format, size_t *taken);
 
-/* A status word that says the card did not execute the command: an error
- * (64xx to 6Fxx, and GlobalPlatform's 94xx), not a warning. */
+/* A status word that says specifically that the card did not execute the
+ * command: 64xx (memory unchanged), 67xx to 6Bxx, 6Dxx, 6Exx and
+ * GlobalPlatform's 94xx. Not 65xx (memory changed), 66xx, 6Cxx, 6Fxx (no
+ * precise diagnosis), nor a warning (62xx, 63xx): after those, whether the
+ * command took effect is unknown. */
 int gp_sw_refused(uint16_t sw);
+/* The one rule for the outcome of a command that changes the card, after
+ * gp_send or gp_command returned e for it: 1 when it provably did not run:
+ * it never left gp-p11, or the card refused it with a gp_sw_refused status
+ * word that is the command's own (not its GET RESPONSE's) and is
+ * authenticated (at an R-MAC level an answer without a verified R-MAC
+ * proves nothing). 0: it ran (e is SCP_OK), or its outcome is unknown, and
+ * what the card holds must be found out before anything is undone. */
+int gp_not_executed(const gp_session_t *g, scp_err_t e);
+/* After an error: does the outcome of the last command remain unknown? */
+int gp_outcome_unknown(const gp_session_t *g, scp_err_t e);
 
 /* Reads the secure channel protocol and its i-parameter from card
  * recognition data (GET DATA 66). Returns 0 with *scp and *i set, or -1

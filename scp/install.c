@@ -139,8 +139,9 @@ scp_err_t gp_install_for_make_selectable(gp_session_t *g, const uint8_t *app, si
 }
 
 scp_err_t gp_store_data(gp_session_t *g, const uint8_t *app, size_t app_len, const uint8_t *data,
-                        size_t len, uint8_t format)
+                        size_t len, uint8_t format, size_t *taken)
 {
+    *taken = 0;
     if (!len)
         return gp_fail(g, SCP_E_ARGS, "STORE DATA: nothing to store");
     scp_err_t e = install_app(g, 0x20, "INSTALL [for personalization]", app, app_len, NULL, 0);
@@ -162,6 +163,7 @@ scp_err_t gp_store_data(gp_session_t *g, const uint8_t *app, size_t app_len, con
             snprintf(why, sizeof why, "%s", g->err);
             return gp_fail(g, e, "block %zu of %zu: %s", i + 1, total, why);
         }
+        *taken = off + n;
     }
     return SCP_OK;
 }

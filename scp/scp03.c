@@ -229,15 +229,17 @@ static scp_err_t wrap(scp03_t *ch, const apdu_t *plain, apdu_t *out, int encrypt
     uint8_t *data = buf + 16;
     size_t dlen = plain->lc;
     memcpy(data, plain->data, plain->lc);
+    /* the counter moves on for every command sent, with data or without
+     * (Amendment D 6.2.6), and only for those: one refused here is not */
+    uint32_t counter = ch->counter + 1;
     if (encrypt) {
-        ch->counter++; /* for every command, with data or without (Amendment D 6.2.6) */
         if (plain->lc) {
             dlen = ks_pad80_to(plain->data, plain->lc, data, APDU_MAX_DATA + 16, 16);
             if (dlen == 0 || dlen + 8 > APDU_MAX_DATA)
                 return fail(ch, SCP_E_TOO_LONG, "command data of %zu bytes is too long once "
                                                 "padded and encrypted (at most 239)", plain->lc);
             static const uint8_t zero[16];
-            counter_block(ch->counter, 0x00, buf);
+            counter_block(counter, 0x00, buf);
             if (ks_cipher(ch->ks, CKM_AES_CBC, ch->keys.enc, zero, 16, 1, buf, 16 + dlen, buf) !=
                 CKR_OK)
                 return fail(ch, SCP_E_KEYSTORE, "C-DECRYPTION: %s", ks_session_error(ch->ks));
@@ -248,6 +250,8 @@ static scp_err_t wrap(scp03_t *ch, const apdu_t *plain, apdu_t *out, int encrypt
     scp_err_t e = cmac(ch, plain, data, dlen, mac);
     if (e != SCP_OK)
         return e;
+    if (encrypt)
+        ch->counter = counter;
     memcpy(data + dlen, mac, 8);
     apdu_set(out, (uint8_t)(plain->cla | 0x04), plain->ins, plain->p1, plain->p2, data, dlen + 8,
              plain->has_le, plain->le);
@@ -311,9 +315,10 @@ scp_err_t scp03_wrap(scp03_t *ch, const apdu_t *plain, apdu_t *wrapped)
 
 /* 9000 and the warnings 62xx and 63xx carry an R-MAC; any other status
  * word is an error, answered with the SW alone (Amendment D 6.2.5). */
-static int sw_protected(uint8_t sw1, uint8_t sw2)
+int scp03_sw_protected(uint16_t sw)
 {
-    return (sw1 == 0x90 && sw2 == 0x00) || sw1 == 0x62 || sw1 == 0x63;
+    uint8_t sw1 = (uint8_t)(sw >> 8);
+    return sw == 0x9000 || sw1 == 0x62 || sw1 == 0x63;
 }
 
 scp_err_t scp03_unwrap(scp03_t *ch, const uint8_t *rsp, size_t len, uint8_t *out, size_t *out_len)
@@ -327,7 +332,7 @@ scp_err_t scp03_unwrap(scp03_t *ch, const uint8_t *rsp, size_t len, uint8_t *out
     if (len < 2)
         return fail(ch, SCP_E_RMAC, "the card's answer has no status word");
     uint8_t sw1 = rsp[len - 2], sw2 = rsp[len - 1];
-    if (!sw_protected(sw1, sw2)) {
+    if (!scp03_sw_protected((uint16_t)(sw1 << 8 | sw2))) {
         /* an error has no R-MAC and no data to trust: the SW alone */
         out[0] = sw1;
         out[1] = sw2;

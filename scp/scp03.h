@@ -82,6 +82,9 @@ scp_err_t scp03_wrap(scp03_t *ch, const apdu_t *plain, apdu_t *wrapped);
  * (R-ENC). An error status word carries no R-MAC: only the SW is returned.
  * An answer that does not verify is SCP_E_RMAC and nothing is copied. */
 scp_err_t scp03_unwrap(scp03_t *ch, const uint8_t *rsp, size_t len, uint8_t *out, size_t *out_len);
+/* Does an answer with this status word carry an R-MAC (9000, 62xx, 63xx)?
+ * Every other one is an error, sent alone and unauthenticated. */
+int scp03_sw_protected(uint16_t sw);
 /* Key data for PUT KEY: AES-CBC with a zero IV under the static DEK. */
 scp_err_t scp03_encrypt_key_data(scp03_t *ch, const uint8_t *in, size_t len, uint8_t *out);
 /* The same for a key held in the keystore: C_WrapKey(CKM_AES_CBC). */

@@ -183,6 +183,41 @@ static void test_rmac_tampered(void **state)
 
 /* Promise 1 over SCP03: a card cryptogram that does not verify (a spoilt
  * answer, or keys that are not the card's) sends no EXTERNAL AUTHENTICATE. */
+/* A command gp-p11 refuses to wrap (too long once padded) never leaves it,
+ * says so, and leaves the channel as it was: the encryption counter moves
+ * only for commands sent, so the next answer still decrypts (R-ENC). Before,
+ * the counter moved on and every later answer of the channel came back
+ * garbled. */
+static void test_refused_command_leaves_channel_in_step(void **state)
+{
+    (void)state;
+    sim_control(0, "set_i = 70\n");
+    test_conn_t c;
+    test_connect(pc, 0, &c);
+    gp_channel_opts_t o = {.scp = 3, .level = 0x33};
+    assert_int_equal(gp_open_channel(&c.gp, kss, &aes128, &o), SCP_OK);
+    long apdus = sim_state(0, "apdus");
+    apdu_t big;
+    uint8_t data[240] = {0}, r[300];
+    size_t rl;
+    uint16_t sw;
+    apdu_set(&big, 0x80, 0xE2, 0x80, 0x00, data, sizeof data, 0, 0);
+    scp_err_t e = gp_send(&c.gp, &big, r, sizeof r, &rl, &sw);
+    assert_int_equal(e, SCP_E_TOO_LONG);
+    assert_true(gp_not_executed(&c.gp, e)); /* it never left: nothing to find out */
+    assert_int_equal(sim_state(0, "apdus"), apdus);
+    assert_true(gp_channel_open(&c.gp));
+    for (int k = 0; k < 2; k++) {
+        memset(r, 0, sizeof r);
+        e = gp_get_data(&c.gp, 0x9F7F, r, sizeof r, &rl);
+        if (e != SCP_OK)
+            fail_msg("GET DATA after the refused command: %s", gp_error(&c.gp));
+        assert_int_equal(rl, 45);
+        assert_memory_equal(r, "\x9F\x7F\x2A\x47\x90", 5);
+    }
+    test_disconnect(&c);
+}
+
 static void test_card_cryptogram(void **state)
 {
     (void)state;
@@ -297,6 +332,7 @@ int main(void)
         cmocka_unit_test(test_every_option),
         cmocka_unit_test(test_refused_combinations),
         cmocka_unit_test(test_rmac_tampered),
+        cmocka_unit_test(test_refused_command_leaves_channel_in_step),
         cmocka_unit_test(test_card_cryptogram),
         cmocka_unit_test(test_key_sets_refused),
         cmocka_unit_test(test_put_key),

@@ -29,7 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
-enum fault { F_NONE, F_DROP, F_WRONG_CRYPTOGRAM, F_TRUNCATE, F_DELAY, F_BAD_RMAC, F_LOSE_ANSWER,
+enum fault { F_NONE, F_REFUSE_SW, F_REPLACE_SW, F_DROP, F_WRONG_CRYPTOGRAM, F_TRUNCATE, F_DELAY, F_BAD_RMAC, F_LOSE_ANSWER,
              F_CLOSE_CHANNEL, F_REFUSE_AUTH };
 
 static struct {
@@ -38,14 +38,16 @@ static struct {
     /* armed fault */
     enum fault fault;
     int on_ins;            /* -1 = any */
+    int after_ins;         /* -1: at once; else only once a command with this INS came */
     int skip;
     int delay_ms, reinsert_ms, truncate_to;
     int slow_ms; /* every answer this late (not a fault) */
+    int sw;      /* refuse-sw, replace-sw: the status word answered */
     struct timespec control_mtime;
     int set_i;             /* -1: leave the card's i */
     long set_mem;          /* -1: leave the card's free memory */
     unsigned long fired;
-} g = {.host = "127.0.0.1", .quickack = 1, .on_ins = -1, .reinsert_ms = 1000, .truncate_to = -1,
+} g = {.host = "127.0.0.1", .quickack = 1, .on_ins = -1, .after_ins = -1, .reinsert_ms = 1000, .truncate_to = -1,
        .set_i = -1, .set_mem = -1};
 
 /* SIGUSR1: the card is pulled out now, with no command under way, and put
@@ -73,11 +75,13 @@ static void read_control(void)
         return;
     g.fault = F_NONE;
     g.on_ins = -1;
+    g.after_ins = -1;
     g.skip = 0;
     g.delay_ms = 0;
     g.slow_ms = 0;
     g.reinsert_ms = 1000;
     g.truncate_to = -1;
+    g.sw = 0x6F00;
     g.set_i = -1;
     g.set_mem = -1;
     char line[256], key[64], val[128];
@@ -85,16 +89,22 @@ static void read_control(void)
         if (sscanf(line, " %63[a-z_] = %127s", key, val) != 2)
             continue;
         if (!strcmp(key, "fault"))
-            g.fault = !strcmp(val, "drop") ? F_DROP : !strcmp(val, "wrong-cryptogram") ? F_WRONG_CRYPTOGRAM
+            g.fault = !strcmp(val, "refuse-sw") ? F_REFUSE_SW
+                    : !strcmp(val, "replace-sw") ? F_REPLACE_SW
+                    : !strcmp(val, "drop") ? F_DROP : !strcmp(val, "wrong-cryptogram") ? F_WRONG_CRYPTOGRAM
                     : !strcmp(val, "truncate") ? F_TRUNCATE : !strcmp(val, "delay") ? F_DELAY
                     : !strcmp(val, "bad-rmac") ? F_BAD_RMAC
                     : !strcmp(val, "lose-answer") ? F_LOSE_ANSWER
                     : !strcmp(val, "close-channel") ? F_CLOSE_CHANNEL
                     : !strcmp(val, "refuse-auth") ? F_REFUSE_AUTH : F_NONE;
+        else if (!strcmp(key, "sw")) /* refuse-sw, replace-sw: the status word */
+            g.sw = (int)strtol(val, NULL, 16);
         else if (!strcmp(key, "set_i")) /* the card's SCP02 i, from its next session on */
             g.set_i = (int)strtol(val, NULL, 16);
         else if (!strcmp(key, "mem_free")) /* bytes left for load files, from now on */
             g.set_mem = strtol(val, NULL, 0);
+        else if (!strcmp(key, "after_ins"))
+            g.after_ins = (int)strtol(val, NULL, 16);
         else if (!strcmp(key, "on_ins"))
             g.on_ins = (int)strtol(val, NULL, 16);
         else if (!strcmp(key, "skip"))
@@ -245,6 +255,11 @@ static int fault_due(const uint8_t *cmd, size_t len)
 {
     if (g.fault == F_NONE || len < 4)
         return 0;
+    if (g.after_ins >= 0) {
+        if (cmd[1] == g.after_ins)
+            g.after_ins = -1; /* from the next command on */
+        return 0;
+    }
     if (g.on_ins >= 0 && cmd[1] != g.on_ins)
         return 0;
     if (g.skip > 0) {
@@ -303,6 +318,15 @@ int main(int argc, char **argv)
     }
     if (t0)
         card.t0 = 1;
+    static sim_card_t plain;
+    sim_default_profile(&plain);
+    if (card.t0 && card.atr_len == plain.atr_len && !memcmp(card.atr, plain.atr, plain.atr_len)) {
+        /* a T=0 card says so in its ATR (no TD1: T=0 only), as it answers 61xx */
+        static const uint8_t atr_t0[] = {0x3B, 0x68, 0x00, 0x00, 0x00, 0x73, 0xC8, 0x40, 0x00, 0x00,
+                                         0x90, 0x00};
+        memcpy(card.atr, atr_t0, sizeof atr_t0);
+        card.atr_len = sizeof atr_t0;
+    }
     if (max_response >= 32 && max_response <= 256)
         card.max_response = (size_t)max_response;
     if (cin) {
@@ -376,7 +400,21 @@ int main(int argc, char **argv)
                 card.fault_refuse_auth = 1;
             if (fire && g.fault == F_CLOSE_CHANNEL)
                 card.ch = SIM_CH_NONE; /* the card ends the session on its own */
-            size_t rl = sim_process(&card, buf, n, rsp);
+            size_t rl;
+            if (fire && g.fault == F_REFUSE_SW) {
+                /* the card refuses the command without executing it */
+                card.apdus++;
+                rl = 2;
+            } else {
+                rl = sim_process(&card, buf, n, rsp);
+            }
+            if (fire && (g.fault == F_REFUSE_SW || g.fault == F_REPLACE_SW)) {
+                /* replace-sw: it executed it, then answers a bare status word,
+                 * as a card that fails after writing, or a changed answer */
+                rsp[0] = (uint8_t)(g.sw >> 8);
+                rsp[1] = (uint8_t)g.sw;
+                rl = 2;
+            }
             if (fire && g.fault == F_TRUNCATE) {
                 size_t keep = g.truncate_to >= 0 ? (size_t)g.truncate_to : (rl - 2) / 2;
                 if (keep < rl - 2 && g.truncate_to < 0) {

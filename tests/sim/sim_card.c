@@ -1429,7 +1429,9 @@ size_t sim_process(sim_card_t *c, const uint8_t *raw, size_t len, uint8_t *r)
     c->apdus++;
     if (parse_cmd(raw, len, &cmd) != 0)
         return SW(r, 0, 0x6700);
-    if (cmd.cla == 0x00 && cmd.ins == 0xC0) { /* GET RESPONSE */
+    /* GET RESPONSE, with any class byte of the basic channel but secure
+     * messaging's: real cards take the command's (GlobalPlatformPro sends 80) */
+    if ((cmd.cla == 0x00 || cmd.cla == 0x80) && cmd.ins == 0xC0) {
         if (!c->pending_len)
             return SW(r, 0, 0x6985);
         size_t want = cmd.has_le ? cmd.le : 256;
