@@ -1030,6 +1030,69 @@ CK_RV ks_seal_keyset(ks_session_t *s, const ks_keyset_t *k)
     return rv;
 }
 
+CK_RV ks_tag_keyset(ks_session_t *s, const ks_keyset_t *k, const char *tag)
+{
+    CK_OBJECT_HANDLE h[3] = {k->enc, k->mac, k->dek};
+    CK_RV rv = CKR_OK;
+    for (int r = 0; r < 3 && rv == CKR_OK; r++) {
+        CK_ATTRIBUTE a = {CKA_ID, (void *)tag, strlen(tag)};
+        rv = s->ks->f->C_SetAttributeValue(s->h, h[r], &a, 1);
+    }
+    if (rv != CKR_OK)
+        seterr(s->err, "keystore refused to mark the new keys with what they are for: %s",
+               ks_rv_name(rv));
+    return rv;
+}
+
+CK_RV ks_list_unsealed(ks_session_t *s, void (*fn)(void *ctx, const char *name, const char *tag),
+                       void *ctx)
+{
+    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+    CK_BBOOL yes = CK_TRUE;
+    CK_ATTRIBUTE t[] = {
+        {CKA_CLASS, &cls, sizeof cls},
+        {CKA_TOKEN, &yes, sizeof yes},
+        {CKA_EXTRACTABLE, &yes, sizeof yes},
+    };
+    CK_OBJECT_HANDLE hs[192];
+    CK_ULONG n = 0;
+    CK_FUNCTION_LIST_PTR f = s->ks->f;
+    CK_RV rv = f->C_FindObjectsInit(s->h, t, 3);
+    if (rv == CKR_OK) {
+        rv = f->C_FindObjects(s->h, hs, 192, &n);
+        f->C_FindObjectsFinal(s->h);
+    }
+    if (rv != CKR_OK) {
+        seterr(s->err, "keystore: searching for unsealed keys failed: %s", ks_rv_name(rv));
+        return rv;
+    }
+    char seen[64][KS_LABEL_MAX + 1];
+    int n_seen = 0;
+    for (CK_ULONG i = 0; i < n && n_seen < 64; i++) {
+        char label[KS_LABEL_MAX + 1], tag[128];
+        CK_ATTRIBUTE a[2] = {{CKA_LABEL, label, KS_LABEL_MAX}, {CKA_ID, tag, sizeof tag - 1}};
+        if (f->C_GetAttributeValue(s->h, hs[i], a, 1) != CKR_OK || a[0].ulValueLen == (CK_ULONG)-1)
+            continue;
+        label[a[0].ulValueLen] = 0;
+        char *slash = strrchr(label, '/');
+        if (!slash)
+            continue; /* not a key of a key set */
+        *slash = 0;
+        int dup = 0;
+        for (int k = 0; k < n_seen && !dup; k++)
+            dup = !strcmp(seen[k], label);
+        if (dup)
+            continue;
+        snprintf(seen[n_seen++], sizeof seen[0], "%s", label);
+        if (f->C_GetAttributeValue(s->h, hs[i], a + 1, 1) != CKR_OK ||
+            a[1].ulValueLen == (CK_ULONG)-1)
+            a[1].ulValueLen = 0;
+        tag[a[1].ulValueLen] = 0;
+        fn(ctx, label, tag);
+    }
+    return CKR_OK;
+}
+
 void ks_destroy_keyset(ks_session_t *s, const ks_keyset_t *k)
 {
     ks_destroy(s, k->enc);

@@ -162,6 +162,14 @@ CK_RV ks_create_keyset_like(ks_session_t *s, const char *name, const ks_keyset_t
                             const uint8_t *values, int wrappable, ks_keyset_t *out);
 /* Makes the three keys unextractable for good (CKA_EXTRACTABLE TRUE -> FALSE). */
 CK_RV ks_seal_keyset(ks_session_t *s, const ks_keyset_t *k);
+/* Writes tag (text) into the CKA_ID of the three keys: what a key set made
+ * wrappable is for, so that whoever finds it unsealed knows. */
+CK_RV ks_tag_keyset(ks_session_t *s, const ks_keyset_t *k, const char *tag);
+/* Calls fn for every key set with a key still extractable (made for a PUT
+ * KEY that did not end: sealed keys are not), with its enc key's tag ("" if
+ * none). At most 64 sets. */
+CK_RV ks_list_unsealed(ks_session_t *s, void (*fn)(void *ctx, const char *name, const char *tag),
+                       void *ctx);
 /* Destroys exactly these three keys. */
 void ks_destroy_keyset(ks_session_t *s, const ks_keyset_t *k);
 /* Calls fn once per key set found (a label ending in /enc). */

@@ -750,6 +750,81 @@ static CK_RV open_channel(token_t *t, int selected)
     return token_map_scp(t, e);
 }
 
+/* --- key sets a PUT KEY left unsealed ------------------------------------------- */
+
+typedef struct {
+    char name[64][96];
+    char tag[64][128];
+    int n;
+} unsealed_t;
+
+static void note_unsealed(void *ctx, const char *name, const char *tag)
+{
+    unsealed_t *u = ctx;
+    if (u->n < 64) {
+        snprintf(u->name[u->n], sizeof u->name[0], "%s", name);
+        snprintf(u->tag[u->n++], sizeof u->tag[0], "%s", tag);
+    }
+}
+
+/* A process that ended during PUT KEY (killed, or its machine stopped)
+ * leaves its new keys extractable. The login finds them: those made for
+ * this card are asked of the card (INITIALIZE UPDATE only, no try spent)
+ * and sealed either way, kept, and said; those of another card wait for
+ * that card's login. The channel is opened again if the check closed it. */
+static int card_has_keys(token_t *t, uint8_t kvn, const ks_keyset_t *k);
+static CK_RV settle_unsealed(token_t *t)
+{
+    unsealed_t *u = calloc(1, sizeof *u);
+    if (!u)
+        return CKR_HOST_MEMORY;
+    if (ks_list_unsealed(t->kss, note_unsealed, u) != CKR_OK)
+        LOG_WARN(t->reader, "%s", ks_session_error(t->kss));
+    char kdd[21];
+    hex_encode(gp_channel_kdd(&t->gp), 10, kdd);
+    for (int i = 0; i < u->n; i++) {
+        unsigned kvn = 0;
+        char their[32] = "";
+        int tagged = sscanf(u->tag[i], "gp-p11 put-key %2x kdd %20s", &kvn, their) == 2;
+        if (tagged && strcmp(their, kdd) != 0) {
+            LOG_INFO(t->reader, "key set \"%s\" was made for a PUT KEY to another card (key "
+                                "diversification data %s) and is not sealed yet: that card's next "
+                                "login settles it", u->name[i], their);
+            continue;
+        }
+        ks_keyset_t k;
+        if (ks_find_keyset(t->kss, u->name[i], &k) != CKR_OK) {
+            LOG_WARN(t->reader, "key set \"%s\" has an extractable key but is not whole: %s; "
+                                "delete it with gp-p11 keys delete %s", u->name[i],
+                     ks_session_error(t->kss), u->name[i]);
+            continue;
+        }
+        int has = tagged ? card_has_keys(t, (uint8_t)kvn, &k) : -1;
+        CK_RV sr = ks_seal_keyset(t->kss, &k);
+        if (sr != CKR_OK)
+            LOG_ERR(t->reader, "key set \"%s\": %s", u->name[i], ks_session_error(t->kss));
+        else if (has == 1)
+            LOG_WARN(t->reader, "an earlier PUT KEY did not finish: the card holds key set \"%s\" "
+                                "as key version %02X, so it is kept, and sealed now (its keys can "
+                                "no longer leave the keystore)", u->name[i], kvn);
+        else if (tagged)
+            LOG_WARN(t->reader, "an earlier PUT KEY did not finish: the card does not hold key "
+                                "set \"%s\" as key version %02X (%s). It is kept and sealed now; "
+                                "once sure it is of no use, delete it with gp-p11 keys delete %s",
+                     u->name[i], kvn, has == 0 ? "it has no such key version"
+                                               : "its check could not tell", u->name[i]);
+        else
+            LOG_WARN(t->reader, "key set \"%s\" was made for a PUT KEY that ended before it was "
+                                "sent, or before it said for which card: it is kept and sealed "
+                                "now; once sure it is of no use, delete it with gp-p11 keys "
+                                "delete %s", u->name[i], u->name[i]);
+    }
+    free(u);
+    if (!gp_channel_open(&t->gp))
+        return open_channel(t, 0);
+    return CKR_OK;
+}
+
 CK_RV token_login(token_t *t, const uint8_t *pin, size_t pin_len)
 {
     if (t->logged_in)
@@ -791,6 +866,8 @@ CK_RV token_login(token_t *t, const uint8_t *pin, size_t pin_len)
         rv = find_keys(t);
     if (rv == CKR_OK)
         rv = open_channel(t, 1);
+    if (rv == CKR_OK)
+        rv = settle_unsealed(t);
     if (rv == CKR_OK)
         rv = token_reload(t);
     if (rv != CKR_OK) {
@@ -1106,6 +1183,15 @@ CK_RV token_put_key(token_t *t, const char *name, uint8_t kvn, uint8_t replace,
         LOG_ERR(t->reader, "PUT KEY: %s", ks_session_error(t->kss));
         return rv == CKR_ATTRIBUTE_VALUE_INVALID || rv == CKR_ARGUMENTS_BAD
                    ? CKR_ATTRIBUTE_VALUE_INVALID : CKR_FUNCTION_FAILED;
+    }
+    if (!values) {
+        /* what these extractable keys are for, should the process end before
+         * they are sealed: the next login on this card settles them */
+        char tag[64], kdd[21];
+        hex_encode(gp_channel_kdd(&t->gp), 10, kdd);
+        snprintf(tag, sizeof tag, "gp-p11 put-key %02X kdd %s", kvn, kdd);
+        if (ks_tag_keyset(t->kss, &ns, tag) != CKR_OK)
+            LOG_WARN(t->reader, "PUT KEY: %s", ks_session_error(t->kss));
     }
     size_t klen = ns.aes ? ns.len : 16;
     uint8_t enc[3][32], kcv[3][3];

@@ -35,6 +35,10 @@ uint8_t gp_channel_kvn(const gp_session_t *g)
 {
     return g->scp == 3 ? g->ch3.init.kvn : g->ch.init.kvn;
 }
+const uint8_t *gp_channel_kdd(const gp_session_t *g)
+{
+    return g->scp == 3 ? g->ch3.init.key_div : g->ch.init.key_div;
+}
 uint8_t gp_channel_scp(const gp_session_t *g) { return g->scp == 3 ? 3 : 2; }
 uint8_t gp_channel_i(const gp_session_t *g) { return g->scp == 3 ? g->ch3.init.i : g->ch.i_param; }
 ks_keyset_t gp_channel_keys(const gp_session_t *g)

@@ -64,6 +64,8 @@ int gp_channel_open(const gp_session_t *g);
 uint8_t gp_channel_level(const gp_session_t *g);
 uint8_t gp_channel_kvn(const gp_session_t *g);
 uint8_t gp_channel_scp(const gp_session_t *g);
+/* The card's key diversification data, from its INITIALIZE UPDATE answer. */
+const uint8_t *gp_channel_kdd(const gp_session_t *g);
 /* The i-parameter in use: SCP02's as chosen, SCP03's as the card answered. */
 uint8_t gp_channel_i(const gp_session_t *g);
 /* The static key set of the channel (SCP03: AES, with its length). */

@@ -172,7 +172,9 @@ int cmd_install(tool_t *t, int argc, char **argv, int load_only)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old);
     CK_OBJECT_HANDLE made = CK_INVALID_HANDLE;
+    tool_hold(t, 1); /* Ctrl-C stops a LOAD between blocks (on_sigint) */
     CK_RV rv = t->f->C_CreateObject(t->h, tmpl, n, &made);
+    tool_unhold(t);
     sigaction(SIGINT, &old, NULL);
     if (t->progress_shown)
         fputc('\n', stderr);
@@ -248,7 +250,9 @@ int cmd_delete(tool_t *t, int argc, char **argv)
         if (rv != CKR_OK)
             return tool_fail_rv(t, rv, "delete", SW_CTX_DELETE);
     }
+    tool_hold(t, 0);
     CK_RV rv = t->f->C_DestroyObject(t->h, o);
+    tool_unhold(t);
     if (rv != CKR_OK)
         return tool_fail_rv(t, rv, "delete", SW_CTX_DELETE);
     char hex[2 * GP_AID_MAX + 1];
@@ -289,7 +293,9 @@ int cmd_lock(tool_t *t, int argc, char **argv, int lock)
     }
     uint8_t value = lock ? (uint8_t)(lc | 0x80) : (uint8_t)(lc & 0x7F);
     CK_ATTRIBUTE a = {CKA_GP_LIFECYCLE, &value, 1};
+    tool_hold(t, 0);
     CK_RV rv = t->f->C_SetAttributeValue(t->h, o, &a, 1);
+    tool_unhold(t);
     if (rv != CKR_OK)
         return tool_fail_rv(t, rv, what, SW_CTX_SECURED);
     json_bool(&t->j, "changed", 1);
@@ -343,7 +349,9 @@ int cmd_store_data(tool_t *t, int argc, char **argv)
     }
     CK_ATTRIBUTE a[] = {{CKA_GP_STORE_DATA_FORMAT, &format, 1},
                         {CKA_GP_STORE_DATA, data, (CK_ULONG)dl}};
+    tool_hold(t, 0);
     CK_RV rv = t->f->C_SetAttributeValue(t->h, o, a, 2);
+    tool_unhold(t);
     free(data);
     if (rv != CKR_OK)
         return tool_fail_rv(t, rv, "store-data", SW_CTX_SECURED);

@@ -60,7 +60,9 @@ int cmd_card_state(tool_t *t, int argc, char **argv, const char *which)
         return code;
     CK_BBOOL yes = CK_TRUE;
     CK_ATTRIBUTE a[] = {{CKA_GP_LIFECYCLE, &value, 1}, {CKA_GP_CONFIRM_TERMINATE, &yes, sizeof yes}};
+    tool_hold(t, 0);
     CK_RV rv = t->f->C_SetAttributeValue(t->h, isd, a, terminate ? 2 : 1);
+    tool_unhold(t);
     if (rv != CKR_OK)
         return tool_fail_rv(t, rv, which, SW_CTX_SECURED);
     json_bool(&t->j, "changed", 1);
@@ -103,12 +105,14 @@ int put_key_run(tool_t *t, const char *name, int version, int replace, const cha
     };
     CK_OBJECT_HANDLE obj;
     CK_RV rv;
+    tool_hold(t, 0); /* keys are made, sent and sealed whole */
     if (from_file) {
         rv = t->f->C_CreateObject(t->h, tmpl, 5, &obj);
     } else {
         CK_MECHANISM m = {CKM_GP_PUT_KEY, NULL, 0};
         rv = t->f->C_GenerateKey(t->h, &m, tmpl, 4, &obj);
     }
+    tool_unhold(t);
     ks_wipe(&keys, sizeof keys);
     if (rv != CKR_OK)
         return tool_fail_rv(t, rv, "PUT KEY", SW_CTX_SECURED);
@@ -145,8 +149,11 @@ static int send_apdu(tool_t *t, CK_OBJECT_HANDLE channel, const char *text, unsi
     uint8_t rsp[258];
     CK_ULONG rl = sizeof rsp;
     CK_RV rv = t->f->C_SignInit(t->h, &m, channel);
-    if (rv == CKR_OK)
+    if (rv == CKR_OK) {
+        tool_hold(t, 0);
         rv = t->f->C_Sign(t->h, cmd, (CK_ULONG)n, rsp, &rl);
+        tool_unhold(t);
+    }
     char hex[2 * sizeof cmd + 1];
     hex_encode(cmd, (size_t)n, hex);
     if (rv != CKR_OK) {

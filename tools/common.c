@@ -4,6 +4,7 @@
 #include "tool.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -346,6 +347,45 @@ int tool_finish(tool_t *t, int code)
     }
     fflush(stdout);
     return code;
+}
+
+/* --- signals held while the card changes ------------------------------------------- */
+
+static sigset_t held, before_hold;
+
+void tool_hold(tool_t *t, int keep_sigint)
+{
+    (void)t;
+    sigemptyset(&held);
+    sigaddset(&held, SIGTERM);
+    sigaddset(&held, SIGHUP);
+    sigaddset(&held, SIGQUIT);
+    if (!keep_sigint)
+        sigaddset(&held, SIGINT);
+    sigprocmask(SIG_BLOCK, &held, &before_hold);
+}
+
+void tool_unhold(tool_t *t)
+{
+    sigset_t pending;
+    sigpending(&pending);
+    int sig = 0;
+    for (int s = 1; s < NSIG && !sig; s++)
+        if (sigismember(&held, s) && sigismember(&pending, s))
+            sig = s;
+    if (sig) {
+        /* taken here, so that the tool can end in order (its JSON whole) */
+        sigset_t one;
+        sigemptyset(&one);
+        sigaddset(&one, sig);
+        int got = 0;
+        sigwait(&one, &got);
+        fprintf(stderr, "%s: %s came while the card was being changed: the command was let "
+                        "finish, so that the card and the keystore agree; ending now\n",
+                t->prog, strsignal(sig));
+        t->interrupted = sig;
+    }
+    sigprocmask(SIG_SETMASK, &before_hold, NULL);
 }
 
 /* --- the PIN ------------------------------------------------------------------------ */

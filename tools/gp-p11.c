@@ -232,5 +232,10 @@ int main(int argc, char **argv)
     }
     code = tool_finish(t, code);
     p11_close(t);
+    if (t->interrupted) { /* as the signal asked, now that the card and the keystore agree */
+        signal(t->interrupted, SIG_DFL);
+        raise(t->interrupted);
+        return 128 + t->interrupted;
+    }
     return code;
 }

@@ -107,6 +107,7 @@ typedef struct tool {
     CK_ULONG progress[2];
     int progress_shown;
     const char *progress_what;
+    int interrupted;         /* a signal held by tool_hold came: the tool ends with 128 + it */
 } tool_t;
 
 /* A fresh state: defaults, the JSON buffer open. */
@@ -125,6 +126,12 @@ int tool_fail_sw(tool_t *t, int code, CK_RV rv, unsigned sw, int sw_context, con
 extern volatile sig_atomic_t tool_interrupted;
 /* Ends the run: JSON object or nothing; returns code. */
 int tool_finish(tool_t *t, int code);
+/* Around a call that changes the card: SIGTERM, SIGHUP, SIGQUIT (and SIGINT
+ * unless the command handles it itself: a LOAD stops between blocks) wait
+ * until the card and the keystore agree again. tool_unhold says so if one
+ * came, and the tool then ends as that signal asked. */
+void tool_hold(tool_t *t, int keep_sigint);
+void tool_unhold(tool_t *t);
 const char *tool_rv_name(CK_RV rv);
 
 /* --- PIN ---------------------------------------------------------------------- */

@@ -151,6 +151,47 @@ arm 3 'fault = refuse-sw\non_ins = E4\nsw = 6A80\n'
 gpt --json delete F00000000101 > "$out/del4.json" 2> "$out/del4.err"
 check "[DELETE refused without R-MAC] the registry shows it still there: failure, said" \
     sh -c "jq -e '.ok == false' '$out/del4.json' >/dev/null && grep -q 'still on the card: it was not deleted' '$out/del4.err'"
+# --- put-key interrupted while PUT KEY is at the card (keys generated: SCP03) -------
+extractable() { pkcs11-tool --module "$GP_SOFTHSM_MODULE" --token-label "$GP_TEST_TOKEN" --login \
+    --pin "$(cat "$GP_TEST_PIN_FILE")" -O 2>/dev/null | grep -A4 "label: *$1/" | grep -cE 'Access: +extractable|, extractable'; }
+# interrupt SIG NAME KVN FAULT: put-key NAME, SIG while the card holds its answer back
+interrupt() {
+    local w=0 # the card done with an answer held back before
+    until [ "$(state 3 answering)" = 0 ]; do w=$((w + 1)); [ $w -gt 400 ] && break; sleep 0.05; done
+    export GP_P11_CONF=$(conf "$2" 3 mac s3d 0x34)
+    arm 3 "$4delay_ms = 2000\n"
+    ( [ -n "${GP_SAN_PRELOAD:-}" ] && export LD_PRELOAD=$GP_SAN_PRELOAD \
+          ASAN_OPTIONS=${ASAN_OPTIONS:-}:detect_leaks=0
+      exec "$GP_BUILDDIR/tools/gp-p11" --module "$MOD" --pin-file "$GP_TEST_PIN_FILE" --json \
+          put-key "$2" --version "$3" ) > "$out/$2.json" 2> "$out/$2.err" &
+    local pid=$! n=0 # the tool itself (exec), so that the signal goes to it
+    until [ "$(state 3 answering)" = 1 ] && [ "$(state 3 last_ins)" = D8 ]; do
+        n=$((n + 1)); [ $n -gt 400 ] && break; sleep 0.05; done
+    kill -"$1" $pid
+    wait $pid; echo $? > "$out/$2.rc"
+}
+interrupt INT int1 0x36 'fault = delay\non_ins = D8\n'
+check "[Ctrl-C during PUT KEY] the tool lets it finish, then ends as interrupted (130)" \
+    [ "$(cat "$out/int1.rc")" = 130 ]
+check "[Ctrl-C during PUT KEY] ... said" grep -q 'came while the card was being changed: the command was let finish' "$out/int1.err"
+check "[Ctrl-C during PUT KEY] ... its JSON whole, and PUT KEY done" jq -e '.ok and .key_version == 54' "$out/int1.json"
+check "[Ctrl-C during PUT KEY] ... the new keys sealed" [ "$(extractable int1)" = 0 ]
+interrupt KILL int2 0x37 'fault = delay\non_ins = D8\n'
+check "[killed during PUT KEY, card took it] the new keys are left extractable" [ "$(extractable int2)" -gt 0 ]
+interrupt KILL int3 0x38 'fault = refuse-sw\non_ins = D8\nsw = 6A80\n'
+check "[killed during PUT KEY, card refused it] the new keys are left extractable" [ "$(extractable int3)" -gt 0 ]
+export GP_P11_CONF=$(conf int-next 3 mac s3d 0x34)
+gpt --json list > "$out/int-next.json" 2> "$out/int-next.err"
+check "[the next login] works" jq -e '.ok' "$out/int-next.json"
+check "[the next login] ... no extractable key is left" sh -c "[ \$(pkcs11-tool --module '$GP_SOFTHSM_MODULE' --token-label '$GP_TEST_TOKEN' --login --pin \$(cat '$GP_TEST_PIN_FILE') -O 2>/dev/null | grep -cE 'Access: +extractable|, extractable') = 0 ]"
+check "[the next login (int3's)] ... the set the card took: kept, sealed, said" \
+    grep -q 'an earlier PUT KEY did not finish: the card holds key set "int2" as key version 37, so it is kept, and sealed now' "$out/int3.err"
+check "[the next login] ... the set the card refused: kept, sealed, said" \
+    grep -q 'the card does not hold key set "int3" as key version 38 (it has no such key version). It is kept and sealed now' "$out/int-next.err"
+check "[the next login] ... both kept" sh -c "'$GP_P11_KEYS' --module '$GP_SOFTHSM_MODULE' --token '$GP_TEST_TOKEN' --pin-file '$GP_TEST_PIN_FILE' list 2>/dev/null | grep -q '^int2 ' && '$GP_P11_KEYS' --module '$GP_SOFTHSM_MODULE' --token '$GP_TEST_TOKEN' --pin-file '$GP_TEST_PIN_FILE' list 2>/dev/null | grep -q '^int3 '"
+export GP_P11_CONF=$(conf int2-login 3 mac int2 0x37)
+gpt --json list > "$out/int2-login.json" 2> "$out/int2-login.err"
+check "[the next login] ... and the kept set opens the card" jq -e '.ok' "$out/int2-login.json"
 for k in 0 1 2 3; do
     check "card $k counted no failed authentication" [ "$(state $k failed_auth)" = 0 ]
 done

@@ -47,6 +47,8 @@ static struct {
     int set_i;             /* -1: leave the card's i */
     long set_mem;          /* -1: leave the card's free memory */
     unsigned long fired;
+    int last_ins;          /* the INS of the last command (state: last_ins) */
+    int answering;         /* its answer is being held back (a delay) */
 } g = {.host = "127.0.0.1", .quickack = 1, .on_ins = -1, .after_ins = -1, .reinsert_ms = 1000, .truncate_to = -1,
        .set_i = -1, .set_mem = -1};
 
@@ -146,6 +148,7 @@ static void write_state(const sim_card_t *c)
             c->cmac_ok, c->cmac_bad, c->sessions, (c->keys ? c->keys : &c->keysets[0])->seq[0],
             (c->keys ? c->keys : &c->keysets[0])->seq[1], chs[c->ch], c->level,
             g.fired, c->entries[0].lifecycle, c->rmacs, c->keys_put, c->i_param);
+    fprintf(f, "last_ins = %02X\nanswering = %d\n", g.last_ins, g.answering);
     fprintf(f, "loads = %lu\nload_blocks = %lu\ninstalls = %lu\nstore_blocks = %lu\n"
                "mem_free = %zu\nloading = %d\nstore_p1 = %02X\n",
             c->loads, c->load_blocks, c->installs, c->store_blocks, c->mem_free, c->loading,
@@ -372,6 +375,7 @@ int main(int argc, char **argv)
                 card.mem_free = (size_t)g.set_mem;
                 g.set_mem = -1;
             }
+            g.last_ins = buf[1];
             int fire = fault_due(buf, n);
             if (fire && g.fault == F_LOSE_ANSWER) {
                 /* the card executes the command, then leaves the reader
@@ -425,8 +429,14 @@ int main(int argc, char **argv)
                     rl = keep;
                 }
             }
-            if (fire && g.fault == F_DELAY)
+            if (fire && (g.fault == F_DELAY || g.delay_ms > 0)) {
+                /* the card has done what it does, and holds its answer back:
+                 * said in the state first, so that a test can act meanwhile */
+                g.answering = 1;
+                write_state(&card);
                 msleep(g.delay_ms);
+                g.answering = 0;
+            }
             if (g.slow_ms > 0)
                 msleep(g.slow_ms);
             if (fire)
