@@ -1326,5 +1326,13 @@ CK_RV token_set_lifecycle(token_t *t, object_t *o, uint8_t value, int confirm_te
         return token_command_rv(t, e);
     }
     LOG_INFO(t->reader, "lifecycle of %s %s set to %02X", gp_entry_kind(&o->entry), o->label, value);
+    if (p1 == 0x80 && value == 0xFF) {
+        /* a terminated card lists nothing any more (6A81): what was read
+         * stays, the card's lifecycle now TERMINATED */
+        o->entry.lifecycle = 0xFF;
+        LOG_INFO(t->reader, "the card is TERMINATED: it takes no more management commands, and "
+                            "its objects are shown as they were read before");
+        return CKR_OK;
+    }
     return token_reload(t); /* the registry as the card now says */
 }

@@ -231,6 +231,9 @@ if command -v tmux > /dev/null; then
     # Ctrl-C in the middle of a LOAD stops it; nothing is left on the card
     # (the card answers 10 ms late, so that the LOAD lasts seconds)
     printf 'slow_ms = 10\n' > "$GP_SIM_CONTROL_0"
+    # the screen cleared first: the last run's bar must not be taken for this one's
+    tm send-keys -t t "clear" Enter
+    for _ in $(seq 100); do screen | grep -q "LOAD \\[" || break; sleep 0.1; done
     tm send-keys -t t "clear; $GP --module $MOD --reader '$r0' --pin-file $GP_TEST_PIN_FILE load $out/big.cap; echo EXIT=\$?" Enter
     waitfor "LOAD \\[" && tm send-keys -t t C-c
     check "Ctrl-C during LOAD: exit 130" waitfor "EXIT=130"
