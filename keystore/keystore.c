@@ -1044,6 +1044,107 @@ CK_RV ks_tag_keyset(ks_session_t *s, const ks_keyset_t *k, const char *tag)
     return rv;
 }
 
+/* Up to max notes of a kind (about NULL: any), their handles into hs. */
+static CK_RV find_notes(ks_session_t *s, const char *kind, const char *about, CK_OBJECT_HANDLE *hs,
+                        CK_ULONG max, CK_ULONG *n)
+{
+    CK_OBJECT_CLASS cls = CKO_DATA;
+    CK_BBOOL yes = CK_TRUE;
+    CK_ATTRIBUTE t[] = {
+        {CKA_CLASS, &cls, sizeof cls},
+        {CKA_TOKEN, &yes, sizeof yes},
+        {CKA_APPLICATION, (void *)kind, strlen(kind)},
+        {CKA_LABEL, (void *)about, about ? strlen(about) : 0},
+    };
+    CK_FUNCTION_LIST_PTR f = s->ks->f;
+    *n = 0;
+    CK_RV rv = f->C_FindObjectsInit(s->h, t, about ? 4 : 3);
+    if (rv != CKR_OK)
+        return rv;
+    rv = f->C_FindObjects(s->h, hs, max, n);
+    f->C_FindObjectsFinal(s->h);
+    return rv;
+}
+
+CK_RV ks_note_put(ks_session_t *s, const char *kind, const char *about, const char *text)
+{
+    CK_OBJECT_CLASS cls = CKO_DATA;
+    CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+    CK_ATTRIBUTE t[] = {
+        {CKA_CLASS, &cls, sizeof cls},
+        {CKA_TOKEN, &yes, sizeof yes},
+        {CKA_PRIVATE, &yes, sizeof yes},
+        {CKA_MODIFIABLE, &no, sizeof no},
+        {CKA_APPLICATION, (void *)kind, strlen(kind)},
+        {CKA_LABEL, (void *)about, strlen(about)},
+        {CKA_VALUE, (void *)text, strlen(text)}, /* a data object's text, never a key */
+    };
+    CK_OBJECT_HANDLE h;
+    CK_RV rv = s->ks->f->C_CreateObject(s->h, t, sizeof t / sizeof t[0], &h);
+    if (rv != CKR_OK)
+        seterr(s->err, "keystore refused to keep the note \"%s\" about %s: %s", kind, about,
+               ks_rv_name(rv));
+    return rv;
+}
+
+int ks_note_find(ks_session_t *s, const char *kind, const char *about, char *value, size_t cap)
+{
+    CK_OBJECT_HANDLE h;
+    CK_ULONG n = 0;
+    CK_RV rv = find_notes(s, kind, about, &h, 1, &n);
+    if (rv != CKR_OK) {
+        seterr(s->err, "keystore: searching for the note \"%s\" failed: %s", kind, ks_rv_name(rv));
+        return -1;
+    }
+    if (!n)
+        return 0;
+    if (value && cap) {
+        CK_ATTRIBUTE a = {CKA_VALUE, value, cap - 1}; /* the data object's text */
+        if (s->ks->f->C_GetAttributeValue(s->h, h, &a, 1) != CKR_OK || a.ulValueLen >= cap)
+            a.ulValueLen = 0;
+        value[a.ulValueLen] = 0;
+    }
+    return 1;
+}
+
+CK_RV ks_note_delete(ks_session_t *s, const char *kind, const char *about, int *n)
+{
+    CK_OBJECT_HANDLE hs[64];
+    CK_ULONG found = 0;
+    *n = 0;
+    CK_RV rv = find_notes(s, kind, about, hs, 64, &found);
+    for (CK_ULONG i = 0; rv == CKR_OK && i < found; i++) {
+        rv = s->ks->f->C_DestroyObject(s->h, hs[i]);
+        if (rv == CKR_OK)
+            (*n)++;
+    }
+    if (rv != CKR_OK)
+        seterr(s->err, "keystore: deleting the note \"%s\" failed: %s", kind, ks_rv_name(rv));
+    return rv;
+}
+
+CK_RV ks_note_list(ks_session_t *s, const char *kind,
+                   void (*fn)(void *ctx, const char *about, const char *text), void *ctx)
+{
+    CK_OBJECT_HANDLE hs[64];
+    CK_ULONG n = 0;
+    CK_RV rv = find_notes(s, kind, NULL, hs, 64, &n);
+    if (rv != CKR_OK) {
+        seterr(s->err, "keystore: listing the notes \"%s\" failed: %s", kind, ks_rv_name(rv));
+        return rv;
+    }
+    for (CK_ULONG i = 0; i < n; i++) {
+        char about[96], text[256];
+        CK_ATTRIBUTE a[2] = {{CKA_LABEL, about, sizeof about - 1}, {CKA_VALUE, text, sizeof text - 1}};
+        if (s->ks->f->C_GetAttributeValue(s->h, hs[i], a, 2) != CKR_OK)
+            continue;
+        about[a[0].ulValueLen] = 0;
+        text[a[1].ulValueLen] = 0;
+        fn(ctx, about, text);
+    }
+    return CKR_OK;
+}
+
 CK_RV ks_list_unsealed(ks_session_t *s, void (*fn)(void *ctx, const char *name, const char *tag),
                        void *ctx)
 {

@@ -168,6 +168,22 @@ CK_RV ks_tag_keyset(ks_session_t *s, const ks_keyset_t *k, const char *tag);
 /* Calls fn for every key set with a key still extractable (made for a PUT
  * KEY that did not end: sealed keys are not), with its enc key's tag ("" if
  * none). At most 64 sets. */
+/* Notes gp-p11 keeps beside the key sets: private CKO_DATA objects of
+ * the token named by their CKA_APPLICATION (the kind) and CKA_LABEL (what
+ * they are about). ks_note_find: 1 found (its text into value, cut to cap),
+ * 0 none, -1 the keystore could not tell. */
+/* The note of a card that refused EXTERNAL AUTHENTICATE, about its key
+ * diversification data (hex): while it is there, no gp-p11 process sends
+ * that card another EXTERNAL AUTHENTICATE. */
+#define GP_REFUSAL_NOTE "gp-p11 refused EXTERNAL AUTHENTICATE"
+CK_RV ks_note_put(ks_session_t *s, const char *kind, const char *about, const char *text);
+int ks_note_find(ks_session_t *s, const char *kind, const char *about, char *value, size_t cap);
+/* Deletes the notes of this kind about this (every one when about is NULL);
+ * *n: how many. */
+CK_RV ks_note_delete(ks_session_t *s, const char *kind, const char *about, int *n);
+/* Calls fn for every note of this kind. */
+CK_RV ks_note_list(ks_session_t *s, const char *kind,
+                   void (*fn)(void *ctx, const char *about, const char *text), void *ctx);
 CK_RV ks_list_unsealed(ks_session_t *s, void (*fn)(void *ctx, const char *name, const char *tag),
                        void *ctx);
 /* Destroys exactly these three keys. */

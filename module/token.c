@@ -688,6 +688,46 @@ static int bound_keys(void *ctx, const uint8_t key_div[10], ks_keyset_t *keys)
     return 0;
 }
 
+/* The record of a refused EXTERNAL AUTHENTICATE, kept in the keystore
+ * token beside the key sets, so that no process tries that card again. */
+
+static int may_authenticate(void *ctx, const uint8_t kdd[10], char *why, size_t why_len)
+{
+    token_t *t = ctx;
+    char hex[21], text[256];
+    hex_encode(kdd, 10, hex);
+    int found = ks_note_find(t->kss, GP_REFUSAL_NOTE, hex, text, sizeof text);
+    if (found == 0)
+        return 1;
+    if (found < 0)
+        snprintf(why, why_len, "whether this card refused EXTERNAL AUTHENTICATE before cannot be "
+                 "told (%s), so none is sent: every refusal brings a card nearer to locking",
+                 ks_session_error(t->kss));
+    else
+        snprintf(why, why_len, "this card (key diversification data %s) refused EXTERNAL "
+                 "AUTHENTICATE before (%s) although its card cryptogram verified; no gp-p11 "
+                 "process tries it again, since each refusal brings it nearer to locking. Once "
+                 "you know why, allow a try with: gp-p11 keys forget-refusal %s", hex, text, hex);
+    return 0;
+}
+
+/* Says that this card refused, for every later process (the keystore
+ * keeps it); the card's KDD names it. */
+static void note_refusal(token_t *t, uint16_t sw)
+{
+    char hex[21], text[160];
+    hex_encode(gp_channel_kdd(&t->gp), 10, hex);
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    char when[32];
+    strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
+    snprintf(text, sizeof text, "%04X to key version %02X, %s", sw, gp_channel_kvn(&t->gp), when);
+    if (ks_note_find(t->kss, GP_REFUSAL_NOTE, hex, NULL, 0) == 0 &&
+        ks_note_put(t->kss, GP_REFUSAL_NOTE, hex, text) != CKR_OK)
+        LOG_ERR(t->reader, "%s: other processes may try this card again", ks_session_error(t->kss));
+}
+
 static CK_RV find_keys(token_t *t)
 {
     uint8_t cin[32];
@@ -718,7 +758,8 @@ static CK_RV open_channel(token_t *t, int selected)
     gp_channel_opts_t o = {.level = M.conf.security_level, .kvn = M.conf.key_version,
                            .isd_aid = M.conf.isd_aid, .isd_aid_len = M.conf.isd_aid_len,
                            .selected = 1, .div = (enum ks_diversification)M.conf.diversification,
-                           .select_keys = bound_keys, .select_ctx = t};
+                           .select_keys = bound_keys, .select_ctx = t,
+                           .may_authenticate = may_authenticate};
     scp_err_t e = selected ? SCP_OK : gp_select(&t->gp, o.isd_aid, o.isd_aid_len);
     if (e == SCP_OK) {
         o.scp = login_scp(t);
@@ -739,8 +780,10 @@ static CK_RV open_channel(token_t *t, int selected)
                  gp_channel_kvn(&t->gp));
         return CKR_OK;
     }
-    if (t->gp.auth_refused && !t->auth_refused_sw)
+    if (t->gp.auth_refused && !t->auth_refused_sw) {
         t->auth_refused_sw = t->gp.sw ? t->gp.sw : 0x6F00;
+        note_refusal(t, t->auth_refused_sw);
+    }
     if (e == SCP_E_CARD_CRYPTOGRAM)
         LOG_ERR(t->reader, "login refused: the keys of key set \"%s\"%s do not match this card (%s)",
                 t->keyset_name, o.div == KS_DIV_EMV ? " (diversified, EMV)" :
@@ -838,8 +881,9 @@ CK_RV token_login(token_t *t, const uint8_t *pin, size_t pin_len)
                            "its card cryptogram verified, and counted a failed authentication. "
                            "gp-p11 does not try again while the card stays in the reader, since "
                            "every refusal brings it nearer to locking; find out why (another host, "
-                           "a card that counts differently), then take the card out and put it "
-                           "back to try again", t->auth_refused_sw);
+                           "a card that counts differently), then allow a new try with gp-p11 keys "
+                           "forget-refusal (the keystore keeps the refusal for every process) and "
+                           "take the card out and put it back", t->auth_refused_sw);
         return CKR_FUNCTION_FAILED;
     }
     rv = keystore_login(pin, pin_len);

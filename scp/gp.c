@@ -300,6 +300,18 @@ scp_err_t gp_select(gp_session_t *g, const uint8_t *aid, size_t aid_len)
     return SCP_OK;
 }
 
+/* The last word before a try of the card's is spent: the caller's. */
+static int authentication_allowed(gp_session_t *g, const gp_channel_opts_t *o, const uint8_t kdd[10])
+{
+    if (!o->may_authenticate)
+        return 1;
+    char why[sizeof g->err] = "";
+    if (o->may_authenticate(o->select_ctx, kdd, why, sizeof why))
+        return 1;
+    gp_fail(g, SCP_E_HELD, "%s", why[0] ? why : "EXTERNAL AUTHENTICATE held back");
+    return 0;
+}
+
 /* SCP03: INITIALIZE UPDATE, card cryptogram, EXTERNAL AUTHENTICATE. */
 static scp_err_t open_scp03(gp_session_t *g, ks_session_t *ks, const ks_keyset_t *keys,
                             const gp_channel_opts_t *o)
@@ -331,6 +343,10 @@ static scp_err_t open_scp03(gp_session_t *g, ks_session_t *ks, const ks_keyset_t
     if (o->probe_only) {
         scp03_close(ch); /* the card stays in its INITIALIZE UPDATE state: no try spent */
         return SCP_OK;
+    }
+    if (!authentication_allowed(g, o, ch->init.key_div)) {
+        scp03_close(ch);
+        return SCP_E_HELD;
     }
     e = scp03_external_authenticate(ch, &cmd);
     if (e != SCP_OK)
@@ -401,6 +417,10 @@ scp_err_t gp_open_channel(gp_session_t *g, ks_session_t *ks, const ks_keyset_t *
     if (o->probe_only) {
         scp02_close(&g->ch); /* the card stays in its INITIALIZE UPDATE state: no try spent */
         return SCP_OK;
+    }
+    if (!authentication_allowed(g, o, g->ch.init.key_div)) {
+        scp02_close(&g->ch);
+        return SCP_E_HELD;
     }
     e = scp02_external_authenticate(&g->ch, &cmd);
     if (e != SCP_OK)

@@ -24,7 +24,7 @@ typedef struct {
     scp02_t ch;
     scp03_t ch3;
     uint16_t sw;            /* status word of the last command */
-    char err[400];
+    char err[600];
     gp_trace_fn trace;
     void *trace_ctx;
     uint8_t selected_aid[16]; /* from the FCI of the last SELECT (tag 84) */
@@ -49,6 +49,10 @@ typedef struct {
     enum ks_diversification div; /* the key set holds master keys */
     scp_select_keys_fn select_keys; /* optional: pick the card's own key set */
     void *select_ctx;
+    /* optional, with select_ctx: asked once the card cryptogram verified,
+     * before EXTERNAL AUTHENTICATE is sent; 0 holds it back (SCP_E_HELD,
+     * with why) */
+    int (*may_authenticate)(void *ctx, const uint8_t kdd[10], char *why, size_t why_len);
     int probe_only;         /* stop once the card cryptogram verified: no EXTERNAL
                                AUTHENTICATE, no channel; proves the card holds
                                these keys under kvn without spending a try */

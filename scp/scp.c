@@ -26,6 +26,7 @@ const char *scp_err_name(scp_err_t e)
     case SCP_E_UNSUPPORTED: return "unsupported option";
     case SCP_E_RMAC: return "response MAC invalid";
     case SCP_E_BUSY: return "card in use by another program";
+    case SCP_E_HELD: return "authentication held back";
     }
     return "unknown error";
 }

@@ -26,6 +26,7 @@ typedef enum {
     SCP_E_RMAC,            /* a response's R-MAC is missing or does not verify */
     SCP_E_BUSY,            /* another program holds the card */
     SCP_E_CANCELED,        /* the application asked to stop (a LOAD between blocks) */
+    SCP_E_HELD,            /* EXTERNAL AUTHENTICATE held back: this card refused one before */
 } scp_err_t;
 
 const char *scp_err_name(scp_err_t e);

@@ -28,6 +28,8 @@ static void usage(FILE *o)
 "  generate NAME        generate a random key set NAME inside the keystore\n"
 "  list                 list key sets with the key check value of each key\n"
 "  delete NAME          delete the key set NAME\n"
+"  refusals             cards that refused EXTERNAL AUTHENTICATE (never tried again)\n"
+"  forget-refusal KDD|all  let gp-p11 try that card again, once you know why\n"
 "  put-key NAME --version N [--replace M] [--from-file FILE] [--reader TEXT]\n"
 "                       rotate the card's keys (PUT KEY) through the gp-p11 module:\n"
 "                       new keys generated inside the keystore (the default), or\n"
@@ -114,7 +116,8 @@ int main(int argc, char **argv)
     } else {
         if (keysets_check_args(cmd, nargs) != 0) {
             fprintf(stderr, "gp-p11-keys: unknown command '%s' or wrong number of arguments "
-                            "(import NAME [FILE], generate NAME, list, delete NAME, put-key); "
+                            "(import NAME [FILE], generate NAME, list, delete NAME, refusals, forget-refusal KDD, "
+                            "put-key); "
                             "see --help\n", cmd);
             return tool_finish(t, 2);
         }

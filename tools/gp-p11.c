@@ -46,6 +46,8 @@ static void usage(FILE *o)
 "      [--key-type des|aes128|aes192|aes256]  DES for SCP02 (default), AES for SCP03\n"
 "  keys list                 key sets with their kind and key check values\n"
 "  keys delete NAME          delete a key set\n"
+"  keys refusals             cards that refused EXTERNAL AUTHENTICATE: none is tried again\n"
+"  keys forget-refusal KDD|all  allow a new try, once you know why the card refused\n"
 "      [--keystore-module PATH] [--keystore-token LABEL]\n"
 "APDUs:\n"
 "  apdu [HEX...]             send APDUs through the secure channel (arguments, or one\n"
@@ -226,7 +228,7 @@ int main(int argc, char **argv)
         code = cmd_apdu(t, nargs, args);
     else if (!strcmp(cmd, "keys")) {
         if (nargs < 1)
-            code = tool_fail(t, EX_USAGE, "keys import|generate|list|delete; see --help");
+            code = tool_fail(t, EX_USAGE, "keys import|generate|list|delete|refusals|forget-refusal; see --help");
         else
             code = keysets_run(t, args[0], nargs - 1, args + 1);
     }

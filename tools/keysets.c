@@ -64,13 +64,25 @@ static void show_set(void *vctx, const char *name)
         printf("\n");
 }
 
+static void show_refusal(void *vctx, const char *kdd, const char *text)
+{
+    struct list_ctx *c = vctx;
+    c->count++;
+    json_obj(&c->t->j, NULL);
+    json_str(&c->t->j, "kdd", kdd);
+    json_str(&c->t->j, "refused", text);
+    json_end(&c->t->j, '}');
+    if (!c->t->json)
+        printf("%s  refused EXTERNAL AUTHENTICATE: %s\n", kdd, text);
+}
+
 int keysets_check_args(const char *cmd, int argc)
 {
     if (!strcmp(cmd, "import"))
         return argc >= 1 && argc <= 2 ? 0 : -1;
-    if (!strcmp(cmd, "generate") || !strcmp(cmd, "delete"))
+    if (!strcmp(cmd, "generate") || !strcmp(cmd, "delete") || !strcmp(cmd, "forget-refusal"))
         return argc == 1 ? 0 : -1;
-    if (!strcmp(cmd, "list"))
+    if (!strcmp(cmd, "list") || !strcmp(cmd, "refusals"))
         return argc == 0 ? 0 : -1;
     return -1;
 }
@@ -81,7 +93,8 @@ int keysets_run(tool_t *t, const char *cmd, int argc, char **argv)
     int is_list = !strcmp(cmd, "list");
     if (keysets_check_args(cmd, argc) != 0)
         return tool_fail(t, EX_USAGE, "keys %s: unknown, or the wrong number of arguments "
-                                      "(import NAME [FILE], generate NAME, list, delete NAME)",
+                                      "(import NAME [FILE], generate NAME, list, delete NAME, "
+                                      "refusals, forget-refusal KDD|all)",
                          cmd);
     const char *set = argc ? argv[0] : NULL;
     const char *keyfile = is_import && argc == 2 ? argv[1] : "-";
@@ -155,6 +168,35 @@ int keysets_run(tool_t *t, const char *cmd, int argc, char **argv)
         show_set(&lc, set);
         json_end(&t->j, ']');
         code = lc.failed ? EX_ERROR : EX_OK;
+    } else if (!strcmp(cmd, "refusals")) {
+        json_arr(&t->j, "refusals");
+        struct list_ctx rc = {t, s, 0, 0};
+        rv = ks_note_list(s, GP_REFUSAL_NOTE, show_refusal, &rc);
+        json_end(&t->j, ']');
+        if (rv != CKR_OK) {
+            code = tool_fail(t, EX_ERROR, "%s", ks_session_error(s));
+            goto out;
+        }
+        if (rc.count == 0 && !t->json)
+            printf("no card has refused EXTERNAL AUTHENTICATE\n");
+        code = EX_OK;
+    } else if (!strcmp(cmd, "forget-refusal")) {
+        int n = 0;
+        rv = ks_note_delete(s, GP_REFUSAL_NOTE, strcmp(set, "all") ? set : NULL, &n);
+        if (rv != CKR_OK) {
+            code = tool_fail(t, EX_ERROR, "%s", ks_session_error(s));
+            goto out;
+        }
+        if (!n) {
+            code = tool_fail(t, EX_ERROR, "no card with key diversification data %s has refused "
+                                          "EXTERNAL AUTHENTICATE (see keys refusals)", set);
+            goto out;
+        }
+        json_int(&t->j, "forgotten", n);
+        if (!t->json)
+            printf("forgot %d refusal%s: gp-p11 may send EXTERNAL AUTHENTICATE to %s again\n", n,
+                   n > 1 ? "s" : "", strcmp(set, "all") ? "that card" : "those cards");
+        code = EX_OK;
     } else if (is_list) {
         json_arr(&t->j, "key_sets");
         rv = ks_list_keysets(s, show_set, &lc);

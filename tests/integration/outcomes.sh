@@ -192,6 +192,22 @@ check "[the next login] ... both kept" sh -c "'$GP_P11_KEYS' --module '$GP_SOFTH
 export GP_P11_CONF=$(conf int2-login 3 mac int2 0x37)
 gpt --json list > "$out/int2-login.json" 2> "$out/int2-login.err"
 check "[the next login] ... and the kept set opens the card" jq -e '.ok' "$out/int2-login.json"
+# --- a refused EXTERNAL AUTHENTICATE: no process tries that card again ---------------
+export GP_P11_CONF=$(conf ra 0 mac t0d 0x14)
+arm 0 'fault = refuse-auth\non_ins = 82\n'
+ea=$(state 0 ext_auth_received)
+for n in 1 2 3; do gpt --json list > "$out/ra$n.json" 2> "$out/ra$n.err"; done
+check "[refused EXTERNAL AUTHENTICATE] three runs of the tool: one EXTERNAL AUTHENTICATE, one failure" \
+    sh -c "[ $(state 0 ext_auth_received) = $((ea + 1)) ] && [ $(state 0 failed_auth) = 1 ]"
+check "[refused EXTERNAL AUTHENTICATE] ... the later runs say why, and how to allow a try" \
+    grep -q 'refused EXTERNAL AUTHENTICATE before (6300 to key version 14, .*gp-p11 keys forget-refusal 00001234567890ABCDEF' "$out/ra3.err"
+gpt --json keys refusals > "$out/ra-list.json" 2> "$out/ra-list.err"
+check "[refused EXTERNAL AUTHENTICATE] ... keys refusals lists the card" \
+    jq -e '.refusals | map(.kdd) | index("00001234567890ABCDEF") != null' "$out/ra-list.json"
+gpt --json keys forget-refusal 00001234567890ABCDEF > "$out/ra-forget.json" 2> "$out/ra-forget.err"
+check "[refused EXTERNAL AUTHENTICATE] ... forget-refusal forgets it" jq -e '.ok and .forgotten == 1' "$out/ra-forget.json"
+gpt --json list > "$out/ra4.json" 2> "$out/ra4.err"
+check "[refused EXTERNAL AUTHENTICATE] ... then a login tries, and works" jq -e '.ok' "$out/ra4.json"
 for k in 0 1 2 3; do
     check "card $k counted no failed authentication" [ "$(state $k failed_auth)" = 0 ]
 done

@@ -707,13 +707,33 @@ static void test_no_second_try_after_refusal(void **state)
     assert_int_equal(second, CKR_FUNCTION_FAILED);
     assert_int_equal(sim_state(0, "ext_auth_received"), ea); /* not sent again */
     assert_non_null(strstr(log, "gp-p11 does not try again while the card stays in the reader"));
+    assert_non_null(strstr(log, "gp-p11 keys forget-refusal"));
     assert_int_equal(sim_state(0, "failed_auth"), 1);
     f->C_CloseSession(s);
-    /* taken out and put back: it may be tried again */
+    /* taken out and put back, and in a new module instance (as another
+     * process would be): the keystore remembers, and no try is spent */
     sim_control(0, "reinsert_ms = 300\n");
     assert_int_equal(system("pkill -USR1 -f '[g]p-sim --port 40000 '"), 0);
     wait_present(0);
     wait_present(1);
+    reinit("");
+    s = open_session();
+    log_begin();
+    CK_RV third = login(s);
+    log = log_end();
+    f->C_CloseSession(s);
+    assert_int_equal(third, CKR_FUNCTION_FAILED);
+    assert_int_equal(sim_state(0, "ext_auth_received"), ea);
+    assert_int_equal(sim_state(0, "failed_auth"), 1);
+    assert_non_null(strstr(log, "this card (key diversification data 00001234567890ABCDEF) refused "
+                                "EXTERNAL AUTHENTICATE before (6300 to key version 01,"));
+    assert_non_null(strstr(log, "gp-p11 keys forget-refusal 00001234567890ABCDEF"));
+    /* once the user knows why, the refusal is forgotten: a new try */
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "'%s' --module '%s' --token '%s' --pin-file '%s' forget-refusal "
+             "00001234567890ABCDEF", getenv("GP_P11_KEYS"), getenv("GP_SOFTHSM_MODULE"),
+             getenv("GP_TEST_TOKEN"), getenv("GP_TEST_PIN_FILE"));
+    assert_int_equal(system(cmd), 0);
     s = open_session();
     assert_int_equal(login(s), CKR_OK);
     f->C_CloseSession(s);
