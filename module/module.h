@@ -21,7 +21,7 @@
 
 #define MAX_SLOTS PCSC_WATCH_MAX
 #define MAX_SESSIONS 1024
-#define MAX_OBJECTS 96
+#define MAX_OBJECTS 512 /* a card with more says so, and that kind is not shown */
 #define RESPONSE_MAX (256 + 2)
 
 /* --- locks: the OS's or the application's (C_Initialize arguments) --- */

@@ -12,6 +12,13 @@ static int bad(char *why, size_t n, const char *msg, size_t off)
     return -1;
 }
 
+static int too_many(char *why, size_t n, int max)
+{
+    snprintf(why, n, "the card lists more than %d entries of this kind, more than gp-p11 holds: "
+             "none of this kind is shown", max);
+    return -1;
+}
+
 static int parse_legacy(const uint8_t *d, size_t len, uint8_t p1, gp_entry_t *out, int max,
                         char *why, size_t wl)
 {
@@ -19,7 +26,7 @@ static int parse_legacy(const uint8_t *d, size_t len, uint8_t p1, gp_entry_t *ou
     int n = 0;
     while (i < len) {
         if (n >= max)
-            return bad(why, wl, "more entries than gp-p11 holds", i);
+            return too_many(why, wl, max);
         gp_entry_t *e = &out[n];
         memset(e, 0, sizeof *e);
         e->p1 = p1;
@@ -71,7 +78,7 @@ static int parse_tlv(const uint8_t *d, size_t len, uint8_t p1, gp_entry_t *out, 
         if (e3.tag != 0xE3)
             return bad(why, wl, "expected tag E3", (size_t)(e3.v - d));
         if (n >= max)
-            return bad(why, wl, "more entries than gp-p11 holds", (size_t)(e3.v - d));
+            return too_many(why, wl, max);
         gp_entry_t *e = &out[n];
         memset(e, 0, sizeof *e);
         e->p1 = p1;

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SIM_MAX_ENTRIES 48
+#define SIM_MAX_ENTRIES 160
 #define SIM_MAX_KEYSETS 8
 #define SIM_MAX_MODULES 4
 #define SIM_AID_MAX 16
