@@ -316,12 +316,66 @@ static void test_fork(void **state)
     f->C_CloseSession(s);
 }
 
+/* fork() while other threads ask for reader states: every child's
+ * C_Initialize and C_GetSlotList end (before, a child could inherit the
+ * reader-state lock held, and hang for ever: 29 of 30 did). */
+static volatile int polling;
+static void *poll_slots(void *arg)
+{
+    (void)arg;
+    while (__atomic_load_n(&polling, __ATOMIC_ACQUIRE)) {
+        CK_SLOT_ID sl[4];
+        CK_ULONG n = 4;
+        CK_SLOT_INFO si;
+        f->C_GetSlotList(CK_TRUE, sl, &n);
+        for (CK_ULONG i = 0; i < n; i++)
+            f->C_GetSlotInfo(sl[i], &si);
+    }
+    return NULL;
+}
+
+static void test_fork_while_reading_states(void **state)
+{
+    (void)state;
+    pthread_t th[2];
+    __atomic_store_n(&polling, 1, __ATOMIC_RELEASE);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, poll_slots, NULL), 0);
+    int hung = 0, failed = 0;
+    for (int k = 0; k < 30 && !hung; k++) { /* one hang is enough to know */
+        fflush(NULL);
+        pid_t child = fork();
+        assert_true(child >= 0);
+        if (child == 0) {
+            alarm(10); /* a hang ends the child with SIGALRM */
+            CK_SLOT_ID sl[4];
+            CK_ULONG n = 4;
+            int code = f->C_Initialize(NULL) != CKR_OK ? 1
+                     : f->C_GetSlotList(CK_TRUE, sl, &n) != CKR_OK || n != 2 ? 2
+                     : f->C_Finalize(NULL) != CKR_OK ? 3 : 0;
+            _exit(code);
+        }
+        int st = 0;
+        assert_int_equal(waitpid(child, &st, 0), child);
+        if (WIFSIGNALED(st))
+            hung++;
+        else if (WEXITSTATUS(st))
+            failed++;
+    }
+    __atomic_store_n(&polling, 0, __ATOMIC_RELEASE);
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    if (hung || failed)
+        fail_msg("of 30 children, %d hung and %d failed", hung, failed);
+}
+
 int main(void)
 {
     alarm(600); /* a hang is a failure, not a stuck test run */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_eight_threads_two_cards),
         cmocka_unit_test(test_fork),
+        cmocka_unit_test(test_fork_while_reading_states),
         cmocka_unit_test(test_concurrent_initialize),
         cmocka_unit_test(test_finalize_against_wait),
         cmocka_unit_test(test_dont_block_never_blocks),
