@@ -347,8 +347,14 @@ static void *job_run(void *arg)
 /* Starts the job and waits for it at most wait_ms. Returns 1 when it is
  * done (j->rv set), 0 when the wait ran out (the thread still runs), -1 when
  * no thread could be started. */
+/* What pcscd takes to answer a connect or a transaction on a card nobody
+ * holds: a wait of 0 ("do not wait for another program") still allows it. */
+#define PCSC_ANSWER_MS 500
+
 static int job_wait(struct job *j, long wait_ms, pthread_t *th)
 {
+    if (wait_ms < PCSC_ANSWER_MS)
+        wait_ms = PCSC_ANSWER_MS;
     pthread_mutex_init(&j->m, NULL);
     pthread_cond_init(&j->cv, NULL);
     if (pthread_create(th, NULL, job_run, j) != 0)
@@ -373,8 +379,9 @@ static void busy(char *err, size_t errlen, const char *reader, long wait_ms)
 {
     snprintf(err, errlen, "the card in \"%s\" is in use by another program, which holds it (a "
                           "PC/SC transaction: another gp-p11 login, or another card tool); gp-p11 "
-                          "waited %ld s. Try again when that program is done, or raise card_wait",
-             reader, wait_ms / 1000);
+                          "waited %s%ld s. Try again when that program is done, or raise card_wait",
+             reader, wait_ms ? "" : "no longer than pcscd takes to answer, card_wait = ",
+             wait_ms / 1000);
 }
 
 scp_err_t pcsc_connect_wait(const char *reader, long wait_ms, pcsc_card_t **out, char *err,

@@ -27,5 +27,10 @@ check "... the last one too" jq -e '[.registry[].aid] | index("F00000000078") !=
 check "... the load file and the ISD" \
     jq -e '([.registry[] | select(.kind == "isd" or .kind == "load-file")] | length) == 2' "$out/list.json"
 check "... the card counted no failed authentication" [ "$(state 0 failed_auth)" = 0 ]
+# card_wait = 0: no wait for another program, and a card nobody holds still answers
+printf 'keystore_token = %s\ncard_wait = 0\n' "$GP_TEST_TOKEN" > "$out/nowait.conf"
+GP_P11_CONF=$out/nowait.conf tool "$GP_BUILDDIR/tools/gp-p11" --module "$MOD" \
+    --pin-file "$GP_TEST_PIN_FILE" --json list > "$out/nowait.json" 2> "$out/nowait.err"
+check "card_wait = 0 works with a card nobody else holds" jq -e '.ok' "$out/nowait.json"
 [ "$failed_checks" = 0 ] || sed 's/^/# /' "$out/list.err"
 finish registry
