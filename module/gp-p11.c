@@ -284,7 +284,7 @@ CK_RV C_GetInfo(CK_INFO_PTR pInfo)
     pInfo->cryptokiVersion.minor = 40;
     pad_text(pInfo->manufacturerID, sizeof pInfo->manufacturerID, "gp-p11");
     pad_text(pInfo->libraryDescription, sizeof pInfo->libraryDescription,
-        "GlobalPlatform cards over SCP02");
+        "GlobalPlatform cards, SCP02/03");
     pInfo->libraryVersion.major = 0;
     pInfo->libraryVersion.minor = 1;
     return CKR_OK;
@@ -404,8 +404,10 @@ CK_RV C_GetMechanismInfo(CK_SLOT_ID slotID, CK_MECHANISM_TYPE type, CK_MECHANISM
         return CKR_MECHANISM_INVALID;
     memset(pInfo, 0, sizeof *pInfo);
     pInfo->flags = CKF_HW | (type == CKM_GP_APDU ? CKF_SIGN : CKF_GENERATE);
-    if (type == CKM_GP_PUT_KEY)
-        pInfo->ulMinKeySize = pInfo->ulMaxKeySize = 16; /* double-length DES */
+    if (type == CKM_GP_PUT_KEY) { /* bytes per key: DES2 (SCP02), AES-128 to 256 (SCP03) */
+        pInfo->ulMinKeySize = 16;
+        pInfo->ulMaxKeySize = 32;
+    }
     return CKR_OK;
 }
 
@@ -631,16 +633,27 @@ CK_RV C_CreateObject(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR pTemplate, CK_ULONG u
         return rv;
     if ((!pTemplate && ulCount) || !phObject)
         return done(t, s, CKR_ARGUMENTS_BAD);
-    /* without a class there is nothing to create (PKCS#11: CKR_TEMPLATE_INCOMPLETE) */
-    int have_class = 0, data = 0;
+    /* without a class there is nothing to create (PKCS#11: CKR_TEMPLATE_INCOMPLETE); a
+     * class this token does not create is refused first, wherever it stands */
+    int have_class = 0, data = 0, known = 0;
     for (CK_ULONG i = 0; i < ulCount; i++)
         if (pTemplate[i].type == CKA_CLASS) {
             have_class = 1;
-            data = pTemplate[i].pValue && pTemplate[i].ulValueLen == sizeof(CK_OBJECT_CLASS) &&
-                   *(CK_OBJECT_CLASS *)pTemplate[i].pValue == CKO_DATA;
+            CK_OBJECT_CLASS c = pTemplate[i].pValue &&
+                                        pTemplate[i].ulValueLen == sizeof(CK_OBJECT_CLASS)
+                                    ? *(CK_OBJECT_CLASS *)pTemplate[i].pValue
+                                    : (CK_OBJECT_CLASS)-1;
+            data = c == CKO_DATA;
+            known = data || c == CKO_GP_KEY_SET;
         }
     if (!have_class)
         return done(t, s, CKR_TEMPLATE_INCOMPLETE);
+    if (!known) {
+        LOG_WARN(t->reader, "C_CreateObject: this token creates a CAP file's load file or "
+                            "application (CKO_DATA) and a card key set (CKO_GP_KEY_SET), "
+                            "nothing of another class");
+        return done(t, s, CKR_ATTRIBUTE_VALUE_INVALID);
+    }
     if (data) { /* a CAP file to load (and install) */
         applet_req_t ar;
         rv = applet_parse(pTemplate, ulCount, &ar);

@@ -66,6 +66,8 @@ typedef struct {
     uint8_t card_scp;          /* the protocol the recognition data announces: 2, 3, 0 none */
     uint16_t auth_refused_sw;  /* this card refused EXTERNAL AUTHENTICATE with this SW: no more tries */
     char cin_hex[33];          /* the card's CIN, for messages */
+    uint8_t cin[16];           /* the CIN as token_info read it (info_loaded), cin_len 0: none */
+    size_t cin_len;
     int logged_in;
     ks_session_t *kss;
     ks_keyset_t keys;

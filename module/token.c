@@ -378,6 +378,8 @@ CK_RV token_info(token_t *t, CK_TOKEN_INFO *info)
         int cl = get_data_value(t, 0x9F7F, cplc, sizeof cplc);
         int nl = get_data_value(t, 0x0045, cin, sizeof cin);
         int il = get_data_value(t, 0x0042, iin, sizeof iin);
+        t->cin_len = nl > 0 && nl <= (int)sizeof t->cin ? (size_t)nl : 0;
+        memcpy(t->cin, cin, t->cin_len);
         int gone = pcsc_card_status(t->card) != SCP_OK;
         card_unhold(t);
         if (gone) {
@@ -731,7 +733,10 @@ static void note_refusal(token_t *t, uint16_t sw)
 static CK_RV find_keys(token_t *t)
 {
     uint8_t cin[32];
-    int nl = get_data_value(t, 0x0045, cin, sizeof cin);
+    /* the CIN token_info read already, if it did: not asked twice */
+    int nl = t->info_loaded ? (int)t->cin_len : get_data_value(t, 0x0045, cin, sizeof cin);
+    if (t->info_loaded)
+        memcpy(cin, t->cin, t->cin_len);
     if (nl > 0 && nl <= 16) {
         char hex[33], name[96];
         hex_encode(cin, (size_t)nl, hex);

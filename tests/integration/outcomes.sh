@@ -125,8 +125,9 @@ check "[refusal without R-MAC] ... no failed authentication" [ "$(state 3 failed
 # --- the login's reads at an R-MAC level: nothing unauthenticated is served --------
 export GP_P11_CONF=$(conf rl3 3 mac-rmac s3d 0x34)
 printf 'trace = apdu\n' >> "$GP_P11_CONF"
-# the GET STATUS, then the GET DATA 9F7F (the sixth GET DATA: five go before the channel)
-for f in 'on_ins = F2' 'on_ins = CA\nskip = 5'; do
+# the GET STATUS, then the GET DATA 9F7F (the fifth GET DATA: 9F7F, 0045, 0042 and 0066
+# go before the channel)
+for f in 'on_ins = F2' 'on_ins = CA\nskip = 4'; do
     arm 3 "fault = bad-rmac\n$f\n"
     gpt --json list > "$out/rl3.json" 2> "$out/rl3.err"
     check "[R-MAC at login, $f] a spoilt R-MAC on the login's reads fails the login" \
@@ -140,6 +141,8 @@ for f in 'on_ins = F2' 'on_ins = CA\nskip = 5'; do
 done
 gpt --json list > "$out/rl3b.json" 2> "$out/rl3b.err"
 check "[R-MAC at login] ... the next login works" jq -e '.ok' "$out/rl3b.json"
+check "[a login] asks the card for its CIN (GET DATA 0045) once" \
+    [ "$(grep -c '> GET DATA 80CA0045' "$out/rl3b.err")" = 1 ]
 
 # --- DELETE whose answer proves nothing: the registry says -------------------------
 export GP_P11_CONF=$(conf del3 3 mac-rmac s3d 0x34)

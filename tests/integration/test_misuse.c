@@ -184,6 +184,13 @@ static void test_general_arguments(void **state)
     assert_int_equal(f->C_GetMechanismList(999, NULL, &n), CKR_SLOT_ID_INVALID);
     assert_int_equal(f->C_GetMechanismInfo(slots[0], CKM_SHA256, &mi), CKR_MECHANISM_INVALID);
     assert_int_equal(f->C_GetMechanismInfo(slots[0], CKM_GP_APDU, NULL), CKR_ARGUMENTS_BAD);
+    /* PUT KEY takes SCP03's AES keys too: up to 32 bytes (it said 16, DES only) */
+    assert_int_equal(f->C_GetMechanismInfo(slots[0], CKM_GP_PUT_KEY, &mi), CKR_OK);
+    assert_int_equal(mi.ulMinKeySize, 16);
+    assert_int_equal(mi.ulMaxKeySize, 32);
+    CK_INFO gi;
+    assert_int_equal(f->C_GetInfo(&gi), CKR_OK);
+    assert_memory_equal(gi.libraryDescription, "GlobalPlatform cards, SCP02/03", 30);
     CK_SESSION_HANDLE h;
     assert_int_equal(f->C_OpenSession(slots[0], 0, NULL, NULL, &h), CKR_SESSION_PARALLEL_NOT_SUPPORTED);
     assert_int_equal(f->C_OpenSession(slots[0], CKF_SERIAL_SESSION, NULL, NULL, NULL), CKR_ARGUMENTS_BAD);
@@ -254,6 +261,15 @@ static void test_wrong_state_and_pointers(void **state)
     CK_ATTRIBUTE only_value = {CKA_VALUE, value, sizeof value};
     CK_OBJECT_HANDLE made;
     assert_int_equal(f->C_CreateObject(h, &only_value, 1, &made), CKR_TEMPLATE_INCOMPLETE);
+    /* a class the token does not create: one answer, whatever the attributes' order
+     * (it was CKR_TEMPLATE_INCONSISTENT or CKR_ATTRIBUTE_TYPE_INVALID by order) */
+    CK_OBJECT_CLASS certificate = CKO_CERTIFICATE;
+    CK_ATTRIBUTE class_first[] = {{CKA_CLASS, &certificate, sizeof certificate},
+                                  {CKA_VALUE, value, sizeof value}};
+    CK_ATTRIBUTE class_last[] = {{CKA_VALUE, value, sizeof value},
+                                 {CKA_CLASS, &certificate, sizeof certificate}};
+    assert_int_equal(f->C_CreateObject(h, class_first, 2, &made), CKR_ATTRIBUTE_VALUE_INVALID);
+    assert_int_equal(f->C_CreateObject(h, class_last, 2, &made), CKR_ATTRIBUTE_VALUE_INVALID);
     /* CAP file templates (issue 11): each refused before the card sees a command */
     CK_OBJECT_CLASS dcls = CKO_DATA;
     CK_BBOOL yes = CK_TRUE;
