@@ -148,7 +148,8 @@ static void write_state(const sim_card_t *c)
             c->cmac_ok, c->cmac_bad, c->sessions, (c->keys ? c->keys : &c->keysets[0])->seq[0],
             (c->keys ? c->keys : &c->keysets[0])->seq[1], chs[c->ch], c->level,
             g.fired, c->entries[0].lifecycle, c->rmacs, c->keys_put, c->i_param);
-    fprintf(f, "last_ins = %02X\nanswering = %d\n", g.last_ins, g.answering);
+    fprintf(f, "last_ins = %02X\nanswering = %d\nstore_target = %s\n", g.last_ins, g.answering,
+            c->store_to_isd ? "isd" : "application");
     fprintf(f, "loads = %lu\nload_blocks = %lu\ninstalls = %lu\nstore_blocks = %lu\n"
                "mem_free = %zu\nloading = %d\nstore_p1 = %02X\n",
             c->loads, c->load_blocks, c->installs, c->store_blocks, c->mem_free, c->loading,

@@ -99,6 +99,8 @@ void sim_default_profile(sim_card_t *c)
     add_module(e, "F00000000201");
     e = add_entry(c, SIM_APP, "F00000000201", 0x07, 0x00);
     set_elf(e, "F000000002");
+    e = add_entry(c, SIM_ELF, "A0000001515350", 0x01, 0x00); /* the SSD's own load file */
+    add_module(e, "A000000151535341");
     e = add_entry(c, SIM_SSD, "A000000151535344", 0x0F, 0x80);
     set_elf(e, "A0000001515350");
     sim_reset(c);
@@ -772,7 +774,8 @@ static int kind_matches(const sim_entry_t *e, uint8_t p1)
     }
 }
 
-static size_t encode_entry(const sim_entry_t *e, uint8_t p1, int tlv, uint8_t *out)
+static size_t encode_entry(const sim_card_t *c, const sim_entry_t *e, uint8_t p1, int tlv,
+                           uint8_t *out)
 {
     size_t n = 0;
     if (!tlv) {
@@ -798,6 +801,8 @@ static size_t encode_entry(const sim_entry_t *e, uint8_t p1, int tlv, uint8_t *o
         b += put_tlv(body + b, 0xC5, e->priv, 3);
     if ((e->kind == SIM_APP || e->kind == SIM_SSD) && e->elf_len)
         b += put_tlv(body + b, 0xC4, e->elf, e->elf_len);
+    if (e != &c->entries[0]) /* its associated security domain: the ISD (GP 2.2.1 11.4.2.2) */
+        b += put_tlv(body + b, 0xCC, c->entries[0].aid, c->entries[0].aid_len);
     if (p1 == 0x10)
         for (int m = 0; m < e->n_modules; m++)
             b += put_tlv(body + b, 0x84, e->module[m], e->module_len[m]);
@@ -832,11 +837,11 @@ static size_t get_status(sim_card_t *c, const cmd_t *cmd, const uint8_t *data, s
             memcmp(e->aid, prefix, plen) != 0)
             continue;
         uint8_t one[256];
-        size_t m = encode_entry(e, p1, tlv, one);
+        size_t m = encode_entry(c, e, p1, tlv, one);
         /* R-ENC pads the answer to AES blocks and adds the R-MAC: keep it short */
         size_t cap = c->scp == 3 && (c->level & 0x20) && c->max_response > 231 ? 231
                                                                                 : c->max_response;
-        if (n + m > cap) {
+        if (n + m > cap && n) { /* a page carries at least one entry, however long */
             c->gs_next = i;
             c->gs_p1 = p1;
             c->gs_p2 = p2;
@@ -1320,9 +1325,16 @@ static size_t store_data(sim_card_t *c, const cmd_t *cmd, const uint8_t *d, size
 {
     if (c->ch != SIM_CH_OPEN)
         return SW(r, 0, 0x6982);
-    if (!c->perso)
+    if (!c->perso && cmd->p2 == 0 && !c->store_isd) {
+        /* no INSTALL [for personalization]: the data goes to the selected
+         * security domain itself (GP 2.2.1 11.11.2.1) */
+        c->store_isd = 1;
+        c->store_next = 0;
+    }
+    if (!c->perso && !c->store_isd)
         return SW(r, 0, 0x6985);
     if (cmd->p2 != (uint8_t)c->store_next) {
+        c->store_isd = 0;
         c->perso = NULL;
         return SW(r, 0, 0x6A86);
     }
@@ -1333,8 +1345,11 @@ static size_t store_data(sim_card_t *c, const cmd_t *cmd, const uint8_t *d, size
     c->store_next++;
     c->store_p1 = cmd->p1;
     c->store_blocks++;
-    if (cmd->p1 & 0x80)
+    c->store_to_isd = c->store_isd;
+    if (cmd->p1 & 0x80) {
         c->perso = NULL;
+        c->store_isd = 0;
+    }
     return SW(r, 0, 0x9000);
 }
 
@@ -1511,6 +1526,8 @@ size_t sim_process(sim_card_t *c, const uint8_t *raw, size_t len, uint8_t *r)
         abort_load(c);
     if (cmd.ins != 0xE2 && cmd.ins != 0xE6)
         c->perso = NULL;
+    if (cmd.ins != 0xE2)
+        c->store_isd = 0;
     if (secured && c->ch == SIM_CH_OPEN && (c->level & 0x10))
         n = c->scp == 3 ? scp03_protect(c, r, n) : add_rmac(c, &cmd, plain, plen, r, n);
     return t0_answer(c, r, n);

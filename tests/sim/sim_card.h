@@ -106,6 +106,8 @@ typedef struct {
     uint8_t store[SIM_STORE_MAX]; /* what STORE DATA brought, for tests */
     size_t store_len;
     uint8_t store_p1;       /* the last block's P1 */
+    int store_isd;          /* STORE DATA to the ISD itself under way */
+    int store_to_isd;       /* the last block went to the ISD (no INSTALL for personalization) */
 
     /* counters tests observe */
     unsigned long apdus, ext_auth_received, ext_auth_ok, cmac_ok, cmac_bad, sessions, rmacs,

@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* memmem */
 /*
  * The card simulator checked on its own: its crypto reproduces the real
  * card's transcript, and the card behaves as GlobalPlatform says (failed
@@ -226,6 +227,46 @@ static void test_registry_formats(void **state)
     assert_int_equal(b[1].n_modules, 2);
     assert_memory_equal(a[1].module[1], b[1].module[1], a[1].module_len[1]);
     assert_string_equal(gp_entry_kind(&a[0]), "load file");
+}
+
+/* What an independent host found the simulator doing unlike real cards: no
+ * associated security domain (CC) in GET STATUS, an SSD whose load file was
+ * not in its registry, STORE DATA to the ISD itself refused, GET RESPONSE
+ * with class 80 refused. */
+static void test_like_real_cards(void **state)
+{
+    (void)state;
+    static sim_card_t c;
+    host_t h;
+    uint8_t r[300];
+    size_t rl;
+    sim_default_profile(&c);
+    /* T=0: GET RESPONSE with the command's class */
+    c.t0 = 1;
+    uint8_t cplc[] = {0x80, 0xCA, 0x9F, 0x7F, 0x00};
+    assert_int_equal(send_raw(&c, cplc, sizeof cplc, r, &rl) >> 8, 0x61);
+    uint8_t gr[] = {0x80, 0xC0, 0x00, 0x00, 0x2D};
+    assert_int_equal(send_raw(&c, gr, sizeof gr, r, &rl), 0x9000);
+    assert_int_equal(rl, 45);
+    c.t0 = 0;
+    assert_int_equal(host_open(&c, &h, 1, 0), 0x9000);
+    static const uint8_t all[] = {0x4F, 0x00};
+    assert_int_equal(host_send(&c, &h, 0xF2, 0x40, 0x02, all, 2, r, &rl, 0), 0x9000);
+    static const uint8_t cc_isd[] = {0xCC, 0x08, 0xA0, 0x00, 0x00, 0x01, 0x51, 0x00, 0x00, 0x00};
+    assert_non_null(memmem(r, rl, cc_isd, sizeof cc_isd));
+    gp_entry_t e[32];
+    int n = registry(&c, &h, 0x20, 0x02, e, 32);
+    (void)n;
+    int ssd_elf = 0;
+    for (int i = 0; i < c.n_entries; i++)
+        ssd_elf |= c.entries[i].kind == SIM_ELF && c.entries[i].aid_len == 7 &&
+                   !memcmp(c.entries[i].aid, "\xA0\x00\x00\x01\x51\x53\x50", 7);
+    assert_true(ssd_elf);
+    /* STORE DATA with no INSTALL [for personalization] goes to the ISD itself */
+    static const uint8_t cin[] = {0x45, 0x04, 0x01, 0x02, 0x03, 0x04};
+    assert_int_equal(host_send(&c, &h, 0xE2, 0x80, 0x00, cin, sizeof cin, r, &rl, 0), 0x9000);
+    assert_int_equal(c.store_to_isd, 1);
+    assert_memory_equal(c.store + c.store_len - sizeof cin, cin, sizeof cin);
 }
 
 static void test_t0_and_get_data(void **state)
@@ -478,6 +519,7 @@ int main(void)
         cmocka_unit_test(test_failed_authentication_counter),
         cmocka_unit_test(test_cmac_enforced),
         cmocka_unit_test(test_registry_formats),
+        cmocka_unit_test(test_like_real_cards),
         cmocka_unit_test(test_t0_and_get_data),
         cmocka_unit_test(test_delete_and_errors),
         cmocka_unit_test(test_load_sequence),
