@@ -469,6 +469,20 @@ int ks_has_mechanism(ks_session_t *s, CK_MECHANISM_TYPE m)
     return s->ks->f->C_GetMechanismInfo(s->ks->slot, m, &info) == CKR_OK;
 }
 
+/* Up to max objects matching the template, their handles into hs. */
+static CK_RV find_objects(ks_session_t *s, CK_ATTRIBUTE *t, CK_ULONG nt, CK_OBJECT_HANDLE *hs,
+                          CK_ULONG max, CK_ULONG *count)
+{
+    CK_FUNCTION_LIST_PTR f = s->ks->f;
+    *count = 0;
+    CK_RV rv = f->C_FindObjectsInit(s->h, t, nt);
+    if (rv != CKR_OK)
+        return rv;
+    rv = f->C_FindObjects(s->h, hs, max, count);
+    f->C_FindObjectsFinal(s->h);
+    return rv;
+}
+
 /* Finds objects of class CKO_SECRET_KEY with this label on the token. */
 static CK_RV find_secret_by_label(ks_session_t *s, const char *label, CK_OBJECT_HANDLE *hs,
                                   CK_ULONG max, CK_ULONG *count)
@@ -480,13 +494,7 @@ static CK_RV find_secret_by_label(ks_session_t *s, const char *label, CK_OBJECT_
         {CKA_TOKEN, &tok, sizeof tok},
         {CKA_LABEL, (void *)label, label ? strlen(label) : 0},
     };
-    CK_FUNCTION_LIST_PTR f = s->ks->f;
-    CK_RV rv = f->C_FindObjectsInit(s->h, t, label ? 3 : 2);
-    if (rv != CKR_OK)
-        return rv;
-    rv = f->C_FindObjects(s->h, hs, max, count);
-    f->C_FindObjectsFinal(s->h);
-    return rv;
+    return find_objects(s, t, label ? 3 : 2, hs, max, count);
 }
 
 static int valid_set_name(const char *name)
@@ -1056,14 +1064,7 @@ static CK_RV find_notes(ks_session_t *s, const char *kind, const char *about, CK
         {CKA_APPLICATION, (void *)kind, strlen(kind)},
         {CKA_LABEL, (void *)about, about ? strlen(about) : 0},
     };
-    CK_FUNCTION_LIST_PTR f = s->ks->f;
-    *n = 0;
-    CK_RV rv = f->C_FindObjectsInit(s->h, t, about ? 4 : 3);
-    if (rv != CKR_OK)
-        return rv;
-    rv = f->C_FindObjects(s->h, hs, max, n);
-    f->C_FindObjectsFinal(s->h);
-    return rv;
+    return find_objects(s, t, about ? 4 : 3, hs, max, n);
 }
 
 CK_RV ks_note_put(ks_session_t *s, const char *kind, const char *about, const char *text)
@@ -1158,11 +1159,7 @@ CK_RV ks_list_unsealed(ks_session_t *s, void (*fn)(void *ctx, const char *name, 
     CK_OBJECT_HANDLE hs[192];
     CK_ULONG n = 0;
     CK_FUNCTION_LIST_PTR f = s->ks->f;
-    CK_RV rv = f->C_FindObjectsInit(s->h, t, 3);
-    if (rv == CKR_OK) {
-        rv = f->C_FindObjects(s->h, hs, 192, &n);
-        f->C_FindObjectsFinal(s->h);
-    }
+    CK_RV rv = find_objects(s, t, 3, hs, 192, &n);
     if (rv != CKR_OK) {
         seterr(s->err, "keystore: searching for unsealed keys failed: %s", ks_rv_name(rv));
         return rv;

@@ -1132,10 +1132,12 @@ CK_RV token_apdu(token_t *t, const uint8_t *cmd, size_t len, int rw, uint8_t *rs
     uint16_t sw;
     size_t dl;
     scp_err_t e;
+    int sent_again = 0;
     for (int attempt = 0;; attempt++) {
         e = gp_send(&t->gp, &a, rsp, RESPONSE_MAX - 2, &dl, &sw);
         if (!token_again_after_6982(t, e, attempt, reads_only(a.ins)))
             break;
+        sent_again = 1;
     }
     if (e != SCP_OK) {
         LOG_ERR(t->reader, "CKM_GP_APDU: %s", gp_error(&t->gp));
@@ -1143,8 +1145,14 @@ CK_RV token_apdu(token_t *t, const uint8_t *cmd, size_t len, int rw, uint8_t *rs
     }
     if (sw == 0x6982) {
         char d[240];
-        LOG_ERR(t->reader, "CKM_GP_APDU: %s, also on a new channel", sw_describe(sw, SW_CTX_SECURED,
-                                                                                d, sizeof d));
+        if (sent_again || t->gp.sw_trusted)
+            LOG_ERR(t->reader, "CKM_GP_APDU: %s, %s", sw_describe(sw, SW_CTX_SECURED, d, sizeof d),
+                    sent_again ? "also on a new channel" : "and no new channel could be opened");
+        else
+            LOG_ERR(t->reader, "CKM_GP_APDU: %s, without R-MAC: that proves nothing, so a command "
+                               "that may change the card is not sent again; whether the card ran "
+                               "it is unknown (the secure channel is closed, and the next command "
+                               "opens a new one)", sw_describe(sw, SW_CTX_ANY, d, sizeof d));
         return CKR_FUNCTION_FAILED;
     }
     rsp[dl] = (uint8_t)(sw >> 8);

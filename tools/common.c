@@ -52,30 +52,33 @@ static void json_key(json_t *j, const char *key)
     }
 }
 
-void json_obj(json_t *j, const char *key)
+static void json_open_container(json_t *j, const char *key, char open, char close)
 {
     json_key(j, key);
     if (j->f)
-        fputc('{', j->f);
-    if (j->depth < 15)
+        fputc(open, j->f);
+    if (j->depth < 15) {
         j->comma[++j->depth] = 0;
+        j->closer[j->depth] = close;
+    }
 }
 
-void json_arr(json_t *j, const char *key)
+void json_obj(json_t *j, const char *key) { json_open_container(j, key, '{', '}'); }
+void json_arr(json_t *j, const char *key) { json_open_container(j, key, '[', ']'); }
+
+void json_end_all(json_t *j)
 {
-    json_key(j, key);
-    if (j->f)
-        fputc('[', j->f);
-    if (j->depth < 15)
-        j->comma[++j->depth] = 0;
+    while (j->depth > 0)
+        json_end(j, j->closer[j->depth]);
 }
 
 void json_end(json_t *j, char close)
 {
+    if (j->depth == 0)
+        return; /* nothing open: closed already (a failure closes all it finds open) */
     if (j->f)
         fputc(close, j->f);
-    if (j->depth > 0)
-        j->depth--;
+    j->depth--;
 }
 
 void json_str(json_t *j, const char *key, const char *v)
@@ -227,8 +230,7 @@ static int fail_v(tool_t *t, int code, CK_RV rv, unsigned sw, const char *sw_wor
     vsnprintf(msg, sizeof msg, fmt, ap);
     fprintf(stderr, "%s: %s\n", t->prog, msg);
     if (t->json && t->j.f) {
-        while (t->j.depth > 0) /* close what a command left open */
-            json_end(&t->j, t->j.depth == 1 ? '}' : ']');
+        json_end_all(&t->j); /* close what a command left open */
         json_obj(&t->j, "error");
         json_int(&t->j, "exit", code);
         json_str(&t->j, "kind", kind_words(code));
@@ -336,8 +338,7 @@ int tool_fail_rv(tool_t *t, CK_RV rv, const char *what, int sw_context)
 int tool_finish(tool_t *t, int code)
 {
     if (t->json && t->j.f) {
-        while (t->j.depth > 0)
-            json_end(&t->j, t->j.depth == 1 ? '}' : ']');
+        json_end_all(&t->j);
         printf("{\"ok\":%s,\"exit\":%d,\"command\":", code == EX_OK ? "true" : "false", code);
         json_string(stdout, t->command ? t->command : "");
         json_close(&t->j, stdout);

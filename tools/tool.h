@@ -31,6 +31,7 @@ typedef struct {
     size_t len;
     int depth;
     int comma[16];  /* a value was written at this depth */
+    char closer[16]; /* what closes the container open at this depth: '}' or ']' */
 } json_t;
 
 void json_open(json_t *j);
@@ -38,6 +39,8 @@ void json_open(json_t *j);
 void json_obj(json_t *j, const char *key);
 void json_arr(json_t *j, const char *key);
 void json_end(json_t *j, char close);
+/* Closes every container still open, each with its own bracket. */
+void json_end_all(json_t *j);
 void json_str(json_t *j, const char *key, const char *v); /* v NULL: null */
 void json_int(json_t *j, const char *key, long long v);
 void json_bool(json_t *j, const char *key, int v);

@@ -144,6 +144,20 @@ check "[R-MAC at login] ... the next login works" jq -e '.ok' "$out/rl3b.json"
 check "[a login] asks the card for its CIN (GET DATA 0045) once" \
     [ "$(grep -c '> GET DATA 80CA0045' "$out/rl3b.err")" = 1 ]
 
+# --- 6982 at an R-MAC level carries no R-MAC: only a command that reads goes again ---
+export GP_P11_CONF=$(conf ap3 3 mac-rmac s3d 0x34)
+arm 3 'fault = close-channel\non_ins = CA\nskip = 7\n' # after the login's seven
+gpt --json apdu 80CA9F7F00 > "$out/ap3.json" 2> "$out/ap3.err"
+check "[6982 without R-MAC] GET DATA (a read) is sent again on a new channel and answered" \
+    sh -c "jq -e '.ok' '$out/ap3.json' >/dev/null && grep -q 'sending it once more on a new channel' '$out/ap3.err'"
+ea=$(state 3 ext_auth_received)
+arm 3 'fault = close-channel\non_ins = F0\n'
+gpt --json apdu 80F0408306F00000000101 > "$out/ap4.json" 2> "$out/ap4.err"
+check "[6982 without R-MAC] SET STATUS (a change) fails" jq -e '.ok == false' "$out/ap4.json"
+check "[6982 without R-MAC] ... said" grep -q 'without R-MAC: that proves nothing' "$out/ap4.err"
+check "[6982 without R-MAC] ... and not sent again (one channel only: $ea)" \
+    [ "$(state 3 ext_auth_received)" = $((ea + 1)) ]
+
 # --- DELETE whose answer proves nothing: the registry says -------------------------
 export GP_P11_CONF=$(conf del3 3 mac-rmac s3d 0x34)
 arm 3 'fault = replace-sw\non_ins = E4\nsw = 6A80\n'
