@@ -31,8 +31,16 @@ static int finalizing(void) { return __atomic_load_n(&M.finalizing, __ATOMIC_ACQ
 
 /* fork() while another thread holds the life lock would leave the child's
  * copy locked for ever: hold it across fork, and let both sides go on. */
-static void life_prepare(void) { pthread_mutex_lock(&life); }
-static void life_resume(void) { pthread_mutex_unlock(&life); }
+static void life_prepare(void)
+{
+    pthread_mutex_lock(&life);
+    pcsc_fork_prepare(); /* taken after the life lock, as C_Initialize takes them */
+}
+static void life_resume(void)
+{
+    pcsc_fork_resume();
+    pthread_mutex_unlock(&life);
+}
 static void register_atfork(void) { pthread_atfork(life_prepare, life_resume, life_resume); }
 
 /* --- locks ------------------------------------------------------------------- */

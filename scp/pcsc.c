@@ -23,13 +23,8 @@ static pthread_mutex_t states_lock = PTHREAD_MUTEX_INITIALIZER;
      states_rv)
 static __thread LONG states_rv;
 
-/* fork() while another thread holds it would leave the child's copy locked
- * for ever, and the child's C_Initialize asks for reader states: held
- * across fork, and let go on both sides. */
-static void states_prepare(void) { pthread_mutex_lock(&states_lock); }
-static void states_resume(void) { pthread_mutex_unlock(&states_lock); }
-static void states_atfork(void) { pthread_atfork(states_prepare, states_resume, states_resume); }
-static pthread_once_t states_once = PTHREAD_ONCE_INIT;
+void pcsc_fork_prepare(void) { pthread_mutex_lock(&states_lock); }
+void pcsc_fork_resume(void) { pthread_mutex_unlock(&states_lock); }
 
 struct pcsc_ctx {
     SCARDCONTEXT ctx;
@@ -47,7 +42,6 @@ struct pcsc_card {
 
 scp_err_t pcsc_open(pcsc_ctx_t **out, char *err, size_t errlen)
 {
-    pthread_once(&states_once, states_atfork);
     *out = NULL;
     pcsc_ctx_t *p = calloc(1, sizeof *p);
     if (!p)

@@ -70,4 +70,11 @@ scp_err_t pcsc_card_status(pcsc_card_t *c);
 /* A transport over this card. */
 gp_transport_t pcsc_transport(pcsc_card_t *c);
 
+/* fork() while another thread holds the reader-state lock would leave the
+ * child's copy locked for ever, and the child's C_Initialize asks for reader
+ * states: the module's fork handlers hold it across fork (after the locks
+ * taken before it) and let it go on both sides. */
+void pcsc_fork_prepare(void);
+void pcsc_fork_resume(void);
+
 #endif
