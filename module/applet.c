@@ -135,6 +135,8 @@ static CK_RV card_failed(token_t *t, const char *step, scp_err_t e, const uint8_
 {
     char why[sizeof t->gp.err];
     snprintf(why, sizeof why, "%s", gp_error(&t->gp));
+    /* (a LOAD the application stopped is known: the card drops it) */
+    int unknown = gp_outcome_unknown(&t->gp, e) && e != SCP_E_CANCELED;
     CK_RV rv = token_command_rv(t, e);
     char aid[40];
     hex_encode(elf, elf_len, aid);
@@ -146,12 +148,11 @@ static CK_RV card_failed(token_t *t, const char *step, scp_err_t e, const uint8_
     }
     /* find out what the card has now, and say it */
     int have = 0;
-    if (token_ensure_channel(t) == CKR_OK && token_reload(t) == CKR_OK)
+    if (token_find_out(t, unknown))
         have = token_registry_object(t, elf, elf_len) ? 1 : -1;
     log_msg(e == SCP_E_CANCELED ? LOG_LVL_WARNING : LOG_LVL_ERROR, t->reader, "%s: %s.%s %s",
-            step, why, gp_outcome_unknown(&t->gp, e) && e != SCP_E_CANCELED
-                           ? " Whether the card executed it was unknown, so its registry was read "
-                             "again:" : "",
+            step, why, unknown ? " Whether the card executed it was unknown, so its registry was "
+                                 "read again on a new channel:" : "",
             have > 0 ? "Load file now on the card (listed as its registry object): install from "
                        "it with CKA_GP_INSTALL_ONLY, or destroy it"
             : have < 0 ? "Nothing of this load file is on the card"

@@ -166,9 +166,9 @@ CK_RV token_ensure_channel(token_t *t);          /* opens the channel again if t
 int token_again_after_6982(token_t *t, scp_err_t e, int attempt, int reads);
 /* The registry object with this AID, or NULL. */
 object_t *token_registry_object(token_t *t, const uint8_t *aid, size_t len);
-/* After a command whose outcome is unknown: the registry read again, on a
- * fresh channel if need be. 1 when it was; the objects are then new. */
-int token_find_out(token_t *t);
+/* After a card command failed: the registry read again (fresh: on a new
+ * channel, for an outcome unknown). 1 when it was; the objects are then new. */
+int token_find_out(token_t *t, int fresh);
 
 /* applet.c: CAP files, INSTALL, LOAD, STORE DATA (see gp-p11.h) */
 typedef struct {

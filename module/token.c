@@ -984,14 +984,15 @@ object_t *token_registry_object(token_t *t, const uint8_t *aid, size_t len)
     return NULL;
 }
 
-int token_find_out(token_t *t)
+int token_find_out(token_t *t, int fresh)
 {
     if (!t->card || !t->logged_in)
         return 0;
-    /* on a fresh channel: the one the command went on is out of step with
-     * the card's if the answer was not the card's own */
-    gp_close_channel(&t->gp);
-    return open_channel(t, 0) == CKR_OK && token_reload(t) == CKR_OK;
+    /* fresh: the channel the command went on is out of step with the
+     * card's if the answer was not the card's own */
+    if (fresh)
+        gp_close_channel(&t->gp);
+    return token_ensure_channel(t) == CKR_OK && token_reload(t) == CKR_OK;
 }
 
 CK_RV token_destroy_object(token_t *t, object_t *o)
@@ -1020,7 +1021,7 @@ CK_RV token_destroy_object(token_t *t, object_t *o)
         size_t aid_len = o->entry.aid_len;
         memcpy(aid, o->entry.aid, aid_len);
         rv = token_command_rv(t, e); /* o may go with the reload */
-        if (!token_find_out(t)) {
+        if (!token_find_out(t, 1)) {
             LOG_ERR(t->reader, "deleting %s: %s. Whether the card deleted it is unknown, and its "
                                "registry could not be read to find out: log in again and look",
                     label, why);
@@ -1364,7 +1365,7 @@ CK_RV token_set_lifecycle(token_t *t, object_t *o, uint8_t value, int confirm_te
         size_t aid_len = o->entry.aid_len;
         memcpy(aid, o->entry.aid, aid_len);
         CK_RV rv2 = token_command_rv(t, e);
-        const object_t *now = token_find_out(t) ? token_registry_object(t, aid, aid_len) : NULL;
+        const object_t *now = token_find_out(t, 1) ? token_registry_object(t, aid, aid_len) : NULL;
         if (!now) {
             LOG_ERR(t->reader, "lifecycle of %s: %s. Whether the card changed it is unknown, and "
                                "its registry could not be read to find out: log in again and look",

@@ -225,6 +225,15 @@ gpt --json keys forget-refusal 00001234567890ABCDEF > "$out/ra-forget.json" 2> "
 check "[refused EXTERNAL AUTHENTICATE] ... forget-refusal forgets it" jq -e '.ok and .forgotten == 1' "$out/ra-forget.json"
 gpt --json list > "$out/ra4.json" 2> "$out/ra4.err"
 check "[refused EXTERNAL AUTHENTICATE] ... then a login tries, and works" jq -e '.ok' "$out/ra4.json"
+# --- INSTALL whose answer proves nothing: the registry, read on a new channel, says --
+"$GP_BUILDDIR/tests/cap/mkcap" "$out/app.cap" --size 2000 --applets 1 --pkg D2760001DD01 || exit 1
+export GP_P11_CONF=$(conf in3 3 mac-rmac s3d 0x34)
+arm 3 'fault = replace-sw\nafter_ins = E8\non_ins = E6\nsw = 6A80\n'
+gpt --json install "$out/app.cap" > "$out/in3.json" 2> "$out/in3.err"
+check "[INSTALL, 6A80 without R-MAC] said: unknown, so the registry was read on a new channel" \
+    grep -q 'Whether the card executed it was unknown, so its registry was read again on a new channel: Load file now on the card' "$out/in3.err"
+check "[INSTALL, 6A80 without R-MAC] ... the card holds the load file" \
+    sh -c "grep '^lifecycles = ' '$GP_SIM_STATE_3' | grep -q D2760001DD01"
 for k in 0 1 2 3; do
     check "card $k counted no failed authentication" [ "$(state $k failed_auth)" = 0 ]
 done
