@@ -225,6 +225,19 @@ gpt --json keys forget-refusal 00001234567890ABCDEF > "$out/ra-forget.json" 2> "
 check "[refused EXTERNAL AUTHENTICATE] ... forget-refusal forgets it" jq -e '.ok and .forgotten == 1' "$out/ra-forget.json"
 gpt --json list > "$out/ra4.json" 2> "$out/ra4.err"
 check "[refused EXTERNAL AUTHENTICATE] ... then a login tries, and works" jq -e '.ok' "$out/ra4.json"
+# --- STORE DATA: a block the application took is never sent again ------------------
+# 300 bytes: two blocks at C-MAC (247 + 53); the card closes the channel at the second
+export GP_P11_CONF=$(conf sd0 0 mac t0d 0x14)
+head -c 300 /dev/zero | tr '\0' '\252' > "$out/sd0.bin"
+blocks=$(state 0 store_blocks)
+arm 0 'fault = close-channel\nafter_ins = E2\non_ins = E2\n'
+gpt --json store-data F00000000101 --file "$out/sd0.bin" > "$out/sd0.json" 2> "$out/sd0.err"
+check "[STORE DATA, 6982 at the second block] fails" jq -e '.ok == false' "$out/sd0.json"
+check "[STORE DATA, 6982 at the second block] ... the first block went once, nothing again" \
+    [ "$(state 0 store_blocks)" = $((blocks + 1)) ]
+check "[STORE DATA, 6982 at the second block] ... said: what the application took, where to go on" \
+    grep -q 'The application took the first 247 of the 300 bytes; it refused the next block, and nothing is sent again: send the rest, from byte 247 on' "$out/sd0.err"
+
 # --- INSTALL whose answer proves nothing: the registry, read on a new channel, says --
 "$GP_BUILDDIR/tests/cap/mkcap" "$out/app.cap" --size 2000 --applets 1 --pkg D2760001DD01 || exit 1
 export GP_P11_CONF=$(conf in3 3 mac-rmac s3d 0x34)
