@@ -123,18 +123,19 @@ check "[refusal without R-MAC] ... the word says the answer proves nothing" \
 check "[refusal without R-MAC] ... no failed authentication" [ "$(state 3 failed_auth)" = 0 ]
 
 # --- the login's reads at an R-MAC level: nothing unauthenticated is served --------
-export GP_P11_CONF=$(conf rl3 3 mac-rmac s3d 0x34)
-printf 'trace = apdu\n' >> "$GP_P11_CONF"
 # the GET STATUS, then the GET DATA 9F7F (the fifth GET DATA: 9F7F, 0045, 0042 and 0066
-# go before the channel)
-for f in 'on_ins = F2' 'on_ins = CA\nskip = 4'; do
+# go before the channel), at R-MAC and at R-MAC + R-ENC
+for f in 'on_ins = F2' 'on_ins = CA\nskip = 4' 'on_ins = CA\nskip = 4\nlevel33'; do
+    lvl=mac-rmac; case "$f" in *level33) lvl=mac-enc-rmac-renc; f=${f%\\nlevel33} ;; esac
+    export GP_P11_CONF=$(conf rl3 3 $lvl s3d 0x34)
+    printf 'trace = apdu\n' >> "$GP_P11_CONF"
     arm 3 "fault = bad-rmac\n$f\n"
     gpt --json list > "$out/rl3.json" 2> "$out/rl3.err"
-    check "[R-MAC at login, $f] a spoilt R-MAC on the login's reads fails the login" \
+    check "[R-MAC at login, $lvl, $f] a spoilt R-MAC on the login's reads fails the login" \
         sh -c "jq -e '.ok == false' '$out/rl3.json' >/dev/null && [ \$(jq -r .exit '$out/rl3.json') != 0 ]"
-    check "[R-MAC at login, $f] ... said in words" \
+    check "[R-MAC at login, $lvl, $f] ... said in words" \
         grep -q "does not verify.*nothing more is read, the login fails" "$out/rl3.err"
-    check "[R-MAC at login, $f] ... nothing sent after it" \
+    check "[R-MAC at login, $lvl, $f] ... nothing sent after it" \
         sh -c "! sed -n '/does not verify/,\$p' '$out/rl3.err' | grep -q '> '"
     [ "$f" = 'on_ins = F2' ] || check "[R-MAC at login] ... it was the GET DATA's" \
         grep -q 'reading the card.s "CPLC" (GET DATA 9F7F)' "$out/rl3.err"

@@ -517,6 +517,36 @@ static void test_rmac_stays_in_step(void **state)
     reinit("");
 }
 
+/* A command too long for the channel is refused before it is sent, and the
+ * channel goes on: the next command's answer verifies (R-MAC, C-DEC). */
+static void test_refused_oversized_command(void **state)
+{
+    (void)state;
+    sim_control(0, "set_i = 35\n");
+    CK_SESSION_HANDLE s = rw_login("security_level = mac-enc-rmac\n");
+    CK_RV rv;
+    assert_int_equal(get_cplc(s, &rv), 47);
+    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+    CK_ATTRIBUTE t = {CKA_CLASS, &cls, sizeof cls};
+    CK_OBJECT_HANDLE key;
+    CK_ULONG n;
+    assert_int_equal(f->C_FindObjectsInit(s, &t, 1), CKR_OK);
+    assert_int_equal(f->C_FindObjects(s, &key, 1, &n), CKR_OK);
+    assert_int_equal(f->C_FindObjectsFinal(s), CKR_OK);
+    uint8_t big[5 + 240] = {0x80, 0xE2, 0x80, 0x00, 240}, r[300];
+    CK_ULONG rl = sizeof r;
+    CK_MECHANISM m = {CKM_GP_APDU, NULL, 0};
+    long apdus = sim_state(0, "apdus");
+    assert_int_equal(f->C_SignInit(s, &m, key), CKR_OK);
+    assert_int_equal(f->C_Sign(s, big, sizeof big, r, &rl), CKR_DATA_LEN_RANGE);
+    assert_int_equal(sim_state(0, "apdus"), apdus); /* never sent */
+    for (int k = 0; k < 2; k++)
+        assert_int_equal(get_cplc(s, &rv), 47); /* the channel goes on, in step */
+    f->C_CloseSession(s);
+    sim_control(0, "set_i = 15\n");
+    reinit("");
+}
+
 /* 6982 to a secured command: the card closed the channel without executing
  * the command; it goes once more on a new channel, and the answer is the
  * card's (before, 6982 came back to the application as CKR_OK data). */
@@ -757,6 +787,7 @@ int main(void)
         cmocka_unit_test(test_put_key_bad_rmac),
         cmocka_unit_test(test_put_key_refused),
         cmocka_unit_test(test_rmac_stays_in_step),
+        cmocka_unit_test(test_refused_oversized_command),
         cmocka_unit_test(test_6982_sent_once_more),
         cmocka_unit_test(test_reinsertion),
         cmocka_unit_test(test_reset_by_another_program),
