@@ -162,7 +162,16 @@ CK_RV token_map_scp(token_t *t, scp_err_t e);    /* an scp error as a CKR (forge
 CK_RV token_command_rv(token_t *t, scp_err_t e);
 CK_RV token_reload(token_t *t);                  /* the registry and card data read again */
 CK_RV token_ensure_channel(token_t *t);          /* opens the channel again if the card closed it */
-/* reads: the command changes nothing on the card */
+/* token.c: the channel of a login (selected: the security domain was just
+ * selected), and the SCP02 i the card announces */
+CK_RV token_open_channel(token_t *t, int selected);
+uint8_t token_card_scp_i(token_t *t);
+/* cardkeys.c */
+int token_card_has_keys(token_t *t, uint8_t kvn, const ks_keyset_t *k); /* 1, 0 no, -1 cannot tell */
+CK_RV token_settle_unsealed(token_t *t);
+int token_may_authenticate(void *ctx, const uint8_t kdd[10], char *why, size_t why_len);
+void token_note_refusal(token_t *t, uint16_t sw);
+/* manage.c; reads: the command changes nothing on the card */
 int token_again_after_6982(token_t *t, scp_err_t e, int attempt, int reads);
 /* The registry object with this AID, or NULL. */
 object_t *token_registry_object(token_t *t, const uint8_t *aid, size_t len);

@@ -605,7 +605,7 @@ CK_RV token_reload(token_t *t)
 
 /* The protocol and i the card announces in its recognition data (GET DATA
  * 66), read once per card; SCP02 i=15 when the card does not say. */
-static uint8_t card_scp_i(token_t *t)
+uint8_t token_card_scp_i(token_t *t)
 {
     if (t->scp_i)
         return t->scp_i;
@@ -631,7 +631,7 @@ static uint8_t card_scp_i(token_t *t)
  * (AES keys speak SCP03, DES keys SCP02), else the card's announcement. */
 static uint8_t login_scp(token_t *t)
 {
-    card_scp_i(t); /* reads the card's announcement once (t->card_scp) */
+    token_card_scp_i(t); /* reads the card's announcement once (t->card_scp) */
     uint8_t scp = M.conf.scp;
     if (!scp && t->keys.enc != CK_INVALID_HANDLE)
         scp = t->keys.aes ? 3 : 2;
@@ -690,46 +690,6 @@ static int bound_keys(void *ctx, const uint8_t key_div[10], ks_keyset_t *keys)
     return 0;
 }
 
-/* The record of a refused EXTERNAL AUTHENTICATE, kept in the keystore
- * token beside the key sets, so that no process tries that card again. */
-
-static int may_authenticate(void *ctx, const uint8_t kdd[10], char *why, size_t why_len)
-{
-    token_t *t = ctx;
-    char hex[21], text[256];
-    hex_encode(kdd, 10, hex);
-    int found = ks_note_find(t->kss, GP_REFUSAL_NOTE, hex, text, sizeof text);
-    if (found == 0)
-        return 1;
-    if (found < 0)
-        snprintf(why, why_len, "whether this card refused EXTERNAL AUTHENTICATE before cannot be "
-                 "told (%s), so none is sent: every refusal brings a card nearer to locking",
-                 ks_session_error(t->kss));
-    else
-        snprintf(why, why_len, "this card (key diversification data %s) refused EXTERNAL "
-                 "AUTHENTICATE before (%s) although its card cryptogram verified; no gp-p11 "
-                 "process tries it again, since each refusal brings it nearer to locking. Once "
-                 "you know why, allow a try with: gp-p11 keys forget-refusal %s", hex, text, hex);
-    return 0;
-}
-
-/* Says that this card refused, for every later process (the keystore
- * keeps it); the card's KDD names it. */
-static void note_refusal(token_t *t, uint16_t sw)
-{
-    char hex[21], text[160];
-    hex_encode(gp_channel_kdd(&t->gp), 10, hex);
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    char when[32];
-    strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
-    snprintf(text, sizeof text, "%04X to key version %02X, %s", sw, gp_channel_kvn(&t->gp), when);
-    if (ks_note_find(t->kss, GP_REFUSAL_NOTE, hex, NULL, 0) == 0 &&
-        ks_note_put(t->kss, GP_REFUSAL_NOTE, hex, text) != CKR_OK)
-        LOG_ERR(t->reader, "%s: other processes may try this card again", ks_session_error(t->kss));
-}
-
 static CK_RV find_keys(token_t *t)
 {
     uint8_t cin[32];
@@ -758,17 +718,17 @@ static CK_RV find_keys(token_t *t)
 }
 
 /* selected: the security domain was selected just before (no SELECT again) */
-static CK_RV open_channel(token_t *t, int selected)
+CK_RV token_open_channel(token_t *t, int selected)
 {
     gp_channel_opts_t o = {.level = M.conf.security_level, .kvn = M.conf.key_version,
                            .isd_aid = M.conf.isd_aid, .isd_aid_len = M.conf.isd_aid_len,
                            .selected = 1, .div = (enum ks_diversification)M.conf.diversification,
                            .select_keys = bound_keys, .select_ctx = t,
-                           .may_authenticate = may_authenticate};
+                           .may_authenticate = token_may_authenticate};
     scp_err_t e = selected ? SCP_OK : gp_select(&t->gp, o.isd_aid, o.isd_aid_len);
     if (e == SCP_OK) {
         o.scp = login_scp(t);
-        o.i_param = M.conf.scp_i ? M.conf.scp_i : card_scp_i(t);
+        o.i_param = M.conf.scp_i ? M.conf.scp_i : token_card_scp_i(t);
         if (o.scp == 2 && !M.conf.scp_i && !scp02_variant_allowed(t, o.i_param))
             return CKR_FUNCTION_FAILED;
         if (o.scp == 2 && o.level == 0x33) {
@@ -787,7 +747,7 @@ static CK_RV open_channel(token_t *t, int selected)
     }
     if (t->gp.auth_refused && !t->auth_refused_sw) {
         t->auth_refused_sw = t->gp.sw ? t->gp.sw : 0x6F00;
-        note_refusal(t, t->auth_refused_sw);
+        token_note_refusal(t, t->auth_refused_sw);
     }
     if (e == SCP_E_CARD_CRYPTOGRAM)
         LOG_ERR(t->reader, "login refused: the keys of key set \"%s\"%s do not match this card (%s)",
@@ -796,81 +756,6 @@ static CK_RV open_channel(token_t *t, int selected)
     else
         LOG_ERR(t->reader, "login failed: %s", gp_error(&t->gp));
     return token_map_scp(t, e);
-}
-
-/* --- key sets a PUT KEY left unsealed ------------------------------------------- */
-
-typedef struct {
-    char name[64][96];
-    char tag[64][128];
-    int n;
-} unsealed_t;
-
-static void note_unsealed(void *ctx, const char *name, const char *tag)
-{
-    unsealed_t *u = ctx;
-    if (u->n < 64) {
-        snprintf(u->name[u->n], sizeof u->name[0], "%s", name);
-        snprintf(u->tag[u->n++], sizeof u->tag[0], "%s", tag);
-    }
-}
-
-/* A process that ended during PUT KEY (killed, or its machine stopped)
- * leaves its new keys extractable. The login finds them: those made for
- * this card are asked of the card (INITIALIZE UPDATE only, no try spent)
- * and sealed either way, kept, and said; those of another card wait for
- * that card's login. The channel is opened again if the check closed it. */
-static int card_has_keys(token_t *t, uint8_t kvn, const ks_keyset_t *k);
-static CK_RV settle_unsealed(token_t *t)
-{
-    unsealed_t *u = calloc(1, sizeof *u);
-    if (!u)
-        return CKR_HOST_MEMORY;
-    if (ks_list_unsealed(t->kss, note_unsealed, u) != CKR_OK)
-        LOG_WARN(t->reader, "%s", ks_session_error(t->kss));
-    char kdd[21];
-    hex_encode(gp_channel_kdd(&t->gp), 10, kdd);
-    for (int i = 0; i < u->n; i++) {
-        unsigned kvn = 0;
-        char their[32] = "";
-        int tagged = sscanf(u->tag[i], "gp-p11 put-key %2x kdd %20s", &kvn, their) == 2;
-        if (tagged && strcmp(their, kdd) != 0) {
-            LOG_INFO(t->reader, "key set \"%s\" was made for a PUT KEY to another card (key "
-                                "diversification data %s) and is not sealed yet: that card's next "
-                                "login settles it", u->name[i], their);
-            continue;
-        }
-        ks_keyset_t k;
-        if (ks_find_keyset(t->kss, u->name[i], &k) != CKR_OK) {
-            LOG_WARN(t->reader, "key set \"%s\" has an extractable key but is not whole: %s; "
-                                "delete it with gp-p11 keys delete %s", u->name[i],
-                     ks_session_error(t->kss), u->name[i]);
-            continue;
-        }
-        int has = tagged ? card_has_keys(t, (uint8_t)kvn, &k) : -1;
-        CK_RV sr = ks_seal_keyset(t->kss, &k);
-        if (sr != CKR_OK)
-            LOG_ERR(t->reader, "key set \"%s\": %s", u->name[i], ks_session_error(t->kss));
-        else if (has == 1)
-            LOG_WARN(t->reader, "an earlier PUT KEY did not finish: the card holds key set \"%s\" "
-                                "as key version %02X, so it is kept, and sealed now (its keys can "
-                                "no longer leave the keystore)", u->name[i], kvn);
-        else if (tagged)
-            LOG_WARN(t->reader, "an earlier PUT KEY did not finish: the card does not hold key "
-                                "set \"%s\" as key version %02X (%s). It is kept and sealed now; "
-                                "once sure it is of no use, delete it with gp-p11 keys delete %s",
-                     u->name[i], kvn, has == 0 ? "it has no such key version"
-                                               : "its check could not tell", u->name[i]);
-        else
-            LOG_WARN(t->reader, "key set \"%s\" was made for a PUT KEY that ended before it was "
-                                "sent, or before it said for which card: it is kept and sealed "
-                                "now; once sure it is of no use, delete it with gp-p11 keys "
-                                "delete %s", u->name[i], u->name[i]);
-    }
-    free(u);
-    if (!gp_channel_open(&t->gp))
-        return open_channel(t, 0);
-    return CKR_OK;
 }
 
 CK_RV token_login(token_t *t, const uint8_t *pin, size_t pin_len)
@@ -914,9 +799,9 @@ CK_RV token_login(token_t *t, const uint8_t *pin, size_t pin_len)
     if (rv == CKR_OK)
         rv = find_keys(t);
     if (rv == CKR_OK)
-        rv = open_channel(t, 1);
+        rv = token_open_channel(t, 1);
     if (rv == CKR_OK)
-        rv = settle_unsealed(t);
+        rv = token_settle_unsealed(t);
     if (rv == CKR_OK)
         rv = token_reload(t);
     if (rv != CKR_OK) {
@@ -946,451 +831,3 @@ void token_logout(token_t *t)
     keystore_logout();
 }
 
-/* --- card management ----------------------------------------------------------- */
-
-/* The card closed its side of the channel (6982 to a secured command): the
- * keys are still in the keystore, so the channel is opened again. */
-CK_RV token_ensure_channel(token_t *t)
-{
-    if (gp_channel_open(&t->gp))
-        return CKR_OK;
-    LOG_INFO(t->reader, "the secure channel was closed; opening a new one");
-    return open_channel(t, 0);
-}
-
-/* The one place that decides to send a command again: the card answered a
- * secured command with 6982, which means it closed the secure channel
- * without executing the command. A new channel is opened and the command
- * may go once more. Only when the 6982 proves that (gp_not_executed: at
- * the R-MAC levels it carries no R-MAC and proves nothing), or when the
- * command only reads. Returns 1 when it may. */
-int token_again_after_6982(token_t *t, scp_err_t e, int attempt, int reads)
-{
-    if (attempt > 0 || (e != SCP_OK && e != SCP_E_RSP_SW) || t->gp.sw != 0x6982 ||
-        gp_channel_open(&t->gp) || (!reads && !gp_not_executed(&t->gp, e)))
-        return 0;
-    LOG_WARN(t->reader, "the card closed the secure channel (6982) without executing the command; "
-                        "sending it once more on a new channel");
-    return open_channel(t, 0) == CKR_OK;
-}
-
-object_t *token_registry_object(token_t *t, const uint8_t *aid, size_t len)
-{
-    for (int i = 0; i < t->n_objects; i++) {
-        object_t *o = &t->objects[i];
-        if (o->type == OBJ_REGISTRY && o->entry.aid_len == len && !memcmp(o->entry.aid, aid, len))
-            return o;
-    }
-    return NULL;
-}
-
-int token_find_out(token_t *t, int fresh)
-{
-    if (!t->card || !t->logged_in)
-        return 0;
-    /* fresh: the channel the command went on is out of step with the
-     * card's if the answer was not the card's own */
-    if (fresh)
-        gp_close_channel(&t->gp);
-    return token_ensure_channel(t) == CKR_OK && token_reload(t) == CKR_OK;
-}
-
-CK_RV token_destroy_object(token_t *t, object_t *o)
-{
-    if (o->type != OBJ_REGISTRY || o->kind == GP_KIND_ISD) {
-        LOG_WARN(t->reader, "\"%s\" cannot be destroyed%s", o->label,
-                 o->kind == GP_KIND_ISD ? ": it is the issuer security domain" : "");
-        return CKR_ACTION_PROHIBITED;
-    }
-    CK_RV rv = token_ensure_channel(t);
-    if (rv != CKR_OK)
-        return rv;
-    scp_err_t e;
-    for (int attempt = 0;; attempt++) {
-        e = gp_delete(&t->gp, o->entry.aid, o->entry.aid_len, o->delete_related);
-        if (!token_again_after_6982(t, e, attempt, 0))
-            break;
-    }
-    if (gp_outcome_unknown(&t->gp, e)) {
-        /* the card may have deleted it: its registry says */
-        char why[sizeof t->gp.err], label[sizeof o->label], kind[32];
-        snprintf(why, sizeof why, "%s", gp_error(&t->gp));
-        snprintf(label, sizeof label, "%s", o->label);
-        snprintf(kind, sizeof kind, "%s", gp_entry_kind(&o->entry));
-        uint8_t aid[GP_AID_MAX];
-        size_t aid_len = o->entry.aid_len;
-        memcpy(aid, o->entry.aid, aid_len);
-        rv = token_command_rv(t, e); /* o may go with the reload */
-        if (!token_find_out(t, 1)) {
-            LOG_ERR(t->reader, "deleting %s: %s. Whether the card deleted it is unknown, and its "
-                               "registry could not be read to find out: log in again and look",
-                    label, why);
-            return rv;
-        }
-        int still = token_registry_object(t, aid, aid_len) != NULL;
-        LOG_WARN(t->reader, "deleting %s: %s. Its outcome was unknown; the card's registry, read "
-                            "again, shows %s %s", label, why, kind,
-                 still ? "still on the card: it was not deleted" : "gone: the card deleted it");
-        return still ? rv : CKR_OK;
-    }
-    if (e != SCP_OK) {
-        LOG_ERR(t->reader, "deleting %s: %s", o->label, gp_error(&t->gp));
-        if (t->gp.sw == 0x6985 && o->kind == GP_KIND_LOAD_FILE && !o->delete_related)
-            LOG_ERR(t->reader, "%s is a load file: while applications installed from it remain, "
-                               "destroy them first, or set CKA_GP_DELETE_RELATED = CK_TRUE on "
-                               "it to delete them with it", o->label);
-        if (e != SCP_E_RSP_SW || t->gp.sw != 0x6A88)
-            return token_command_rv(t, e);
-        rv = CKR_OBJECT_HANDLE_INVALID; /* gone already: forget it too */
-    } else {
-        LOG_INFO(t->reader, "deleted %s %s%s", gp_entry_kind(&o->entry), o->label,
-                 o->delete_related ? " with its applications" : "");
-    }
-    /* the registry changed: load it again (dependents may have gone too) */
-    CK_RV lr = token_reload(t);
-    return rv != CKR_OK ? rv : lr;
-}
-
-/* Commands that only read: the ones a read-only session may send. */
-static int reads_only(uint8_t ins)
-{
-    switch (ins) {
-    case 0xCA: case 0xCB: /* GET DATA */
-    case 0xF2:            /* GET STATUS */
-    case 0xB0: case 0xB1: /* READ BINARY */
-    case 0xB2: case 0xB3: /* READ RECORD */
-        return 1;
-    default:
-        return 0;
-    }
-}
-
-/* The AID of the issuer security domain, from the registry; 0 if unknown. */
-static size_t isd_aid(token_t *t, const uint8_t **aid)
-{
-    for (int i = 0; i < t->n_objects; i++)
-        if (t->objects[i].type == OBJ_REGISTRY && t->objects[i].kind == GP_KIND_ISD) {
-            *aid = t->objects[i].entry.aid;
-            return t->objects[i].entry.aid_len;
-        }
-    if (t->gp.selected_aid_len) {
-        *aid = t->gp.selected_aid;
-        return t->gp.selected_aid_len;
-    }
-    return 0;
-}
-
-CK_RV token_apdu(token_t *t, const uint8_t *cmd, size_t len, int rw, uint8_t *rsp, size_t *rsp_len)
-{
-    apdu_t a;
-    if (apdu_parse(cmd, len, &a) != 0) {
-        LOG_WARN(t->reader, "CKM_GP_APDU: %zu bytes are not a short command APDU", len);
-        return CKR_DATA_INVALID;
-    }
-    if (apdu_logical_channel(a.cla)) {
-        LOG_WARN(t->reader, "CKM_GP_APDU: CLA %02X addresses logical channel %d; gp-p11's secure "
-                            "channel lives on the basic channel (0): use CLA 00 or 80", a.cla,
-                 apdu_logical_channel(a.cla));
-        return CKR_DATA_INVALID;
-    }
-    if (a.cla & 0x04) {
-        LOG_WARN(t->reader, "CKM_GP_APDU: pass the plain command (CLA %02X announces secure "
-                            "messaging; gp-p11 adds it)", a.cla);
-        return CKR_DATA_INVALID;
-    }
-    /* commands that would end, replace or desynchronise the channel gp-p11 keeps */
-    if (a.ins == 0xA4 || a.ins == 0x50 || a.ins == 0x82 || a.ins == 0xC0 || a.ins == 0x70 ||
-        a.ins == 0x78 || a.ins == 0x7A) {
-        const char *name = gp_ins_name(a.cla, a.ins);
-        LOG_WARN(t->reader, "CKM_GP_APDU: %s (INS %02X) is not passed through: it would end or "
-                            "confuse the secure channel gp-p11 keeps open",
-                 name ? name : "this command", a.ins);
-        return CKR_DATA_INVALID;
-    }
-    /* the same rules as the object API */
-    if (!rw && !reads_only(a.ins)) {
-        LOG_WARN(t->reader, "CKM_GP_APDU: INS %02X can change the card: it needs a read-write "
-                            "session", a.ins);
-        return CKR_SESSION_READ_ONLY;
-    }
-    const uint8_t *isd = NULL;
-    size_t isd_len = isd_aid(t, &isd);
-    if (a.ins == 0xE4 && a.lc >= 2 && a.data[0] == 0x4F && a.data[1] == isd_len && isd_len &&
-        (size_t)a.data[1] + 2 <= a.lc && memcmp(a.data + 2, isd, isd_len) == 0) {
-        LOG_WARN(t->reader, "CKM_GP_APDU: DELETE of the issuer security domain is refused, as "
-                            "C_DestroyObject refuses it");
-        return CKR_ACTION_PROHIBITED;
-    }
-    if (a.ins == 0xF0 && (a.p1 & 0x80) && a.p2 == 0xFF) {
-        LOG_WARN(t->reader, "CKM_GP_APDU: terminating the card cannot be undone and is refused "
-                            "here: use C_SetAttributeValue(CKA_GP_LIFECYCLE = FF) with "
-                            "CKA_GP_CONFIRM_TERMINATE = CK_TRUE on the issuer security domain");
-        return CKR_ACTION_PROHIBITED;
-    }
-    CK_RV rv = token_ensure_channel(t);
-    if (rv != CKR_OK)
-        return rv;
-    uint16_t sw;
-    size_t dl;
-    scp_err_t e;
-    int sent_again = 0;
-    for (int attempt = 0;; attempt++) {
-        e = gp_send(&t->gp, &a, rsp, RESPONSE_MAX - 2, &dl, &sw);
-        if (!token_again_after_6982(t, e, attempt, reads_only(a.ins)))
-            break;
-        sent_again = 1;
-    }
-    if (e != SCP_OK) {
-        LOG_ERR(t->reader, "CKM_GP_APDU: %s", gp_error(&t->gp));
-        return e == SCP_E_TOO_LONG ? CKR_DATA_LEN_RANGE : token_map_scp(t, e);
-    }
-    if (sw == 0x6982) {
-        char d[240];
-        if (sent_again || t->gp.sw_trusted)
-            LOG_ERR(t->reader, "CKM_GP_APDU: %s, %s", sw_describe(sw, SW_CTX_SECURED, d, sizeof d),
-                    sent_again ? "also on a new channel" : "and no new channel could be opened");
-        else
-            LOG_ERR(t->reader, "CKM_GP_APDU: %s, without R-MAC: that proves nothing, so a command "
-                               "that may change the card is not sent again; whether the card ran "
-                               "it is unknown (the secure channel is closed, and the next command "
-                               "opens a new one)", sw_describe(sw, SW_CTX_ANY, d, sizeof d));
-        return CKR_FUNCTION_FAILED;
-    }
-    rsp[dl] = (uint8_t)(sw >> 8);
-    rsp[dl + 1] = (uint8_t)sw;
-    *rsp_len = dl + 2;
-    return CKR_OK;
-}
-
-/* --- key rotation and lifecycle ---------------------------------------------- */
-
-/* After a PUT KEY whose answer was lost or spoilt: does the card hold key
- * version kvn with the keys k? 1 yes (its card cryptogram verifies under
- * them), 0 no (it says it has no such key version), -1 cannot tell. Sends
- * INITIALIZE UPDATE only: no EXTERNAL AUTHENTICATE, no try spent. */
-static int card_has_keys(token_t *t, uint8_t kvn, const ks_keyset_t *k)
-{
-    uint8_t i = M.conf.scp_i ? M.conf.scp_i : card_scp_i(t);
-    uint8_t scp = gp_channel_scp(&t->gp); /* the protocol PUT KEY went over */
-    if (scp == 2 && !(i & SCP02_I_EXPLICIT))
-        return -1; /* implicit opening has no INITIALIZE UPDATE to ask with */
-    gp_channel_opts_t o = {.scp = scp, .i_param = i, .level = M.conf.security_level, .kvn = kvn,
-                           .isd_aid = M.conf.isd_aid, .isd_aid_len = M.conf.isd_aid_len,
-                           .probe_only = 1};
-    scp_err_t e = gp_open_channel(&t->gp, t->kss, k, &o);
-    if (e == SCP_OK)
-        return 1;
-    if (e == SCP_E_RSP_SW && t->gp.sw == 0x6A88)
-        return 0;
-    LOG_INFO(t->reader, "PUT KEY check: %s", gp_error(&t->gp));
-    return -1;
-}
-
-/* The new keys are on the card: they stay, unextractable from now on, and
- * the registry is read again (over a channel opened again if the check
- * closed it). */
-static CK_RV put_key_kept(token_t *t, const ks_keyset_t *ns, int wrappable, uint8_t kvn,
-                          int login_replaced, CK_OBJECT_HANDLE *out)
-{
-    if (wrappable && ks_seal_keyset(t->kss, ns) != CKR_OK)
-        LOG_WARN(t->reader, "PUT KEY: %s", ks_session_error(t->kss));
-    *out = CK_INVALID_HANDLE;
-    /* the login's own key version replaced: its keys open nothing any more */
-    if (!gp_channel_open(&t->gp) && (login_replaced || open_channel(t, 0) != CKR_OK)) {
-        LOG_WARN(t->reader, "PUT KEY took effect, but the secure channel could not be opened again "
-                            "with key set \"%s\": log in again (with the new key set if key "
-                            "version %02X replaced the one this login used)", t->keyset_name, kvn);
-        if (t->card)
-            token_logout(t);
-        return CKR_OK;
-    }
-    CK_RV rv = token_reload(t);
-    for (int i = 0; i < t->n_objects; i++)
-        if (t->objects[i].type == OBJ_KEY_SET && t->objects[i].kvn == kvn)
-            *out = t->objects[i].handle;
-    return rv;
-}
-
-CK_RV token_put_key(token_t *t, const char *name, uint8_t kvn, uint8_t replace,
-                    const uint8_t *values, size_t values_len, CK_OBJECT_HANDLE *out)
-{
-    CK_RV rv = token_ensure_channel(t);
-    if (rv != CKR_OK)
-        return rv;
-    int login_replaced = replace && replace == gp_channel_kvn(&t->gp);
-    /* the new keys are of the channel's kind: DES for SCP02; AES for SCP03,
-     * of the static keys' length unless the application gives values */
-    ks_keyset_t like = gp_channel_keys(&t->gp);
-    if (values && like.aes)
-        like.len = values_len / 3;
-    if (values && !like.aes && values_len != 48) {
-        LOG_ERR(t->reader, "PUT KEY: SCP02 key sets are three double-length DES keys: "
-                           "CKA_GP_KEY_VALUES has 48 bytes, not %zu", values_len);
-        return CKR_ATTRIBUTE_VALUE_INVALID;
-    }
-    if (like.aes && like.len == 24) {
-        LOG_ERR(t->reader, "PUT KEY: AES-192 keys are not whole AES blocks, and gp-p11 does not "
-                           "send them; use AES-128 or AES-256 keys (48 or 96 bytes)");
-        return CKR_ATTRIBUTE_VALUE_INVALID;
-    }
-    /* generated keys must be wrappable to reach the card (sensitive: never
-     * readable), and are sealed once the card has them */
-    ks_keyset_t ns;
-    rv = ks_create_keyset_like(t->kss, name, &like, values, values == NULL, &ns);
-    if (rv != CKR_OK) {
-        LOG_ERR(t->reader, "PUT KEY: %s", ks_session_error(t->kss));
-        return rv == CKR_ATTRIBUTE_VALUE_INVALID || rv == CKR_ARGUMENTS_BAD
-                   ? CKR_ATTRIBUTE_VALUE_INVALID : CKR_FUNCTION_FAILED;
-    }
-    if (!values) {
-        /* what these extractable keys are for, should the process end before
-         * they are sealed: the next login on this card settles them */
-        char tag[64], kdd[21];
-        hex_encode(gp_channel_kdd(&t->gp), 10, kdd);
-        snprintf(tag, sizeof tag, "gp-p11 put-key %02X kdd %s", kvn, kdd);
-        if (ks_tag_keyset(t->kss, &ns, tag) != CKR_OK)
-            LOG_WARN(t->reader, "PUT KEY: %s", ks_session_error(t->kss));
-    }
-    size_t klen = ns.aes ? ns.len : 16;
-    uint8_t enc[3][32], kcv[3][3];
-    CK_OBJECT_HANDLE h[3] = {ns.enc, ns.mac, ns.dek};
-    for (int r = 0; r < 3 && rv == CKR_OK; r++) {
-        size_t n = sizeof enc[r];
-        scp_err_t e = gp_encrypt_key(&t->gp, values ? values + klen * r : NULL, klen, h[r],
-                                     enc[r], &n);
-        if (e == SCP_OK && n != klen)
-            e = gp_fail(&t->gp, SCP_E_KEYSTORE, "the keystore wrapped a %zu-byte key into %zu "
-                        "bytes", klen, n);
-        if (e == SCP_OK && (ns.aes ? ks_scp03_kcv(t->kss, h[r], kcv[r])
-                                   : ks_kcv(t->kss, h[r], kcv[r])) != CKR_OK)
-            e = gp_fail(&t->gp, SCP_E_KEYSTORE, "key check value: %s", ks_session_error(t->kss));
-        if (e != SCP_OK) {
-            if (e == SCP_E_UNSUPPORTED)
-                LOG_ERR(t->reader, "PUT KEY: %s. Keys generated inside this keystore cannot be "
-                        "sent to the card; with put_key_plaintext = yes, C_CreateObject sends key "
-                        "values the application supplies", gp_error(&t->gp));
-            else
-                LOG_ERR(t->reader, "PUT KEY: %s", gp_error(&t->gp));
-            rv = CKR_FUNCTION_FAILED;
-        }
-    }
-    if (rv != CKR_OK) { /* nothing was sent: the new keys go */
-        ks_wipe(enc, sizeof enc);
-        ks_destroy_keyset(t->kss, &ns);
-        return rv;
-    }
-    scp_err_t e = gp_put_key(&t->gp, replace, kvn, ns.aes, klen, enc, kcv);
-    ks_wipe(enc, sizeof enc);
-    if (e == SCP_OK) {
-        LOG_INFO(t->reader, "PUT KEY: key version %02X %s; keystore key set \"%s\"", kvn,
-                 replace ? "replaces the old one" : "added", name);
-        return put_key_kept(t, &ns, values == NULL, kvn, login_replaced, out);
-    }
-    /* what went wrong, without gp_command's own "PUT KEY: " in front */
-    const char *what = gp_error(&t->gp);
-    if (!strncmp(what, "PUT KEY: ", 9))
-        what += 9;
-    if (gp_not_executed(&t->gp, e)) {
-        LOG_ERR(t->reader, "PUT KEY: %s. The card did not execute it: nothing changed on the card, "
-                           "and the new key set \"%s\" is deleted", what, name);
-        ks_destroy_keyset(t->kss, &ns);
-        t->refused_sw = t->gp.sw;
-        return CKR_FUNCTION_FAILED;
-    }
-    /* The card may have executed it: nothing is deleted until it says. */
-    char why[400];
-    snprintf(why, sizeof why, "%s", what);
-    int has = e == SCP_E_REMOVED || !t->card ? -1 : card_has_keys(t, kvn, &ns);
-    if (has == 1) {
-        LOG_WARN(t->reader, "PUT KEY: %s. A check on a fresh channel shows key version %02X with "
-                            "the new keys on the card: PUT KEY took effect, and the new key set "
-                            "\"%s\" is kept", why, kvn, name);
-        return put_key_kept(t, &ns, values == NULL, kvn, login_replaced, out);
-    }
-    if (has == 0) {
-        LOG_ERR(t->reader, "PUT KEY: %s. A check on a fresh channel shows the card has no key "
-                           "version %02X: it did not execute PUT KEY, and the new key set \"%s\" "
-                           "is deleted", why, kvn, name);
-        ks_destroy_keyset(t->kss, &ns);
-        return CKR_FUNCTION_FAILED;
-    }
-    if (!values && ks_seal_keyset(t->kss, &ns) != CKR_OK)
-        LOG_WARN(t->reader, "PUT KEY: %s", ks_session_error(t->kss));
-    LOG_ERR(t->reader, "PUT KEY: %s. Whether the card executed it is unknown, so no key is "
-                       "deleted: the keystore keeps the new key set \"%s\" (key version %02X) and "
-                       "the old one. Log in again: with key_set = %s and key_version = %u if the "
-                       "card took the new keys, else as before", why, name, kvn, name, kvn);
-    return token_map_scp(t, e == SCP_E_REMOVED ? SCP_E_REMOVED : SCP_E_TRANSPORT);
-}
-
-CK_RV token_set_lifecycle(token_t *t, object_t *o, uint8_t value, int confirm_terminate)
-{
-    if (o->type != OBJ_REGISTRY || o->kind == GP_KIND_LOAD_FILE)
-        return CKR_ACTION_PROHIBITED;
-    uint8_t p1 = 0x40;
-    if (o->kind == GP_KIND_ISD) {
-        p1 = 0x80;
-        if (value != 0x7F && value != 0x0F && value != 0xFF) {
-            LOG_WARN(t->reader, "card lifecycle %02X: use 7F (lock), 0F (unlock) or FF (terminate)",
-                     value);
-            return CKR_ATTRIBUTE_VALUE_INVALID;
-        }
-        if (value == 0xFF && !confirm_terminate) {
-            LOG_WARN(t->reader, "terminating the card cannot be undone: add "
-                                "CKA_GP_CONFIRM_TERMINATE = CK_TRUE to the template");
-            return CKR_TEMPLATE_INCONSISTENT;
-        }
-    }
-    CK_RV rv = token_ensure_channel(t);
-    if (rv != CKR_OK)
-        return rv;
-    /* an application only INSTALLED becomes SELECTABLE through INSTALL */
-    int make_selectable = o->kind == GP_KIND_APP && o->entry.lifecycle == 0x03 && value == 0x07;
-    scp_err_t e;
-    for (int attempt = 0;; attempt++) {
-        if (make_selectable)
-            e = gp_install_for_make_selectable(&t->gp, o->entry.aid, o->entry.aid_len,
-                                               o->entry.priv, o->entry.priv_len ? o->entry.priv_len : 1);
-        else
-            e = gp_set_status(&t->gp, p1, value, p1 == 0x40 ? o->entry.aid : NULL,
-                          p1 == 0x40 ? o->entry.aid_len : 0);
-        if (!token_again_after_6982(t, e, attempt, 0))
-            break;
-    }
-    if (gp_outcome_unknown(&t->gp, e)) {
-        char why[sizeof t->gp.err], label[sizeof o->label];
-        snprintf(why, sizeof why, "%s", gp_error(&t->gp));
-        snprintf(label, sizeof label, "%s", o->label);
-        uint8_t aid[GP_AID_MAX];
-        size_t aid_len = o->entry.aid_len;
-        memcpy(aid, o->entry.aid, aid_len);
-        CK_RV rv2 = token_command_rv(t, e);
-        const object_t *now = token_find_out(t, 1) ? token_registry_object(t, aid, aid_len) : NULL;
-        if (!now) {
-            LOG_ERR(t->reader, "lifecycle of %s: %s. Whether the card changed it is unknown, and "
-                               "its registry could not be read to find out: log in again and look",
-                    label, why);
-            return rv2;
-        }
-        int done = now->entry.lifecycle == value ||
-                   (p1 == 0x40 && !make_selectable && (value & 0x80) == (now->entry.lifecycle & 0x80));
-        LOG_WARN(t->reader, "lifecycle of %s: %s. Its outcome was unknown; the card's registry, read "
-                            "again, shows lifecycle %02X: %s", label, why, now->entry.lifecycle,
-                 done ? "the card made the change" : "the card did not make the change");
-        return done ? CKR_OK : rv2;
-    }
-    if (e != SCP_OK) {
-        LOG_ERR(t->reader, "lifecycle of %s: %s", o->label, gp_error(&t->gp));
-        return token_command_rv(t, e);
-    }
-    LOG_INFO(t->reader, "lifecycle of %s %s set to %02X", gp_entry_kind(&o->entry), o->label, value);
-    if (p1 == 0x80 && value == 0xFF) {
-        /* a terminated card lists nothing any more (6A81): what was read
-         * stays, the card's lifecycle now TERMINATED */
-        o->entry.lifecycle = 0xFF;
-        LOG_INFO(t->reader, "the card is TERMINATED: it takes no more management commands, and "
-                            "its objects are shown as they were read before");
-        return CKR_OK;
-    }
-    return token_reload(t); /* the registry as the card now says */
-}
