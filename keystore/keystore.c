@@ -1136,7 +1136,9 @@ CK_RV ks_note_list(ks_session_t *s, const char *kind,
     }
     for (CK_ULONG i = 0; i < n; i++) {
         char about[96], text[256];
-        CK_ATTRIBUTE a[2] = {{CKA_LABEL, about, sizeof about - 1}, {CKA_VALUE, text, sizeof text - 1}};
+        /* a note is a data object: its value is text, never a key */
+        CK_ATTRIBUTE a[2] = {{CKA_LABEL, about, sizeof about - 1},
+                             {CKA_VALUE, text, sizeof text - 1}}; /* the data object's text */
         if (s->ks->f->C_GetAttributeValue(s->h, hs[i], a, 2) != CKR_OK)
             continue;
         about[a[0].ulValueLen] = 0;

@@ -2,8 +2,9 @@
  * gp-p11 keystore: key custody through any PKCS#11 module.
  *
  * Every key used by gp-p11 lives in the keystore token as an object handle.
- * This API never reads CKA_VALUE and never asks the keystore to hand a key
- * value out: derivation, encryption and MACs are PKCS#11 calls on handles.
+ * This API never reads a key's CKA_VALUE and never asks the keystore to hand
+ * a key value out: derivation, encryption and MACs are PKCS#11 calls on
+ * handles. (It reads the value of its own notes, data objects of text.)
  * The one exception is ks_import_key(), used by the provisioning tool, which
  * carries caller-supplied key bytes *into* the token and nothing else.
  */

@@ -12,9 +12,11 @@
 
 #include "keystore/hex.h"
 
-/* The record of a refused EXTERNAL AUTHENTICATE, kept in the keystore
- * token beside the key sets, so that no process tries that card again. */
+/* --- refusals of EXTERNAL AUTHENTICATE, remembered for every process ----------- */
 
+/* The record of a refused EXTERNAL AUTHENTICATE is kept in the keystore
+ * token beside the key sets (a note about the card's KDD), so that no
+ * process tries that card again: asked before every EXTERNAL AUTHENTICATE. */
 int token_may_authenticate(void *ctx, const uint8_t kdd[10], char *why, size_t why_len)
 {
     token_t *t = ctx;
