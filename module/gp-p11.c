@@ -11,8 +11,6 @@
 #include <time.h>
 #include <unistd.h>
 
-struct module M;
-
 /* The module's life: C_Initialize and C_Finalize one at a time, and the
  * C_WaitForSlotEvent calls under way counted, so that C_Finalize frees
  * nothing under one. Static: it outlives M, which C_Finalize wipes. */
@@ -42,51 +40,6 @@ static void life_resume(void)
     pthread_mutex_unlock(&life);
 }
 static void register_atfork(void) { pthread_atfork(life_prepare, life_resume, life_resume); }
-
-/* --- locks ------------------------------------------------------------------- */
-
-static CK_C_INITIALIZE_ARGS app_locks;
-static int use_app_locks;
-
-CK_RV mutex_new(mutex_t *m)
-{
-    if (use_app_locks)
-        return app_locks.CreateMutex(m);
-    pthread_mutex_t *p = malloc(sizeof *p);
-    if (!p)
-        return CKR_HOST_MEMORY;
-    pthread_mutex_init(p, NULL);
-    *m = p;
-    return CKR_OK;
-}
-
-void mutex_free(mutex_t m)
-{
-    if (!m)
-        return;
-    if (use_app_locks) {
-        app_locks.DestroyMutex(m);
-        return;
-    }
-    pthread_mutex_destroy(m);
-    free(m);
-}
-
-void mutex_lock(mutex_t m)
-{
-    if (use_app_locks)
-        app_locks.LockMutex(m);
-    else
-        pthread_mutex_lock(m);
-}
-
-void mutex_unlock(mutex_t m)
-{
-    if (use_app_locks)
-        app_locks.UnlockMutex(m);
-    else
-        pthread_mutex_unlock(m);
-}
 
 /* --- helpers -------------------------------------------------------------------- */
 
@@ -187,15 +140,14 @@ static CK_RV initialize(CK_VOID_PTR pInitArgs)
 {
     if (live())
         return CKR_CRYPTOKI_ALREADY_INITIALIZED;
-    use_app_locks = 0;
+    mutex_use(NULL);
     if (pInitArgs) {
         CK_C_INITIALIZE_ARGS *a = pInitArgs;
         int n = !!a->CreateMutex + !!a->DestroyMutex + !!a->LockMutex + !!a->UnlockMutex;
         if (a->pReserved || (n != 0 && n != 4))
             return CKR_ARGUMENTS_BAD;
         if (n == 4 && !(a->flags & CKF_OS_LOCKING_OK)) {
-            app_locks = *a;
-            use_app_locks = 1;
+            mutex_use(a);
         }
     }
     if (M.initialized) /* a child after fork: the parent's state is left as it is, unused */

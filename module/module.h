@@ -24,8 +24,9 @@
 #define MAX_OBJECTS 512 /* a card with more says so, and that kind is not shown */
 #define RESPONSE_MAX (256 + 2)
 
-/* --- locks: the OS's or the application's (C_Initialize arguments) --- */
+/* --- locks: the OS's or the application's (C_Initialize arguments), state.c --- */
 typedef void *mutex_t;
+void mutex_use(const CK_C_INITIALIZE_ARGS *app); /* NULL: the OS's */
 CK_RV mutex_new(mutex_t *m);
 void mutex_free(mutex_t m);
 void mutex_lock(mutex_t m);
@@ -154,7 +155,12 @@ object_t *token_object(token_t *t, CK_OBJECT_HANDLE h);
 CK_RV token_put_key(token_t *t, const char *name, uint8_t kvn, uint8_t replace,
                     const uint8_t *values, size_t values_len, CK_OBJECT_HANDLE *out);
 CK_RV token_set_lifecycle(token_t *t, object_t *o, uint8_t value, int confirm_terminate);
-CK_RV keystore_random(uint8_t *buf, size_t len); /* takes M.lock */
+/* keystore_login.c: takes M.lock */
+CK_RV keystore_random(uint8_t *buf, size_t len);
+/* The application's keystore login (the first token's PIN logs the keystore
+ * in; the next ones are checked against it); keystore_logout after each. */
+CK_RV keystore_login(const uint8_t *pin, size_t pin_len);
+void keystore_logout(void);
 /* for the other card operations (applet.c) */
 CK_RV token_map_scp(token_t *t, scp_err_t e);    /* an scp error as a CKR (forgets a gone card) */
 /* The same for a card management command: a refusing status word as 6985
@@ -202,6 +208,7 @@ CK_RV token_applet(token_t *t, const applet_req_t *r, CK_OBJECT_HANDLE *out);
 CK_RV token_store_data(token_t *t, object_t *o, const uint8_t *data, size_t len, uint8_t format);
 
 /* object.c */
+void token_free_objects(token_t *t);             /* the token's table, wiped */
 CK_RV object_get_attributes(const object_t *o, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n);
 int object_matches(const object_t *o, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n);
 void object_from_entry(object_t *o, const gp_entry_t *e);

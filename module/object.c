@@ -1,9 +1,14 @@
-/* Objects and their attributes, exactly as PKCS#11 2.40 section 5.7 says
- * C_GetAttributeValue behaves. */
+/* Objects: a logged-in token's table, built from the card's registry and
+ * GET DATA answers (handles kept across reloads), and their attributes,
+ * exactly as PKCS#11 2.40 section 5.7 says C_GetAttributeValue behaves. */
 #include "config.h"
 #include "module.h"
 
+#include "keystore/hex.h"
+#include "scp/tlv.h"
+
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void object_from_entry(object_t *o, const gp_entry_t *e)
@@ -147,3 +152,170 @@ int object_matches(const object_t *o, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n)
     }
     return 1;
 }
+
+/* --- the object table of a logged-in token, built from the card ------------------ */
+
+void token_free_objects(token_t *t)
+{
+    if (t->objects) {
+        ks_wipe(t->objects, sizeof(object_t) * MAX_OBJECTS);
+        free(t->objects);
+    }
+    t->objects = NULL;
+    t->n_objects = 0;
+}
+
+static object_t *add_object(token_t *t, enum obj_type type, CK_OBJECT_CLASS cls, const char *label)
+{
+    if (t->n_objects >= MAX_OBJECTS) {
+        LOG_WARN(t->reader, "more than %d objects on the card: the rest are not shown", MAX_OBJECTS);
+        return NULL;
+    }
+    object_t *o = &t->objects[t->n_objects++];
+    memset(o, 0, sizeof *o);
+    o->type = type;
+    o->cls = cls;
+    snprintf(o->label, sizeof o->label, "%s", label);
+    /* an object of the previous load keeps its handle when it comes back */
+    for (int i = 0; i < t->n_prev_objects; i++)
+        if (t->prev_objects[i].type == type && !strcmp(t->prev_objects[i].label, o->label)) {
+            o->handle = t->prev_objects[i].handle;
+            return o;
+        }
+    mutex_lock(M.lock);
+    o->handle = ++M.next_object;
+    mutex_unlock(M.lock);
+    return o;
+}
+
+object_t *token_object(token_t *t, CK_OBJECT_HANDLE h)
+{
+    for (int i = 0; i < t->n_objects; i++)
+        if (t->objects[i].handle == h)
+            return &t->objects[i];
+    return NULL;
+}
+
+/* One kind of registry entry; TLV format first, the legacy one if the card
+ * does not know it. Returns the number of entries or -1. */
+static int read_registry(token_t *t, uint8_t p1)
+{
+    gp_entry_t *e = calloc(MAX_OBJECTS, sizeof *e);
+    if (!e)
+        return -1;
+    int n = gp_get_status(&t->gp, p1, 1, e, MAX_OBJECTS);
+    if (n < 0 && gp_channel_open(&t->gp) && (t->gp.sw == 0x6A86 || t->gp.sw == 0x6A80))
+        n = gp_get_status(&t->gp, p1, 0, e, MAX_OBJECTS);
+    if (n < 0 && p1 == GP_STATUS_ELF_MOD && gp_channel_open(&t->gp))
+        n = gp_get_status(&t->gp, GP_STATUS_ELF, 1, e, MAX_OBJECTS);
+    for (int i = 0; i < n; i++) {
+        char label[40];
+        hex_encode(e[i].aid, e[i].aid_len, label);
+        object_t *o = add_object(t, OBJ_REGISTRY, CKO_DATA, label);
+        if (o)
+            object_from_entry(o, &e[i]);
+    }
+    free(e);
+    return n;
+}
+
+static void add_get_data(token_t *t, uint16_t tag, const char *label)
+{
+    uint8_t r[RESPONSE_MAX];
+    size_t rl;
+    scp_err_t e = gp_get_data(&t->gp, tag, r, sizeof r, &rl);
+    if (e != SCP_OK) {
+        LOG_INFO(t->reader, "no \"%s\" object: %s", label, gp_error(&t->gp));
+        return;
+    }
+    object_t *o = add_object(t, OBJ_GET_DATA, CKO_DATA, label);
+    if (!o)
+        return;
+    snprintf(o->application, sizeof o->application, "GET DATA %04X", tag);
+    memcpy(o->value, r, rl);
+    o->value_len = rl;
+}
+
+/* Card key versions from the key information template (GET DATA E0). */
+static void add_key_sets(token_t *t)
+{
+    for (int i = 0; i < t->n_objects; i++) {
+        object_t *ki = &t->objects[i];
+        if (ki->type != OBJ_GET_DATA || strcmp(ki->label, "key information"))
+            continue;
+        tlv_t e0, c0;
+        if (tlv_find(ki->value, ki->value_len, 0xE0, &e0) != 1)
+            return;
+        size_t off = 0;
+        uint8_t seen[256] = {0};
+        while (tlv_next(e0.v, e0.len, &off, &c0) == 1) {
+            if (c0.tag != 0xC0 || c0.len < 2 || seen[c0.v[1]])
+                continue;
+            seen[c0.v[1]] = 1;
+            char label[32];
+            snprintf(label, sizeof label, "key version %02X", c0.v[1]);
+            object_t *o = add_object(t, OBJ_KEY_SET, CKO_GP_KEY_SET, label);
+            if (o)
+                o->kvn = c0.v[1];
+        }
+        return;
+    }
+}
+
+/* What follows when the channel closed while the registry and card data
+ * were read (an answer that did not verify, or the card closed it). */
+static const char *closed_channel_words(const token_t *t)
+{
+    return t->logged_in ? "nothing more is read, and the card's objects are not shown: log in again"
+                        : "nothing more is read, the login fails, and nothing read on this channel "
+                          "is served";
+}
+
+CK_RV token_reload(token_t *t)
+{
+    object_t *fresh = calloc(MAX_OBJECTS, sizeof(object_t));
+    if (!fresh)
+        return CKR_HOST_MEMORY;
+    t->prev_objects = t->objects;
+    t->n_prev_objects = t->objects ? t->n_objects : 0;
+    t->objects = fresh;
+    t->n_objects = 0;
+    CK_RV rv = CKR_OK;
+    add_object(t, OBJ_CHANNEL, CKO_SECRET_KEY, "secure channel");
+    static const uint8_t kinds[] = {GP_STATUS_ISD, GP_STATUS_APPS, GP_STATUS_ELF_MOD};
+    for (size_t k = 0; k < sizeof kinds && rv == CKR_OK; k++) {
+        if (read_registry(t, kinds[k]) < 0) {
+            if (!t->card || !gp_channel_open(&t->gp)) {
+                LOG_ERR(t->reader, "reading the card registry failed: %s; %s", gp_error(&t->gp),
+                        closed_channel_words(t));
+                rv = t->card ? CKR_FUNCTION_FAILED : CKR_DEVICE_REMOVED;
+            } else {
+                LOG_ERR(t->reader, "reading the card registry failed: %s", gp_error(&t->gp));
+            }
+        }
+    }
+    static const struct {
+        uint16_t tag;
+        const char *label;
+    } data[] = {{0x9F7F, "CPLC"}, {0x0066, "card data"}, {0x00E0, "key information"}};
+    for (size_t k = 0; k < sizeof data / sizeof data[0] && rv == CKR_OK; k++) {
+        add_get_data(t, data[k].tag, data[k].label);
+        if (!gp_channel_open(&t->gp)) {
+            /* an answer that did not verify (R-MAC, R-ENC) or a channel the
+             * card closed: nothing more is read, in the clear or otherwise */
+            LOG_ERR(t->reader, "reading the card's \"%s\" (GET DATA %04X): %s; %s", data[k].label,
+                    data[k].tag, gp_error(&t->gp), closed_channel_words(t));
+            rv = t->card ? CKR_FUNCTION_FAILED : CKR_DEVICE_REMOVED;
+        }
+    }
+    if (rv == CKR_OK)
+        add_key_sets(t);
+    if (t->prev_objects) {
+        ks_wipe(t->prev_objects, sizeof(object_t) * MAX_OBJECTS);
+        free(t->prev_objects);
+    }
+    t->prev_objects = NULL;
+    t->n_prev_objects = 0;
+    return rv;
+}
+
