@@ -129,6 +129,57 @@ static int progress(void *ctx, size_t done, size_t total)
            p->r->notify(p->r->session, CKN_SURRENDER, p->r->notify_app) == CKR_CANCEL;
 }
 
+/* The steps that may go once more after 6982 (token_run_step). */
+typedef struct {
+    const applet_req_t *r;
+    const gp_cap_t *cap;
+    const uint8_t *elf;
+    size_t elf_len;
+    const uint8_t *hash;     /* NULL: none */
+    progress_t *pg;
+    const char *step;        /* the command that failed, for the words */
+} load_step_t;
+
+/* INSTALL [for load] and the LOAD: after 6982 the card has dropped the
+ * LOAD, so both go again */
+static scp_err_t load_step(token_t *t, void *ctx, int *repeatable)
+{
+    (void)repeatable;
+    load_step_t *st = ctx;
+    st->step = "INSTALL [for load]";
+    scp_err_t e = gp_install_for_load(&t->gp, st->elf, st->elf_len, st->r->sd, st->r->sd_len,
+                                      st->hash, st->hash ? 20 : 0, NULL, 0);
+    if (e != SCP_OK)
+        return e;
+    st->step = "LOAD";
+    st->pg->said = 99;
+    return gp_load(&t->gp, st->cap->block, st->cap->block_len, progress, st->pg);
+}
+
+static scp_err_t install_step(token_t *t, void *ctx, int *repeatable)
+{
+    (void)repeatable;
+    return gp_install_for_install(&t->gp, ctx);
+}
+
+typedef struct {
+    const object_t *o;
+    const uint8_t *data;
+    size_t len;
+    uint8_t format;
+    size_t taken;            /* bytes the application took */
+} store_step_t;
+
+static scp_err_t store_step(token_t *t, void *ctx, int *repeatable)
+{
+    store_step_t *st = ctx;
+    scp_err_t e = gp_store_data(&t->gp, st->o->entry.aid, st->o->entry.aid_len, st->data, st->len,
+                                st->format, &st->taken);
+    /* once the application has taken a block, none is sent again */
+    *repeatable = st->taken == 0;
+    return e;
+}
+
 /* An error from the card, said with what the card holds now. */
 static CK_RV card_failed(token_t *t, const char *step, scp_err_t e, const uint8_t *elf,
                          size_t elf_len)
@@ -229,23 +280,12 @@ CK_RV token_applet(token_t *t, const applet_req_t *r, CK_OBJECT_HANDLE *out)
         }
         LOG_INFO(t->reader, "loading %s: %zu bytes in blocks of %zu%s", pg.label, cap.block_len,
                  gp_max_data(&t->gp), cap.with_descriptor ? "" : ", without Descriptor");
-        const char *step = "INSTALL [for load]";
-        for (int attempt = 0;; attempt++) {
-            step = "INSTALL [for load]";
-            e = gp_install_for_load(&t->gp, elf, elf_len, r->sd, r->sd_len, r->hash ? hash : NULL,
-                                    r->hash ? 20 : 0, NULL, 0);
-            if (e == SCP_OK) {
-                step = "LOAD";
-                pg.said = 99;
-                e = gp_load(&t->gp, cap.block, cap.block_len, progress, &pg);
-            }
-            /* 6982: the card closed the channel and dropped the LOAD; all again */
-            if (!token_again_after_6982(t, e, attempt, 0))
-                break;
-        }
+        load_step_t st = {r, &cap, elf, elf_len, r->hash ? hash : NULL, &pg, "INSTALL [for load]"};
+        /* 6982: the card closed the channel and dropped the LOAD; all again */
+        e = token_run_step(t, 0, load_step, &st, NULL);
         if (e != SCP_OK) { /* cancelled too: the registry read ends the unfinished LOAD */
             gp_cap_free(&cap);
-            return card_failed(t, step, e, elf, elf_len);
+            return card_failed(t, st.step, e, elf, elf_len);
         }
         LOG_INFO(t->reader, "loaded %s", pg.label);
     }
@@ -258,11 +298,7 @@ CK_RV token_applet(token_t *t, const applet_req_t *r, CK_OBJECT_HANDLE *out)
                            .priv_len = r->priv_len ? r->priv_len : 1,
                            .params = r->params, .params_len = r->params_len,
                            .make_selectable = r->selectable};
-        for (int attempt = 0;; attempt++) {
-            e = gp_install_for_install(&t->gp, &in);
-            if (!token_again_after_6982(t, e, attempt, 0))
-                break;
-        }
+        e = token_run_step(t, 0, install_step, &in, NULL);
         char app[40];
         hex_encode(in.app, in.app_len, app);
         if (e != SCP_OK) {
@@ -301,13 +337,9 @@ CK_RV token_store_data(token_t *t, object_t *o, const uint8_t *data, size_t len,
     if (rv != CKR_OK)
         return rv;
     scp_err_t e;
-    size_t taken = 0;
-    for (int attempt = 0;; attempt++) {
-        e = gp_store_data(&t->gp, o->entry.aid, o->entry.aid_len, data, len, format, &taken);
-        /* once the application has taken a block, none is sent again */
-        if (taken || !token_again_after_6982(t, e, attempt, 0))
-            break;
-    }
+    store_step_t st = {o, data, len, format, 0};
+    e = token_run_step(t, 0, store_step, &st, NULL);
+    size_t taken = st.taken;
     if (e == SCP_E_ARGS) {
         LOG_ERR(t->reader, "personalising %s: %s", o->label, gp_error(&t->gp));
         return CKR_ATTRIBUTE_VALUE_INVALID;

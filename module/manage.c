@@ -26,7 +26,7 @@ CK_RV token_ensure_channel(token_t *t)
  * may go once more. Only when the 6982 proves that (gp_not_executed: at
  * the R-MAC levels it carries no R-MAC and proves nothing), or when the
  * command only reads. Returns 1 when it may. */
-int token_again_after_6982(token_t *t, scp_err_t e, int attempt, int reads)
+static int again_after_6982(token_t *t, scp_err_t e, int attempt, int reads)
 {
     if (attempt > 0 || (e != SCP_OK && e != SCP_E_RSP_SW) || t->gp.sw != 0x6982 ||
         gp_channel_open(&t->gp) || (!reads && !gp_not_executed(&t->gp, e)))
@@ -34,6 +34,21 @@ int token_again_after_6982(token_t *t, scp_err_t e, int attempt, int reads)
     LOG_WARN(t->reader, "the card closed the secure channel (6982) without executing the command; "
                         "sending it once more on a new channel");
     return token_open_channel(t, 0) == CKR_OK;
+}
+
+scp_err_t token_run_step(token_t *t, int reads, token_step_fn step, void *ctx, int *went_again)
+{
+    scp_err_t e;
+    int repeatable = 1;
+    if (went_again)
+        *went_again = 0;
+    for (int attempt = 0;; attempt++) {
+        e = step(t, ctx, &repeatable);
+        if (!repeatable || !again_after_6982(t, e, attempt, reads))
+            return e;
+        if (went_again)
+            *went_again = 1;
+    }
 }
 
 object_t *token_registry_object(token_t *t, const uint8_t *aid, size_t len)
@@ -57,6 +72,13 @@ int token_find_out(token_t *t, int fresh)
     return token_ensure_channel(t) == CKR_OK && token_reload(t) == CKR_OK;
 }
 
+static scp_err_t delete_step(token_t *t, void *ctx, int *repeatable)
+{
+    (void)repeatable;
+    const object_t *o = ctx;
+    return gp_delete(&t->gp, o->entry.aid, o->entry.aid_len, o->delete_related);
+}
+
 CK_RV token_destroy_object(token_t *t, object_t *o)
 {
     if (o->type != OBJ_REGISTRY || o->kind == GP_KIND_ISD) {
@@ -67,12 +89,7 @@ CK_RV token_destroy_object(token_t *t, object_t *o)
     CK_RV rv = token_ensure_channel(t);
     if (rv != CKR_OK)
         return rv;
-    scp_err_t e;
-    for (int attempt = 0;; attempt++) {
-        e = gp_delete(&t->gp, o->entry.aid, o->entry.aid_len, o->delete_related);
-        if (!token_again_after_6982(t, e, attempt, 0))
-            break;
-    }
+    scp_err_t e = token_run_step(t, 0, delete_step, o, NULL);
     if (gp_outcome_unknown(&t->gp, e)) {
         /* the card may have deleted it: its registry says */
         char why[sizeof t->gp.err], label[sizeof o->label], kind[32];
@@ -142,6 +159,20 @@ static size_t isd_aid(token_t *t, const uint8_t **aid)
     return 0;
 }
 
+typedef struct {
+    const apdu_t *a;
+    uint8_t *rsp;
+    size_t *dl;
+    uint16_t *sw;
+} apdu_step_t;
+
+static scp_err_t apdu_step(token_t *t, void *ctx, int *repeatable)
+{
+    (void)repeatable;
+    apdu_step_t *st = ctx;
+    return gp_send(&t->gp, st->a, st->rsp, RESPONSE_MAX - 2, st->dl, st->sw);
+}
+
 CK_RV token_apdu(token_t *t, const uint8_t *cmd, size_t len, int rw, uint8_t *rsp, size_t *rsp_len)
 {
     apdu_t a;
@@ -194,14 +225,9 @@ CK_RV token_apdu(token_t *t, const uint8_t *cmd, size_t len, int rw, uint8_t *rs
         return rv;
     uint16_t sw;
     size_t dl;
-    scp_err_t e;
-    int sent_again = 0;
-    for (int attempt = 0;; attempt++) {
-        e = gp_send(&t->gp, &a, rsp, RESPONSE_MAX - 2, &dl, &sw);
-        if (!token_again_after_6982(t, e, attempt, reads_only(a.ins)))
-            break;
-        sent_again = 1;
-    }
+    int sent_again;
+    apdu_step_t st = {&a, rsp, &dl, &sw};
+    scp_err_t e = token_run_step(t, reads_only(a.ins), apdu_step, &st, &sent_again);
     if (e != SCP_OK) {
         LOG_ERR(t->reader, "CKM_GP_APDU: %s", gp_error(&t->gp));
         return e == SCP_E_TOO_LONG ? CKR_DATA_LEN_RANGE : token_map_scp(t, e);
@@ -226,6 +252,24 @@ CK_RV token_apdu(token_t *t, const uint8_t *cmd, size_t len, int rw, uint8_t *rs
 
 /* --- lifecycle ------------------------------------------------------------------ */
 
+typedef struct {
+    const object_t *o;
+    uint8_t p1, value;
+    int make_selectable;
+} lifecycle_step_t;
+
+static scp_err_t lifecycle_step(token_t *t, void *ctx, int *repeatable)
+{
+    (void)repeatable;
+    const lifecycle_step_t *st = ctx;
+    const object_t *o = st->o;
+    if (st->make_selectable)
+        return gp_install_for_make_selectable(&t->gp, o->entry.aid, o->entry.aid_len, o->entry.priv,
+                                              o->entry.priv_len ? o->entry.priv_len : 1);
+    return gp_set_status(&t->gp, st->p1, st->value, st->p1 == 0x40 ? o->entry.aid : NULL,
+                         st->p1 == 0x40 ? o->entry.aid_len : 0);
+}
+
 CK_RV token_set_lifecycle(token_t *t, object_t *o, uint8_t value, int confirm_terminate)
 {
     if (o->type != OBJ_REGISTRY || o->kind == GP_KIND_LOAD_FILE)
@@ -249,17 +293,8 @@ CK_RV token_set_lifecycle(token_t *t, object_t *o, uint8_t value, int confirm_te
         return rv;
     /* an application only INSTALLED becomes SELECTABLE through INSTALL */
     int make_selectable = o->kind == GP_KIND_APP && o->entry.lifecycle == 0x03 && value == 0x07;
-    scp_err_t e;
-    for (int attempt = 0;; attempt++) {
-        if (make_selectable)
-            e = gp_install_for_make_selectable(&t->gp, o->entry.aid, o->entry.aid_len,
-                                               o->entry.priv, o->entry.priv_len ? o->entry.priv_len : 1);
-        else
-            e = gp_set_status(&t->gp, p1, value, p1 == 0x40 ? o->entry.aid : NULL,
-                          p1 == 0x40 ? o->entry.aid_len : 0);
-        if (!token_again_after_6982(t, e, attempt, 0))
-            break;
-    }
+    lifecycle_step_t st = {o, p1, value, make_selectable};
+    scp_err_t e = token_run_step(t, 0, lifecycle_step, &st, NULL);
     if (gp_outcome_unknown(&t->gp, e)) {
         char why[sizeof t->gp.err], label[sizeof o->label];
         snprintf(why, sizeof why, "%s", gp_error(&t->gp));

@@ -177,8 +177,13 @@ int token_card_has_keys(token_t *t, uint8_t kvn, const ks_keyset_t *k); /* 1, 0 
 CK_RV token_settle_unsealed(token_t *t);
 int token_may_authenticate(void *ctx, const uint8_t kdd[10], char *why, size_t why_len);
 void token_note_refusal(token_t *t, uint16_t sw);
-/* manage.c; reads: the command changes nothing on the card */
-int token_again_after_6982(token_t *t, scp_err_t e, int attempt, int reads);
+/* manage.c. A step of card commands, run by token_run_step: the one place
+ * that sends again, once, on a new channel, after 6982 that proves the step
+ * did not run (or for a step that reads: reads). A step clears *repeatable
+ * when what it sent cannot go again (a STORE DATA block the application
+ * took). *went_again (may be NULL): it went twice. */
+typedef scp_err_t (*token_step_fn)(token_t *t, void *ctx, int *repeatable);
+scp_err_t token_run_step(token_t *t, int reads, token_step_fn step, void *ctx, int *went_again);
 /* The registry object with this AID, or NULL. */
 object_t *token_registry_object(token_t *t, const uint8_t *aid, size_t len);
 /* After a card command failed: the registry read again (fresh: on a new
