@@ -414,10 +414,10 @@ CK_RV token_open_channel(token_t *t, int selected)
         o.i_param = M.conf.scp_i ? M.conf.scp_i : token_card_scp_i(t);
         if (o.scp == 2 && !M.conf.scp_i && !scp02_variant_allowed(t, o.i_param))
             return CKR_FUNCTION_FAILED;
-        if (o.scp == 2 && o.level == 0x33) {
-            LOG_ERR(t->reader, "login refused: security level mac-enc-rmac-renc (33) is SCP03's; "
-                               "this login speaks SCP02 (levels mac, mac-enc, mac-rmac, "
-                               "mac-enc-rmac)");
+        char why[200];
+        if (!gp_level_allowed(o.scp, o.level, why, sizeof why)) {
+            LOG_ERR(t->reader, "login refused: %s; this login speaks SCP%02X (security_level)", why,
+                    o.scp);
             return CKR_FUNCTION_FAILED;
         }
         e = gp_open_channel(&t->gp, t->kss, &t->keys, &o);

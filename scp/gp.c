@@ -25,56 +25,73 @@ void gp_session_init(gp_session_t *g, gp_transport_t t)
 }
 
 const char *gp_error(const gp_session_t *g) { return g->err; }
-int gp_channel_open(const gp_session_t *g)
+int gp_channel_open(const gp_session_t *g) { return g->ops && g->ops->is_open(g); }
+
+void gp_channel_info(const gp_session_t *g, gp_channel_info_t *out)
 {
-    return g->scp == 3 ? g->ch3.state == SCP03_OPEN : g->ch.state == SCP02_OPEN;
+    memset(out, 0, sizeof *out);
+    if (g->ops)
+        g->ops->info(g, out);
 }
 
-uint8_t gp_channel_level(const gp_session_t *g) { return g->scp == 3 ? g->ch3.level : g->ch.level; }
+uint8_t gp_channel_level(const gp_session_t *g)
+{
+    gp_channel_info_t i;
+    gp_channel_info(g, &i);
+    return i.level;
+}
 uint8_t gp_channel_kvn(const gp_session_t *g)
 {
-    return g->scp == 3 ? g->ch3.init.kvn : g->ch.init.kvn;
+    gp_channel_info_t i;
+    gp_channel_info(g, &i);
+    return i.kvn;
 }
 const uint8_t *gp_channel_kdd(const gp_session_t *g)
 {
-    return g->scp == 3 ? g->ch3.init.key_div : g->ch.init.key_div;
+    static const uint8_t none[10];
+    gp_channel_info_t i;
+    gp_channel_info(g, &i);
+    return i.kdd ? i.kdd : none;
 }
-uint8_t gp_channel_scp(const gp_session_t *g) { return g->scp == 3 ? 3 : 2; }
-uint8_t gp_channel_i(const gp_session_t *g) { return g->scp == 3 ? g->ch3.init.i : g->ch.i_param; }
+uint8_t gp_channel_scp(const gp_session_t *g) { return g->ops ? g->ops->scp : 2; }
+uint8_t gp_channel_i(const gp_session_t *g)
+{
+    gp_channel_info_t i;
+    gp_channel_info(g, &i);
+    return i.i;
+}
 ks_keyset_t gp_channel_keys(const gp_session_t *g)
 {
-    if (g->scp == 3)
-        return g->ch3.statics;
-    ks_keyset_t k = {g->ch.static_enc, g->ch.static_mac, g->ch.static_dek, 0, 16};
-    return k;
+    gp_channel_info_t i;
+    gp_channel_info(g, &i);
+    return i.keys;
 }
-unsigned long gp_channel_ks_calls(const gp_session_t *g) { return g->scp == 3 ? g->ch3.ks_calls : 0; }
-
-static const char *channel_error(const gp_session_t *g)
+unsigned long gp_channel_ks_calls(const gp_session_t *g)
 {
-    return g->scp == 3 ? scp03_error(&g->ch3) : scp02_error(&g->ch);
+    gp_channel_info_t i;
+    gp_channel_info(g, &i);
+    return i.ks_calls;
 }
+
+int gp_level_allowed(uint8_t scp, uint8_t level, char *why, size_t why_len)
+{
+    const gp_channel_ops_t *ops = gp_channel_ops(scp);
+    if (!ops) {
+        snprintf(why, why_len, "gp-p11 speaks SCP02 and SCP03, not SCP%02X", scp);
+        return 0;
+    }
+    return ops->level_ok(level, why, why_len);
+}
+
+static const char *channel_error(const gp_session_t *g) { return g->ops ? g->ops->error(g) : ""; }
 
 scp_err_t gp_encrypt_key(gp_session_t *g, const uint8_t *in, size_t len, CK_OBJECT_HANDLE key,
                          uint8_t *out, size_t *out_len)
 {
-    scp_err_t e;
-    if (g->scp == 3) {
-        if (in) {
-            if (*out_len < len)
-                return gp_fail(g, SCP_E_ARGS, "no room for the encrypted key");
-            e = scp03_encrypt_key_data(&g->ch3, in, len, out);
-            *out_len = len;
-        } else {
-            e = scp03_wrap_key(&g->ch3, key, out, out_len);
-        }
-    } else {
-        if (*out_len < 16)
-            return gp_fail(g, SCP_E_ARGS, "no room for the encrypted key");
-        e = in ? scp02_encrypt_key_data(&g->ch, in, len, out) : scp02_wrap_key(&g->ch, key, out);
-        *out_len = 16;
-    }
-    return e == SCP_OK ? SCP_OK : gp_fail(g, e, "%s", channel_error(g));
+    if (!gp_channel_open(g))
+        return gp_fail(g, SCP_E_STATE, "no open secure channel");
+    scp_err_t e = g->ops->encrypt_key(g, in, len, key, out, out_len);
+    return e == SCP_OK || e == SCP_E_ARGS ? e : gp_fail(g, e, "%s", channel_error(g));
 }
 
 /* One exchange on the wire, then GET RESPONSE while the card says 61xx. */
@@ -94,7 +111,9 @@ static scp_err_t exchange(gp_session_t *g, const apdu_t *plain, const apdu_t *wi
             return e;
         if (g->trace) {
             int how = secured ? GP_TRACE_SECURED : 0;
-            if (secured && plain && plain->lc && (gp_channel_level(g) & SCP02_LEVEL_CDEC))
+            gp_channel_info_t ci;
+            gp_channel_info(g, &ci);
+            if (secured && plain && plain->lc && ci.cdec)
                 how |= GP_TRACE_ENCRYPTED;
             g->trace(g->trace_ctx, round ? NULL : plain, cmd, n, r, rl, how);
         }
@@ -157,9 +176,9 @@ int gp_outcome_unknown(const gp_session_t *g, scp_err_t e)
  * card that closed its SCP02 session answers 6982 without one. Below them
  * nothing is, and the card's word is taken (the card is held: README,
  * "Sharing a reader"). */
-static int sw_authenticated(const gp_session_t *g, int secured, int rmac_checked)
+static int sw_authenticated(int rmac_level, int rmac_checked)
 {
-    return !secured || !(gp_channel_level(g) & SCP02_LEVEL_RMAC) || rmac_checked;
+    return !rmac_level || rmac_checked;
 }
 
 scp_err_t gp_send(gp_session_t *g, const apdu_t *plain, uint8_t *rsp, size_t cap, size_t *rlen,
@@ -174,13 +193,15 @@ scp_err_t gp_send(gp_session_t *g, const apdu_t *plain, uint8_t *rsp, size_t cap
         g->cmd_sw = 0;
         int secured = gp_channel_open(g);
         if (secured) {
-            scp_err_t e = g->scp == 3 ? scp03_wrap(&g->ch3, &p, &wire) : scp02_wrap(&g->ch, &p, &wire);
+            scp_err_t e = g->ops->wrap(g, &p, &wire);
             if (e != SCP_OK)
                 return gp_fail(g, e, "%s", channel_error(g));
         } else {
             wire = p;
         }
-        int rmac_level = secured && (gp_channel_level(g) & SCP02_LEVEL_RMAC);
+        gp_channel_info_t ci;
+        gp_channel_info(g, &ci);
+        int rmac_level = secured && ci.rmac;
         scp_err_t e = exchange(g, &p, &wire, secured, rsp, cap, rlen, sw);
         if (e != SCP_OK) {
             /* no usable answer to a secured command: whether the card executed
@@ -196,8 +217,8 @@ scp_err_t gp_send(gp_session_t *g, const apdu_t *plain, uint8_t *rsp, size_t cap
         }
         int rmac_checked = 0;
         /* an SCP02 card answers 6982 without R-MAC once it has closed its
-         * side; SCP03 leaves every error SW unprotected (scp03_unwrap) */
-        if (rmac_level && (g->scp == 3 ? scp03_sw_protected(*sw) : !(*rlen == 0 && *sw == 0x6982))) {
+         * side; SCP03 leaves every error SW unprotected */
+        if (rmac_level && g->ops->answer_has_rmac(*sw, *rlen)) {
             /* R-MAC: data || R-MAC || SW, checked before anything is returned */
             uint8_t full[APDU_MAX_RSP + 2];
             size_t fl;
@@ -208,8 +229,7 @@ scp_err_t gp_send(gp_session_t *g, const apdu_t *plain, uint8_t *rsp, size_t cap
             memcpy(full, rsp, *rlen);
             full[*rlen] = (uint8_t)(*sw >> 8);
             full[*rlen + 1] = (uint8_t)*sw;
-            e = g->scp == 3 ? scp03_unwrap(&g->ch3, full, *rlen + 2, full, &fl)
-                            : scp02_unwrap(&g->ch, full, *rlen + 2, full, &fl);
+            e = g->ops->unwrap(g, full, *rlen + 2, full, &fl);
             if (e != SCP_OK) {
                 *rlen = 0;
                 ks_wipe(rsp, cap);
@@ -227,7 +247,7 @@ scp_err_t gp_send(gp_session_t *g, const apdu_t *plain, uint8_t *rsp, size_t cap
             *rlen = 0;
         }
         g->sw = *sw;
-        g->sw_trusted = sw_authenticated(g, secured, rmac_checked);
+        g->sw_trusted = sw_authenticated(rmac_level, rmac_checked);
         g->not_executed = g->sw_trusted && !g->via_get_response && gp_sw_refused(*sw);
         if ((*sw >> 8) == 0x6C && attempt == 0 && !g->via_get_response && p.lc == 0) {
             /* wrong Le to a command without data: the card tells the right
@@ -312,59 +332,6 @@ static int authentication_allowed(gp_session_t *g, const gp_channel_opts_t *o, c
     return 0;
 }
 
-/* SCP03: INITIALIZE UPDATE, card cryptogram, EXTERNAL AUTHENTICATE. */
-static scp_err_t open_scp03(gp_session_t *g, ks_session_t *ks, const ks_keyset_t *keys,
-                            const gp_channel_opts_t *o)
-{
-    g->scp = 3;
-    scp03_t *ch = &g->ch3;
-    scp_err_t e = scp03_init(ch, ks, keys, o->level);
-    ch->select_keys = o->select_keys;
-    ch->select_ctx = o->select_ctx;
-    if (e != SCP_OK)
-        return gp_fail(g, e, "%s", scp03_error(ch));
-    apdu_t cmd;
-    e = scp03_initialize_update(ch, o->kvn, NULL, &cmd);
-    if (e != SCP_OK)
-        return gp_fail(g, e, "%s", scp03_error(ch));
-    uint8_t r[APDU_MAX_RSP];
-    size_t rl;
-    uint16_t sw;
-    e = gp_send(g, &cmd, r, sizeof r - 2, &rl, &sw);
-    if (e != SCP_OK) {
-        scp03_close(ch);
-        return e;
-    }
-    r[rl] = (uint8_t)(sw >> 8);
-    r[rl + 1] = (uint8_t)sw;
-    e = scp03_on_initialize_update(ch, r, rl + 2);
-    if (e != SCP_OK)
-        return gp_fail(g, e, "%s", scp03_error(ch));
-    if (o->probe_only) {
-        scp03_close(ch); /* the card stays in its INITIALIZE UPDATE state: no try spent */
-        return SCP_OK;
-    }
-    if (!authentication_allowed(g, o, ch->init.key_div)) {
-        scp03_close(ch);
-        return SCP_E_HELD;
-    }
-    e = scp03_external_authenticate(ch, &cmd);
-    if (e != SCP_OK)
-        return gp_fail(g, e, "%s", scp03_error(ch));
-    e = exchange(g, &cmd, &cmd, 1, r, sizeof r, &rl, &sw);
-    if (e != SCP_OK) {
-        scp03_close(ch);
-        return e;
-    }
-    g->sw = sw;
-    e = scp03_on_external_authenticate(ch, sw);
-    if (e != SCP_OK) {
-        g->auth_refused = 1;
-        return gp_fail(g, e, "%s", scp03_error(ch));
-    }
-    return SCP_OK;
-}
-
 scp_err_t gp_open_channel(gp_session_t *g, ks_session_t *ks, const ks_keyset_t *keys,
                           const gp_channel_opts_t *o)
 {
@@ -372,79 +339,65 @@ scp_err_t gp_open_channel(gp_session_t *g, ks_session_t *ks, const ks_keyset_t *
     if (e != SCP_OK)
         return e;
     gp_close_channel(g);
-    if (o->scp == 3)
-        return open_scp03(g, ks, keys, o);
-    g->scp = 2;
-    e = scp02_init(&g->ch, ks, keys, o->i_param, o->level);
-    g->ch.div = o->div;
-    g->ch.select_keys = o->select_keys;
-    g->ch.select_ctx = o->select_ctx;
+    const gp_channel_ops_t *ops = gp_channel_ops(o->scp ? o->scp : 2);
+    if (!ops)
+        return gp_fail(g, SCP_E_UNSUPPORTED, "gp-p11 speaks SCP02 and SCP03, not SCP%02X", o->scp);
+    g->ops = ops;
+    e = ops->init(g, ks, keys, o);
     if (e != SCP_OK)
-        return gp_fail(g, e, "%s", scp02_error(&g->ch));
-    if (!(o->i_param & SCP02_I_EXPLICIT)) {
-        /* implicit: the card's sequence counter, then the first C-MAC opens */
-        uint8_t r[APDU_MAX_RSP], seq[2];
-        size_t rl;
-        if (gp_get_data(g, 0x00C1, r, sizeof r, &rl) != SCP_OK)
-            return SCP_E_RSP_SW;
-        tlv_t c1;
-        if (tlv_find(r, rl, 0xC1, &c1) == 1 && c1.len == 2)
-            memcpy(seq, c1.v, 2);
-        else if (rl == 2)
-            memcpy(seq, r, 2);
-        else
-            return gp_fail(g, SCP_E_RSP_SHORT, "GET DATA 00C1: no 2-byte sequence counter");
-        e = scp02_implicit_open(&g->ch, seq, g->selected_aid, g->selected_aid_len);
-        return e == SCP_OK ? SCP_OK : gp_fail(g, e, "%s", scp02_error(&g->ch));
-    }
+        return gp_fail(g, e, "%s", ops->error(g));
+    if (ops->implicit && ops->implicit(o))
+        return ops->open_implicit(g, o);
+    /* INITIALIZE UPDATE, the card cryptogram, EXTERNAL AUTHENTICATE */
     apdu_t cmd;
-    e = scp02_initialize_update(&g->ch, o->kvn, NULL, &cmd);
+    e = ops->initialize_update(g, o->kvn, &cmd);
     if (e != SCP_OK)
-        return gp_fail(g, e, "%s", scp02_error(&g->ch));
+        return gp_fail(g, e, "%s", ops->error(g));
     uint8_t r[APDU_MAX_RSP];
     size_t rl;
     uint16_t sw;
     e = gp_send(g, &cmd, r, sizeof r - 2, &rl, &sw);
     if (e != SCP_OK) {
-        scp02_close(&g->ch);
+        ops->close(g);
         return e;
     }
     r[rl] = (uint8_t)(sw >> 8);
     r[rl + 1] = (uint8_t)sw;
-    e = scp02_on_initialize_update(&g->ch, r, rl + 2);
+    e = ops->on_initialize_update(g, r, rl + 2);
     if (e != SCP_OK)
-        return gp_fail(g, e, "%s", scp02_error(&g->ch));
+        return gp_fail(g, e, "%s", ops->error(g));
     if (o->probe_only) {
-        scp02_close(&g->ch); /* the card stays in its INITIALIZE UPDATE state: no try spent */
+        ops->close(g); /* the card stays in its INITIALIZE UPDATE state: no try spent */
         return SCP_OK;
     }
-    if (!authentication_allowed(g, o, g->ch.init.key_div)) {
-        scp02_close(&g->ch);
+    gp_channel_info_t ci;
+    ops->info(g, &ci);
+    if (!authentication_allowed(g, o, ci.kdd)) {
+        ops->close(g);
         return SCP_E_HELD;
     }
-    e = scp02_external_authenticate(&g->ch, &cmd);
+    e = ops->external_authenticate(g, &cmd);
     if (e != SCP_OK)
-        return gp_fail(g, e, "%s", scp02_error(&g->ch));
+        return gp_fail(g, e, "%s", ops->error(g));
     e = exchange(g, &cmd, &cmd, 1, r, sizeof r, &rl, &sw);
     if (e != SCP_OK) {
-        scp02_close(&g->ch);
+        ops->close(g);
         return e;
     }
     g->sw = sw;
-    e = scp02_on_external_authenticate(&g->ch, sw);
+    e = ops->on_external_authenticate(g, sw);
     if (e != SCP_OK) {
         g->auth_refused = 1;
-        return gp_fail(g, e, "%s", scp02_error(&g->ch));
+        return gp_fail(g, e, "%s", ops->error(g));
     }
     return SCP_OK;
 }
 
 void gp_close_channel(gp_session_t *g)
 {
-    if (g->ch.state != SCP02_CLOSED)
-        scp02_close(&g->ch);
-    if (g->ch3.state != SCP03_CLOSED)
-        scp03_close(&g->ch3);
+    /* each protocol's state, whichever was in use */
+    for (uint8_t scp = 2; scp <= 3; scp++)
+        gp_channel_ops(scp)->close(g);
 }
 
 int gp_get_status(gp_session_t *g, uint8_t p1, int tlv, gp_entry_t *out, int max)

@@ -19,26 +19,6 @@ typedef void (*gp_trace_fn)(void *ctx, const apdu_t *plain, const uint8_t *wire,
                             const uint8_t *rsp, size_t rsp_len, int how);
 
 typedef struct {
-    gp_transport_t t;
-    uint8_t scp;            /* the protocol of the channel: 2 (ch) or 3 (ch3) */
-    scp02_t ch;
-    scp03_t ch3;
-    uint16_t sw;            /* status word of the last command */
-    char err[600];
-    gp_trace_fn trace;
-    void *trace_ctx;
-    uint8_t selected_aid[16]; /* from the FCI of the last SELECT (tag 84) */
-    size_t selected_aid_len;
-    int auth_refused;       /* the card refused EXTERNAL AUTHENTICATE (it counted a failure) */
-    /* what the answer to the last command sent proves (gp_send; gp_not_executed) */
-    int sent;               /* it left gp-p11 for the card */
-    int not_executed;       /* the card's answer proves it did not run there */
-    int via_get_response;   /* the final status word is a GET RESPONSE's, not the command's */
-    uint16_t cmd_sw;        /* the command's own status word (61xx: it ran, data waits) */
-    int sw_trusted;         /* the status word is authenticated, or no R-MAC level asks it */
-} gp_session_t;
-
-typedef struct {
     uint8_t scp;            /* 2 (or 0): SCP02; 3: SCP03 */
     uint8_t i_param;        /* SCP02 i: 0x15, 0x55... (SCP03 takes the card's) */
     uint8_t level;          /* 0x01 C-MAC, 0x03 C-MAC + C-DEC, 0x11, 0x13, 0x33 (SCP03) */
@@ -58,6 +38,73 @@ typedef struct {
                                these keys under kvn without spending a try */
 } gp_channel_opts_t;
 
+/* What the open (or last) channel is, whatever its protocol. */
+typedef struct {
+    uint8_t level, kvn, i;  /* i: SCP02's as chosen, SCP03's as the card answered */
+    const uint8_t *kdd;     /* the card's key diversification data (10 bytes) */
+    int cdec, rmac;         /* the level has C-DECRYPTION, R-MAC */
+    ks_keyset_t keys;       /* the static key set (SCP03: AES, with its length) */
+    unsigned long ks_calls; /* keystore calls of the last secured command (SCP03) */
+} gp_channel_info_t;
+
+struct gp_session;
+/* One channel interface, one instance per protocol (scp/channel.c): the
+ * handshake, wrapping and unwrapping are written once in gp.c over it. */
+typedef struct gp_channel_ops {
+    uint8_t scp;            /* 02, 03 */
+    size_t block;           /* the cipher block C-DEC pads to: 8 (DES), 16 (AES) */
+    /* prepares the channel; nothing is sent */
+    scp_err_t (*init)(struct gp_session *g, ks_session_t *ks, const ks_keyset_t *keys,
+                      const gp_channel_opts_t *o);
+    /* NULL, or: does this opening go without INITIALIZE UPDATE (SCP02's
+     * implicit initiation)? open_implicit then opens the channel */
+    int (*implicit)(const gp_channel_opts_t *o);
+    scp_err_t (*open_implicit)(struct gp_session *g, const gp_channel_opts_t *o);
+    scp_err_t (*initialize_update)(struct gp_session *g, uint8_t kvn, apdu_t *cmd);
+    scp_err_t (*on_initialize_update)(struct gp_session *g, const uint8_t *rsp, size_t len);
+    scp_err_t (*external_authenticate)(struct gp_session *g, apdu_t *cmd);
+    scp_err_t (*on_external_authenticate)(struct gp_session *g, uint16_t sw);
+    scp_err_t (*wrap)(struct gp_session *g, const apdu_t *plain, apdu_t *wire);
+    /* does an answer (status word, data length) carry an R-MAC to check? */
+    int (*answer_has_rmac)(uint16_t sw, size_t data_len);
+    scp_err_t (*unwrap)(struct gp_session *g, const uint8_t *rsp, size_t len, uint8_t *out,
+                        size_t *out_len);
+    /* PUT KEY's key data: in (len bytes), or the keystore key (in NULL) */
+    scp_err_t (*encrypt_key)(struct gp_session *g, const uint8_t *in, size_t len,
+                             CK_OBJECT_HANDLE key, uint8_t *out, size_t *out_len);
+    void (*close)(struct gp_session *g); /* whatever state it is in */
+    int (*is_open)(const struct gp_session *g);
+    const char *(*error)(const struct gp_session *g);
+    void (*info)(const struct gp_session *g, gp_channel_info_t *out);
+    /* may this protocol run at this level? 0 with why when not */
+    int (*level_ok)(uint8_t level, char *why, size_t why_len);
+} gp_channel_ops_t;
+
+/* The instance of protocol scp (2 or 3; anything else: NULL). */
+const gp_channel_ops_t *gp_channel_ops(uint8_t scp);
+
+typedef struct gp_session {
+    gp_transport_t t;
+    const gp_channel_ops_t *ops; /* the protocol of the channel (NULL: none yet) */
+    scp02_t ch;             /* its state: SCP02's, or SCP03's */
+    scp03_t ch3;
+    uint16_t sw;            /* status word of the last command */
+    char err[600];
+    gp_trace_fn trace;
+    void *trace_ctx;
+    uint8_t selected_aid[16]; /* from the FCI of the last SELECT (tag 84) */
+    size_t selected_aid_len;
+    int auth_refused;       /* the card refused EXTERNAL AUTHENTICATE (it counted a failure) */
+    /* what the answer to the last command sent proves (gp_send; gp_not_executed) */
+    int sent;               /* it left gp-p11 for the card */
+    int not_executed;       /* the card's answer proves it did not run there */
+    int via_get_response;   /* the final status word is a GET RESPONSE's, not the command's */
+    uint16_t cmd_sw;        /* the command's own status word (61xx: it ran, data waits) */
+    int sw_trusted;         /* the status word is authenticated, or no R-MAC level asks it */
+} gp_session_t;
+
+
+
 void gp_session_init(gp_session_t *g, gp_transport_t t);
 /* Sets g's error text and returns e (for gp.c and install.c). */
 scp_err_t gp_fail(gp_session_t *g, scp_err_t e, const char *fmt, ...)
@@ -76,6 +123,10 @@ uint8_t gp_channel_i(const gp_session_t *g);
 ks_keyset_t gp_channel_keys(const gp_session_t *g);
 /* Keystore calls the last secured command took (wrap and unwrap; SCP03). */
 unsigned long gp_channel_ks_calls(const gp_session_t *g);
+/* Everything above at once (zeros when no channel was ever opened). */
+void gp_channel_info(const gp_session_t *g, gp_channel_info_t *out);
+/* May protocol scp run at level? 0 with why (in that protocol's terms). */
+int gp_level_allowed(uint8_t scp, uint8_t level, char *why, size_t why_len);
 /* Key data for PUT KEY under the channel's key-encryption key: SCP02's
  * session DEK (3DES-ECB, 16 bytes) or SCP03's static DEK (AES-CBC, zero
  * IV); in: the key value (len bytes), or key: a keystore key wrapped with

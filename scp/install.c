@@ -12,8 +12,10 @@ size_t gp_max_data(const gp_session_t *g)
         return APDU_MAX_DATA;
     /* the C-MAC takes 8 bytes of Lc 255; C-DEC pads to whole cipher blocks,
      * always adding at least one byte (80) */
-    if (gp_channel_level(g) & SCP02_LEVEL_CDEC) {
-        size_t block = g->scp == 3 ? 16 : 8; /* AES or DES blocks */
+    gp_channel_info_t ci;
+    gp_channel_info(g, &ci);
+    if (ci.cdec) {
+        size_t block = g->ops->block; /* AES or DES blocks */
         return (((APDU_MAX_DATA - 8) / block) * block) - 1;
     }
     return APDU_MAX_DATA - 8;
