@@ -517,61 +517,6 @@ CK_RV C_Logout(CK_SESSION_HANDLE h)
 
 /* --- objects ------------------------------------------------------------------- */
 
-/* The template of a PUT KEY (see gp-p11.h): label, new and replaced key
- * versions, and with key values only where allowed. */
-typedef struct {
-    char name[64];
-    uint8_t kvn, replace;
-    uint8_t values[96];         /* enc || mac || dek: 3 x 16 (DES, AES-128) or 3 x 32 bytes */
-    size_t values_len;
-    int have_values;
-} put_key_t;
-
-static CK_RV parse_put_key(CK_ATTRIBUTE_PTR tmpl, CK_ULONG n, put_key_t *p)
-{
-    memset(p, 0, sizeof *p);
-    int have_label = 0, have_kvn = 0;
-    for (CK_ULONG i = 0; i < n; i++) {
-        CK_ATTRIBUTE *a = &tmpl[i];
-        if (!a->pValue && a->ulValueLen)
-            return CKR_ARGUMENTS_BAD;
-        switch (a->type) {
-        case CKA_CLASS:
-            if (a->ulValueLen != sizeof(CK_OBJECT_CLASS) || *(CK_OBJECT_CLASS *)a->pValue != CKO_GP_KEY_SET)
-                return CKR_TEMPLATE_INCONSISTENT;
-            break;
-        case CKA_TOKEN:
-            break; /* the key set is stored in the keystore either way */
-        case CKA_LABEL:
-            if (a->ulValueLen == 0 || a->ulValueLen >= sizeof p->name)
-                return CKR_ATTRIBUTE_VALUE_INVALID;
-            memcpy(p->name, a->pValue, a->ulValueLen);
-            have_label = 1;
-            break;
-        case CKA_GP_KEY_VERSION:
-            if (a->ulValueLen != 1 || *(CK_BYTE *)a->pValue == 0 || *(CK_BYTE *)a->pValue > 0x7F)
-                return CKR_ATTRIBUTE_VALUE_INVALID;
-            p->kvn = *(CK_BYTE *)a->pValue;
-            have_kvn = 1;
-            break;
-        case CKA_GP_REPLACE_KEY_VERSION:
-            if (a->ulValueLen != 1)
-                return CKR_ATTRIBUTE_VALUE_INVALID;
-            p->replace = *(CK_BYTE *)a->pValue;
-            break;
-        case CKA_GP_KEY_VALUES:
-            if (a->ulValueLen != 48 && a->ulValueLen != 72 && a->ulValueLen != 96)
-                return CKR_ATTRIBUTE_VALUE_INVALID;
-            memcpy(p->values, a->pValue, a->ulValueLen);
-            p->values_len = a->ulValueLen;
-            p->have_values = 1;
-            break;
-        default:
-            return CKR_ATTRIBUTE_TYPE_INVALID;
-        }
-    }
-    return have_label && have_kvn ? CKR_OK : CKR_TEMPLATE_INCOMPLETE;
-}
 
 /* Checks shared by both ways of PUT KEY; the token is locked. */
 static CK_RV put_key_allowed(session_t *s, token_t *t)
@@ -627,7 +572,7 @@ CK_RV C_CreateObject(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR pTemplate, CK_ULONG u
         return done(t, s, rv);
     }
     put_key_t p;
-    rv = parse_put_key(pTemplate, ulCount, &p);
+    rv = template_put_key(pTemplate, ulCount, &p);
     if (rv == CKR_OK && !p.have_values)
         rv = CKR_TEMPLATE_INCOMPLETE;
     if (rv == CKR_OK)
@@ -716,63 +661,24 @@ CK_RV C_SetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE hObject, CK_ATTR
         return done(t, s, CKR_OBJECT_HANDLE_INVALID);
     if (!pTemplate && ulCount)
         return done(t, s, CKR_ARGUMENTS_BAD);
-    /* the lifecycle changes (SET STATUS, INSTALL [for make selectable]), an
-     * application takes STORE DATA, a load file a DELETE choice */
-    int have = 0, confirm = 0, related = -1, have_store = 0;
-    uint8_t value = 0, format = 0;
-    const uint8_t *store = NULL;
-    size_t store_len = 0;
-    for (CK_ULONG i = 0; i < ulCount; i++) {
-        CK_ATTRIBUTE *a = &pTemplate[i];
-        if (!a->pValue && a->ulValueLen)
-            return done(t, s, CKR_ARGUMENTS_BAD);
-        if (a->type == CKA_GP_LIFECYCLE) {
-            if (a->ulValueLen != 1)
-                return done(t, s, CKR_ATTRIBUTE_VALUE_INVALID);
-            value = *(CK_BYTE *)a->pValue;
-            have = 1;
-        } else if (a->type == CKA_GP_CONFIRM_TERMINATE) {
-            if (a->ulValueLen != sizeof(CK_BBOOL))
-                return done(t, s, CKR_ATTRIBUTE_VALUE_INVALID);
-            confirm = *(CK_BBOOL *)a->pValue == CK_TRUE;
-        } else if (a->type == CKA_GP_DELETE_RELATED && o->type == OBJ_REGISTRY &&
-                   o->kind == GP_KIND_LOAD_FILE) {
-            if (a->ulValueLen != sizeof(CK_BBOOL))
-                return done(t, s, CKR_ATTRIBUTE_VALUE_INVALID);
-            related = *(CK_BBOOL *)a->pValue == CK_TRUE;
-        } else if (a->type == CKA_GP_STORE_DATA && o->type == OBJ_REGISTRY &&
-                   o->kind == GP_KIND_APP) {
-            if (a->ulValueLen == 0)
-                return done(t, s, CKR_ATTRIBUTE_VALUE_INVALID);
-            store = a->pValue;
-            store_len = a->ulValueLen;
-            have_store = 1;
-        } else if (a->type == CKA_GP_STORE_DATA_FORMAT && o->type == OBJ_REGISTRY &&
-                   o->kind == GP_KIND_APP) {
-            if (a->ulValueLen != 1 || (*(CK_BYTE *)a->pValue & 0x80))
-                return done(t, s, CKR_ATTRIBUTE_VALUE_INVALID);
-            format = *(CK_BYTE *)a->pValue;
-        } else {
-            /* PKCS#11 2.40 4.4.1: an object that cannot be modified at all
-             * answers CKR_ACTION_PROHIBITED; a read-only attribute of one that
-             * can, CKR_ATTRIBUTE_READ_ONLY */
-            int modifiable = o->type == OBJ_REGISTRY;
-            return done(t, s, modifiable ? CKR_ATTRIBUTE_READ_ONLY : CKR_ACTION_PROHIBITED);
-        }
-    }
-    if (have + have_store + (related >= 0) > 1)
+    set_req_t q;
+    rv = template_set(pTemplate, ulCount, o->type == OBJ_REGISTRY,
+                      o->type == OBJ_REGISTRY ? o->kind : (CK_ULONG)-1, &q);
+    if (rv != CKR_OK)
+        return done(t, s, rv);
+    if (q.have_lifecycle + q.have_store + (q.related >= 0) > 1)
         return done(t, s, CKR_TEMPLATE_INCONSISTENT); /* one change at a time */
-    if (!have && !have_store && related < 0)
+    if (!q.have_lifecycle && !q.have_store && q.related < 0)
         return done(t, s, ulCount ? CKR_TEMPLATE_INCONSISTENT : CKR_OK);
     if (!(s->flags & CKF_RW_SESSION))
         return done(t, s, CKR_SESSION_READ_ONLY);
-    if (related >= 0) {
-        o->delete_related = related;
+    if (q.related >= 0) {
+        o->delete_related = q.related;
         return done(t, s, CKR_OK);
     }
-    if (have_store)
-        return done(t, s, token_store_data(t, o, store, store_len, format));
-    return done(t, s, token_set_lifecycle(t, o, value, confirm));
+    if (q.have_store)
+        return done(t, s, token_store_data(t, o, q.store, q.store_len, q.format));
+    return done(t, s, token_set_lifecycle(t, o, q.lifecycle, q.confirm));
 }
 
 CK_RV C_FindObjectsInit(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount)
@@ -935,7 +841,7 @@ CK_RV C_GenerateKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR pMechanism, CK_ATTRIBU
     if (pMechanism->pParameter || pMechanism->ulParameterLen)
         return done(t, s, CKR_MECHANISM_PARAM_INVALID);
     put_key_t p;
-    rv = parse_put_key(pTemplate, ulCount, &p);
+    rv = template_put_key(pTemplate, ulCount, &p);
     if (rv == CKR_OK && p.have_values)
         rv = CKR_TEMPLATE_INCONSISTENT; /* generated keys have no values to give */
     if (rv == CKR_OK)

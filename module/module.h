@@ -18,6 +18,7 @@
 #include "scp/pcsc.h"
 #include "conf.h"
 #include "log.h"
+#include "template.h"
 
 #define MAX_SLOTS PCSC_WATCH_MAX
 #define MAX_SESSIONS 1024
@@ -207,7 +208,7 @@ typedef struct {
     void *notify_app;
     CK_SESSION_HANDLE session;
 } applet_req_t;
-/* Reads a CKO_DATA template (the caller has checked the class). */
+/* template.c: reads a CKO_DATA template (the caller has checked the class). */
 CK_RV applet_parse(CK_ATTRIBUTE_PTR tmpl, CK_ULONG n, applet_req_t *r);
 CK_RV token_applet(token_t *t, const applet_req_t *r, CK_OBJECT_HANDLE *out);
 CK_RV token_store_data(token_t *t, object_t *o, const uint8_t *data, size_t len, uint8_t format);

@@ -28,9 +28,10 @@ lib=(keystore/hex.c keystore/keystore.c keystore/scp02_crypto.c keystore/scp03_c
 passed=0 failed=0
 echo "fuzz: each target ${secs}s, ASan + UBSan"
 for t in fuzz_init_update fuzz_registry fuzz_tlv fuzz_apdu fuzz_config fuzz_session fuzz_rmac \
-         fuzz_cap fuzz_carddata; do
+         fuzz_cap fuzz_carddata fuzz_template; do
     extra=()
     [ "$t" = fuzz_config ] && extra=(module/conf.c)
+    [ "$t" = fuzz_template ] && extra=(module/template.c)
     if ! (cd "$top" && clang "${cflags[@]}" "tests/fuzz/$t.c" "${lib[@]}" "${extra[@]}" -ldl -lzip \
             -o "$out/$t"); then
         echo "FAIL: $t does not build"
