@@ -1,0 +1,43 @@
+/* What keystore.c and keysets.c share inside keystore/: the instance and
+ * session structures, the error setter and the object search. */
+#ifndef GP_KEYSTORE_INTERNAL_H
+#define GP_KEYSTORE_INTERNAL_H
+
+#include <pthread.h>
+
+#include "keystore.h"
+
+struct ks {
+    void *dl;
+    CK_FUNCTION_LIST_PTR f;
+    int we_initialized;       /* only finalise what we initialised */
+    int private_instance;     /* loaded from a copy of its own (ks_private) */
+    int no_derive_template;   /* refuses CKA_DERIVE_TEMPLATE (PKCS#11 2.40) */
+    CK_SLOT_ID slot;
+    int have_slot;
+    CK_SESSION_HANDLE login_session; /* keeps the login state alive */
+    int counts_pin_failures;  /* 0 only for a module known to lock no PIN */
+    unsigned reloads;         /* times the instance was finalised and started again */
+    char label[33];           /* the selected token's */
+    pthread_mutex_t lock;     /* guards sessions */
+    struct ks_session *sessions;
+    char path[512];
+};
+
+struct ks_session {
+    ks_t *ks;
+    CK_SESSION_HANDLE h;
+    struct ks_session *next; /* in ks->sessions */
+    unsigned long calls;     /* PKCS#11 calls of key operations (ks_session_calls) */
+    char err[KS_ERRLEN];
+};
+
+#define KS_LABEL_MAX 64
+
+/* Writes the message into err (KS_ERRLEN bytes; err may be NULL). */
+void ks_seterr(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Up to max objects matching the template, their handles into hs. */
+CK_RV ks_find_objects(ks_session_t *s, CK_ATTRIBUTE *t, CK_ULONG nt, CK_OBJECT_HANDLE *hs,
+                      CK_ULONG max, CK_ULONG *count);
+
+#endif
