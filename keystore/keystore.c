@@ -25,6 +25,23 @@ void ks_wipe(void *p, size_t n)
         *v++ = 0;
 }
 
+size_t ks_pad80(const uint8_t *in, size_t len, uint8_t *out, size_t cap)
+{
+    return ks_pad80_to(in, len, out, cap, 8);
+}
+
+size_t ks_pad80_to(const uint8_t *in, size_t len, uint8_t *out, size_t cap, size_t block)
+{
+    size_t padded = (len / block + 1) * block;
+    if (padded > cap)
+        return 0;
+    if (len && out != in)
+        memmove(out, in, len);
+    out[len] = 0x80;
+    memset(out + len + 1, 0, padded - len - 1);
+    return padded;
+}
+
 void ks_seterr(char *err, const char *fmt, ...)
 {
     if (!err)

@@ -198,5 +198,11 @@ CK_RV ks_delete_keyset(ks_session_t *s, const char *set);
 const char *ks_rv_name(CK_RV rv);
 /* Overwrites a buffer that held a secret in a way the compiler keeps. */
 void ks_wipe(void *p, size_t n);
+/* ISO/IEC 9797-1 padding method 2, which both protocols use: appends 80 and
+ * zeros to a multiple of 8 (DES blocks). Returns the padded length, or 0
+ * when it would exceed cap. */
+size_t ks_pad80(const uint8_t *in, size_t len, uint8_t *out, size_t cap);
+/* The same to a multiple of block (16 for AES). */
+size_t ks_pad80_to(const uint8_t *in, size_t len, uint8_t *out, size_t cap, size_t block);
 
 #endif

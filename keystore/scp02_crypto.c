@@ -5,23 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-size_t ks_pad80(const uint8_t *in, size_t len, uint8_t *out, size_t cap)
-{
-    return ks_pad80_to(in, len, out, cap, 8);
-}
-
-size_t ks_pad80_to(const uint8_t *in, size_t len, uint8_t *out, size_t cap, size_t block)
-{
-    size_t padded = (len / block + 1) * block;
-    if (padded > cap)
-        return 0;
-    if (len && out != in)
-        memmove(out, in, len);
-    out[len] = 0x80;
-    memset(out + len + 1, 0, padded - len - 1);
-    return padded;
-}
-
 static void derivation_data(uint16_t constant, const uint8_t seq[2], uint8_t d[16])
 {
     memset(d, 0, 16);

@@ -43,12 +43,6 @@ enum ks_diversification { KS_DIV_NONE = 0, KS_DIV_EMV, KS_DIV_VISA2 };
 CK_RV ks_scp02_diversify(ks_session_t *s, CK_OBJECT_HANDLE master, enum ks_diversification m,
                          const uint8_t kdd[10], int key_no, CK_OBJECT_HANDLE *out);
 
-/* ISO/IEC 9797-1 padding method 2: appends 80 and zeros to a multiple of 8.
- * Returns the padded length, or 0 when it would exceed cap. */
-size_t ks_pad80(const uint8_t *in, size_t len, uint8_t *out, size_t cap);
-/* The same to a multiple of block (16 for AES). */
-size_t ks_pad80_to(const uint8_t *in, size_t len, uint8_t *out, size_t cap, size_t block);
-
 /* ISO/IEC 9797-1 MAC algorithm 1 with 3DES (full triple-DES CBC-MAC), zero
  * IV, padding method 2: the SCP02 card and host cryptograms. */
 CK_RV ks_mac_3des(ks_session_t *s, CK_OBJECT_HANDLE key, const uint8_t *data, size_t len,

@@ -2,7 +2,6 @@
 #include "config.h"
 #include "scp03.h"
 #include "sw.h"
-#include "keystore/scp02_crypto.h"
 
 #include <stdarg.h>
 #include <stdio.h>
