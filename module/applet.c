@@ -107,8 +107,9 @@ static CK_RV card_failed(token_t *t, const char *step, scp_err_t e, const uint8_
     }
     /* find out what the card has now, and say it */
     int have = 0;
-    if (token_find_out(t, unknown))
-        have = token_registry_object(t, elf, elf_len) ? 1 : -1;
+    object_t *now;
+    if (token_find_out(t, unknown, elf, elf_len, &now))
+        have = now ? 1 : -1;
     log_msg(e == SCP_E_CANCELED ? LOG_LVL_WARNING : LOG_LVL_ERROR, t->reader, "%s: %s.%s %s",
             step, why, unknown ? " Whether the card executed it was unknown, so its registry was "
                                  "read again on a new channel:" : "",

@@ -61,15 +61,23 @@ object_t *token_registry_object(token_t *t, const uint8_t *aid, size_t len)
     return NULL;
 }
 
-int token_find_out(token_t *t, int fresh)
+int token_find_out(token_t *t, int fresh, const uint8_t *aid, size_t aid_len, object_t **now)
 {
+    /* the AID first: it may point into an object the reload replaces */
+    uint8_t a[GP_AID_MAX];
+    size_t n = aid_len < sizeof a ? aid_len : sizeof a;
+    memcpy(a, aid, n);
+    *now = NULL;
     if (!t->card || !t->logged_in)
         return 0;
     /* fresh: the channel the command went on is out of step with the
      * card's if the answer was not the card's own */
     if (fresh)
         gp_close_channel(&t->gp);
-    return token_ensure_channel(t) == CKR_OK && token_reload(t) == CKR_OK;
+    if (token_ensure_channel(t) != CKR_OK || token_reload(t) != CKR_OK)
+        return 0;
+    *now = token_registry_object(t, a, n);
+    return 1;
 }
 
 static scp_err_t delete_step(token_t *t, void *ctx, int *repeatable)
@@ -92,21 +100,19 @@ CK_RV token_destroy_object(token_t *t, object_t *o)
     scp_err_t e = token_run_step(t, 0, delete_step, o, NULL);
     if (gp_outcome_unknown(&t->gp, e)) {
         /* the card may have deleted it: its registry says */
-        char why[sizeof t->gp.err], label[sizeof o->label], kind[32];
+        char why[sizeof t->gp.err], label[sizeof o->label], kind[32]; /* o goes with the reload */
         snprintf(why, sizeof why, "%s", gp_error(&t->gp));
         snprintf(label, sizeof label, "%s", o->label);
         snprintf(kind, sizeof kind, "%s", gp_entry_kind(&o->entry));
-        uint8_t aid[GP_AID_MAX];
-        size_t aid_len = o->entry.aid_len;
-        memcpy(aid, o->entry.aid, aid_len);
-        rv = token_command_rv(t, e); /* o may go with the reload */
-        if (!token_find_out(t, 1)) {
+        rv = token_command_rv(t, e);
+        object_t *now;
+        if (!token_find_out(t, 1, o->entry.aid, o->entry.aid_len, &now)) {
             LOG_ERR(t->reader, "deleting %s: %s. Whether the card deleted it is unknown, and its "
                                "registry could not be read to find out: log in again and look",
                     label, why);
             return rv;
         }
-        int still = token_registry_object(t, aid, aid_len) != NULL;
+        int still = now != NULL;
         LOG_WARN(t->reader, "deleting %s: %s. Its outcome was unknown; the card's registry, read "
                             "again, shows %s %s", label, why, kind,
                  still ? "still on the card: it was not deleted" : "gone: the card deleted it");
@@ -296,15 +302,12 @@ CK_RV token_set_lifecycle(token_t *t, object_t *o, uint8_t value, int confirm_te
     lifecycle_step_t st = {o, p1, value, make_selectable};
     scp_err_t e = token_run_step(t, 0, lifecycle_step, &st, NULL);
     if (gp_outcome_unknown(&t->gp, e)) {
-        char why[sizeof t->gp.err], label[sizeof o->label];
+        char why[sizeof t->gp.err], label[sizeof o->label]; /* o goes with the reload */
         snprintf(why, sizeof why, "%s", gp_error(&t->gp));
         snprintf(label, sizeof label, "%s", o->label);
-        uint8_t aid[GP_AID_MAX];
-        size_t aid_len = o->entry.aid_len;
-        memcpy(aid, o->entry.aid, aid_len);
         CK_RV rv2 = token_command_rv(t, e);
-        const object_t *now = token_find_out(t, 1) ? token_registry_object(t, aid, aid_len) : NULL;
-        if (!now) {
+        object_t *now;
+        if (!token_find_out(t, 1, o->entry.aid, o->entry.aid_len, &now) || !now) {
             LOG_ERR(t->reader, "lifecycle of %s: %s. Whether the card changed it is unknown, and "
                                "its registry could not be read to find out: log in again and look",
                     label, why);

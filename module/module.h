@@ -188,8 +188,10 @@ scp_err_t token_run_step(token_t *t, int reads, token_step_fn step, void *ctx, i
 /* The registry object with this AID, or NULL. */
 object_t *token_registry_object(token_t *t, const uint8_t *aid, size_t len);
 /* After a card command failed: the registry read again (fresh: on a new
- * channel, for an outcome unknown). 1 when it was; the objects are then new. */
-int token_find_out(token_t *t, int fresh);
+ * channel, for an outcome unknown) and aid looked for in it (aid may point
+ * into an object the reload replaces). 1 when it was read, with *now the
+ * object of that AID or NULL; 0 when it could not be. */
+int token_find_out(token_t *t, int fresh, const uint8_t *aid, size_t aid_len, object_t **now);
 
 /* applet.c: CAP files, INSTALL, LOAD, STORE DATA (see gp-p11.h) */
 typedef struct {
