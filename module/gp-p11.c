@@ -1,121 +1,35 @@
 /*
- * gp-p11: the PKCS#11 entry points. Each checks its arguments and the
- * module's state, then hands over to slot, token, session and object code.
+ * gp-p11: the PKCS#11 entry points and the function list, nothing else.
+ * Each checks its arguments and what it needs of the session, in the order
+ * PKCS#11 gives the error codes, then hands over: the module's life
+ * (life.c), slots (slot.c) and their events (events.c), sessions
+ * (session.c), a card as a token (token.c), its objects (object.c), the
+ * templates (template.c), card management (manage.c, cardkeys.c,
+ * applet.c) and the keystore login (keystore_login.c).
  */
 #include "config.h"
 #include "module.h"
 
-#include <pthread.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
-/* The module's life: C_Initialize and C_Finalize one at a time, and the
- * C_WaitForSlotEvent calls under way counted, so that C_Finalize frees
- * nothing under one. Static: it outlives M, which C_Finalize wipes. */
-static pthread_mutex_t life = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t life_cv = PTHREAD_COND_INITIALIZER;
-
-/* Initialised in this process? A child after fork() inherits M but not the
- * parent's PC/SC connections, channels or keystore sessions to use: it must
- * call C_Initialize, which starts afresh (PKCS#11 2.40, 6.6.1). */
-static int live(void)
-{
-    return M.initialized && M.pid == getpid();
-}
-
-static int finalizing(void) { return __atomic_load_n(&M.finalizing, __ATOMIC_ACQUIRE); }
-
-/* fork() while another thread holds the life lock would leave the child's
- * copy locked for ever: hold it across fork, and let both sides go on. */
-static void life_prepare(void)
-{
-    pthread_mutex_lock(&life);
-    pcsc_fork_prepare(); /* taken after the life lock, as C_Initialize takes them */
-}
-static void life_resume(void)
-{
-    pcsc_fork_resume();
-    pthread_mutex_unlock(&life);
-}
-static void register_atfork(void) { pthread_atfork(life_prepare, life_resume, life_resume); }
-
-/* --- helpers -------------------------------------------------------------------- */
+/* --- how each entry point starts ---------------------------------------------------- */
 
 #define CHECK_INIT()                                                                               \
     do {                                                                                           \
-        if (!live())                                                                               \
+        if (!module_live())                                                                        \
             return CKR_CRYPTOKI_NOT_INITIALIZED;                                                   \
     } while (0)
 
-/* Token lock held: forgets a session; the last one logs the token out. */
-static void close_session_locked(token_t *t, session_t *s)
-{
-    mutex_lock(M.lock);
-    /* a session of a card that went away no longer counts (token_forget_card) */
-    int live = s->generation == t->generation;
-    session_free(s);
-    int last = live && --t->n_sessions <= 0;
-    if (last)
-        t->n_sessions = 0;
-    mutex_unlock(M.lock);
-    if (last)
-        token_logout(t);
-}
-
-/* Finds a session and locks its token. A session whose card went away is
- * closed here: CKR_DEVICE_REMOVED now, CKR_SESSION_HANDLE_INVALID after. */
-static CK_RV enter(CK_SESSION_HANDLE h, session_t **ps, token_t **pt)
-{
-    if (!live())
-        return CKR_CRYPTOKI_NOT_INITIALIZED;
-    mutex_lock(M.lock);
-    session_t *s = session_find(h);
-    token_t *t = s ? &M.tokens[s->slot] : NULL;
-    mutex_unlock(M.lock);
-    if (!s)
-        return CKR_SESSION_HANDLE_INVALID;
-    mutex_lock(t->lock);
-    if (s->handle != h) { /* closed meanwhile */
-        mutex_unlock(t->lock);
-        return CKR_SESSION_HANDLE_INVALID;
-    }
-    if (t->card)
-        token_present(t);
-    if (s->generation != t->generation) {
-        close_session_locked(t, s);
-        mutex_unlock(t->lock);
-        return CKR_DEVICE_REMOVED;
-    }
-    t->refused_sw = 0;
-    *ps = s;
-    *pt = t;
-    return CKR_OK;
-}
-
-static CK_RV leave(token_t *t, CK_RV rv)
-{
-    mutex_unlock(t->lock);
-    return rv;
-}
-
-/* Leaves a session call: a session whose card went away during the call is
- * closed now, so that it answers CKR_SESSION_HANDLE_INVALID from here on. */
-static CK_RV finish(token_t *t, session_t *s, CK_RV rv)
-{
-    if (s->handle && s->generation != t->generation)
-        close_session_locked(t, s);
-    return leave(t, rv);
-}
-
-/* As finish, and keeps the card's refusal (if the call failed on one) for
- * C_GetSessionInfo's ulDeviceError. */
-static CK_RV done(token_t *t, session_t *s, CK_RV rv)
-{
-    s->device_error = rv == CKR_OK ? 0 : t->refused_sw;
-    return finish(t, s, rv);
-}
+/* A session's call: s and t, its token locked, or the entry's CKR returned
+ * (session_enter). What the call needs of the session (session_may) is said
+ * where the call checks it; every exit goes through session_done or
+ * session_finish. */
+#define ENTER_SESSION(h)                                                                           \
+    session_t *s;                                                                                  \
+    token_t *t;                                                                                    \
+    CK_RV rv = session_enter((h), &s, &t);                                                         \
+    if (rv != CKR_OK)                                                                              \
+        return rv
 
 static int card_present(token_t *t)
 {
@@ -124,114 +38,16 @@ static int card_present(token_t *t)
 
 /* --- general ----------------------------------------------------------------- */
 
-static CK_RV initialize(CK_VOID_PTR pInitArgs);
-
 CK_RV C_Initialize(CK_VOID_PTR pInitArgs)
 {
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, register_atfork);
-    pthread_mutex_lock(&life);
-    CK_RV rv = initialize(pInitArgs);
-    pthread_mutex_unlock(&life);
-    return rv;
-}
-
-static CK_RV initialize(CK_VOID_PTR pInitArgs)
-{
-    if (live())
-        return CKR_CRYPTOKI_ALREADY_INITIALIZED;
-    mutex_use(NULL);
-    if (pInitArgs) {
-        CK_C_INITIALIZE_ARGS *a = pInitArgs;
-        int n = !!a->CreateMutex + !!a->DestroyMutex + !!a->LockMutex + !!a->UnlockMutex;
-        if (a->pReserved || (n != 0 && n != 4))
-            return CKR_ARGUMENTS_BAD;
-        if (n == 4 && !(a->flags & CKF_OS_LOCKING_OK)) {
-            mutex_use(a);
-        }
-    }
-    if (M.initialized) /* a child after fork: the parent's state is left as it is, unused */
-        LOG_DEBUG("", "initialising again after fork: the parent's connections are not used");
-    memset(&M, 0, sizeof M);
-    M.pid = getpid();
-    char err[600];
-    gp_config_t defaults;
-    config_defaults(&defaults);
-    log_setup(&defaults);
-    if (config_load(&M.conf, SYSCONFDIR "/gp-p11/gp-p11.conf", err, sizeof err) != 0) {
-        LOG_ERR("", "configuration refused: %s", err);
-        return CKR_GENERAL_ERROR;
-    }
-    log_setup(&M.conf);
-    if (mutex_new(&M.lock) != CKR_OK)
-        return CKR_CANT_LOCK;
-    pthread_mutex_init(&M.watch_lock, NULL);
-    slots_refresh();
-    /* C_WaitForSlotEvent reports what changes from now on */
-    if (pcsc_open(&M.watch_pc, err, sizeof err) == SCP_OK && (M.watch = pcsc_watch_new(M.watch_pc)) &&
-        pcsc_watch_wait(M.watch, 0) >= 0) {
-        for (int i = 0; i < pcsc_watch_count(M.watch); i++) {
-            const char *r = pcsc_watch_name(M.watch, i);
-            int k = reader_wanted(r) ? slot_index_for_reader(r) : -1;
-            if (k >= 0)
-                M.reported_present[k] = pcsc_watch_present(M.watch, i);
-        }
-    }
-    M.initialized = 1;
-    LOG_INFO("", "initialised (configuration: %s)", M.conf.path[0] ? M.conf.path : "built-in defaults");
-    return CKR_OK;
+    return module_initialize(pInitArgs);
 }
 
 CK_RV C_Finalize(CK_VOID_PTR pReserved)
 {
     if (pReserved)
-        return live() ? CKR_ARGUMENTS_BAD : CKR_CRYPTOKI_NOT_INITIALIZED;
-    pthread_mutex_lock(&life);
-    if (!live()) {
-        pthread_mutex_unlock(&life);
-        return CKR_CRYPTOKI_NOT_INITIALIZED;
-    }
-    /* every C_WaitForSlotEvent under way leaves first: wake it (again and
-     * again, since one may be just about to wait) and wait for the count */
-    __atomic_store_n(&M.finalizing, 1, __ATOMIC_RELEASE);
-    while (M.waiters) {
-        mutex_lock(M.lock);
-        if (M.watch_pc)
-            pcsc_cancel(M.watch_pc);
-        mutex_unlock(M.lock);
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += 10 * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&life_cv, &life, &until);
-    }
-    for (int i = 0; i < MAX_SLOTS; i++) {
-        token_t *t = &M.tokens[i];
-        if (!t->lock)
-            continue;
-        mutex_lock(t->lock);
-        token_forget_card(t);
-        pcsc_close(t->pc);
-        t->pc = NULL;
-        mutex_unlock(t->lock);
-        mutex_free(t->lock);
-    }
-    if (M.ks) {
-        ks_logout(M.ks);
-        ks_session_close(M.ks_misc);
-        ks_close(M.ks);
-    }
-    pcsc_watch_free(M.watch);
-    pcsc_close(M.watch_pc);
-    pcsc_close(M.pc);
-    pthread_mutex_destroy(&M.watch_lock);
-    mutex_free(M.lock);
-    ks_wipe(&M, sizeof M);
-    pthread_mutex_unlock(&life);
-    return CKR_OK;
+        return module_live() ? CKR_ARGUMENTS_BAD : CKR_CRYPTOKI_NOT_INITIALIZED;
+    return module_finalize();
 }
 
 CK_RV C_GetInfo(CK_INFO_PTR pInfo)
@@ -292,32 +108,19 @@ CK_RV C_GetSlotInfo(CK_SLOT_ID slotID, CK_SLOT_INFO_PTR pInfo)
     return t ? CKR_OK : CKR_SLOT_ID_INVALID;
 }
 
-/* Finds the slot's token and locks it. */
-static CK_RV enter_slot(CK_SLOT_ID id, token_t **pt)
-{
-    mutex_lock(M.lock);
-    token_t *t = slot_token(id);
-    mutex_unlock(M.lock);
-    if (!t)
-        return CKR_SLOT_ID_INVALID;
-    mutex_lock(t->lock);
-    *pt = t;
-    return CKR_OK;
-}
-
 CK_RV C_GetTokenInfo(CK_SLOT_ID slotID, CK_TOKEN_INFO_PTR pInfo)
 {
     CHECK_INIT();
     if (!pInfo)
         return CKR_ARGUMENTS_BAD;
     token_t *t;
-    CK_RV rv = enter_slot(slotID, &t);
+    CK_RV rv = slot_enter(slotID, &t);
     if (rv != CKR_OK)
         return rv;
     rv = token_info(t, pInfo);
     if (rv == CKR_DEVICE_REMOVED)
         rv = CKR_TOKEN_NOT_PRESENT;
-    return leave(t, rv);
+    return token_leave(t, rv);
 }
 
 static const CK_MECHANISM_TYPE mechanisms[] = {CKM_GP_APDU, CKM_GP_PUT_KEY};
@@ -398,12 +201,12 @@ CK_RV C_OpenSession(CK_SLOT_ID slotID, CK_FLAGS flags, CK_VOID_PTR pApplication,
     if (!(flags & CKF_SERIAL_SESSION))
         return CKR_SESSION_PARALLEL_NOT_SUPPORTED;
     token_t *t;
-    CK_RV rv = enter_slot(slotID, &t);
+    CK_RV rv = slot_enter(slotID, &t);
     if (rv != CKR_OK)
         return rv;
     rv = token_present(t);
     if (rv != CKR_OK)
-        return leave(t, rv);
+        return token_leave(t, rv);
     mutex_lock(M.lock);
     session_t *s = session_new((int)t->id, flags & (CKF_SERIAL_SESSION | CKF_RW_SESSION), t->generation);
     if (s) {
@@ -413,7 +216,7 @@ CK_RV C_OpenSession(CK_SLOT_ID slotID, CK_FLAGS flags, CK_VOID_PTR pApplication,
         *phSession = s->handle;
     }
     mutex_unlock(M.lock);
-    return leave(t, s ? CKR_OK : CKR_SESSION_COUNT);
+    return token_leave(t, s ? CKR_OK : CKR_SESSION_COUNT);
 }
 
 CK_RV C_CloseSession(CK_SESSION_HANDLE h)
@@ -428,17 +231,17 @@ CK_RV C_CloseSession(CK_SESSION_HANDLE h)
     mutex_lock(t->lock);
     CK_RV rv = CKR_SESSION_HANDLE_INVALID;
     if (s->handle == h) {
-        close_session_locked(t, s);
+        session_close_locked(t, s);
         rv = CKR_OK;
     }
-    return leave(t, rv);
+    return token_leave(t, rv);
 }
 
 CK_RV C_CloseAllSessions(CK_SLOT_ID slotID)
 {
     CHECK_INIT();
     token_t *t;
-    CK_RV rv = enter_slot(slotID, &t);
+    CK_RV rv = slot_enter(slotID, &t);
     if (rv != CKR_OK)
         return rv;
     mutex_lock(M.lock);
@@ -448,25 +251,21 @@ CK_RV C_CloseAllSessions(CK_SLOT_ID slotID)
     t->n_sessions = 0;
     mutex_unlock(M.lock);
     token_logout(t);
-    return leave(t, CKR_OK);
+    return token_leave(t, CKR_OK);
 }
 
 CK_RV C_GetSessionInfo(CK_SESSION_HANDLE h, CK_SESSION_INFO_PTR pInfo)
 {
-    session_t *s;
-    token_t *t;
-    CK_RV rv = enter(h, &s, &t);
-    if (rv != CKR_OK)
-        return rv;
+    ENTER_SESSION(h);
     if (!pInfo)
-        return done(t, s, CKR_ARGUMENTS_BAD);
+        return session_done(t, s, CKR_ARGUMENTS_BAD);
     int rw = (s->flags & CKF_RW_SESSION) != 0;
     pInfo->slotID = t->id;
     pInfo->flags = s->flags;
     pInfo->state = t->logged_in ? (rw ? CKS_RW_USER_FUNCTIONS : CKS_RO_USER_FUNCTIONS)
                                 : (rw ? CKS_RW_PUBLIC_SESSION : CKS_RO_PUBLIC_SESSION);
     pInfo->ulDeviceError = s->device_error;
-    return finish(t, s, CKR_OK);
+    return session_finish(t, s, CKR_OK);
 }
 
 CK_RV C_GetOperationState(CK_SESSION_HANDLE h, CK_BYTE_PTR p, CK_ULONG_PTR n)
@@ -482,82 +281,53 @@ CK_RV C_SetOperationState(CK_SESSION_HANDLE h, CK_BYTE_PTR p, CK_ULONG n, CK_OBJ
 
 CK_RV C_Login(CK_SESSION_HANDLE h, CK_USER_TYPE userType, CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinLen)
 {
-    session_t *s;
-    token_t *t;
-    CK_RV rv = enter(h, &s, &t);
-    if (rv != CKR_OK)
-        return rv;
+    ENTER_SESSION(h);
     if (userType == CKU_CONTEXT_SPECIFIC)
-        return done(t, s, CKR_OPERATION_NOT_INITIALIZED);
+        return session_done(t, s, CKR_OPERATION_NOT_INITIALIZED);
     if (userType == CKU_SO) {
         if (t->logged_in) /* PKCS#11 2.40 5.6: the user is logged in already */
-            return done(t, s, CKR_USER_ANOTHER_ALREADY_LOGGED_IN);
+            return session_done(t, s, CKR_USER_ANOTHER_ALREADY_LOGGED_IN);
         LOG_WARN(t->reader, "gp-p11 has no security officer: log in as user (CKU_USER)");
-        return done(t, s, CKR_USER_TYPE_INVALID);
+        return session_done(t, s, CKR_USER_TYPE_INVALID);
     }
     if (userType != CKU_USER)
-        return done(t, s, CKR_USER_TYPE_INVALID);
+        return session_done(t, s, CKR_USER_TYPE_INVALID);
     if (!pPin)
-        return done(t, s, CKR_ARGUMENTS_BAD);
-    return done(t, s, token_login(t, pPin, ulPinLen));
+        return session_done(t, s, CKR_ARGUMENTS_BAD);
+    return session_done(t, s, token_login(t, pPin, ulPinLen));
 }
 
 CK_RV C_Logout(CK_SESSION_HANDLE h)
 {
-    session_t *s;
-    token_t *t;
-    CK_RV rv = enter(h, &s, &t);
+    ENTER_SESSION(h);
+    rv = session_may(s, t, NEEDS_USER);
     if (rv != CKR_OK)
-        return rv;
-    if (!t->logged_in)
-        return done(t, s, CKR_USER_NOT_LOGGED_IN);
+        return session_done(t, s, rv);
     token_logout(t);
-    return done(t, s, CKR_OK);
+    return session_done(t, s, CKR_OK);
 }
 
 /* --- objects ------------------------------------------------------------------- */
 
 
-/* Checks shared by both ways of PUT KEY; the token is locked. */
-static CK_RV put_key_allowed(session_t *s, token_t *t)
-{
-    if (!t->logged_in)
-        return CKR_USER_NOT_LOGGED_IN;
-    if (!(s->flags & CKF_RW_SESSION))
-        return CKR_SESSION_READ_ONLY;
-    return CKR_OK;
-}
-
 CK_RV C_CreateObject(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount,
                      CK_OBJECT_HANDLE_PTR phObject)
 {
-    session_t *s;
-    token_t *t;
-    CK_RV rv = enter(h, &s, &t);
-    if (rv != CKR_OK)
-        return rv;
+    ENTER_SESSION(h);
     if ((!pTemplate && ulCount) || !phObject)
-        return done(t, s, CKR_ARGUMENTS_BAD);
+        return session_done(t, s, CKR_ARGUMENTS_BAD);
     /* without a class there is nothing to create (PKCS#11: CKR_TEMPLATE_INCOMPLETE); a
      * class this token does not create is refused first, wherever it stands */
-    int have_class = 0, data = 0, known = 0;
-    for (CK_ULONG i = 0; i < ulCount; i++)
-        if (pTemplate[i].type == CKA_CLASS) {
-            have_class = 1;
-            CK_OBJECT_CLASS c = pTemplate[i].pValue &&
-                                        pTemplate[i].ulValueLen == sizeof(CK_OBJECT_CLASS)
-                                    ? *(CK_OBJECT_CLASS *)pTemplate[i].pValue
-                                    : (CK_OBJECT_CLASS)-1;
-            data = c == CKO_DATA;
-            known = data || c == CKO_GP_KEY_SET;
-        }
+    CK_OBJECT_CLASS cls;
+    int have_class = template_class(pTemplate, ulCount, &cls);
+    int data = have_class && cls == CKO_DATA, known = data || (have_class && cls == CKO_GP_KEY_SET);
     if (!have_class)
-        return done(t, s, CKR_TEMPLATE_INCOMPLETE);
+        return session_done(t, s, CKR_TEMPLATE_INCOMPLETE);
     if (!known) {
         LOG_WARN(t->reader, "C_CreateObject: this token creates a CAP file's load file or "
                             "application (CKO_DATA) and a card key set (CKO_GP_KEY_SET), "
                             "nothing of another class");
-        return done(t, s, CKR_ATTRIBUTE_VALUE_INVALID);
+        return session_done(t, s, CKR_ATTRIBUTE_VALUE_INVALID);
     }
     if (data) { /* a CAP file to load (and install) */
         applet_req_t ar;
@@ -566,17 +336,17 @@ CK_RV C_CreateObject(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR pTemplate, CK_ULONG u
         ar.notify_app = s->app;
         ar.session = h;
         if (rv == CKR_OK)
-            rv = put_key_allowed(s, t);
+            rv = session_may(s, t, NEEDS_USER | NEEDS_RW);
         if (rv == CKR_OK)
             rv = token_applet(t, &ar, phObject);
-        return done(t, s, rv);
+        return session_done(t, s, rv);
     }
     put_key_t p;
     rv = template_put_key(pTemplate, ulCount, &p);
     if (rv == CKR_OK && !p.have_values)
         rv = CKR_TEMPLATE_INCOMPLETE;
     if (rv == CKR_OK)
-        rv = put_key_allowed(s, t);
+        rv = session_may(s, t, NEEDS_USER | NEEDS_RW);
     if (rv == CKR_OK && !M.conf.put_key_plaintext) {
         LOG_ERR(t->reader, "PUT KEY with key values from the application is refused: it needs "
                            "put_key_plaintext = yes (C_GenerateKey with CKM_GP_PUT_KEY keeps the "
@@ -586,7 +356,7 @@ CK_RV C_CreateObject(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR pTemplate, CK_ULONG u
     if (rv == CKR_OK)
         rv = token_put_key(t, p.name, p.kvn, p.replace, p.values, p.values_len, phObject);
     ks_wipe(&p, sizeof p);
-    return done(t, s, rv);
+    return session_done(t, s, rv);
 }
 
 CK_RV C_CopyObject(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_PTR t, CK_ULONG n,
@@ -603,160 +373,128 @@ static object_t *visible(token_t *t, CK_OBJECT_HANDLE h)
 
 CK_RV C_DestroyObject(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE hObject)
 {
-    session_t *s;
-    token_t *t;
-    CK_RV rv = enter(h, &s, &t);
-    if (rv != CKR_OK)
-        return rv;
+    ENTER_SESSION(h);
     object_t *o = visible(t, hObject);
     if (!o)
-        return done(t, s, CKR_OBJECT_HANDLE_INVALID);
-    if (!(s->flags & CKF_RW_SESSION))
-        return done(t, s, CKR_SESSION_READ_ONLY);
-    return done(t, s, token_destroy_object(t, o));
+        return session_done(t, s, CKR_OBJECT_HANDLE_INVALID);
+    if ((rv = session_may(s, t, NEEDS_RW)) != CKR_OK)
+        return session_done(t, s, rv);
+    return session_done(t, s, token_destroy_object(t, o));
 }
 
 CK_RV C_GetObjectSize(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE hObject, CK_ULONG_PTR pulSize)
 {
-    session_t *s;
-    token_t *t;
-    CK_RV rv = enter(h, &s, &t);
-    if (rv != CKR_OK)
-        return rv;
+    ENTER_SESSION(h);
     object_t *o = visible(t, hObject);
     if (!o)
-        return done(t, s, CKR_OBJECT_HANDLE_INVALID);
+        return session_done(t, s, CKR_OBJECT_HANDLE_INVALID);
     if (!pulSize)
-        return done(t, s, CKR_ARGUMENTS_BAD);
+        return session_done(t, s, CKR_ARGUMENTS_BAD);
     *pulSize = o->type == OBJ_CHANNEL ? CK_UNAVAILABLE_INFORMATION : o->value_len;
-    return done(t, s, CKR_OK);
+    return session_done(t, s, CKR_OK);
 }
 
 CK_RV C_GetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE hObject, CK_ATTRIBUTE_PTR pTemplate,
                           CK_ULONG ulCount)
 {
-    session_t *s;
-    token_t *t;
-    CK_RV rv = enter(h, &s, &t);
-    if (rv != CKR_OK)
-        return rv;
+    ENTER_SESSION(h);
     object_t *o = visible(t, hObject);
     if (!o)
-        return done(t, s, CKR_OBJECT_HANDLE_INVALID);
+        return session_done(t, s, CKR_OBJECT_HANDLE_INVALID);
     if (!pTemplate && ulCount)
-        return done(t, s, CKR_ARGUMENTS_BAD);
-    return done(t, s, object_get_attributes(o, pTemplate, ulCount));
+        return session_done(t, s, CKR_ARGUMENTS_BAD);
+    return session_done(t, s, object_get_attributes(o, pTemplate, ulCount));
 }
 
 CK_RV C_SetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE hObject, CK_ATTRIBUTE_PTR pTemplate,
                           CK_ULONG ulCount)
 {
-    session_t *s;
-    token_t *t;
-    CK_RV rv = enter(h, &s, &t);
-    if (rv != CKR_OK)
-        return rv;
+    ENTER_SESSION(h);
     object_t *o = visible(t, hObject);
     if (!o)
-        return done(t, s, CKR_OBJECT_HANDLE_INVALID);
+        return session_done(t, s, CKR_OBJECT_HANDLE_INVALID);
     if (!pTemplate && ulCount)
-        return done(t, s, CKR_ARGUMENTS_BAD);
+        return session_done(t, s, CKR_ARGUMENTS_BAD);
     set_req_t q;
     rv = template_set(pTemplate, ulCount, o->type == OBJ_REGISTRY,
                       o->type == OBJ_REGISTRY ? o->kind : (CK_ULONG)-1, &q);
     if (rv != CKR_OK)
-        return done(t, s, rv);
+        return session_done(t, s, rv);
     if (q.have_lifecycle + q.have_store + (q.related >= 0) > 1)
-        return done(t, s, CKR_TEMPLATE_INCONSISTENT); /* one change at a time */
+        return session_done(t, s, CKR_TEMPLATE_INCONSISTENT); /* one change at a time */
     if (!q.have_lifecycle && !q.have_store && q.related < 0)
-        return done(t, s, ulCount ? CKR_TEMPLATE_INCONSISTENT : CKR_OK);
-    if (!(s->flags & CKF_RW_SESSION))
-        return done(t, s, CKR_SESSION_READ_ONLY);
+        return session_done(t, s, ulCount ? CKR_TEMPLATE_INCONSISTENT : CKR_OK);
+    if ((rv = session_may(s, t, NEEDS_RW)) != CKR_OK)
+        return session_done(t, s, rv);
     if (q.related >= 0) {
         o->delete_related = q.related;
-        return done(t, s, CKR_OK);
+        return session_done(t, s, CKR_OK);
     }
     if (q.have_store)
-        return done(t, s, token_store_data(t, o, q.store, q.store_len, q.format));
-    return done(t, s, token_set_lifecycle(t, o, q.lifecycle, q.confirm));
+        return session_done(t, s, token_store_data(t, o, q.store, q.store_len, q.format));
+    return session_done(t, s, token_set_lifecycle(t, o, q.lifecycle, q.confirm));
 }
 
 CK_RV C_FindObjectsInit(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount)
 {
-    session_t *s;
-    token_t *t;
-    CK_RV rv = enter(h, &s, &t);
-    if (rv != CKR_OK)
-        return rv;
+    ENTER_SESSION(h);
     if (s->find_active)
-        return done(t, s, CKR_OPERATION_ACTIVE);
+        return session_done(t, s, CKR_OPERATION_ACTIVE);
     if (!pTemplate && ulCount)
-        return done(t, s, CKR_ARGUMENTS_BAD);
+        return session_done(t, s, CKR_ARGUMENTS_BAD);
     s->n_found = s->found_pos = 0;
     for (int i = 0; t->logged_in && i < t->n_objects; i++)
         if (object_matches(&t->objects[i], pTemplate, ulCount))
             s->found[s->n_found++] = t->objects[i].handle;
     s->find_active = 1;
-    return done(t, s, CKR_OK);
+    return session_done(t, s, CKR_OK);
 }
 
 CK_RV C_FindObjects(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE_PTR phObject, CK_ULONG ulMaxObjectCount,
                     CK_ULONG_PTR pulObjectCount)
 {
-    session_t *s;
-    token_t *t;
-    CK_RV rv = enter(h, &s, &t);
-    if (rv != CKR_OK)
-        return rv;
+    ENTER_SESSION(h);
     if (!s->find_active)
-        return done(t, s, CKR_OPERATION_NOT_INITIALIZED);
+        return session_done(t, s, CKR_OPERATION_NOT_INITIALIZED);
     if ((!phObject && ulMaxObjectCount) || !pulObjectCount)
-        return done(t, s, CKR_ARGUMENTS_BAD);
+        return session_done(t, s, CKR_ARGUMENTS_BAD);
     CK_ULONG n = 0;
     while (n < ulMaxObjectCount && s->found_pos < s->n_found)
         phObject[n++] = s->found[s->found_pos++];
     *pulObjectCount = n;
-    return done(t, s, CKR_OK);
+    return session_done(t, s, CKR_OK);
 }
 
 CK_RV C_FindObjectsFinal(CK_SESSION_HANDLE h)
 {
-    session_t *s;
-    token_t *t;
-    CK_RV rv = enter(h, &s, &t);
-    if (rv != CKR_OK)
-        return rv;
+    ENTER_SESSION(h);
     if (!s->find_active)
-        return done(t, s, CKR_OPERATION_NOT_INITIALIZED);
+        return session_done(t, s, CKR_OPERATION_NOT_INITIALIZED);
     s->find_active = 0;
-    return done(t, s, CKR_OK);
+    return session_done(t, s, CKR_OK);
 }
 
 /* --- CKM_GP_APDU: C_Sign sends an APDU through the secure channel ------------- */
 
 CK_RV C_SignInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR pMechanism, CK_OBJECT_HANDLE hKey)
 {
-    session_t *s;
-    token_t *t;
-    CK_RV rv = enter(h, &s, &t);
-    if (rv != CKR_OK)
-        return rv;
+    ENTER_SESSION(h);
     if (!pMechanism)
-        return done(t, s, CKR_ARGUMENTS_BAD);
+        return session_done(t, s, CKR_ARGUMENTS_BAD);
     if (s->sign_active)
-        return done(t, s, CKR_OPERATION_ACTIVE);
-    if (!t->logged_in)
-        return done(t, s, CKR_USER_NOT_LOGGED_IN);
+        return session_done(t, s, CKR_OPERATION_ACTIVE);
+    if ((rv = session_may(s, t, NEEDS_USER)) != CKR_OK)
+        return session_done(t, s, rv);
     if (pMechanism->mechanism != CKM_GP_APDU)
-        return done(t, s, CKR_MECHANISM_INVALID);
+        return session_done(t, s, CKR_MECHANISM_INVALID);
     if (pMechanism->pParameter || pMechanism->ulParameterLen)
-        return done(t, s, CKR_MECHANISM_PARAM_INVALID);
+        return session_done(t, s, CKR_MECHANISM_PARAM_INVALID);
     object_t *o = token_object(t, hKey);
     if (!o || o->cls != CKO_SECRET_KEY)
-        return done(t, s, CKR_KEY_HANDLE_INVALID);
+        return session_done(t, s, CKR_KEY_HANDLE_INVALID);
     s->sign_active = 1;
     s->have_kept = 0;
-    return done(t, s, CKR_OK);
+    return session_done(t, s, CKR_OK);
 }
 
 static void end_sign(session_t *s)
@@ -770,53 +508,47 @@ static void end_sign(session_t *s)
 CK_RV C_Sign(CK_SESSION_HANDLE h, CK_BYTE_PTR pData, CK_ULONG ulDataLen, CK_BYTE_PTR pSignature,
              CK_ULONG_PTR pulSignatureLen)
 {
-    session_t *s;
-    token_t *t;
-    CK_RV rv = enter(h, &s, &t);
-    if (rv != CKR_OK)
-        return rv;
+    ENTER_SESSION(h);
     if (!s->sign_active)
-        return done(t, s, CKR_OPERATION_NOT_INITIALIZED);
+        return session_done(t, s, CKR_OPERATION_NOT_INITIALIZED);
     if (!pulSignatureLen || (!pData && ulDataLen)) {
         end_sign(s);
-        return done(t, s, CKR_ARGUMENTS_BAD);
+        return session_done(t, s, CKR_ARGUMENTS_BAD);
     }
     if (!pSignature) {
         /* a length query: enough for any answer, and the APDU is not sent */
         *pulSignatureLen = s->have_kept ? s->kept_len : RESPONSE_MAX;
-        return done(t, s, CKR_OK);
+        return session_done(t, s, CKR_OK);
     }
     if (!s->have_kept) {
         size_t n = 0;
-        rv = t->logged_in ? token_apdu(t, pData, ulDataLen, (s->flags & CKF_RW_SESSION) != 0, s->kept, &n) : CKR_USER_NOT_LOGGED_IN;
+        rv = session_may(s, t, NEEDS_USER);
+        if (rv == CKR_OK) /* the APDU rules ask whether the session may change the card */
+            rv = token_apdu(t, pData, ulDataLen, session_may(s, t, NEEDS_RW) == CKR_OK, s->kept, &n);
         if (rv != CKR_OK) {
             end_sign(s);
-            return done(t, s, rv);
+            return session_done(t, s, rv);
         }
         s->kept_len = n;
         s->have_kept = 1;
     }
     if (*pulSignatureLen < s->kept_len) {
         *pulSignatureLen = s->kept_len; /* kept: the APDU is not sent again */
-        return done(t, s, CKR_BUFFER_TOO_SMALL);
+        return session_done(t, s, CKR_BUFFER_TOO_SMALL);
     }
     memcpy(pSignature, s->kept, s->kept_len);
     *pulSignatureLen = s->kept_len;
     end_sign(s);
-    return done(t, s, CKR_OK);
+    return session_done(t, s, CKR_OK);
 }
 
 CK_RV C_SignUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR p, CK_ULONG n)
 {
-    session_t *s;
-    token_t *t;
-    CK_RV rv = enter(h, &s, &t);
-    if (rv != CKR_OK)
-        return rv;
+    ENTER_SESSION(h);
     if (!s->sign_active)
-        return done(t, s, CKR_OPERATION_NOT_INITIALIZED);
+        return session_done(t, s, CKR_OPERATION_NOT_INITIALIZED);
     end_sign(s); /* CKM_GP_APDU is single-part */
-    return done(t, s, CKR_FUNCTION_NOT_SUPPORTED);
+    return session_done(t, s, CKR_FUNCTION_NOT_SUPPORTED);
 }
 
 CK_RV C_SignFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR p, CK_ULONG_PTR n)
@@ -829,61 +561,47 @@ CK_RV C_SignFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR p, CK_ULONG_PTR n)
 CK_RV C_GenerateKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR pMechanism, CK_ATTRIBUTE_PTR pTemplate,
                     CK_ULONG ulCount, CK_OBJECT_HANDLE_PTR phKey)
 {
-    session_t *s;
-    token_t *t;
-    CK_RV rv = enter(h, &s, &t);
-    if (rv != CKR_OK)
-        return rv;
+    ENTER_SESSION(h);
     if (!pMechanism || !phKey || (!pTemplate && ulCount))
-        return done(t, s, CKR_ARGUMENTS_BAD);
+        return session_done(t, s, CKR_ARGUMENTS_BAD);
     if (pMechanism->mechanism != CKM_GP_PUT_KEY)
-        return done(t, s, CKR_MECHANISM_INVALID);
+        return session_done(t, s, CKR_MECHANISM_INVALID);
     if (pMechanism->pParameter || pMechanism->ulParameterLen)
-        return done(t, s, CKR_MECHANISM_PARAM_INVALID);
+        return session_done(t, s, CKR_MECHANISM_PARAM_INVALID);
     put_key_t p;
     rv = template_put_key(pTemplate, ulCount, &p);
     if (rv == CKR_OK && p.have_values)
         rv = CKR_TEMPLATE_INCONSISTENT; /* generated keys have no values to give */
     if (rv == CKR_OK)
-        rv = put_key_allowed(s, t);
+        rv = session_may(s, t, NEEDS_USER | NEEDS_RW);
     if (rv == CKR_OK)
         rv = token_put_key(t, p.name, p.kvn, p.replace, NULL, 0, phKey);
     ks_wipe(&p, sizeof p);
-    return done(t, s, rv);
+    return session_done(t, s, rv);
 }
 
 /* --- random numbers, from the keystore --------------------------------------- */
 
 CK_RV C_SeedRandom(CK_SESSION_HANDLE h, CK_BYTE_PTR pSeed, CK_ULONG ulSeedLen)
 {
-    session_t *s;
-    token_t *t;
-    CK_RV rv = enter(h, &s, &t);
-    if (rv != CKR_OK)
-        return rv;
-    return done(t, s, CKR_RANDOM_SEED_NOT_SUPPORTED);
+    ENTER_SESSION(h);
+    return session_done(t, s, CKR_RANDOM_SEED_NOT_SUPPORTED);
 }
 
 CK_RV C_GenerateRandom(CK_SESSION_HANDLE h, CK_BYTE_PTR pRandomData, CK_ULONG ulRandomLen)
 {
-    session_t *s;
-    token_t *t;
-    CK_RV rv = enter(h, &s, &t);
-    if (rv != CKR_OK)
-        return rv;
+    ENTER_SESSION(h);
     if (!pRandomData && ulRandomLen)
-        return done(t, s, CKR_ARGUMENTS_BAD);
-    return done(t, s, ulRandomLen ? keystore_random(pRandomData, ulRandomLen) : CKR_OK);
+        return session_done(t, s, CKR_ARGUMENTS_BAD);
+    return session_done(t, s, ulRandomLen ? keystore_random(pRandomData, ulRandomLen) : CKR_OK);
 }
 
 /* --- legacy parallel functions and events ----------------------------------------- */
 
 CK_RV C_GetFunctionStatus(CK_SESSION_HANDLE h)
 {
-    session_t *s;
-    token_t *t;
-    CK_RV rv = enter(h, &s, &t);
-    return rv == CKR_OK ? done(t, s, CKR_FUNCTION_NOT_PARALLEL) : rv;
+    ENTER_SESSION(h);
+    return session_done(t, s, CKR_FUNCTION_NOT_PARALLEL);
 }
 
 CK_RV C_CancelFunction(CK_SESSION_HANDLE h)
@@ -891,115 +609,13 @@ CK_RV C_CancelFunction(CK_SESSION_HANDLE h)
     return C_GetFunctionStatus(h);
 }
 
-/* Compares what the watcher sees with what was last reported; returns a
- * slot whose card came or went, or -1. M.lock held. */
-static int next_event(void)
-{
-    int seen[MAX_SLOTS] = {0};
-    for (int i = 0; i < pcsc_watch_count(M.watch); i++) {
-        const char *r = pcsc_watch_name(M.watch, i);
-        int k = reader_wanted(r) ? slot_index_for_reader(r) : -1;
-        if (k < 0)
-            continue;
-        seen[k] = 1;
-        int present = pcsc_watch_present(M.watch, i);
-        if (present != M.reported_present[k]) {
-            M.reported_present[k] = present;
-            return k;
-        }
-    }
-    for (int k = 0; k < MAX_SLOTS; k++)
-        if (!seen[k] && M.reported_present[k]) { /* reader gone with its card */
-            M.reported_present[k] = 0;
-            return k;
-        }
-    return -1;
-}
-
-/* Waits (or, without block, looks) for a slot event with the watcher; the
- * caller holds M.watch_lock. Waits in slices, so that C_Finalize's
- * SCardCancel cannot be missed for long by a wait just starting. */
-static CK_RV watch_event(int block, CK_SLOT_ID_PTR pSlot)
-{
-    char err[256];
-    mutex_lock(M.lock);
-    CK_RV rv = CKR_OK;
-    if (!M.watch_pc && pcsc_open(&M.watch_pc, err, sizeof err) != SCP_OK)
-        rv = block ? CKR_DEVICE_ERROR : CKR_NO_EVENT;
-    else if (!M.watch && !(M.watch = pcsc_watch_new(M.watch_pc)))
-        rv = CKR_HOST_MEMORY;
-    mutex_unlock(M.lock);
-    if (rv != CKR_OK)
-        return rv;
-    for (;;) {
-        if (finalizing())
-            return CKR_CRYPTOKI_NOT_INITIALIZED;
-        mutex_lock(M.lock);
-        int k = next_event();
-        mutex_unlock(M.lock);
-        if (k >= 0) {
-            *pSlot = (CK_SLOT_ID)k;
-            return CKR_OK;
-        }
-        int r = pcsc_watch_wait(M.watch, block ? 1000 : 0);
-        if (finalizing())
-            return CKR_CRYPTOKI_NOT_INITIALIZED;
-        if (r < 0) {
-            /* pcscd stopped: start afresh with the next call */
-            LOG_ERR("", "waiting for a slot event failed: is pcscd running?");
-            mutex_lock(M.lock);
-            pcsc_watch_free(M.watch);
-            pcsc_close(M.watch_pc);
-            M.watch = NULL;
-            M.watch_pc = NULL;
-            mutex_unlock(M.lock);
-            return block ? CKR_DEVICE_ERROR : CKR_NO_EVENT;
-        }
-        if (r == 0 && !block) {
-            /* nothing new since the last report, or one more look */
-            mutex_lock(M.lock);
-            k = next_event();
-            mutex_unlock(M.lock);
-            if (k < 0)
-                return CKR_NO_EVENT;
-            *pSlot = (CK_SLOT_ID)k;
-            return CKR_OK;
-        }
-    }
-}
-
 CK_RV C_WaitForSlotEvent(CK_FLAGS flags, CK_SLOT_ID_PTR pSlot, CK_VOID_PTR pReserved)
 {
-    /* under the life lock: C_Finalize may be under way in another thread */
-    pthread_mutex_lock(&life);
-    if (!live() || finalizing()) {
-        pthread_mutex_unlock(&life);
-        return CKR_CRYPTOKI_NOT_INITIALIZED;
-    }
-    if (!pSlot || pReserved) {
-        pthread_mutex_unlock(&life);
-        return CKR_ARGUMENTS_BAD;
-    }
-    M.waiters++;
-    pthread_mutex_unlock(&life);
-    CK_RV rv;
-    if (!(flags & CKF_DONT_BLOCK)) {
-        pthread_mutex_lock(&M.watch_lock);
-        rv = watch_event(1, pSlot);
-        pthread_mutex_unlock(&M.watch_lock);
-    } else if (pthread_mutex_trylock(&M.watch_lock) == 0) {
-        rv = watch_event(0, pSlot);
-        pthread_mutex_unlock(&M.watch_lock);
-    } else {
-        /* a blocking call is waiting with the watcher: never wait behind it.
-         * The blocking call reports the next event; asking pcscd here too
-         * would race inside libpcsclite with its wait. */
-        rv = CKR_NO_EVENT;
-    }
-    pthread_mutex_lock(&life);
-    M.waiters--;
-    pthread_cond_broadcast(&life_cv);
-    pthread_mutex_unlock(&life);
+    CK_RV rv = module_wait_begin(); /* C_Finalize waits for it to leave */
+    if (rv != CKR_OK)
+        return rv;
+    rv = !pSlot || pReserved ? CKR_ARGUMENTS_BAD : events_wait(!(flags & CKF_DONT_BLOCK), pSlot);
+    module_wait_end();
     return rv;
 }
 

@@ -221,9 +221,38 @@ CK_RV object_get_attributes(const object_t *o, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n
 int object_matches(const object_t *o, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n);
 void object_from_entry(object_t *o, const gp_entry_t *e);
 
-/* session.c: M.lock held */
+/* session.c: the table, M.lock held */
 session_t *session_find(CK_SESSION_HANDLE h);
 session_t *session_new(int slot, CK_FLAGS flags, unsigned long generation);
 void session_free(session_t *s);
+/* session.c: entering and leaving an entry point's call. session_enter finds
+ * the session and locks its token; a session whose card went away is closed
+ * there (CKR_DEVICE_REMOVED now, CKR_SESSION_HANDLE_INVALID after). */
+CK_RV session_enter(CK_SESSION_HANDLE h, session_t **s, token_t **t);
+/* What a call needs of the session, said by the entry point where today's
+ * error-code order puts it: CKR_USER_NOT_LOGGED_IN, then CKR_SESSION_READ_ONLY. */
+enum { NEEDS_USER = 1, NEEDS_RW = 2 };
+CK_RV session_may(const session_t *s, const token_t *t, unsigned needs);
+/* Leaving: token_leave unlocks; session_finish first closes a session whose
+ * card went away during the call; session_done also keeps the card's refusal
+ * (if the call failed on one) for C_GetSessionInfo's ulDeviceError. */
+CK_RV token_leave(token_t *t, CK_RV rv);
+CK_RV session_finish(token_t *t, session_t *s, CK_RV rv);
+CK_RV session_done(token_t *t, session_t *s, CK_RV rv);
+void session_close_locked(token_t *t, session_t *s); /* token lock held */
+CK_RV slot_enter(CK_SLOT_ID id, token_t **t);        /* finds the slot's token, locks it */
+
+/* life.c: C_Initialize, C_Finalize and the fork rule */
+int module_live(void);        /* initialised in this process */
+int module_finalizing(void);
+CK_RV module_initialize(CK_VOID_PTR init_args);
+CK_RV module_finalize(void);
+CK_RV module_wait_begin(void); /* a C_WaitForSlotEvent counted, or NOT_INITIALIZED */
+void module_wait_end(void);
+
+/* events.c: slot events. events_start: what is present now (C_Initialize);
+ * events_wait: the next slot whose card came or went. */
+void events_start(void);
+CK_RV events_wait(int block, CK_SLOT_ID *slot);
 
 #endif

@@ -212,3 +212,16 @@ CK_RV template_set(CK_ATTRIBUTE_PTR tmpl, CK_ULONG n, int registry, CK_ULONG kin
     }
     return CKR_OK;
 }
+
+int template_class(const CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_CLASS *cls)
+{
+    int have = 0;
+    for (CK_ULONG i = 0; i < n; i++)
+        if (tmpl[i].type == CKA_CLASS) { /* the last one counts, as before */
+            have = 1;
+            *cls = tmpl[i].pValue && tmpl[i].ulValueLen == sizeof(CK_OBJECT_CLASS)
+                       ? *(const CK_OBJECT_CLASS *)tmpl[i].pValue
+                       : CK_UNAVAILABLE_INFORMATION;
+        }
+    return have;
+}

@@ -20,6 +20,10 @@ CK_RV template_byte(const CK_ATTRIBUTE *a, uint8_t *out);     /* exactly one byt
 CK_RV template_aid(const CK_ATTRIBUTE *a, uint8_t *out, size_t *len); /* 5 to 16 bytes */
 CK_RV template_bytes(const CK_ATTRIBUTE *a, size_t min, size_t max, uint8_t *out, size_t *len);
 
+/* The class a C_CreateObject template asks for: 0 when it names none, else
+ * 1 with *cls (CK_UNAVAILABLE_INFORMATION when the value is no class). */
+int template_class(const CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_CLASS *cls);
+
 /* The template of a PUT KEY (see gp-p11.h): label, new and replaced key
  * versions, and key values only where allowed. */
 typedef struct {

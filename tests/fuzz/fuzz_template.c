@@ -67,6 +67,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
     CK_RV b = template_put_key(t, k, &p);
     CK_RV c = template_set(t, k, 1, GP_KIND_APP, &q);
     CK_RV e = template_set(t, k, 0, (CK_ULONG)-1, &q);
+    CK_OBJECT_CLASS cls = 0;
+    int have_class = template_class(t, k, &cls), any = 0;
+    for (CK_ULONG j = 0; j < k; j++)
+        any |= t[j].type == CKA_CLASS;
+    if (have_class != any)
+        abort(); /* a class is found exactly when the template has one */
     if (!allowed(a) || !allowed(b) || !allowed(c) || !allowed(e))
         abort();
     if (b == CKR_OK && (p.kvn == 0 || p.kvn > 0x7F || !p.name[0]))

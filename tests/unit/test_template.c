@@ -49,6 +49,29 @@ static void test_reader(void **state)
     assert_false(template_is(&shorter, "load file"));
 }
 
+/* C_CreateObject's class: none, a class, a value that is no class, the last one counting */
+static void test_class(void **state)
+{
+    (void)state;
+    CK_OBJECT_CLASS data = CKO_DATA, keys = CKO_GP_KEY_SET, cls = 0;
+    CK_BYTE short_value[2] = {0};
+    CK_ATTRIBUTE none[] = {{CKA_LABEL, "x", 1}};
+    assert_int_equal(template_class(none, 1, &cls), 0);
+    assert_int_equal(template_class(NULL, 0, &cls), 0);
+    CK_ATTRIBUTE one[] = {{CKA_LABEL, "x", 1}, {CKA_CLASS, &data, sizeof data}};
+    assert_int_equal(template_class(one, 2, &cls), 1);
+    assert_int_equal(cls, CKO_DATA);
+    CK_ATTRIBUTE bad[] = {{CKA_CLASS, short_value, sizeof short_value}};
+    assert_int_equal(template_class(bad, 1, &cls), 1);
+    assert_int_equal(cls, CK_UNAVAILABLE_INFORMATION);
+    CK_ATTRIBUTE null_value[] = {{CKA_CLASS, NULL, sizeof data}};
+    assert_int_equal(template_class(null_value, 1, &cls), 1);
+    assert_int_equal(cls, CK_UNAVAILABLE_INFORMATION);
+    CK_ATTRIBUTE two[] = {{CKA_CLASS, &data, sizeof data}, {CKA_CLASS, &keys, sizeof keys}};
+    assert_int_equal(template_class(two, 2, &cls), 1);
+    assert_int_equal(cls, CKO_GP_KEY_SET);
+}
+
 static void test_cap_template(void **state)
 {
     (void)state;
@@ -154,6 +177,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reader),
+        cmocka_unit_test(test_class),
         cmocka_unit_test(test_cap_template),
         cmocka_unit_test(test_put_key_template),
         cmocka_unit_test(test_set_template),
