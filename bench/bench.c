@@ -207,8 +207,8 @@ static void bench_login(int n)
     ks_keyset_t keys;
     if (test_keystore_open(&ks, &kss, &keys) != 0)
         die("keystore", "not available");
-    gp_session_t g;
-    gp_session_init(&g, pcsc_transport(c));
+    gp_card_t g;
+    gp_card_init(&g, pcsc_transport(c));
     gp_channel_opts_t o = {.i_param = 0x15, .level = 0x01};
     for (int i = 0; i < n; i++) {
         double s = now_us();
@@ -454,8 +454,8 @@ static void secured_rate(pcsc_ctx_t *pc, int k, ks_session_t *kss, const ks_keys
                          uint8_t scp, uint8_t level, int n, const char *name)
 {
     pcsc_card_t *c = raw_connect(k, &pc);
-    gp_session_t g;
-    gp_session_init(&g, pcsc_transport(c));
+    gp_card_t g;
+    gp_card_init(&g, pcsc_transport(c));
     gp_channel_opts_t o = {.scp = scp, .i_param = 0x15, .level = level};
     if (gp_open_channel(&g, kss, keys, &o) != SCP_OK)
         die(name, gp_error(&g));
@@ -497,8 +497,8 @@ static void bench_scp03(int n)
         {0, 2, "handshake_scp02"}, {2, 3, "handshake_scp03"}};
     for (int h = 0; h < 2; h++) {
         pcsc_card_t *c = raw_connect(hs[h].card, &pc);
-        gp_session_t g;
-        gp_session_init(&g, pcsc_transport(c));
+        gp_card_t g;
+        gp_card_init(&g, pcsc_transport(c));
         gp_channel_opts_t o = {.scp = hs[h].scp, .i_param = 0x15, .level = 0x01};
         unsigned long calls = 0;
         for (int i = 0; i < n; i++) {

@@ -1,11 +1,12 @@
 /* What keystore.c and keysets.c share inside keystore/: the instance and
- * session structures, the error setter and the object search. */
+ * session structures, and the object search. */
 #ifndef GP_KEYSTORE_INTERNAL_H
 #define GP_KEYSTORE_INTERNAL_H
 
 #include <pthread.h>
 
 #include "keystore.h"
+#include "msg.h"
 
 struct ks {
     void *dl;
@@ -34,8 +35,6 @@ struct ks_session {
 
 #define KS_LABEL_MAX 64
 
-/* Writes the message into err (KS_ERRLEN bytes; err may be NULL). */
-void ks_seterr(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Up to max objects matching the template, their handles into hs. */
 CK_RV ks_find_objects(ks_session_t *s, CK_ATTRIBUTE *t, CK_ULONG nt, CK_OBJECT_HANDLE *hs,
                       CK_ULONG max, CK_ULONG *count);

@@ -36,7 +36,7 @@ static int valid_set_name(const char *name)
 CK_RV ks_find_keyset(ks_session_t *s, const char *name, ks_keyset_t *out)
 {
     if (!valid_set_name(name)) {
-        ks_seterr(s->err, "invalid key set name \"%s\"", name ? name : "");
+        msg_set(s->err, sizeof s->err, "invalid key set name \"%s\"", name ? name : "");
         return CKR_ARGUMENTS_BAD;
     }
     CK_OBJECT_HANDLE *slots[3] = {&out->enc, &out->mac, &out->dek};
@@ -47,16 +47,16 @@ CK_RV ks_find_keyset(ks_session_t *s, const char *name, ks_keyset_t *out)
         CK_ULONG n = 0;
         CK_RV rv = find_secret_by_label(s, label, h, 2, &n);
         if (rv != CKR_OK) {
-            ks_seterr(s->err, "keystore: searching for key %s failed: %s", label, ks_rv_name(rv));
+            msg_set(s->err, sizeof s->err, "keystore: searching for key %s failed: %s", label, ks_rv_name(rv));
             return rv;
         }
         if (n == 0) {
-            ks_seterr(s->err, "key set \"%s\" has no key \"%s\" in the keystore (provision it with "
+            msg_set(s->err, sizeof s->err, "key set \"%s\" has no key \"%s\" in the keystore (provision it with "
                            "gp-p11-keys)", name, label);
             return CKR_KEY_HANDLE_INVALID;
         }
         if (n > 1) {
-            ks_seterr(s->err, "key \"%s\" exists more than once in the keystore: delete the extra copy",
+            msg_set(s->err, sizeof s->err, "key \"%s\" exists more than once in the keystore: delete the extra copy",
                    label);
             return CKR_KEY_HANDLE_INVALID;
         }
@@ -68,14 +68,14 @@ CK_RV ks_find_keyset(ks_session_t *s, const char *name, ks_keyset_t *out)
             rv = s->ks->f->C_GetAttributeValue(s->h, h[0], a + 1, 1);
         if (rv != CKR_OK || (kt != CKK_DES2 && kt != CKK_AES) ||
             (kt == CKK_AES && vl != 16 && vl != 24 && vl != 32)) {
-            ks_seterr(s->err, "key \"%s\" is neither a double-length DES key (CKK_DES2, SCP02) nor "
+            msg_set(s->err, sizeof s->err, "key \"%s\" is neither a double-length DES key (CKK_DES2, SCP02) nor "
                            "an AES key of 128, 192 or 256 bits (CKK_AES, SCP03)", label);
             return CKR_KEY_TYPE_INCONSISTENT;
         }
         int aes = kt == CKK_AES;
         size_t len = aes ? (size_t)vl : 16;
         if (r > 0 && (aes != out->aes || len != out->len)) {
-            ks_seterr(s->err, "key set \"%s\" mixes key types or lengths: %s is %s-%zu, %s/enc "
+            msg_set(s->err, sizeof s->err, "key set \"%s\" mixes key types or lengths: %s is %s-%zu, %s/enc "
                            "%s-%zu; the three keys of a set are of one kind", name, label,
                    aes ? "AES" : "DES", len * 8, name, out->aes ? "AES" : "DES", out->len * 8);
             return CKR_KEY_TYPE_INCONSISTENT;
@@ -105,14 +105,14 @@ static CK_RV create_or_generate(ks_session_t *s, const char *set, enum ks_role r
                                 CK_OBJECT_HANDLE *out)
 {
     if (!valid_set_name(set)) {
-        ks_seterr(s->err, "invalid key set name \"%s\": 1 to %d characters, no '/'", set ? set : "",
+        msg_set(s->err, sizeof s->err, "invalid key set name \"%s\": 1 to %d characters, no '/'", set ? set : "",
                KS_LABEL_MAX - 5);
         return CKR_ARGUMENTS_BAD;
     }
     if (!aes)
         len = 16;
     if (aes && len != 16 && len != 24 && len != 32) {
-        ks_seterr(s->err, "an AES key has 16, 24 or 32 bytes, not %zu", len);
+        msg_set(s->err, sizeof s->err, "an AES key has 16, 24 or 32 bytes, not %zu", len);
         return CKR_KEY_SIZE_RANGE;
     }
     char label[KS_LABEL_MAX];
@@ -121,11 +121,11 @@ static CK_RV create_or_generate(ks_session_t *s, const char *set, enum ks_role r
     CK_ULONG n = 0;
     CK_RV rv = find_secret_by_label(s, label, &h, 1, &n);
     if (rv != CKR_OK) {
-        ks_seterr(s->err, "keystore: search for %s failed: %s", label, ks_rv_name(rv));
+        msg_set(s->err, sizeof s->err, "keystore: search for %s failed: %s", label, ks_rv_name(rv));
         return rv;
     }
     if (n) {
-        ks_seterr(s->err, "key \"%s\" already exists in the keystore: delete the key set first", label);
+        msg_set(s->err, sizeof s->err, "key \"%s\" already exists in the keystore: delete the key set first", label);
         return CKR_ATTRIBUTE_VALUE_INVALID;
     }
     /* Least privilege (role_usage): every usage is set, not left to the
@@ -202,14 +202,14 @@ static CK_RV create_or_generate(ks_session_t *s, const char *set, enum ks_role r
             same = back[i].ulValueLen == sizeof got[i] && got[i] == want[i];
         if (!same) {
             s->ks->f->C_DestroyObject(s->h, h);
-            ks_seterr(s->err, "the keystore did not give key %s the usages asked for (sensitive, "
+            msg_set(s->err, sizeof s->err, "the keystore did not give key %s the usages asked for (sensitive, "
                            "%s only): it is not kept", label,
                    !aes ? "derive" : role == KS_ROLE_DEK ? "encrypt and wrap" : "derive and encrypt");
             return CKR_GENERAL_ERROR;
         }
     }
     if (rv != CKR_OK)
-        ks_seterr(s->err, "keystore refused to %s key %s: %s", value ? "store" : "generate", label,
+        msg_set(s->err, sizeof s->err, "keystore refused to %s key %s: %s", value ? "store" : "generate", label,
                ks_rv_name(rv));
     else if (out)
         *out = h;
@@ -239,7 +239,7 @@ CK_RV ks_create_keyset_like(ks_session_t *s, const char *name, const ks_keyset_t
     size_t len = like->aes ? (like->len ? like->len : 16) : 16;
     CK_OBJECT_HANDLE h[3] = {CK_INVALID_HANDLE, CK_INVALID_HANDLE, CK_INVALID_HANDLE};
     if (!valid_set_name(name)) {
-        ks_seterr(s->err, "invalid key set name \"%s\": 1 to %d characters, no '/'",
+        msg_set(s->err, sizeof s->err, "invalid key set name \"%s\": 1 to %d characters, no '/'",
                name ? name : "", KS_LABEL_MAX - 5);
         return CKR_ARGUMENTS_BAD;
     }
@@ -250,11 +250,11 @@ CK_RV ks_create_keyset_like(ks_session_t *s, const char *name, const ks_keyset_t
         CK_ULONG n = 0;
         CK_RV rv = find_secret_by_label(s, label, h, 1, &n);
         if (rv != CKR_OK) {
-            ks_seterr(s->err, "keystore: search for %s failed: %s", label, ks_rv_name(rv));
+            msg_set(s->err, sizeof s->err, "keystore: search for %s failed: %s", label, ks_rv_name(rv));
             return rv;
         }
         if (n) {
-            ks_seterr(s->err, "key \"%s\" already exists in the keystore: choose another name for "
+            msg_set(s->err, sizeof s->err, "key \"%s\" already exists in the keystore: choose another name for "
                            "the new key set", label);
             return CKR_ATTRIBUTE_VALUE_INVALID;
         }
@@ -288,7 +288,7 @@ CK_RV ks_seal_keyset(ks_session_t *s, const ks_keyset_t *k)
         rv = s->ks->f->C_SetAttributeValue(s->h, h[r], &a, 1);
     }
     if (rv != CKR_OK)
-        ks_seterr(s->err, "keystore refused to make the new keys unextractable: %s", ks_rv_name(rv));
+        msg_set(s->err, sizeof s->err, "keystore refused to make the new keys unextractable: %s", ks_rv_name(rv));
     return rv;
 }
 
@@ -301,7 +301,7 @@ CK_RV ks_tag_keyset(ks_session_t *s, const ks_keyset_t *k, const char *tag)
         rv = s->ks->f->C_SetAttributeValue(s->h, h[r], &a, 1);
     }
     if (rv != CKR_OK)
-        ks_seterr(s->err, "keystore refused to mark the new keys with what they are for: %s",
+        msg_set(s->err, sizeof s->err, "keystore refused to mark the new keys with what they are for: %s",
                ks_rv_name(rv));
     return rv;
 }
@@ -337,7 +337,7 @@ CK_RV ks_note_put(ks_session_t *s, const char *kind, const char *about, const ch
     CK_OBJECT_HANDLE h;
     CK_RV rv = s->ks->f->C_CreateObject(s->h, t, sizeof t / sizeof t[0], &h);
     if (rv != CKR_OK)
-        ks_seterr(s->err, "keystore refused to keep the note \"%s\" about %s: %s", kind, about,
+        msg_set(s->err, sizeof s->err, "keystore refused to keep the note \"%s\" about %s: %s", kind, about,
                ks_rv_name(rv));
     return rv;
 }
@@ -348,7 +348,7 @@ int ks_note_find(ks_session_t *s, const char *kind, const char *about, char *val
     CK_ULONG n = 0;
     CK_RV rv = find_notes(s, kind, about, &h, 1, &n);
     if (rv != CKR_OK) {
-        ks_seterr(s->err, "keystore: searching for the note \"%s\" failed: %s", kind, ks_rv_name(rv));
+        msg_set(s->err, sizeof s->err, "keystore: searching for the note \"%s\" failed: %s", kind, ks_rv_name(rv));
         return -1;
     }
     if (!n)
@@ -374,7 +374,7 @@ CK_RV ks_note_delete(ks_session_t *s, const char *kind, const char *about, int *
             (*n)++;
     }
     if (rv != CKR_OK)
-        ks_seterr(s->err, "keystore: deleting the note \"%s\" failed: %s", kind, ks_rv_name(rv));
+        msg_set(s->err, sizeof s->err, "keystore: deleting the note \"%s\" failed: %s", kind, ks_rv_name(rv));
     return rv;
 }
 
@@ -385,7 +385,7 @@ CK_RV ks_note_list(ks_session_t *s, const char *kind,
     CK_ULONG n = 0;
     CK_RV rv = find_notes(s, kind, NULL, hs, 64, &n);
     if (rv != CKR_OK) {
-        ks_seterr(s->err, "keystore: listing the notes \"%s\" failed: %s", kind, ks_rv_name(rv));
+        msg_set(s->err, sizeof s->err, "keystore: listing the notes \"%s\" failed: %s", kind, ks_rv_name(rv));
         return rv;
     }
     for (CK_ULONG i = 0; i < n; i++) {
@@ -417,7 +417,7 @@ CK_RV ks_list_unsealed(ks_session_t *s, void (*fn)(void *ctx, const char *name, 
     CK_FUNCTION_LIST_PTR f = s->ks->f;
     CK_RV rv = ks_find_objects(s, t, 3, hs, 192, &n);
     if (rv != CKR_OK) {
-        ks_seterr(s->err, "keystore: searching for unsealed keys failed: %s", ks_rv_name(rv));
+        msg_set(s->err, sizeof s->err, "keystore: searching for unsealed keys failed: %s", ks_rv_name(rv));
         return rv;
     }
     char seen[64][KS_LABEL_MAX + 1];
@@ -460,7 +460,7 @@ CK_RV ks_list_keysets(ks_session_t *s, void (*fn)(void *ctx, const char *name), 
     CK_ULONG n = 0;
     CK_RV rv = find_secret_by_label(s, NULL, hs, 1024, &n);
     if (rv != CKR_OK) {
-        ks_seterr(s->err, "keystore: listing keys failed: %s", ks_rv_name(rv));
+        msg_set(s->err, sizeof s->err, "keystore: listing keys failed: %s", ks_rv_name(rv));
         return rv;
     }
     for (CK_ULONG i = 0; i < n; i++) {
@@ -481,7 +481,7 @@ CK_RV ks_list_keysets(ks_session_t *s, void (*fn)(void *ctx, const char *name), 
 CK_RV ks_delete_keyset(ks_session_t *s, const char *set)
 {
     if (!valid_set_name(set)) {
-        ks_seterr(s->err, "invalid key set name \"%s\"", set ? set : "");
+        msg_set(s->err, sizeof s->err, "invalid key set name \"%s\"", set ? set : "");
         return CKR_ARGUMENTS_BAD;
     }
     int deleted = 0;
@@ -496,14 +496,14 @@ CK_RV ks_delete_keyset(ks_session_t *s, const char *set)
         for (CK_ULONG i = 0; i < n; i++) {
             rv = s->ks->f->C_DestroyObject(s->h, hs[i]);
             if (rv != CKR_OK) {
-                ks_seterr(s->err, "keystore refused to delete %s: %s", label, ks_rv_name(rv));
+                msg_set(s->err, sizeof s->err, "keystore refused to delete %s: %s", label, ks_rv_name(rv));
                 return rv;
             }
             deleted++;
         }
     }
     if (!deleted) {
-        ks_seterr(s->err, "no key set \"%s\" in the keystore", set);
+        msg_set(s->err, sizeof s->err, "no key set \"%s\" in the keystore", set);
         return CKR_KEY_HANDLE_INVALID;
     }
     return CKR_OK;

@@ -42,16 +42,6 @@ size_t ks_pad80_to(const uint8_t *in, size_t len, uint8_t *out, size_t cap, size
     return padded;
 }
 
-void ks_seterr(char *err, const char *fmt, ...)
-{
-    if (!err)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, KS_ERRLEN, fmt, ap);
-    va_end(ap);
-}
-
 const char *ks_rv_name(CK_RV rv)
 {
     switch (rv) {
@@ -111,12 +101,12 @@ static void *dlopen_private(const char *path)
     return dl;
 }
 
-CK_RV ks_open(ks_t **out, const char *module_path, char err[KS_ERRLEN])
+CK_RV ks_open(ks_t **out, const char *module_path, char *err, size_t err_len)
 {
-    return ks_open_ex(out, module_path, 0, err);
+    return ks_open_ex(out, module_path, 0, err, err_len);
 }
 
-CK_RV ks_open_ex(ks_t **out, const char *module_path, int shared, char err[KS_ERRLEN])
+CK_RV ks_open_ex(ks_t **out, const char *module_path, int shared, char *err, size_t err_len)
 {
     *out = NULL;
     if (!module_path || !*module_path)
@@ -131,14 +121,14 @@ CK_RV ks_open_ex(ks_t **out, const char *module_path, int shared, char err[KS_ER
     if (!ks->dl)
         ks->dl = dlopen(module_path, RTLD_NOW | RTLD_LOCAL);
     if (!ks->dl) {
-        ks_seterr(err, "cannot load keystore module %s: %s", module_path, dlerror());
+        msg_set(err, err_len, "cannot load keystore module %s: %s", module_path, dlerror());
         free(ks);
         return CKR_GENERAL_ERROR;
     }
     CK_C_GetFunctionList gfl = (CK_C_GetFunctionList)dlsym(ks->dl, "C_GetFunctionList");
     CK_RV rv = gfl ? gfl(&ks->f) : CKR_GENERAL_ERROR;
     if (rv != CKR_OK || !ks->f) {
-        ks_seterr(err, "%s is not a PKCS#11 module (no usable C_GetFunctionList)", module_path);
+        msg_set(err, err_len, "%s is not a PKCS#11 module (no usable C_GetFunctionList)", module_path);
         dlclose(ks->dl);
         free(ks);
         return CKR_GENERAL_ERROR;
@@ -166,12 +156,12 @@ CK_RV ks_open_ex(ks_t **out, const char *module_path, int shared, char err[KS_ER
     if (rv != CKR_OK) {
         const char *conf = getenv("SOFTHSM2_CONF");
         if (strstr(module_path, "softhsm"))
-            ks_seterr(err, "keystore module %s failed to initialise: %s. SoftHSM does this when it "
+            msg_set(err, err_len, "keystore module %s failed to initialise: %s. SoftHSM does this when it "
                         "cannot read its configuration or token directory: check SOFTHSM2_CONF "
                         "(%s) and the directories.tokendir it names", module_path,
                    ks_rv_name(rv), conf ? conf : "not set: /etc/softhsm/softhsm2.conf");
         else
-            ks_seterr(err, "keystore module %s failed to initialise: %s", module_path,
+            msg_set(err, err_len, "keystore module %s failed to initialise: %s", module_path,
                    ks_rv_name(rv));
         dlclose(ks->dl);
         free(ks);
@@ -211,12 +201,12 @@ static int label_matches(const CK_UTF8CHAR field[32], const char *label)
     return 1;
 }
 
-static CK_RV select_token_once(ks_t *ks, const char *label, char err[KS_ERRLEN])
+static CK_RV select_token_once(ks_t *ks, const char *label, char *err, size_t err_len)
 {
     CK_ULONG n = 0;
     CK_RV rv = ks->f->C_GetSlotList(CK_TRUE, NULL, &n);
     if (rv != CKR_OK) {
-        ks_seterr(err, "keystore: C_GetSlotList failed: %s", ks_rv_name(rv));
+        msg_set(err, err_len, "keystore: C_GetSlotList failed: %s", ks_rv_name(rv));
         return rv;
     }
     CK_SLOT_ID *slots = calloc(n ? n : 1, sizeof *slots);
@@ -233,7 +223,7 @@ static CK_RV select_token_once(ks_t *ks, const char *label, char err[KS_ERRLEN])
     }
     free(slots);
     if (!found) {
-        ks_seterr(err, "keystore token \"%s\" not found in %s (create it with softhsm2-util "
+        msg_set(err, err_len, "keystore token \"%s\" not found in %s (create it with softhsm2-util "
                     "--init-token or set keystore_token)", label, ks->path);
         return CKR_TOKEN_NOT_PRESENT;
     }
@@ -245,7 +235,7 @@ static CK_RV select_token_once(ks_t *ks, const char *label, char err[KS_ERRLEN])
     rv = ks->f->C_OpenSession(ks->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL,
                               &ks->login_session);
     if (rv != CKR_OK)
-        ks_seterr(err, "keystore: cannot open a session on token \"%s\": %s", label, ks_rv_name(rv));
+        msg_set(err, err_len, "keystore: cannot open a session on token \"%s\": %s", label, ks_rv_name(rv));
     return rv;
 }
 
@@ -278,7 +268,7 @@ static int select_retryable(CK_RV rv)
  * reopens every session (they carried no state: only a logged-out instance
  * is restarted); again, a little later each time, while the token reads
  * half-written. Only for an instance of gp-p11's own. */
-static CK_RV restart(ks_t *ks, char err[KS_ERRLEN])
+static CK_RV restart(ks_t *ks, char *err, size_t err_len)
 {
     CK_RV rv = CKR_FUNCTION_FAILED;
     for (int i = 0; i < KS_RELOADS; i++) {
@@ -296,11 +286,11 @@ static CK_RV restart(ks_t *ks, char err[KS_ERRLEN])
         ks->reloads++;
         if (rv != CKR_OK) {
             ks->we_initialized = 0;
-            ks_seterr(err, "keystore module %s could not be started again: %s", ks->path,
+            msg_set(err, err_len, "keystore module %s could not be started again: %s", ks->path,
                    ks_rv_name(rv));
             return rv;
         }
-        rv = select_token_once(ks, ks->label, err);
+        rv = select_token_once(ks, ks->label, err, err_len);
         pthread_mutex_lock(&ks->lock);
         for (ks_session_t *s = ks->sessions; rv == CKR_OK && s; s = s->next)
             rv = ks->f->C_OpenSession(ks->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL,
@@ -319,40 +309,40 @@ static int can_restart(const ks_t *ks)
 
 unsigned ks_reloads(const ks_t *ks) { return ks->reloads; }
 
-CK_RV ks_select_token(ks_t *ks, const char *label, char err[KS_ERRLEN])
+CK_RV ks_select_token(ks_t *ks, const char *label, char *err, size_t err_len)
 {
-    CK_RV rv = select_token_once(ks, label, err);
+    CK_RV rv = select_token_once(ks, label, err, err_len);
     if (strlen(label) >= sizeof ks->label)
         return rv; /* no token has such a label */
     snprintf(ks->label, sizeof ks->label, "%s", label);
     if (select_retryable(rv) && can_restart(ks))
-        rv = restart(ks, err);
+        rv = restart(ks, err, err_len);
     return rv;
 }
 
-CK_RV ks_login(ks_t *ks, const uint8_t *pin, size_t pin_len, char err[KS_ERRLEN])
+CK_RV ks_login(ks_t *ks, const uint8_t *pin, size_t pin_len, char *err, size_t err_len)
 {
-    return ks_login_ex(ks, pin, pin_len, NULL, err);
+    return ks_login_ex(ks, pin, pin_len, NULL, err, err_len);
 }
 
 CK_RV ks_login_ex(ks_t *ks, const uint8_t *pin, size_t pin_len, int *already,
-                  char err[KS_ERRLEN])
+                  char *err, size_t err_len)
 {
     if (already)
         *already = 0;
     if (!ks->have_slot) {
-        ks_seterr(err, "keystore: no token selected");
+        msg_set(err, err_len, "keystore: no token selected");
         return CKR_TOKEN_NOT_PRESENT;
     }
     /* never spend a keystore's last PIN try: a locked keystore needs its SO */
     CK_TOKEN_INFO ti;
     if (ks->f->C_GetTokenInfo(ks->slot, &ti) == CKR_OK) {
         if (ti.flags & CKF_USER_PIN_LOCKED) {
-            ks_seterr(err, "keystore PIN is locked (CKR_PIN_LOCKED): unblock it with the SO PIN");
+            msg_set(err, err_len, "keystore PIN is locked (CKR_PIN_LOCKED): unblock it with the SO PIN");
             return CKR_PIN_LOCKED;
         }
         if (ti.flags & CKF_USER_PIN_FINAL_TRY) {
-            ks_seterr(err, "the keystore has one PIN try left: gp-p11 will not spend it; log in once "
+            msg_set(err, err_len, "the keystore has one PIN try left: gp-p11 will not spend it; log in once "
                         "with the keystore's own tool to reset the counter");
             return CKR_PIN_LOCKED;
         }
@@ -364,35 +354,35 @@ CK_RV ks_login_ex(ks_t *ks, const uint8_t *pin, size_t pin_len, int *already,
     for (int i = 0; i < KS_RELOADS && can_restart(ks) &&
                     (half_read(rv) || (rv == CKR_GENERAL_ERROR && !ks->counts_pin_failures));
          i++) {
-        CK_RV r = restart(ks, err);
+        CK_RV r = restart(ks, err, err_len);
         if (r != CKR_OK)
             return r;
         rv = ks->f->C_Login(ks->login_session, CKU_USER, (CK_UTF8CHAR_PTR)pin, pin_len);
     }
     if (rv == CKR_GENERAL_ERROR && can_restart(ks)) /* start afresh for the next try */
-        restart(ks, err);
+        restart(ks, err, err_len);
     if (rv == CKR_USER_ALREADY_LOGGED_IN) {
         if (already)
             *already = 1;
         return CKR_OK;
     }
     if (rv == CKR_PIN_INCORRECT)
-        ks_seterr(err, "keystore refused the PIN (CKR_PIN_INCORRECT)");
+        msg_set(err, err_len, "keystore refused the PIN (CKR_PIN_INCORRECT)");
     else if (rv == CKR_PIN_LOCKED)
-        ks_seterr(err, "keystore PIN is locked (CKR_PIN_LOCKED): unblock it with the SO PIN");
+        msg_set(err, err_len, "keystore PIN is locked (CKR_PIN_LOCKED): unblock it with the SO PIN");
     else if (rv == CKR_GENERAL_ERROR && ks->counts_pin_failures)
-        ks_seterr(err, "keystore login failed: CKR_GENERAL_ERROR, the keystore module's own failure: "
+        msg_set(err, err_len, "keystore login failed: CKR_GENERAL_ERROR, the keystore module's own failure: "
                     "try again; gp-p11 does not retry a login itself, since this keystore may "
                     "have counted it as a PIN try");
     else if (rv == CKR_USER_PIN_NOT_INITIALIZED)
-        ks_seterr(err, "keystore login failed: the token \"%s\" has no user PIN (set one with "
+        msg_set(err, err_len, "keystore login failed: the token \"%s\" has no user PIN (set one with "
                     "softhsm2-util --init-pin or the keystore's own tool)", ks->label);
     else if (half_read(rv) || rv == CKR_GENERAL_ERROR)
-        ks_seterr(err, "keystore login failed: %s, %d times after restarting the keystore module: "
+        msg_set(err, err_len, "keystore login failed: %s, %d times after restarting the keystore module: "
                     "another process is using the token heavily; try again", ks_rv_name(rv),
                KS_RELOADS + 1);
     else if (rv != CKR_OK)
-        ks_seterr(err, "keystore login failed: %s", ks_rv_name(rv));
+        msg_set(err, err_len, "keystore login failed: %s", ks_rv_name(rv));
     return rv;
 }
 
@@ -478,7 +468,7 @@ CK_RV ks_random(ks_session_t *s, uint8_t *buf, size_t len)
 {
     CK_RV rv = s->ks->f->C_GenerateRandom(s->h, buf, len);
     if (rv != CKR_OK)
-        ks_seterr(s->err, "keystore: C_GenerateRandom failed: %s", ks_rv_name(rv));
+        msg_set(s->err, sizeof s->err, "keystore: C_GenerateRandom failed: %s", ks_rv_name(rv));
     return rv;
 }
 
@@ -498,7 +488,7 @@ static CK_RV digest(ks_session_t *s, CK_MECHANISM_TYPE mech, const char *name, c
     else
         f->C_DigestFinal(s->h, NULL, &n); /* end the operation */
     if (rv != CKR_OK)
-        ks_seterr(s->err, "keystore: %s failed: %s", name, ks_rv_name(rv));
+        msg_set(s->err, sizeof s->err, "keystore: %s failed: %s", name, ks_rv_name(rv));
     return rv;
 }
 
@@ -572,7 +562,7 @@ CK_RV ks_derive_des2(ks_session_t *s, CK_OBJECT_HANDLE base, enum ks_derive_mode
                    (usage_derive ? KS_USE_DERIVE : 0);
     CK_RV rv = derive_session_key(s, &m, base, CKK_DES2, 0, use, out);
     if (rv != CKR_OK)
-        ks_seterr(s->err, "keystore: key derivation (%s) failed: %s",
+        msg_set(s->err, sizeof s->err, "keystore: key derivation (%s) failed: %s",
                mode == KS_DERIVE_CBC ? "CKM_DES3_CBC_ENCRYPT_DATA" : "CKM_DES3_ECB_ENCRYPT_DATA",
                ks_rv_name(rv));
     return rv;
@@ -615,7 +605,7 @@ CK_RV ks_cipher(ks_session_t *s, CK_MECHANISM_TYPE mech, CK_OBJECT_HANDLE key, c
     if (rv == CKR_OK)
         memcpy(out, tmp, len);
     else
-        ks_seterr(s->err, "keystore: %s %s failed: %s", mech_name(mech),
+        msg_set(s->err, sizeof s->err, "keystore: %s %s failed: %s", mech_name(mech),
                encrypt ? "encryption" : "decryption", ks_rv_name(rv));
     ks_wipe(tmp, len); /* may be plaintext of a decryption */
     free(tmp);
@@ -646,7 +636,7 @@ CK_RV ks_sign(ks_session_t *s, CK_MECHANISM_TYPE mech, CK_OBJECT_HANDLE key, con
     if (rv == CKR_OK)
         memcpy(mac, buf, maclen);
     else
-        ks_seterr(s->err, "keystore: %s failed: %s", mech_name(mech), ks_rv_name(rv));
+        msg_set(s->err, sizeof s->err, "keystore: %s failed: %s", mech_name(mech), ks_rv_name(rv));
     return rv;
 }
 
@@ -662,7 +652,7 @@ CK_RV ks_derive_aes(ks_session_t *s, CK_OBJECT_HANDLE base, const uint8_t iv[16]
     CK_RV rv = derive_session_key(s, &m, base, CKK_AES, key_len, use, out);
     ks_wipe(&p, sizeof p); /* its data may be key-dependent */
     if (rv != CKR_OK)
-        ks_seterr(s->err, "keystore: key derivation (CKM_AES_CBC_ENCRYPT_DATA) failed: %s%s",
+        msg_set(s->err, sizeof s->err, "keystore: key derivation (CKM_AES_CBC_ENCRYPT_DATA) failed: %s%s",
                ks_rv_name(rv), rv == CKR_MECHANISM_INVALID ? " (this keystore cannot derive AES "
                                "keys by encryption, as SCP03 needs)" : "");
     return rv;
@@ -683,7 +673,7 @@ CK_RV ks_wrap(ks_session_t *s, CK_MECHANISM_TYPE mech, const uint8_t *iv, size_t
     if (rv == CKR_OK)
         *out_len = n;
     else
-        ks_seterr(s->err, "keystore: C_WrapKey(%s) failed: %s%s", mech_name(mech), ks_rv_name(rv),
+        msg_set(s->err, sizeof s->err, "keystore: C_WrapKey(%s) failed: %s%s", mech_name(mech), ks_rv_name(rv),
                rv == CKR_KEY_UNEXTRACTABLE ? " (the key was made unextractable)" :
                rv == CKR_MECHANISM_INVALID ? " (this keystore cannot wrap with it)" : "");
     return rv;
@@ -709,7 +699,7 @@ CK_RV ks_wrap_des3_ecb(ks_session_t *s, CK_OBJECT_HANDLE wrapping_key, CK_OBJECT
     if (rv == CKR_OK)
         memcpy(out, buf, 16);
     else
-        ks_seterr(s->err, "keystore: C_WrapKey(CKM_DES3_ECB) failed: %s%s", ks_rv_name(rv),
+        msg_set(s->err, sizeof s->err, "keystore: C_WrapKey(CKM_DES3_ECB) failed: %s%s", ks_rv_name(rv),
                rv == CKR_MECHANISM_INVALID ? " (this keystore cannot wrap with 3DES)" : "");
     return rv;
 }

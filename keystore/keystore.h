@@ -37,10 +37,10 @@ extern const char *const ks_role_names[3]; /* "enc", "mac", "dek" */
  * of its own, loaded from a private copy of the file, so that nothing else in
  * the process shares its login state, sessions or objects; the shared
  * instance only where no copy can be loaded (ks_private tells). */
-CK_RV ks_open(ks_t **out, const char *module_path, char err[KS_ERRLEN]);
+CK_RV ks_open(ks_t **out, const char *module_path, char *err, size_t err_len);
 /* The same; shared asks for the instance other code in the process may have
  * loaded too (for a module that cannot run from a copy). */
-CK_RV ks_open_ex(ks_t **out, const char *module_path, int shared, char err[KS_ERRLEN]);
+CK_RV ks_open_ex(ks_t **out, const char *module_path, int shared, char *err, size_t err_len);
 int ks_private(const ks_t *ks);
 /* Is the token logged in? 1 yes, 0 no, -1 the login session is gone (other
  * code closed every session of a shared instance). */
@@ -49,13 +49,13 @@ void ks_close(ks_t *ks);
 /* Finds the token by label (exact, blank-padded compare). An instance of
  * gp-p11's own that read the token half-written by another process (SoftHSM)
  * is finalised and started again (up to twelve times), here and at login. */
-CK_RV ks_select_token(ks_t *ks, const char *label, char err[KS_ERRLEN]);
+CK_RV ks_select_token(ks_t *ks, const char *label, char *err, size_t err_len);
 /* Logs the user in (CKR_USER_ALREADY_LOGGED_IN is treated as success and
  * reported through *already when given). The PIN is passed straight to the
  * module; the caller wipes its copy. */
-CK_RV ks_login(ks_t *ks, const uint8_t *pin, size_t pin_len, char err[KS_ERRLEN]);
+CK_RV ks_login(ks_t *ks, const uint8_t *pin, size_t pin_len, char *err, size_t err_len);
 CK_RV ks_login_ex(ks_t *ks, const uint8_t *pin, size_t pin_len, int *already,
-                  char err[KS_ERRLEN]);
+                  char *err, size_t err_len);
 CK_RV ks_logout(ks_t *ks);
 /* How many times the instance was started again (for the log). */
 unsigned ks_reloads(const ks_t *ks);

@@ -222,19 +222,13 @@ CK_RV C_OpenSession(CK_SLOT_ID slotID, CK_FLAGS flags, CK_VOID_PTR pApplication,
 CK_RV C_CloseSession(CK_SESSION_HANDLE h)
 {
     CHECK_INIT();
-    mutex_lock(M.lock);
-    session_t *s = session_find(h);
-    token_t *t = s ? &M.tokens[s->slot] : NULL;
-    mutex_unlock(M.lock);
-    if (!s)
-        return CKR_SESSION_HANDLE_INVALID;
-    mutex_lock(t->lock);
-    CK_RV rv = CKR_SESSION_HANDLE_INVALID;
-    if (s->handle == h) {
-        session_close_locked(t, s);
-        rv = CKR_OK;
-    }
-    return token_leave(t, rv);
+    session_t *s;
+    token_t *t;
+    CK_RV rv = session_lock(h, &s, &t);
+    if (rv != CKR_OK)
+        return rv;
+    session_close_locked(t, s);
+    return token_leave(t, CKR_OK);
 }
 
 CK_RV C_CloseAllSessions(CK_SLOT_ID slotID)

@@ -34,7 +34,7 @@ static CK_RV keystore_load(void) /* M.lock held */
         LOG_ERR("", "%s", why);
         return CKR_DEVICE_ERROR;
     }
-    if (ks_open_ex(&M.ks, M.conf.keystore_module, M.conf.keystore_shared, err) != CKR_OK) {
+    if (ks_open_ex(&M.ks, M.conf.keystore_module, M.conf.keystore_shared, err, sizeof err) != CKR_OK) {
         LOG_ERR("", "%s", err);
         return CKR_DEVICE_ERROR;
     }
@@ -42,7 +42,7 @@ static CK_RV keystore_load(void) /* M.lock held */
         LOG_WARN("", "the keystore module %s is loaded as a shared instance (%s): other code in this "
                      "process that loads it shares its login and sessions", M.conf.keystore_module,
                  shared_reason());
-    if (ks_select_token(M.ks, M.conf.keystore_token, err) != CKR_OK ||
+    if (ks_select_token(M.ks, M.conf.keystore_token, err, sizeof err) != CKR_OK ||
         ks_session_open(M.ks, &M.ks_misc) != CKR_OK) {
         LOG_ERR("", "%s", err[0] ? err : "keystore: cannot open a session");
         ks_close(M.ks);
@@ -85,7 +85,7 @@ CK_RV keystore_login(const uint8_t *pin, size_t pin_len)
         char e2[KS_ERRLEN] = "";
         ks_session_close(M.ks_misc);
         M.ks_misc = NULL;
-        if (ks_select_token(M.ks, M.conf.keystore_token, e2) != CKR_OK ||
+        if (ks_select_token(M.ks, M.conf.keystore_token, e2, sizeof e2) != CKR_OK ||
             ks_session_open(M.ks, &M.ks_misc) != CKR_OK) {
             LOG_ERR("", "keystore: %s", e2[0] ? e2 : "cannot open a session");
             rv = CKR_DEVICE_ERROR;
@@ -97,7 +97,7 @@ CK_RV keystore_login(const uint8_t *pin, size_t pin_len)
         char err[KS_ERRLEN] = "";
         int already = 0;
         unsigned reloads = ks_reloads(M.ks);
-        rv = ks_login_ex(M.ks, pin, pin_len, &already, err);
+        rv = ks_login_ex(M.ks, pin, pin_len, &already, err, sizeof err);
         say_reloads(reloads);
         if (rv != CKR_OK) {
             LOG_WARN("", "%s", err);

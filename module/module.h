@@ -59,7 +59,7 @@ typedef struct {
     mutex_t lock;
     pcsc_ctx_t *pc;            /* a PC/SC context of its own */
     pcsc_card_t *card;
-    gp_session_t gp;
+    gp_card_t gp;
     unsigned long generation;  /* moves on when the card goes away */
     long long checked_ms;      /* when pcscd last said the card is there */
     int info_loaded;
@@ -229,6 +229,9 @@ void session_free(session_t *s);
  * the session and locks its token; a session whose card went away is closed
  * there (CKR_DEVICE_REMOVED now, CKR_SESSION_HANDLE_INVALID after). */
 CK_RV session_enter(CK_SESSION_HANDLE h, session_t **s, token_t **t);
+/* Only finds it and locks its token (CKR_SESSION_HANDLE_INVALID: none, or
+ * closed meanwhile); C_CloseSession closes a session whatever its card does. */
+CK_RV session_lock(CK_SESSION_HANDLE h, session_t **s, token_t **t);
 /* What a call needs of the session, said by the entry point where today's
  * error-code order puts it: CKR_USER_NOT_LOGGED_IN, then CKR_SESSION_READ_ONLY. */
 enum { NEEDS_USER = 1, NEEDS_RW = 2 };

@@ -53,10 +53,8 @@ void session_close_locked(token_t *t, session_t *s)
         token_logout(t);
 }
 
-CK_RV session_enter(CK_SESSION_HANDLE h, session_t **ps, token_t **pt)
+CK_RV session_lock(CK_SESSION_HANDLE h, session_t **ps, token_t **pt)
 {
-    if (!module_live())
-        return CKR_CRYPTOKI_NOT_INITIALIZED;
     mutex_lock(M.lock);
     session_t *s = session_find(h);
     token_t *t = s ? &M.tokens[s->slot] : NULL;
@@ -68,6 +66,20 @@ CK_RV session_enter(CK_SESSION_HANDLE h, session_t **ps, token_t **pt)
         mutex_unlock(t->lock);
         return CKR_SESSION_HANDLE_INVALID;
     }
+    *ps = s;
+    *pt = t;
+    return CKR_OK;
+}
+
+CK_RV session_enter(CK_SESSION_HANDLE h, session_t **ps, token_t **pt)
+{
+    if (!module_live())
+        return CKR_CRYPTOKI_NOT_INITIALIZED;
+    session_t *s;
+    token_t *t;
+    CK_RV rv = session_lock(h, &s, &t);
+    if (rv != CKR_OK)
+        return rv;
     if (t->card)
         token_present(t);
     if (s->generation != t->generation) {

@@ -144,7 +144,7 @@ CK_RV token_check(token_t *t)
         return CKR_DEVICE_ERROR;
     }
     t->checked_ms = now_ms();
-    gp_session_init(&t->gp, pcsc_transport(t->card));
+    gp_card_init(&t->gp, pcsc_transport(t->card));
     t->gp.trace = trace_cb;
     t->gp.trace_ctx = t;
     return CKR_OK;

@@ -1,6 +1,7 @@
 /* CAP files: see cap.h. */
 #include "config.h"
 #include "cap.h"
+#include "keystore/msg.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -38,7 +39,7 @@ static int bad(char *why, size_t why_len, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(why, why_len, fmt, ap);
+    msg_vset(why, why_len, fmt, ap);
     va_end(ap);
     return -1;
 }

@@ -10,7 +10,7 @@
 
 /* --- SCP02 ------------------------------------------------------------------------ */
 
-static scp_err_t s02_init(gp_session_t *g, ks_session_t *ks, const ks_keyset_t *keys,
+static scp_err_t s02_init(gp_card_t *g, ks_session_t *ks, const ks_keyset_t *keys,
                           const gp_channel_opts_t *o)
 {
     scp_err_t e = scp02_init(&g->ch, ks, keys, o->i_param, o->level);
@@ -24,7 +24,7 @@ static int s02_implicit(const gp_channel_opts_t *o) { return !(o->i_param & SCP0
 
 /* Implicit opening: the card's sequence counter (GET DATA C1), then the
  * first C-MAC opens the channel. */
-static scp_err_t s02_open_implicit(gp_session_t *g, const gp_channel_opts_t *o)
+static scp_err_t s02_open_implicit(gp_card_t *g, const gp_channel_opts_t *o)
 {
     (void)o;
     uint8_t r[APDU_MAX_RSP], seq[2];
@@ -42,27 +42,27 @@ static scp_err_t s02_open_implicit(gp_session_t *g, const gp_channel_opts_t *o)
     return e == SCP_OK ? SCP_OK : gp_fail(g, e, "%s", scp02_error(&g->ch));
 }
 
-static scp_err_t s02_initialize_update(gp_session_t *g, uint8_t kvn, apdu_t *cmd)
+static scp_err_t s02_initialize_update(gp_card_t *g, uint8_t kvn, apdu_t *cmd)
 {
     return scp02_initialize_update(&g->ch, kvn, NULL, cmd);
 }
 
-static scp_err_t s02_on_initialize_update(gp_session_t *g, const uint8_t *rsp, size_t len)
+static scp_err_t s02_on_initialize_update(gp_card_t *g, const uint8_t *rsp, size_t len)
 {
     return scp02_on_initialize_update(&g->ch, rsp, len);
 }
 
-static scp_err_t s02_external_authenticate(gp_session_t *g, apdu_t *cmd)
+static scp_err_t s02_external_authenticate(gp_card_t *g, apdu_t *cmd)
 {
     return scp02_external_authenticate(&g->ch, cmd);
 }
 
-static scp_err_t s02_on_external_authenticate(gp_session_t *g, uint16_t sw)
+static scp_err_t s02_on_external_authenticate(gp_card_t *g, uint16_t sw)
 {
     return scp02_on_external_authenticate(&g->ch, sw);
 }
 
-static scp_err_t s02_wrap(gp_session_t *g, const apdu_t *plain, apdu_t *wire)
+static scp_err_t s02_wrap(gp_card_t *g, const apdu_t *plain, apdu_t *wire)
 {
     return scp02_wrap(&g->ch, plain, wire);
 }
@@ -74,14 +74,14 @@ static int s02_answer_has_rmac(uint16_t sw, size_t data_len)
     return !(data_len == 0 && sw == 0x6982);
 }
 
-static scp_err_t s02_unwrap(gp_session_t *g, const uint8_t *rsp, size_t len, uint8_t *out,
+static scp_err_t s02_unwrap(gp_card_t *g, const uint8_t *rsp, size_t len, uint8_t *out,
                             size_t *out_len)
 {
     return scp02_unwrap(&g->ch, rsp, len, out, out_len);
 }
 
 /* the session DEK, 3DES-ECB: 16 bytes */
-static scp_err_t s02_encrypt_key(gp_session_t *g, const uint8_t *in, size_t len,
+static scp_err_t s02_encrypt_key(gp_card_t *g, const uint8_t *in, size_t len,
                                  CK_OBJECT_HANDLE key, uint8_t *out, size_t *out_len)
 {
     if (*out_len < 16)
@@ -90,16 +90,16 @@ static scp_err_t s02_encrypt_key(gp_session_t *g, const uint8_t *in, size_t len,
     return in ? scp02_encrypt_key_data(&g->ch, in, len, out) : scp02_wrap_key(&g->ch, key, out);
 }
 
-static void s02_close(gp_session_t *g)
+static void s02_close(gp_card_t *g)
 {
     if (g->ch.state != SCP02_CLOSED)
         scp02_close(&g->ch);
 }
 
-static int s02_is_open(const gp_session_t *g) { return g->ch.state == SCP02_OPEN; }
-static const char *s02_error(const gp_session_t *g) { return scp02_error(&g->ch); }
+static int s02_is_open(const gp_card_t *g) { return g->ch.state == SCP02_OPEN; }
+static const char *s02_error(const gp_card_t *g) { return scp02_error(&g->ch); }
 
-static void s02_info(const gp_session_t *g, gp_channel_info_t *i)
+static void s02_info(const gp_card_t *g, gp_channel_info_t *i)
 {
     i->level = g->ch.level;
     i->kvn = g->ch.init.kvn;
@@ -145,7 +145,7 @@ static const gp_channel_ops_t scp02_ops = {
 
 /* --- SCP03 ------------------------------------------------------------------------ */
 
-static scp_err_t s03_init(gp_session_t *g, ks_session_t *ks, const ks_keyset_t *keys,
+static scp_err_t s03_init(gp_card_t *g, ks_session_t *ks, const ks_keyset_t *keys,
                           const gp_channel_opts_t *o)
 {
     scp_err_t e = scp03_init(&g->ch3, ks, keys, o->level);
@@ -154,27 +154,27 @@ static scp_err_t s03_init(gp_session_t *g, ks_session_t *ks, const ks_keyset_t *
     return e;
 }
 
-static scp_err_t s03_initialize_update(gp_session_t *g, uint8_t kvn, apdu_t *cmd)
+static scp_err_t s03_initialize_update(gp_card_t *g, uint8_t kvn, apdu_t *cmd)
 {
     return scp03_initialize_update(&g->ch3, kvn, NULL, cmd);
 }
 
-static scp_err_t s03_on_initialize_update(gp_session_t *g, const uint8_t *rsp, size_t len)
+static scp_err_t s03_on_initialize_update(gp_card_t *g, const uint8_t *rsp, size_t len)
 {
     return scp03_on_initialize_update(&g->ch3, rsp, len);
 }
 
-static scp_err_t s03_external_authenticate(gp_session_t *g, apdu_t *cmd)
+static scp_err_t s03_external_authenticate(gp_card_t *g, apdu_t *cmd)
 {
     return scp03_external_authenticate(&g->ch3, cmd);
 }
 
-static scp_err_t s03_on_external_authenticate(gp_session_t *g, uint16_t sw)
+static scp_err_t s03_on_external_authenticate(gp_card_t *g, uint16_t sw)
 {
     return scp03_on_external_authenticate(&g->ch3, sw);
 }
 
-static scp_err_t s03_wrap(gp_session_t *g, const apdu_t *plain, apdu_t *wire)
+static scp_err_t s03_wrap(gp_card_t *g, const apdu_t *plain, apdu_t *wire)
 {
     return scp03_wrap(&g->ch3, plain, wire);
 }
@@ -186,14 +186,14 @@ static int s03_answer_has_rmac(uint16_t sw, size_t data_len)
     return scp03_sw_protected(sw);
 }
 
-static scp_err_t s03_unwrap(gp_session_t *g, const uint8_t *rsp, size_t len, uint8_t *out,
+static scp_err_t s03_unwrap(gp_card_t *g, const uint8_t *rsp, size_t len, uint8_t *out,
                             size_t *out_len)
 {
     return scp03_unwrap(&g->ch3, rsp, len, out, out_len);
 }
 
 /* the static DEK, AES-CBC with a zero IV */
-static scp_err_t s03_encrypt_key(gp_session_t *g, const uint8_t *in, size_t len,
+static scp_err_t s03_encrypt_key(gp_card_t *g, const uint8_t *in, size_t len,
                                  CK_OBJECT_HANDLE key, uint8_t *out, size_t *out_len)
 {
     if (!in)
@@ -204,16 +204,16 @@ static scp_err_t s03_encrypt_key(gp_session_t *g, const uint8_t *in, size_t len,
     return scp03_encrypt_key_data(&g->ch3, in, len, out);
 }
 
-static void s03_close(gp_session_t *g)
+static void s03_close(gp_card_t *g)
 {
     if (g->ch3.state != SCP03_CLOSED)
         scp03_close(&g->ch3);
 }
 
-static int s03_is_open(const gp_session_t *g) { return g->ch3.state == SCP03_OPEN; }
-static const char *s03_error(const gp_session_t *g) { return scp03_error(&g->ch3); }
+static int s03_is_open(const gp_card_t *g) { return g->ch3.state == SCP03_OPEN; }
+static const char *s03_error(const gp_card_t *g) { return scp03_error(&g->ch3); }
 
-static void s03_info(const gp_session_t *g, gp_channel_info_t *i)
+static void s03_info(const gp_card_t *g, gp_channel_info_t *i)
 {
     i->level = g->ch3.level;
     i->kvn = g->ch3.init.kvn;

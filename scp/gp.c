@@ -9,64 +9,64 @@
 #include <stdlib.h>
 #include <string.h>
 
-scp_err_t gp_fail(gp_session_t *g, scp_err_t e, const char *fmt, ...)
+scp_err_t gp_fail(gp_card_t *g, scp_err_t e, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(g->err, sizeof g->err, fmt, ap);
+    msg_vset(g->err, sizeof g->err, fmt, ap);
     va_end(ap);
     return e;
 }
 
-void gp_session_init(gp_session_t *g, gp_transport_t t)
+void gp_card_init(gp_card_t *g, gp_transport_t t)
 {
     memset(g, 0, sizeof *g);
     g->t = t;
 }
 
-const char *gp_error(const gp_session_t *g) { return g->err; }
-int gp_channel_open(const gp_session_t *g) { return g->ops && g->ops->is_open(g); }
+const char *gp_error(const gp_card_t *g) { return g->err; }
+int gp_channel_open(const gp_card_t *g) { return g->ops && g->ops->is_open(g); }
 
-void gp_channel_info(const gp_session_t *g, gp_channel_info_t *out)
+void gp_channel_info(const gp_card_t *g, gp_channel_info_t *out)
 {
     memset(out, 0, sizeof *out);
     if (g->ops)
         g->ops->info(g, out);
 }
 
-uint8_t gp_channel_level(const gp_session_t *g)
+uint8_t gp_channel_level(const gp_card_t *g)
 {
     gp_channel_info_t i;
     gp_channel_info(g, &i);
     return i.level;
 }
-uint8_t gp_channel_kvn(const gp_session_t *g)
+uint8_t gp_channel_kvn(const gp_card_t *g)
 {
     gp_channel_info_t i;
     gp_channel_info(g, &i);
     return i.kvn;
 }
-const uint8_t *gp_channel_kdd(const gp_session_t *g)
+const uint8_t *gp_channel_kdd(const gp_card_t *g)
 {
     static const uint8_t none[10];
     gp_channel_info_t i;
     gp_channel_info(g, &i);
     return i.kdd ? i.kdd : none;
 }
-uint8_t gp_channel_scp(const gp_session_t *g) { return g->ops ? g->ops->scp : 2; }
-uint8_t gp_channel_i(const gp_session_t *g)
+uint8_t gp_channel_scp(const gp_card_t *g) { return g->ops ? g->ops->scp : 2; }
+uint8_t gp_channel_i(const gp_card_t *g)
 {
     gp_channel_info_t i;
     gp_channel_info(g, &i);
     return i.i;
 }
-ks_keyset_t gp_channel_keys(const gp_session_t *g)
+ks_keyset_t gp_channel_keys(const gp_card_t *g)
 {
     gp_channel_info_t i;
     gp_channel_info(g, &i);
     return i.keys;
 }
-unsigned long gp_channel_ks_calls(const gp_session_t *g)
+unsigned long gp_channel_ks_calls(const gp_card_t *g)
 {
     gp_channel_info_t i;
     gp_channel_info(g, &i);
@@ -83,9 +83,9 @@ int gp_level_allowed(uint8_t scp, uint8_t level, char *why, size_t why_len)
     return ops->level_ok(level, why, why_len);
 }
 
-static const char *channel_error(const gp_session_t *g) { return g->ops ? g->ops->error(g) : ""; }
+static const char *channel_error(const gp_card_t *g) { return g->ops ? g->ops->error(g) : ""; }
 
-scp_err_t gp_encrypt_key(gp_session_t *g, const uint8_t *in, size_t len, CK_OBJECT_HANDLE key,
+scp_err_t gp_encrypt_key(gp_card_t *g, const uint8_t *in, size_t len, CK_OBJECT_HANDLE key,
                          uint8_t *out, size_t *out_len)
 {
     if (!gp_channel_open(g))
@@ -95,7 +95,7 @@ scp_err_t gp_encrypt_key(gp_session_t *g, const uint8_t *in, size_t len, CK_OBJE
 }
 
 /* One exchange on the wire, then GET RESPONSE while the card says 61xx. */
-static scp_err_t exchange(gp_session_t *g, const apdu_t *plain, const apdu_t *wire, int secured,
+static scp_err_t exchange(gp_card_t *g, const apdu_t *plain, const apdu_t *wire, int secured,
                           uint8_t *rsp, size_t cap, size_t *rlen, uint16_t *sw)
 {
     uint8_t cmd[APDU_MAX_CMD], r[APDU_MAX_RSP];
@@ -159,14 +159,14 @@ int gp_sw_refused(uint16_t sw)
     }
 }
 
-int gp_not_executed(const gp_session_t *g, scp_err_t e)
+int gp_not_executed(const gp_card_t *g, scp_err_t e)
 {
     if (e == SCP_OK)
         return 0;
     return !g->sent || (e == SCP_E_RSP_SW && g->not_executed);
 }
 
-int gp_outcome_unknown(const gp_session_t *g, scp_err_t e)
+int gp_outcome_unknown(const gp_card_t *g, scp_err_t e)
 {
     return e != SCP_OK && !gp_not_executed(g, e);
 }
@@ -181,7 +181,7 @@ static int sw_authenticated(int rmac_level, int rmac_checked)
     return !rmac_level || rmac_checked;
 }
 
-scp_err_t gp_send(gp_session_t *g, const apdu_t *plain, uint8_t *rsp, size_t cap, size_t *rlen,
+scp_err_t gp_send(gp_card_t *g, const apdu_t *plain, uint8_t *rsp, size_t cap, size_t *rlen,
                   uint16_t *sw)
 {
     apdu_t p = *plain, wire;
@@ -263,7 +263,7 @@ scp_err_t gp_send(gp_session_t *g, const apdu_t *plain, uint8_t *rsp, size_t cap
     return SCP_OK;
 }
 
-scp_err_t gp_command(gp_session_t *g, const char *what, enum sw_context ctx, const apdu_t *plain,
+scp_err_t gp_command(gp_card_t *g, const char *what, enum sw_context ctx, const apdu_t *plain,
                      uint8_t *rsp, size_t cap, size_t *rlen)
 {
     uint16_t sw;
@@ -291,7 +291,7 @@ scp_err_t gp_command(gp_session_t *g, const char *what, enum sw_context ctx, con
     return SCP_OK;
 }
 
-scp_err_t gp_select(gp_session_t *g, const uint8_t *aid, size_t aid_len)
+scp_err_t gp_select(gp_card_t *g, const uint8_t *aid, size_t aid_len)
 {
     apdu_t a;
     uint8_t fci[APDU_MAX_RSP];
@@ -321,7 +321,7 @@ scp_err_t gp_select(gp_session_t *g, const uint8_t *aid, size_t aid_len)
 }
 
 /* The last word before a try of the card's is spent: the caller's. */
-static int authentication_allowed(gp_session_t *g, const gp_channel_opts_t *o, const uint8_t kdd[10])
+static int authentication_allowed(gp_card_t *g, const gp_channel_opts_t *o, const uint8_t kdd[10])
 {
     if (!o->may_authenticate)
         return 1;
@@ -332,7 +332,7 @@ static int authentication_allowed(gp_session_t *g, const gp_channel_opts_t *o, c
     return 0;
 }
 
-scp_err_t gp_open_channel(gp_session_t *g, ks_session_t *ks, const ks_keyset_t *keys,
+scp_err_t gp_open_channel(gp_card_t *g, ks_session_t *ks, const ks_keyset_t *keys,
                           const gp_channel_opts_t *o)
 {
     scp_err_t e = o->selected ? SCP_OK : gp_select(g, o->isd_aid, o->isd_aid ? o->isd_aid_len : 0);
@@ -393,14 +393,14 @@ scp_err_t gp_open_channel(gp_session_t *g, ks_session_t *ks, const ks_keyset_t *
     return SCP_OK;
 }
 
-void gp_close_channel(gp_session_t *g)
+void gp_close_channel(gp_card_t *g)
 {
     /* each protocol's state, whichever was in use */
     for (uint8_t scp = 2; scp <= 3; scp++)
         gp_channel_ops(scp)->close(g);
 }
 
-int gp_get_status(gp_session_t *g, uint8_t p1, int tlv, gp_entry_t *out, int max)
+int gp_get_status(gp_card_t *g, uint8_t p1, int tlv, gp_entry_t *out, int max)
 {
     size_t cap = 4096, len = 0;
     uint8_t *all = malloc(cap);
@@ -449,7 +449,7 @@ out:
     return n;
 }
 
-scp_err_t gp_get_data(gp_session_t *g, uint16_t tag, uint8_t *out, size_t cap, size_t *len)
+scp_err_t gp_get_data(gp_card_t *g, uint16_t tag, uint8_t *out, size_t cap, size_t *len)
 {
     apdu_t a;
     apdu_set(&a, 0x80, 0xCA, (uint8_t)(tag >> 8), (uint8_t)tag, NULL, 0, 1, 256);
@@ -458,7 +458,7 @@ scp_err_t gp_get_data(gp_session_t *g, uint16_t tag, uint8_t *out, size_t cap, s
     return gp_command(g, what, SW_CTX_ANY, &a, out, cap, len);
 }
 
-scp_err_t gp_delete(gp_session_t *g, const uint8_t *aid, size_t aid_len, int related)
+scp_err_t gp_delete(gp_card_t *g, const uint8_t *aid, size_t aid_len, int related)
 {
     if (aid_len < 5 || aid_len > GP_AID_MAX)
         return gp_fail(g, SCP_E_ARGS, "an AID has 5 to 16 bytes, not %zu", aid_len);
@@ -471,7 +471,7 @@ scp_err_t gp_delete(gp_session_t *g, const uint8_t *aid, size_t aid_len, int rel
     return gp_command(g, "DELETE", SW_CTX_DELETE, &a, NULL, 0, NULL);
 }
 
-scp_err_t gp_set_status(gp_session_t *g, uint8_t p1, uint8_t p2, const uint8_t *aid, size_t aid_len)
+scp_err_t gp_set_status(gp_card_t *g, uint8_t p1, uint8_t p2, const uint8_t *aid, size_t aid_len)
 {
     apdu_t a;
     apdu_set(&a, 0x80, 0xF0, p1, p2, aid, aid_len, 0, 0);
@@ -488,7 +488,7 @@ int gp_card_data_scp(const uint8_t *data, size_t len, uint8_t *scp, uint8_t *i)
     return 0;
 }
 
-scp_err_t gp_put_key(gp_session_t *g, uint8_t replace_kvn, uint8_t new_kvn, int aes,
+scp_err_t gp_put_key(gp_card_t *g, uint8_t replace_kvn, uint8_t new_kvn, int aes,
                      size_t key_len, const uint8_t enc_keys[3][32], const uint8_t kcv[3][3])
 {
     if (key_len == 0 || key_len > 32 || (!aes && key_len != 16))

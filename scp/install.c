@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-size_t gp_max_data(const gp_session_t *g)
+size_t gp_max_data(const gp_card_t *g)
 {
     if (!gp_channel_open(g))
         return APDU_MAX_DATA;
@@ -35,7 +35,7 @@ static int field(uint8_t *d, size_t *o, size_t cap, const uint8_t *v, size_t n)
 
 static int aid_ok(size_t n) { return n >= 5 && n <= GP_AID_MAX; }
 
-scp_err_t gp_install_for_load(gp_session_t *g, const uint8_t *elf, size_t elf_len,
+scp_err_t gp_install_for_load(gp_card_t *g, const uint8_t *elf, size_t elf_len,
                               const uint8_t *sd, size_t sd_len, const uint8_t *hash,
                               size_t hash_len, const uint8_t *params, size_t params_len)
 {
@@ -52,7 +52,7 @@ scp_err_t gp_install_for_load(gp_session_t *g, const uint8_t *elf, size_t elf_le
     return gp_command(g, "INSTALL [for load]", SW_CTX_INSTALL, &a, NULL, 0, NULL);
 }
 
-scp_err_t gp_load(gp_session_t *g, const uint8_t *block, size_t len, gp_progress_fn progress,
+scp_err_t gp_load(gp_card_t *g, const uint8_t *block, size_t len, gp_progress_fn progress,
                   void *ctx)
 {
     size_t step = gp_max_data(g);
@@ -78,7 +78,7 @@ scp_err_t gp_load(gp_session_t *g, const uint8_t *block, size_t len, gp_progress
     return SCP_OK;
 }
 
-scp_err_t gp_install_for_install(gp_session_t *g, const gp_install_t *in)
+scp_err_t gp_install_for_install(gp_card_t *g, const gp_install_t *in)
 {
     if (!aid_ok(in->elf_len) || !aid_ok(in->module_len) || !aid_ok(in->app_len))
         return gp_fail(g, SCP_E_ARGS, "INSTALL [for install]: an AID has 5 to 16 bytes");
@@ -114,7 +114,7 @@ scp_err_t gp_install_for_install(gp_session_t *g, const gp_install_t *in)
 /* The INSTALL variants that name an application only (no load file, no
  * module): for make selectable (P1 08, with its privileges) and for
  * personalization (P1 20). */
-static scp_err_t install_app(gp_session_t *g, uint8_t p1, const char *what, const uint8_t *app,
+static scp_err_t install_app(gp_card_t *g, uint8_t p1, const char *what, const uint8_t *app,
                              size_t app_len, const uint8_t *priv, size_t priv_len)
 {
     if (!aid_ok(app_len))
@@ -132,7 +132,7 @@ static scp_err_t install_app(gp_session_t *g, uint8_t p1, const char *what, cons
     return gp_command(g, what, SW_CTX_INSTALL, &a, NULL, 0, NULL);
 }
 
-scp_err_t gp_install_for_make_selectable(gp_session_t *g, const uint8_t *app, size_t app_len,
+scp_err_t gp_install_for_make_selectable(gp_card_t *g, const uint8_t *app, size_t app_len,
                                          const uint8_t *priv, size_t priv_len)
 {
     if (priv_len != 1 && priv_len != 3)
@@ -140,7 +140,7 @@ scp_err_t gp_install_for_make_selectable(gp_session_t *g, const uint8_t *app, si
     return install_app(g, 0x08, "INSTALL [for make selectable]", app, app_len, priv, priv_len);
 }
 
-scp_err_t gp_store_data(gp_session_t *g, const uint8_t *app, size_t app_len, const uint8_t *data,
+scp_err_t gp_store_data(gp_card_t *g, const uint8_t *app, size_t app_len, const uint8_t *data,
                         size_t len, uint8_t format, size_t *taken)
 {
     *taken = 0;

@@ -4,6 +4,7 @@
 #include "apdu.h"
 #include "sw.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 
 const char *scp_err_name(scp_err_t e)
@@ -31,6 +32,15 @@ const char *scp_err_name(scp_err_t e)
     return "unknown error";
 }
 
+scp_err_t scp_fail(char *err, size_t err_len, scp_err_t e, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    msg_vset(err, err_len, fmt, ap);
+    va_end(ap);
+    return e;
+}
+
 int scp_equal(const uint8_t *a, const uint8_t *b, size_t n)
 {
     uint8_t d = 0;
@@ -54,5 +64,28 @@ scp_err_t scp_init_update_data(const uint8_t *rsp, size_t len, size_t *dlen, cha
                  sw_describe(sw, SW_CTX_INITIALIZE_UPDATE, d, sizeof d));
         return SCP_E_RSP_SW;
     }
+    return SCP_OK;
+}
+
+scp_err_t scp_external_authenticate_sw(uint16_t sw, char *err, size_t err_len)
+{
+    if (sw == 0x9000)
+        return SCP_OK;
+    char d[200];
+    return scp_fail(err, err_len, SCP_E_RSP_SW, "EXTERNAL AUTHENTICATE refused: %s",
+                    sw_describe(sw, SW_CTX_EXTERNAL_AUTHENTICATE, d, sizeof d));
+}
+
+scp_err_t scp_check_plain(const apdu_t *plain, char *err, size_t err_len)
+{
+    if (apdu_logical_channel(plain->cla))
+        return scp_fail(err, err_len, SCP_E_ARGS,
+                        "CLA %02X addresses logical channel %d; the secure channel lives on the "
+                        "basic channel (0): use CLA 00 or 80",
+                        plain->cla, apdu_logical_channel(plain->cla));
+    if (plain->cla & 0x04)
+        return scp_fail(err, err_len, SCP_E_ARGS,
+                        "CLA %02X already announces secure messaging: pass the plain command",
+                        plain->cla);
     return SCP_OK;
 }

@@ -6,7 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "apdu.h"
 #include "keystore/keystore.h"
+#include "keystore/msg.h"
 
 typedef enum {
     SCP_OK = 0,
@@ -30,12 +32,25 @@ typedef enum {
 } scp_err_t;
 
 const char *scp_err_name(scp_err_t e);
+/* Writes the message into an object's buffer (msg.h) and returns e: the one
+ * failure path of both channels and of the GlobalPlatform commands. */
+scp_err_t scp_fail(char *err, size_t err_len, scp_err_t e, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* The same on an object with a char err[] (a channel, a card's connection). */
+#define SCP_FAIL(obj, e, ...) scp_fail((obj)->err, sizeof (obj)->err, (e), __VA_ARGS__)
 /* Constant-time comparison (cryptograms, MACs): 1 when equal. */
 int scp_equal(const uint8_t *a, const uint8_t *b, size_t n);
 /* The data length of an INITIALIZE UPDATE answer (data + SW): SCP_OK for
  * 9000, else SCP_E_RSP_SHORT or SCP_E_RSP_SW with the reason in why. */
 scp_err_t scp_init_update_data(const uint8_t *rsp, size_t len, size_t *dlen, char *why,
                                size_t why_len);
+
+/* EXTERNAL AUTHENTICATE's answer: SCP_OK for 9000, else SCP_E_RSP_SW with
+ * the card's refusal in plain words in err. */
+scp_err_t scp_external_authenticate_sw(uint16_t sw, char *err, size_t err_len);
+/* A command to wrap: on the basic channel and not yet secured. SCP_OK, or
+ * SCP_E_ARGS with what to pass instead in err. */
+scp_err_t scp_check_plain(const apdu_t *plain, char *err, size_t err_len);
 
 /* Called between INITIALIZE UPDATE and the card cryptogram check with the
  * card's key diversification data: it may replace the key set (keys bound

@@ -3,20 +3,10 @@
 #include "scp03.h"
 #include "sw.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-static scp_err_t fail(scp03_t *ch, scp_err_t e, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static scp_err_t fail(scp03_t *ch, scp_err_t e, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(ch->err, sizeof ch->err, fmt, ap);
-    va_end(ap);
-    return e;
-}
+#define fail SCP_FAIL
 
 static scp_err_t abort_channel(scp03_t *ch, scp_err_t e)
 {
@@ -284,12 +274,9 @@ scp_err_t scp03_on_external_authenticate(scp03_t *ch, uint16_t sw)
     if (ch->state != SCP03_AUTH_SENT)
         return fail(ch, SCP_E_STATE, "EXTERNAL AUTHENTICATE response without a pending command");
     ch->last_sw = sw;
-    if (sw != 0x9000) {
-        char d[200];
-        fail(ch, SCP_E_RSP_SW, "EXTERNAL AUTHENTICATE refused: %s",
-             sw_describe(sw, SW_CTX_EXTERNAL_AUTHENTICATE, d, sizeof d));
-        return abort_channel(ch, SCP_E_RSP_SW);
-    }
+    scp_err_t e = scp_external_authenticate_sw(sw, ch->err, sizeof ch->err);
+    if (e != SCP_OK)
+        return abort_channel(ch, e);
     ch->state = SCP03_OPEN;
     ch->counter = 0; /* the first command encrypts with counter 1 */
     return SCP_OK;
@@ -299,15 +286,11 @@ scp_err_t scp03_wrap(scp03_t *ch, const apdu_t *plain, apdu_t *wrapped)
 {
     if (ch->state != SCP03_OPEN)
         return fail(ch, SCP_E_STATE, "no open secure channel");
-    if (apdu_logical_channel(plain->cla))
-        return fail(ch, SCP_E_ARGS, "CLA %02X addresses logical channel %d; the secure channel "
-                                    "lives on the basic channel (0): use CLA 00 or 80",
-                    plain->cla, apdu_logical_channel(plain->cla));
-    if (plain->cla & 0x04)
-        return fail(ch, SCP_E_ARGS, "CLA %02X already announces secure messaging: pass the plain "
-                                    "command", plain->cla);
+    scp_err_t e = scp_check_plain(plain, ch->err, sizeof ch->err);
+    if (e != SCP_OK)
+        return e;
     unsigned long before = ks_session_calls(ch->ks);
-    scp_err_t e = wrap(ch, plain, wrapped, (ch->level & SCP03_LEVEL_CDEC) != 0);
+    e = wrap(ch, plain, wrapped, (ch->level & SCP03_LEVEL_CDEC) != 0);
     ch->ks_calls = ks_session_calls(ch->ks) - before;
     return e;
 }

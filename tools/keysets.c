@@ -135,14 +135,14 @@ int keysets_run(tool_t *t, const char *cmd, int argc, char **argv)
         code = tool_fail(t, EX_USAGE, "no PIN");
         goto out;
     }
-    CK_RV rv = ks_open(&ks, t->ks_module, err);
+    CK_RV rv = ks_open(&ks, t->ks_module, err, sizeof err);
     if (rv == CKR_OK)
-        rv = ks_select_token(ks, t->ks_token, err);
+        rv = ks_select_token(ks, t->ks_token, err, sizeof err);
     if (rv != CKR_OK) {
         code = tool_fail(t, EX_NOTOKEN, "%s", err);
         goto out;
     }
-    rv = ks_login(ks, (const uint8_t *)pin, (size_t)pin_len, err);
+    rv = ks_login(ks, (const uint8_t *)pin, (size_t)pin_len, err, sizeof err);
     ks_wipe(pin, sizeof pin);
     if (rv != CKR_OK) {
         int pin_problem = rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LOCKED ||

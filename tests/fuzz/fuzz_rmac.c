@@ -19,9 +19,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     char err[KS_ERRLEN];
     const char *pin = getenv("GP_TEST_PIN");
     ks_keyset_t keys;
-    if (!pin || ks_open(&ks, getenv("GP_SOFTHSM_MODULE"), err) != CKR_OK ||
-        ks_select_token(ks, getenv("GP_TEST_TOKEN"), err) != CKR_OK ||
-        ks_login(ks, (const uint8_t *)pin, strlen(pin), err) != CKR_OK ||
+    if (!pin || ks_open(&ks, getenv("GP_SOFTHSM_MODULE"), err, sizeof err) != CKR_OK ||
+        ks_select_token(ks, getenv("GP_TEST_TOKEN"), err, sizeof err) != CKR_OK ||
+        ks_login(ks, (const uint8_t *)pin, strlen(pin), err, sizeof err) != CKR_OK ||
         ks_session_open(ks, &s) != CKR_OK || ks_find_keyset(s, "default", &keys) != CKR_OK) {
         fprintf(stderr, "fuzz_rmac: no keystore (run through tests/fuzz/run.sh)\n");
         exit(1);

@@ -36,9 +36,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n);
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 {
     struct feed f = {d, n, 0};
-    gp_session_t g;
+    gp_card_t g;
     gp_transport_t t = {transmit, &f};
-    gp_session_init(&g, t);
+    gp_card_init(&g, t);
     gp_select(&g, NULL, 0);
     if (g.selected_aid_len > sizeof g.selected_aid)
         __builtin_trap();

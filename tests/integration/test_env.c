@@ -16,9 +16,9 @@ int test_keystore_open(ks_t **ks, ks_session_t **s, ks_keyset_t *keys)
     const char *pin = getenv("GP_TEST_PIN");
     *ks = NULL;
     *s = NULL;
-    if (!pin || ks_open(ks, getenv("GP_SOFTHSM_MODULE"), err) != CKR_OK ||
-        ks_select_token(*ks, getenv("GP_TEST_TOKEN"), err) != CKR_OK ||
-        ks_login(*ks, (const uint8_t *)pin, strlen(pin), err) != CKR_OK ||
+    if (!pin || ks_open(ks, getenv("GP_SOFTHSM_MODULE"), err, sizeof err) != CKR_OK ||
+        ks_select_token(*ks, getenv("GP_TEST_TOKEN"), err, sizeof err) != CKR_OK ||
+        ks_login(*ks, (const uint8_t *)pin, strlen(pin), err, sizeof err) != CKR_OK ||
         ks_session_open(*ks, s) != CKR_OK) {
         fprintf(stderr, "keystore: %s\n", err[0] ? err : "GP_TEST_PIN not set");
         return -1;
@@ -45,7 +45,7 @@ void test_connect(pcsc_ctx_t *pc, int k, test_conn_t *c)
         fail_msg("%s is not set", var);
     if (pcsc_connect(pc, reader, &c->card, err, sizeof err) != SCP_OK)
         fail_msg("connect: %s", err);
-    gp_session_init(&c->gp, pcsc_transport(c->card));
+    gp_card_init(&c->gp, pcsc_transport(c->card));
 }
 
 void test_disconnect(test_conn_t *c)

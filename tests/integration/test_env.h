@@ -16,7 +16,7 @@ void test_keystore_close(ks_t *ks, ks_session_t *s);
 /* A connection to card k (reader GP_READER_k) with a GP session on it. */
 typedef struct {
     pcsc_card_t *card;
-    gp_session_t gp;
+    gp_card_t gp;
 } test_conn_t;
 void test_connect(pcsc_ctx_t *pc, int k, test_conn_t *c); /* fails the test on error */
 void test_disconnect(test_conn_t *c);

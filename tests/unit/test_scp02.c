@@ -65,9 +65,9 @@ static int setup(void **state)
     const char *pin = getenv("GP_TEST_PIN");
     if (vec_load(&vf, "scp02-transcript-b.txt") != 0 || !pin)
         return -1;
-    if (ks_open(&ks, getenv("GP_SOFTHSM_MODULE"), err) != CKR_OK ||
-        ks_select_token(ks, getenv("GP_TEST_TOKEN"), err) != CKR_OK ||
-        ks_login(ks, (const uint8_t *)pin, strlen(pin), err) != CKR_OK) {
+    if (ks_open(&ks, getenv("GP_SOFTHSM_MODULE"), err, sizeof err) != CKR_OK ||
+        ks_select_token(ks, getenv("GP_TEST_TOKEN"), err, sizeof err) != CKR_OK ||
+        ks_login(ks, (const uint8_t *)pin, strlen(pin), err, sizeof err) != CKR_OK) {
         fprintf(stderr, "keystore: %s\n", err);
         return -1;
     }
