@@ -8,7 +8,8 @@
  *                    PC/SC round trips of the same APDU; the vpcd Nagle trap
  *   bench crypto N   C-MAC wraps through the keystore against OpenSSL in memory
  *   bench scale N    1, 2, 4, 8 cards, one thread each, CKM_GP_APDU
- *   bench scp03 N    SCP03 (card 2, AES-128 keys GP_BENCH_AES in SoftHSM) beside
+ *   bench scp03 N    SCP03 (card 2, AES-128 keys GP_BENCH_AES, and card 3, AES-256 keys
+ *                    GP_BENCH_AES256, in SoftHSM) beside
  *                    SCP02 (card 0): handshake time and keystore calls, secured
  *                    GET DATA per second and keystore calls per command at
  *                    each level, all through scp/ with keys in SoftHSM
@@ -473,38 +474,49 @@ static void secured_rate(pcsc_ctx_t *pc, int k, ks_session_t *kss, const ks_keys
     pcsc_disconnect(c);
 }
 
+/* Imports the key set "ENC MAC DEK" (hex, len bytes each) of environment
+ * variable env into the keystore as name. */
+static void import_aes(ks_session_t *kss, const char *env, size_t len, const char *name,
+                       ks_keyset_t *out)
+{
+    const char *hex = getenv(env);
+    uint8_t v[96];
+    char copy[256];
+    snprintf(copy, sizeof copy, "%s", hex ? hex : "");
+    char *tok = strtok(copy, " ");
+    for (int r = 0; r < 3; r++, tok = strtok(NULL, " "))
+        if (!tok || hex_decode(tok, v + len * (size_t)r, len) != (int)len)
+            die(env, "three AES keys in hex");
+    ks_keyset_t like = {0, 0, 0, 1, len};
+    if (ks_create_keyset_like(kss, name, &like, v, 0, out) != CKR_OK)
+        die("AES key set", ks_session_error(kss));
+    ks_wipe(v, sizeof v);
+}
+
 static void bench_scp03(int n)
 {
     ks_t *ks;
     ks_session_t *kss;
-    ks_keyset_t des, aes, like = {0, 0, 0, 1, 16};
+    ks_keyset_t des, aes, aes256;
     if (test_keystore_open(&ks, &kss, &des) != 0)
         die("keystore", "not available");
-    const char *hex = getenv("GP_BENCH_AES"); /* ENC MAC DEK */
-    uint8_t v[48];
-    char copy[128];
-    snprintf(copy, sizeof copy, "%s", hex ? hex : "");
-    char *tok = strtok(copy, " ");
-    for (int r = 0; r < 3; r++, tok = strtok(NULL, " "))
-        if (!tok || hex_decode(tok, v + 16 * r, 16) != 16)
-            die("GP_BENCH_AES", "three AES-128 keys in hex");
-    if (ks_create_keyset_like(kss, "bench03", &like, v, 0, &aes) != CKR_OK)
-        die("AES key set", ks_session_error(kss));
-    ks_wipe(v, sizeof v);
+    import_aes(kss, "GP_BENCH_AES", 16, "bench03", &aes);
+    import_aes(kss, "GP_BENCH_AES256", 32, "bench03-256", &aes256);
     pcsc_ctx_t *pc = NULL;
     double *t = calloc((size_t)n, sizeof *t);
-    static const struct { int card; uint8_t scp; const char *name; } hs[] = {
-        {0, 2, "handshake_scp02"}, {2, 3, "handshake_scp03"}};
-    for (int h = 0; h < 2; h++) {
+    static const struct { int card; uint8_t scp; int long_keys; const char *name; } hs[] = {
+        {0, 2, 0, "handshake_scp02"}, {2, 3, 0, "handshake_scp03"}, {3, 3, 1, "handshake_scp03_256"}};
+    for (int h = 0; h < 3; h++) {
         pcsc_card_t *c = raw_connect(hs[h].card, &pc);
         gp_card_t g;
         gp_card_init(&g, pcsc_transport(c));
         gp_channel_opts_t o = {.scp = hs[h].scp, .i_param = 0x15, .level = 0x01};
+        const ks_keyset_t *k = hs[h].scp == 2 ? &des : hs[h].long_keys ? &aes256 : &aes;
         unsigned long calls = 0;
         for (int i = 0; i < n; i++) {
             unsigned long c0 = ks_session_calls(kss);
             double s = now_us();
-            if (gp_open_channel(&g, kss, hs[h].scp == 3 ? &aes : &des, &o) != SCP_OK)
+            if (gp_open_channel(&g, kss, k, &o) != SCP_OK)
                 die(hs[h].name, gp_error(&g));
             t[i] = now_us() - s;
             calls += ks_session_calls(kss) - c0; /* the handshake's, not the closing */
@@ -521,7 +533,9 @@ static void bench_scp03(int n)
     secured_rate(pc, 2, kss, &aes, 3, 0x03, m, "get_data_scp03_03");
     secured_rate(pc, 2, kss, &aes, 3, 0x13, m, "get_data_scp03_13");
     secured_rate(pc, 2, kss, &aes, 3, 0x33, m, "get_data_scp03_33");
+    secured_rate(pc, 3, kss, &aes256, 3, 0x33, m, "get_data_scp03_256_33");
     ks_delete_keyset(kss, "bench03");
+    ks_delete_keyset(kss, "bench03-256");
     pcsc_close(pc);
     free(t);
     test_keystore_close(ks, kss);

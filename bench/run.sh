@@ -21,13 +21,15 @@ export GP_BENCH_CAP=$out/64k.cap
 confs='printf "keystore_token = %s\nsecurity_level = mac\n" "$GP_TEST_TOKEN" > "$GP_ENV_DIR/mac.conf"
        printf "keystore_token = %s\nsecurity_level = mac-enc\n" "$GP_TEST_TOKEN" > "$GP_ENV_DIR/enc.conf"
        export GP_BENCH_CONF_MAC=$GP_ENV_DIR/mac.conf GP_BENCH_CONF_MAC_ENC=$GP_ENV_DIR/enc.conf'
-# card 2: an SCP03 card with random AES-128 keys
-rnd() { od -An -N16 -tx1 /dev/urandom | tr -d ' \n' | tr a-f A-F; }
+# card 2: an SCP03 card with random AES-128 keys; card 3: one with AES-256 keys
+rnd() { od -An -N"${1:-16}" -tx1 /dev/urandom | tr -d ' \n' | tr a-f A-F; }
 export GP_BENCH_AES="$(rnd) $(rnd) $(rnd)"
+export GP_BENCH_AES256="$(rnd 32) $(rnd 32) $(rnd 32)"
 printf 'scp = 03\ni = 70\nkeys = 30 %s\n' "$GP_BENCH_AES" > "$out/scp03.profile"
-echo "== login, per-command and host crypto (3 cards: card 1 without TCP_NODELAY/QUICKACK, card 2 SCP03)"
-tests/harness/gp-env.sh --no-sim-files --cards 3 --card-args 1 --no-quickack \
-    --card-args 2 "--profile $out/scp03.profile" -- bash -c "
+printf 'scp = 03\ni = 70\nkeys = 30 %s\n' "$GP_BENCH_AES256" > "$out/scp03-256.profile"
+echo "== login, per-command and host crypto (4 cards: card 1 without TCP_NODELAY/QUICKACK, card 2 SCP03, card 3 SCP03 AES-256)"
+tests/harness/gp-env.sh --no-sim-files --cards 4 --card-args 1 --no-quickack \
+    --card-args 2 "--profile $out/scp03.profile" --card-args 3 "--profile $out/scp03-256.profile" -- bash -c "
     $confs
     '$b/bench/bench' login $((n / 20 > 20 ? n / 20 : 20))
     '$b/bench/bench' apdu $n
@@ -84,6 +86,15 @@ network pays a round trip for each.
 | keystore calls per secured command, C-DEC + C-MAC (03; GET DATA has no data to encrypt) | $(v get_data_scp03_03_calls) | $(v get_data_scp02_03_calls) | |
 | SCP03 only: GET DATA per second and keystore calls at 13 (+ R-MAC) | $(v get_data_scp03_13_per_s), $(v get_data_scp03_13_calls) calls | | |
 | SCP03 only: GET DATA per second and keystore calls at 33 (+ R-MAC + R-ENC) | $(v get_data_scp03_33_per_s), $(v get_data_scp03_33_calls) calls | | |
+
+AES-256 beside AES-128, SCP03: the session keys are two KDF blocks each, derived in the same
+keystore calls (one C_Encrypt per static key, one C_DeriveKey per session key).
+
+| measurement | AES-256 | AES-128 | ratio |
+| --- | ---: | ---: | ---: |
+| handshake, median | $(v handshake_scp03_256_ms) ms | $(v handshake_scp03_ms) ms | $(ratio "$(v handshake_scp03_256_ms)" "$(v handshake_scp03_ms)")x |
+| keystore calls per handshake | $(v handshake_scp03_256_calls) | $(v handshake_scp03_calls) | $(ratio "$(v handshake_scp03_256_calls)" "$(v handshake_scp03_calls)")x |
+| secured GET DATA per second at 33, and keystore calls per command | $(v get_data_scp03_256_33_per_s), $(v get_data_scp03_256_33_calls) calls | $(v get_data_scp03_33_per_s), $(v get_data_scp03_33_calls) calls | $(ratio "$(v get_data_scp03_256_33_per_s)" "$(v get_data_scp03_33_per_s)")x |
 
 Scaling: one thread per card, each sending CKM_GP_APDU (C-MAC) to its own card.
 

@@ -100,9 +100,70 @@ static unsigned role_usage(int aes, enum ks_role role)
     return role == KS_ROLE_DEK ? KS_USE_ENCRYPT | KS_USE_WRAP : KS_USE_DERIVE | KS_USE_ENCRYPT;
 }
 
+/* A 32-byte AES session object, sensitive, no usage but derive (or none):
+ * generated (base CK_INVALID_HANDLE) or derived from base with m. */
+static CK_RV session_aes32(ks_session_t *s, CK_MECHANISM *m, CK_OBJECT_HANDLE base, CK_BBOOL derive,
+                           CK_BBOOL extractable, CK_OBJECT_HANDLE *out)
+{
+    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+    CK_KEY_TYPE kt = CKK_AES;
+    CK_ULONG len = 32;
+    CK_BBOOL t = CK_TRUE, f = CK_FALSE;
+    CK_ATTRIBUTE a[] = {
+        {CKA_CLASS, &cls, sizeof cls},       {CKA_KEY_TYPE, &kt, sizeof kt},
+        {CKA_TOKEN, &f, sizeof f},           {CKA_PRIVATE, &t, sizeof t},
+        {CKA_SENSITIVE, &t, sizeof t},       {CKA_EXTRACTABLE, &extractable, sizeof extractable},
+        {CKA_DERIVE, &derive, sizeof derive}, {CKA_ENCRYPT, &f, sizeof f},
+        {CKA_DECRYPT, &f, sizeof f},         {CKA_SIGN, &f, sizeof f},
+        {CKA_WRAP, &f, sizeof f},            {CKA_VALUE_LEN, &len, sizeof len},
+    };
+    s->calls++;
+    return base == CK_INVALID_HANDLE
+               ? s->ks->f->C_GenerateKey(s->h, m, a, sizeof a / sizeof a[0], out)
+               : s->ks->f->C_DeriveKey(s->h, m, base, a, sizeof a / sizeof a[0], out);
+}
+
+/* An AES-192 key generated to be sent by PUT KEY. SCP03 sends an AES key
+ * encrypted in whole blocks, and SoftHSM wraps no 24-byte key into 32 bytes
+ * (CKM_AES_CBC needs whole blocks, CKM_AES_CBC_PAD it does not wrap with).
+ * So the key and its sendable form come from one secret inside the
+ * keystore: with B a fresh AES-256 session key that only derives and D 32
+ * random bytes, E = AES-ECB(B, D) (CKM_AES_ECB_ENCRYPT_DATA); the key is E's
+ * first 24 bytes (tmpl: CKA_VALUE_LEN 24, not extractable), its sendable
+ * form all 32 (*form: a session object, extractable, for C_WrapKey under
+ * the DEK only). The card decrypts 32 bytes and keeps the key's length: the
+ * last 8 are padding it ignores. Two more keystore calls than a C_GenerateKey
+ * and a C_GenerateRandom; B is destroyed. */
+static CK_RV generate_sendable_aes192(ks_session_t *s, CK_ATTRIBUTE *tmpl, CK_ULONG n,
+                                      CK_OBJECT_HANDLE *key, CK_OBJECT_HANDLE *form)
+{
+    CK_MECHANISM gen = {CKM_AES_KEY_GEN, NULL, 0};
+    CK_OBJECT_HANDLE b = CK_INVALID_HANDLE;
+    CK_RV rv = session_aes32(s, &gen, CK_INVALID_HANDLE, CK_TRUE, CK_FALSE, &b);
+    uint8_t d[32];
+    if (rv == CKR_OK)
+        rv = ks_random(s, d, sizeof d);
+    CK_KEY_DERIVATION_STRING_DATA p = {d, sizeof d};
+    CK_MECHANISM m = {CKM_AES_ECB_ENCRYPT_DATA, &p, sizeof p};
+    if (rv == CKR_OK) {
+        s->calls++;
+        rv = s->ks->f->C_DeriveKey(s->h, &m, b, tmpl, n, key);
+    }
+    if (rv == CKR_OK) {
+        rv = session_aes32(s, &m, b, CK_FALSE, CK_TRUE, form);
+        if (rv != CKR_OK) {
+            s->ks->f->C_DestroyObject(s->h, *key);
+            *key = CK_INVALID_HANDLE;
+        }
+    }
+    ks_wipe(d, sizeof d);
+    ks_destroy(s, b);
+    return rv;
+}
+
 static CK_RV create_or_generate(ks_session_t *s, const char *set, enum ks_role role,
                                 const uint8_t *value, int wrappable, int aes, size_t len,
-                                CK_OBJECT_HANDLE *out)
+                                CK_OBJECT_HANDLE *out, CK_OBJECT_HANDLE *form)
 {
     if (!valid_set_name(set)) {
         msg_set(s->err, sizeof s->err, "invalid key set name \"%s\": 1 to %d characters, no '/'", set ? set : "",
@@ -136,7 +197,9 @@ static CK_RV create_or_generate(ks_session_t *s, const char *set, enum ks_role r
     CK_KEY_TYPE kt = aes ? CKK_AES : CKK_DES2;
     CK_ULONG vl = len;
     CK_BBOOL t = CK_TRUE, f = CK_FALSE;
-    CK_BBOOL extractable = wrappable ? CK_TRUE : CK_FALSE;
+    /* an AES-192 key to send is never extractable: its sendable form is */
+    int sendable192 = !value && aes && len == 24 && wrappable && form;
+    CK_BBOOL extractable = wrappable && !sendable192 ? CK_TRUE : CK_FALSE;
     unsigned use = role_usage(aes, role);
     CK_BBOOL u[6];
     for (int i = 0; i < 6; i++)
@@ -175,8 +238,14 @@ static CK_RV create_or_generate(ks_session_t *s, const char *set, enum ks_role r
         if (value) {
             rv = s->ks->f->C_CreateObject(s->h, tmpl, na, &h);
         } else {
+            if (form)
+                *form = CK_INVALID_HANDLE;
             CK_MECHANISM m = {aes ? CKM_AES_KEY_GEN : CKM_DES2_KEY_GEN, NULL, 0};
-            rv = s->ks->f->C_GenerateKey(s->h, &m, tmpl, na, &h);
+            if (sendable192) {
+                rv = generate_sendable_aes192(s, tmpl, na, &h, form);
+            } else {
+                rv = s->ks->f->C_GenerateKey(s->h, &m, tmpl, na, &h);
+            }
         }
         if (!with_template || (rv != CKR_ATTRIBUTE_TYPE_INVALID && rv != CKR_TEMPLATE_INCONSISTENT &&
                                rv != CKR_ATTRIBUTE_VALUE_INVALID))
@@ -202,6 +271,8 @@ static CK_RV create_or_generate(ks_session_t *s, const char *set, enum ks_role r
             same = back[i].ulValueLen == sizeof got[i] && got[i] == want[i];
         if (!same) {
             s->ks->f->C_DestroyObject(s->h, h);
+            if (form && *form != CK_INVALID_HANDLE)
+                s->ks->f->C_DestroyObject(s->h, *form);
             msg_set(s->err, sizeof s->err, "the keystore did not give key %s the usages asked for (sensitive, "
                            "%s only): it is not kept", label,
                    !aes ? "derive" : role == KS_ROLE_DEK ? "encrypt and wrap" : "derive and encrypt");
@@ -218,12 +289,12 @@ static CK_RV create_or_generate(ks_session_t *s, const char *set, enum ks_role r
 
 CK_RV ks_import_key(ks_session_t *s, const char *set, enum ks_role role, const uint8_t value[16])
 {
-    return create_or_generate(s, set, role, value, 0, 0, 16, NULL);
+    return create_or_generate(s, set, role, value, 0, 0, 16, NULL, NULL);
 }
 
 CK_RV ks_generate_key(ks_session_t *s, const char *set, enum ks_role role)
 {
-    return create_or_generate(s, set, role, NULL, 0, 0, 16, NULL);
+    return create_or_generate(s, set, role, NULL, 0, 0, 16, NULL, NULL);
 }
 
 CK_RV ks_create_keyset(ks_session_t *s, const char *name, const uint8_t *values, int wrappable,
@@ -233,8 +304,33 @@ CK_RV ks_create_keyset(ks_session_t *s, const char *name, const uint8_t *values,
     return ks_create_keyset_like(s, name, &des, values, wrappable, out);
 }
 
+static CK_RV create_keyset(ks_session_t *s, const char *name, const ks_keyset_t *like,
+                           const uint8_t *values, int wrappable, ks_keyset_t *out,
+                           CK_OBJECT_HANDLE *sendable);
+
 CK_RV ks_create_keyset_like(ks_session_t *s, const char *name, const ks_keyset_t *like,
                             const uint8_t *values, int wrappable, ks_keyset_t *out)
+{
+    return create_keyset(s, name, like, values, wrappable, out, NULL);
+}
+
+CK_RV ks_create_keyset_to_send(ks_session_t *s, const char *name, const ks_keyset_t *like,
+                               const uint8_t *values, ks_keyset_t *out,
+                               CK_OBJECT_HANDLE sendable[3])
+{
+    CK_RV rv = create_keyset(s, name, like, values, values == NULL, out, sendable);
+    CK_OBJECT_HANDLE h[3] = {out->enc, out->mac, out->dek};
+    for (int r = 0; r < 3; r++)
+        if (rv != CKR_OK)
+            sendable[r] = CK_INVALID_HANDLE;
+        else if (sendable[r] == CK_INVALID_HANDLE)
+            sendable[r] = h[r];
+    return rv;
+}
+
+static CK_RV create_keyset(ks_session_t *s, const char *name, const ks_keyset_t *like,
+                           const uint8_t *values, int wrappable, ks_keyset_t *out,
+                           CK_OBJECT_HANDLE *sendable)
 {
     size_t len = like->aes ? (like->len ? like->len : 16) : 16;
     CK_OBJECT_HANDLE h[3] = {CK_INVALID_HANDLE, CK_INVALID_HANDLE, CK_INVALID_HANDLE};
@@ -261,9 +357,10 @@ CK_RV ks_create_keyset_like(ks_session_t *s, const char *name, const ks_keyset_t
     }
     h[0] = CK_INVALID_HANDLE;
     CK_RV rv = CKR_OK;
+    CK_OBJECT_HANDLE forms[3] = {CK_INVALID_HANDLE, CK_INVALID_HANDLE, CK_INVALID_HANDLE};
     for (int r = 0; r < 3 && rv == CKR_OK; r++)
         rv = create_or_generate(s, name, (enum ks_role)r, values ? values + len * r : NULL,
-                                wrappable, like->aes, len, &h[r]);
+                                wrappable, like->aes, len, &h[r], sendable ? &forms[r] : NULL);
     out->enc = h[0];
     out->mac = h[1];
     out->dek = h[2];
@@ -273,7 +370,11 @@ CK_RV ks_create_keyset_like(ks_session_t *s, const char *name, const ks_keyset_t
         char why[KS_ERRLEN];
         memcpy(why, s->err, sizeof why);
         ks_destroy_keyset(s, out); /* only what this call made */
+        for (int r = 0; r < 3; r++)
+            ks_destroy(s, forms[r]);
         memcpy(s->err, why, sizeof why);
+    } else if (sendable) {
+        memcpy(sendable, forms, sizeof forms);
     }
     return rv;
 }
@@ -286,6 +387,14 @@ CK_RV ks_seal_keyset(ks_session_t *s, const ks_keyset_t *k)
     for (int r = 0; r < 3 && rv == CKR_OK; r++) {
         CK_ATTRIBUTE a = {CKA_EXTRACTABLE, &f, sizeof f};
         rv = s->ks->f->C_SetAttributeValue(s->h, h[r], &a, 1);
+        if (rv == CKR_ATTRIBUTE_READ_ONLY) {
+            /* SoftHSM refuses to set it to false when it is false already
+             * (a generated AES-192 key never was extractable): that is sealed */
+            CK_BBOOL now = CK_TRUE;
+            CK_ATTRIBUTE q = {CKA_EXTRACTABLE, &now, sizeof now};
+            if (s->ks->f->C_GetAttributeValue(s->h, h[r], &q, 1) == CKR_OK && now == CK_FALSE)
+                rv = CKR_OK;
+        }
     }
     if (rv != CKR_OK)
         msg_set(s->err, sizeof s->err, "keystore refused to make the new keys unextractable: %s", ks_rv_name(rv));
@@ -452,6 +561,16 @@ void ks_destroy_keyset(ks_session_t *s, const ks_keyset_t *k)
     ks_destroy(s, k->enc);
     ks_destroy(s, k->mac);
     ks_destroy(s, k->dek);
+}
+
+void ks_drop_sendable(ks_session_t *s, const ks_keyset_t *k, CK_OBJECT_HANDLE sendable[3])
+{
+    CK_OBJECT_HANDLE h[3] = {k->enc, k->mac, k->dek};
+    for (int r = 0; r < 3; r++) {
+        if (sendable[r] != CK_INVALID_HANDLE && sendable[r] != h[r])
+            ks_destroy(s, sendable[r]);
+        sendable[r] = h[r];
+    }
 }
 
 CK_RV ks_list_keysets(ks_session_t *s, void (*fn)(void *ctx, const char *name), void *ctx)

@@ -577,6 +577,7 @@ static const char *mech_name(CK_MECHANISM_TYPE m)
     case CKM_AES_CBC: return "AES-CBC";
     case CKM_AES_CMAC: return "AES-CMAC";
     case CKM_AES_CBC_ENCRYPT_DATA: return "CKM_AES_CBC_ENCRYPT_DATA";
+    case CKM_AES_ECB_ENCRYPT_DATA: return "CKM_AES_ECB_ENCRYPT_DATA";
     default: return "the keystore mechanism";
     }
 }
@@ -640,19 +641,19 @@ CK_RV ks_sign(ks_session_t *s, CK_MECHANISM_TYPE mech, CK_OBJECT_HANDLE key, con
     return rv;
 }
 
-CK_RV ks_derive_aes(ks_session_t *s, CK_OBJECT_HANDLE base, const uint8_t iv[16],
-                    const uint8_t *data, size_t len, size_t key_len, unsigned use,
-                    CK_OBJECT_HANDLE *out)
+CK_RV ks_derive_aes(ks_session_t *s, CK_OBJECT_HANDLE base, const uint8_t *data, size_t len,
+                    size_t key_len, unsigned use, CK_OBJECT_HANDLE *out)
 {
-    CK_AES_CBC_ENCRYPT_DATA_PARAMS p;
-    memcpy(p.iv, iv, 16);
-    p.pData = (CK_BYTE_PTR)data;
-    p.length = len;
-    CK_MECHANISM m = {CKM_AES_CBC_ENCRYPT_DATA, &p, sizeof p};
+    uint8_t buf[32];
+    if (len > sizeof buf || len % 16 || key_len > len)
+        return CKR_ARGUMENTS_BAD;
+    memcpy(buf, data, len);
+    CK_KEY_DERIVATION_STRING_DATA p = {buf, len};
+    CK_MECHANISM m = {CKM_AES_ECB_ENCRYPT_DATA, &p, sizeof p};
     CK_RV rv = derive_session_key(s, &m, base, CKK_AES, key_len, use, out);
-    ks_wipe(&p, sizeof p); /* its data may be key-dependent */
+    ks_wipe(buf, sizeof buf); /* key-dependent */
     if (rv != CKR_OK)
-        msg_set(s->err, sizeof s->err, "keystore: key derivation (CKM_AES_CBC_ENCRYPT_DATA) failed: %s%s",
+        msg_set(s->err, sizeof s->err, "keystore: key derivation (CKM_AES_ECB_ENCRYPT_DATA) failed: %s%s",
                ks_rv_name(rv), rv == CKR_MECHANISM_INVALID ? " (this keystore cannot derive AES "
                                "keys by encryption, as SCP03 needs)" : "");
     return rv;

@@ -104,17 +104,17 @@ CK_RV ks_cipher(ks_session_t *s, CK_MECHANISM_TYPE mech, CK_OBJECT_HANDLE key, c
 CK_RV ks_sign(ks_session_t *s, CK_MECHANISM_TYPE mech, CK_OBJECT_HANDLE key, const uint8_t *data,
               size_t len, uint8_t *mac, size_t maclen);
 /* Derives a CKK_AES session object of key_len bytes (sensitive, not
- * extractable) from base by CKM_AES_CBC_ENCRYPT_DATA with iv over len bytes
- * of data (a multiple of 16). use: KS_USE_* bits, every other usage false. */
+ * extractable) from base by CKM_AES_ECB_ENCRYPT_DATA over len bytes of data
+ * (16 or 32; the key is the first key_len bytes of the encryption). use:
+ * KS_USE_* bits, every other usage false. */
 #define KS_USE_ENCRYPT 1u
 #define KS_USE_DECRYPT 2u
 #define KS_USE_SIGN    4u
 #define KS_USE_VERIFY  8u
 #define KS_USE_WRAP    16u
 #define KS_USE_DERIVE  32u
-CK_RV ks_derive_aes(ks_session_t *s, CK_OBJECT_HANDLE base, const uint8_t iv[16],
-                    const uint8_t *data, size_t len, size_t key_len, unsigned use,
-                    CK_OBJECT_HANDLE *out);
+CK_RV ks_derive_aes(ks_session_t *s, CK_OBJECT_HANDLE base, const uint8_t *data, size_t len,
+                    size_t key_len, unsigned use, CK_OBJECT_HANDLE *out);
 /* C_WrapKey of key under wrapping_key with mech (and iv of ivlen bytes);
  * *out_len: room in, bytes written out. */
 CK_RV ks_wrap(ks_session_t *s, CK_MECHANISM_TYPE mech, const uint8_t *iv, size_t ivlen,
@@ -161,6 +161,15 @@ CK_RV ks_create_keyset(ks_session_t *s, const char *name, const uint8_t *values,
  * may encrypt and wrap (PUT KEY sends keys encrypted under it). */
 CK_RV ks_create_keyset_like(ks_session_t *s, const char *name, const ks_keyset_t *like,
                             const uint8_t *values, int wrappable, ks_keyset_t *out);
+/* As ks_create_keyset_like, for keys to send by PUT KEY: values NULL
+ * generates them wrappable. sendable[r] is what C_WrapKey sends for key r:
+ * the key itself, or for a generated AES-192 key its sendable form (the key
+ * padded to 32 bytes inside the keystore, a session object; the key itself
+ * is then never extractable). ks_drop_sendable destroys the forms. */
+CK_RV ks_create_keyset_to_send(ks_session_t *s, const char *name, const ks_keyset_t *like,
+                               const uint8_t *values, ks_keyset_t *out,
+                               CK_OBJECT_HANDLE sendable[3]);
+void ks_drop_sendable(ks_session_t *s, const ks_keyset_t *k, CK_OBJECT_HANDLE sendable[3]);
 /* Makes the three keys unextractable for good (CKA_EXTRACTABLE TRUE -> FALSE). */
 CK_RV ks_seal_keyset(ks_session_t *s, const ks_keyset_t *k);
 /* Writes tag (text) into the CKA_ID of the three keys: what a key set made

@@ -21,12 +21,8 @@ void ks_scp03_kdf_input(uint8_t constant, uint16_t l_bits, uint8_t counter, cons
 CK_RV ks_scp03_supported(ks_session_t *s, size_t key_len)
 {
     (void)s;
-    if (key_len == 16)
-        return CKR_OK;
-    /* An AES-192 or AES-256 session key is two CMAC blocks (KDF counter 1 and
-     * 2); the second block's CBC input would need the first block's value,
-     * which never leaves the keystore. */
-    return CKR_MECHANISM_INVALID;
+    /* every length the KDF's blocks can make: each is one derivation */
+    return key_len == 16 || key_len == 24 || key_len == 32 ? CKR_OK : CKR_MECHANISM_INVALID;
 }
 
 /* The CMAC subkey K1 from L = AES(K, 0^16): L doubled in GF(2^128). */
@@ -40,24 +36,33 @@ static void cmac_k1(const uint8_t l[16], uint8_t k1[16])
         k1[15] ^= 0x87;
 }
 
-/* n session keys from one static key: blocks = 0^16 || M1 of each constant,
- * encrypted in one call; then one derivation per key. */
-static CK_RV derive_from(ks_session_t *s, CK_OBJECT_HANDLE base, const uint8_t *constants,
-                         const unsigned *use, int n, const uint8_t context[16],
-                         CK_OBJECT_HANDLE *out)
+/* n session keys of key_len bytes from one static key. The KDF's block i
+ * (counter i, 1 or 2) is CMAC(K, M1_i || context): its last AES input is
+ * F_i = AES(K, M1_i) xor context xor K1, so AES-ECB over F_1 .. F_b inside
+ * the keystore (CKM_AES_ECB_ENCRYPT_DATA) makes the key, the first key_len
+ * bytes of block_1 || block_2. One C_Encrypt gives L = AES(K, 0^16) and every
+ * AES(K, M1_i) (public inputs), then one derivation per key. */
+static CK_RV derive_from(ks_session_t *s, CK_OBJECT_HANDLE base, size_t key_len,
+                         const uint8_t *constants, const unsigned *use, int n,
+                         const uint8_t context[16], CK_OBJECT_HANDLE *out)
 {
-    uint8_t blocks[16 * 4];
+    int b = key_len > 16 ? 2 : 1; /* KDF blocks per key */
+    uint16_t l_bits = (uint16_t)(key_len * 8);
+    uint8_t blocks[16 * (1 + 2 * 2)];
     memset(blocks, 0, 16);
     for (int k = 0; k < n; k++)
-        ks_scp03_kdf_input(constants[k], 128, 1, NULL, 0, blocks + 16 * (k + 1));
-    CK_RV rv = ks_cipher(s, CKM_AES_ECB, base, NULL, 0, 1, blocks, 16 * (size_t)(n + 1), blocks);
-    uint8_t k1[16], data[16];
+        for (int i = 0; i < b; i++)
+            ks_scp03_kdf_input(constants[k], l_bits, (uint8_t)(i + 1), NULL, 0,
+                               blocks + 16 * (1 + k * b + i));
+    CK_RV rv = ks_cipher(s, CKM_AES_ECB, base, NULL, 0, 1, blocks, 16 * (size_t)(1 + n * b), blocks);
+    uint8_t k1[16], data[32];
     if (rv == CKR_OK)
         cmac_k1(blocks, k1);
     for (int k = 0; rv == CKR_OK && k < n; k++) {
-        for (int i = 0; i < 16; i++)
-            data[i] = (uint8_t)(context[i] ^ k1[i]);
-        rv = ks_derive_aes(s, base, blocks + 16 * (k + 1), data, 16, 16, use[k], &out[k]);
+        for (int i = 0; i < b; i++)
+            for (int j = 0; j < 16; j++)
+                data[16 * i + j] = (uint8_t)(blocks[16 * (1 + k * b + i) + j] ^ context[j] ^ k1[j]);
+        rv = ks_derive_aes(s, base, data, 16 * (size_t)b, key_len, use[k], &out[k]);
     }
     ks_wipe(blocks, sizeof blocks);
     ks_wipe(k1, sizeof k1);
@@ -77,9 +82,9 @@ CK_RV ks_scp03_derive(ks_session_t *s, CK_OBJECT_HANDLE enc, CK_OBJECT_HANDLE ma
     static const unsigned u_enc[1] = {KS_USE_ENCRYPT | KS_USE_DECRYPT};
     static const unsigned u_mac[2] = {KS_USE_SIGN, KS_USE_SIGN};
     CK_OBJECT_HANDLE macs[2] = {CK_INVALID_HANDLE, CK_INVALID_HANDLE};
-    rv = derive_from(s, enc, c_enc, u_enc, 1, context, &k->enc);
+    rv = derive_from(s, enc, key_len, c_enc, u_enc, 1, context, &k->enc);
     if (rv == CKR_OK)
-        rv = derive_from(s, mac, c_mac, u_mac, 2, context, macs);
+        rv = derive_from(s, mac, key_len, c_mac, u_mac, 2, context, macs);
     k->mac = macs[0];
     k->rmac = macs[1];
     if (rv != CKR_OK)

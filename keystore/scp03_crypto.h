@@ -29,20 +29,20 @@ typedef struct {
 void ks_scp03_kdf_input(uint8_t constant, uint16_t l_bits, uint8_t counter, const uint8_t *ctx,
                         size_t ctx_len, uint8_t *out);
 
-/* Can this keystore derive SCP03 session keys of key_len bytes? 128-bit
- * keys: CKM_AES_ECB and CKM_AES_CBC_ENCRYPT_DATA; longer keys need an
- * SP 800-108 KDF this version does not use yet. 0 yes, else a CKR with
- * the reason in the session's error. */
+/* Is key_len (bytes) a length SCP03 session keys are derived for? AES-128,
+ * AES-192 and AES-256: CKM_AES_ECB and CKM_AES_ECB_ENCRYPT_DATA. 0 yes. */
 CK_RV ks_scp03_supported(ks_session_t *s, size_t key_len);
 
-/* Derives S-ENC, S-MAC and S-RMAC from the static keys enc and mac with the
- * context host challenge || card challenge (16 bytes). The KDF is one
- * AES-CMAC block over 32 bytes M1 || M2 (M1 the fixed input, M2 the context):
- * with L = AES(K, 0) and K1 the CMAC subkey from L, C1 = AES(K, M1) and
- * CMAC = AES(K, C1 xor M2 xor K1), which CKM_AES_CBC_ENCRYPT_DATA with iv C1
- * over M2 xor K1 makes a key without its value leaving the keystore. L and
- * C1 come from one C_Encrypt (AES-ECB) per static key, over public blocks.
- * On failure no session object is left behind. */
+/* Derives S-ENC, S-MAC and S-RMAC of key_len bytes (16, 24 or 32) from the
+ * static keys enc and mac with the context host challenge || card challenge
+ * (16 bytes). The KDF (SP 800-108 counter mode, AES-CMAC) makes one 16-byte
+ * block per counter, one for AES-128 and two for longer keys. With L =
+ * AES(K, 0), K1 the CMAC subkey from L and M1_i the fixed input of block i,
+ * block i is AES(K, F_i) with F_i = AES(K, M1_i) xor context xor K1, so
+ * CKM_AES_ECB_ENCRYPT_DATA over F_1 (|| F_2) makes the key without its value
+ * leaving the keystore. L and every AES(K, M1_i) come from one C_Encrypt
+ * (AES-ECB) per static key, over public blocks; then one C_DeriveKey per
+ * session key. On failure no session object is left behind. */
 CK_RV ks_scp03_derive(ks_session_t *s, CK_OBJECT_HANDLE enc, CK_OBJECT_HANDLE mac, size_t key_len,
                       const uint8_t context[16], ks_scp03_keys_t *out);
 void ks_scp03_destroy(ks_session_t *s, ks_scp03_keys_t *k);

@@ -195,15 +195,11 @@ CK_RV token_put_key(token_t *t, const char *name, uint8_t kvn, uint8_t replace,
                            "CKA_GP_KEY_VALUES has 48 bytes, not %zu", values_len);
         return CKR_ATTRIBUTE_VALUE_INVALID;
     }
-    if (like.aes && like.len == 24) {
-        LOG_ERR(t->reader, "PUT KEY: AES-192 keys are not whole AES blocks, and gp-p11 does not "
-                           "send them; use AES-128 or AES-256 keys (48 or 96 bytes)");
-        return CKR_ATTRIBUTE_VALUE_INVALID;
-    }
     /* generated keys must be wrappable to reach the card (sensitive: never
      * readable), and are sealed once the card has them */
     ks_keyset_t ns;
-    rv = ks_create_keyset_like(t->kss, name, &like, values, values == NULL, &ns);
+    CK_OBJECT_HANDLE sendable[3];
+    rv = ks_create_keyset_to_send(t->kss, name, &like, values, &ns, sendable);
     if (rv != CKR_OK) {
         LOG_ERR(t->reader, "PUT KEY: %s", ks_session_error(t->kss));
         return rv == CKR_ATTRIBUTE_VALUE_INVALID || rv == CKR_ARGUMENTS_BAD
@@ -223,11 +219,11 @@ CK_RV token_put_key(token_t *t, const char *name, uint8_t kvn, uint8_t replace,
     CK_OBJECT_HANDLE h[3] = {ns.enc, ns.mac, ns.dek};
     for (int r = 0; r < 3 && rv == CKR_OK; r++) {
         size_t n = sizeof enc[r];
-        scp_err_t e = gp_encrypt_key(&t->gp, values ? values + klen * r : NULL, klen, h[r],
-                                     enc[r], &n);
-        if (e == SCP_OK && n != klen)
+        scp_err_t e = gp_encrypt_key(&t->gp, values ? values + klen * r : NULL, klen,
+                                     sendable[r], enc[r], &n);
+        if (e == SCP_OK && n != gp_key_data_len(ns.aes, klen))
             e = gp_fail(&t->gp, SCP_E_KEYSTORE, "the keystore wrapped a %zu-byte key into %zu "
-                        "bytes", klen, n);
+                        "bytes, not %zu", klen, n, gp_key_data_len(ns.aes, klen));
         if (e == SCP_OK && (ns.aes ? ks_scp03_kcv(t->kss, h[r], kcv[r])
                                    : ks_kcv(t->kss, h[r], kcv[r])) != CKR_OK)
             e = gp_fail(&t->gp, SCP_E_KEYSTORE, "key check value: %s", ks_session_error(t->kss));
@@ -243,9 +239,11 @@ CK_RV token_put_key(token_t *t, const char *name, uint8_t kvn, uint8_t replace,
     }
     if (rv != CKR_OK) { /* nothing was sent: the new keys go */
         ks_wipe(enc, sizeof enc);
+        ks_drop_sendable(t->kss, &ns, sendable);
         ks_destroy_keyset(t->kss, &ns);
         return rv;
     }
+    ks_drop_sendable(t->kss, &ns, sendable); /* wrapped: the sendable forms are done with */
     scp_err_t e = gp_put_key(&t->gp, replace, kvn, ns.aes, klen, enc, kcv);
     ks_wipe(enc, sizeof enc);
     if (e == SCP_OK) {

@@ -192,15 +192,16 @@ static scp_err_t s03_unwrap(gp_card_t *g, const uint8_t *rsp, size_t len, uint8_
     return scp03_unwrap(&g->ch3, rsp, len, out, out_len);
 }
 
-/* the static DEK, AES-CBC with a zero IV */
+/* the static DEK, AES-CBC with a zero IV, in whole blocks */
 static scp_err_t s03_encrypt_key(gp_card_t *g, const uint8_t *in, size_t len,
                                  CK_OBJECT_HANDLE key, uint8_t *out, size_t *out_len)
 {
     if (!in)
-        return scp03_wrap_key(&g->ch3, key, out, out_len);
-    if (*out_len < len)
+        return scp03_wrap_key(&g->ch3, key, len, out, out_len);
+    size_t n = gp_key_data_len(1, len);
+    if (*out_len < n)
         return gp_fail(g, SCP_E_ARGS, "no room for the encrypted key");
-    *out_len = len;
+    *out_len = n;
     return scp03_encrypt_key_data(&g->ch3, in, len, out);
 }
 

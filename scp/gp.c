@@ -488,26 +488,33 @@ int gp_card_data_scp(const uint8_t *data, size_t len, uint8_t *scp, uint8_t *i)
     return 0;
 }
 
+size_t gp_key_data_len(int aes, size_t key_len)
+{
+    return aes ? (key_len + 15) / 16 * 16 : 16;
+}
+
 scp_err_t gp_put_key(gp_card_t *g, uint8_t replace_kvn, uint8_t new_kvn, int aes,
                      size_t key_len, const uint8_t enc_keys[3][32], const uint8_t kcv[3][3])
 {
-    if (key_len == 0 || key_len > 32 || (!aes && key_len != 16))
+    if ((aes && key_len != 16 && key_len != 24 && key_len != 32) || (!aes && key_len != 16))
         return gp_fail(g, SCP_E_ARGS, "PUT KEY: a key of %zu bytes", key_len);
+    size_t cl = gp_key_data_len(aes, key_len);
     uint8_t d[1 + 3 * (1 + 2 + 32 + 1 + 3)];
     size_t n = 0;
     d[n++] = new_kvn;
     for (int k = 0; k < 3; k++) {
         if (aes) {
-            /* AES (88): the length of the encrypted key data, then the key's own length */
+            /* AES (88): the length of the encrypted key data (whole blocks) and
+             * of the key's own length byte, then the key's own length */
             d[n++] = 0x88;
-            d[n++] = (uint8_t)(key_len + 1);
+            d[n++] = (uint8_t)(cl + 1);
             d[n++] = (uint8_t)key_len;
         } else {
             d[n++] = 0x80; /* DES in ECB/CBC mode */
             d[n++] = 0x10;
         }
-        memcpy(d + n, enc_keys[k], key_len);
-        n += key_len;
+        memcpy(d + n, enc_keys[k], cl);
+        n += cl;
         d[n++] = 0x03;
         memcpy(d + n, kcv[k], 3);
         n += 3;

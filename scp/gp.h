@@ -163,9 +163,13 @@ scp_err_t gp_get_data(gp_card_t *g, uint16_t tag, uint8_t *out, size_t cap, size
 scp_err_t gp_delete(gp_card_t *g, const uint8_t *aid, size_t aid_len, int related);
 scp_err_t gp_set_status(gp_card_t *g, uint8_t p1, uint8_t p2, const uint8_t *aid, size_t aid_len);
 
-/* PUT KEY of a key set: three keys already encrypted (gp_encrypt_key),
- * each key_len bytes, with their key check values; aes: key type 88 (AES,
- * SCP03) rather than 80 (DES): replace_kvn 0 adds new_kvn.
+/* The bytes of one encrypted key in PUT KEY: 16 for DES; for AES the key in
+ * whole blocks (an AES-192 key is padded to 32 bytes before encryption). */
+size_t gp_key_data_len(int aes, size_t key_len);
+/* PUT KEY of a key set: three keys already encrypted (gp_encrypt_key), each
+ * gp_key_data_len bytes, of key_len bytes each with their key check values;
+ * aes: key type 88 (AES, SCP03) rather than 80 (DES): replace_kvn 0 adds
+ * new_kvn.
  * The card's answer (key version and KCVs) is checked against kcv.
  * SCP_E_RSP_SW: the card refused (g->sw); SCP_E_RSP_SHORT: it answered 9000
  * but its confirmation is not what was sent; anything else: no usable answer.

@@ -143,11 +143,8 @@ scp_err_t scp03_on_initialize_update(scp03_t *ch, const uint8_t *rsp, size_t len
     }
     size_t klen = ch->statics.len ? ch->statics.len : 16;
     if (ks_scp03_supported(ch->ks, klen) != CKR_OK) {
-        fail(ch, SCP_E_UNSUPPORTED, "the key set holds AES-%zu keys: their session keys are two "
-             "AES-CMAC blocks, which no keystore mechanism gp-p11 uses can derive without the "
-             "value of the first leaving the keystore (that needs a PKCS#11 3.0 SP 800-108 KDF). "
-             "Only AES-128 key sets open SCP03 channels; EXTERNAL AUTHENTICATE was not sent",
-             klen * 8);
+        fail(ch, SCP_E_UNSUPPORTED, "the key set holds keys of %zu bytes: SCP03 keys are AES-128, "
+             "AES-192 or AES-256 (16, 24 or 32 bytes); EXTERNAL AUTHENTICATE was not sent", klen);
         return abort_channel(ch, SCP_E_UNSUPPORTED);
     }
     uint8_t context[16];
@@ -378,19 +375,27 @@ scp_err_t scp03_encrypt_key_data(scp03_t *ch, const uint8_t *in, size_t len, uin
     static const uint8_t zero[16];
     if (ch->state != SCP03_OPEN)
         return fail(ch, SCP_E_STATE, "no open secure channel");
-    if (len == 0 || len % 16)
-        return fail(ch, SCP_E_ARGS, "AES key data of %zu bytes is not whole blocks", len);
-    if (ks_cipher(ch->ks, CKM_AES_CBC, ch->statics.dek, zero, 16, 1, in, len, out) != CKR_OK)
+    if (len != 16 && len != 24 && len != 32)
+        return fail(ch, SCP_E_ARGS, "AES key data of %zu bytes: AES keys have 16, 24 or 32", len);
+    uint8_t b[32];
+    size_t n = (len + 15) / 16 * 16;
+    memcpy(b, in, len);
+    memset(b + len, (int)(n - len), n - len); /* as CKM_AES_CBC_PAD pads */
+    CK_RV rv = ks_cipher(ch->ks, CKM_AES_CBC, ch->statics.dek, zero, 16, 1, b, n, out);
+    ks_wipe(b, sizeof b);
+    if (rv != CKR_OK)
         return fail(ch, SCP_E_KEYSTORE, "key encryption under the DEK: %s",
                     ks_session_error(ch->ks));
     return SCP_OK;
 }
 
-scp_err_t scp03_wrap_key(scp03_t *ch, CK_OBJECT_HANDLE key, uint8_t *out, size_t *out_len)
+scp_err_t scp03_wrap_key(scp03_t *ch, CK_OBJECT_HANDLE key, size_t key_len, uint8_t *out,
+                         size_t *out_len)
 {
     static const uint8_t zero[16];
     if (ch->state != SCP03_OPEN)
         return fail(ch, SCP_E_STATE, "no open secure channel");
+    (void)key_len; /* an AES-192 key comes as its 32-byte sendable form (ks_keyset_t) */
     CK_RV rv = ks_wrap(ch->ks, CKM_AES_CBC, zero, 16, ch->statics.dek, key, out, out_len);
     if (rv != CKR_OK)
         return fail(ch, rv == CKR_MECHANISM_INVALID ? SCP_E_UNSUPPORTED : SCP_E_KEYSTORE,

@@ -85,10 +85,16 @@ scp_err_t scp03_unwrap(scp03_t *ch, const uint8_t *rsp, size_t len, uint8_t *out
 /* Does an answer with this status word carry an R-MAC (9000, 62xx, 63xx)?
  * Every other one is an error, sent alone and unauthenticated. */
 int scp03_sw_protected(uint16_t sw);
-/* Key data for PUT KEY: AES-CBC with a zero IV under the static DEK. */
+/* Key data for PUT KEY: AES-CBC with a zero IV under the static DEK, of a
+ * key of len bytes (16, 24 or 32). An AES-192 key is padded to whole blocks
+ * as PKCS#7 pads (eight bytes 08), which the card ignores: out has
+ * gp_key_data_len bytes, 32 for it. */
 scp_err_t scp03_encrypt_key_data(scp03_t *ch, const uint8_t *in, size_t len, uint8_t *out);
-/* The same for a key held in the keystore: C_WrapKey(CKM_AES_CBC). */
-scp_err_t scp03_wrap_key(scp03_t *ch, CK_OBJECT_HANDLE key, uint8_t *out, size_t *out_len);
+/* The same for a key of key_len bytes held in the keystore: C_WrapKey with
+ * CKM_AES_CBC. An AES-192 key is passed as its sendable form (ks_keyset_t's
+ * sendable: the key padded to 32 bytes inside the keystore). */
+scp_err_t scp03_wrap_key(scp03_t *ch, CK_OBJECT_HANDLE key, size_t key_len, uint8_t *out,
+                         size_t *out_len);
 /* Ends the channel and destroys its session keys in the keystore. */
 void scp03_close(scp03_t *ch);
 const char *scp03_error(const scp03_t *ch);

@@ -53,7 +53,7 @@
 #define CKM_GP_PUT_KEY             (CKM_VENDOR_DEFINED | 0x47500002UL)
 #define CKA_GP_KEY_VERSION         (CKA_VENDOR_DEFINED | 0x47500008UL) /* one byte */
 #define CKA_GP_REPLACE_KEY_VERSION (CKA_VENDOR_DEFINED | 0x47500009UL) /* one byte, 0 = add */
-#define CKA_GP_KEY_VALUES          (CKA_VENDOR_DEFINED | 0x4750000AUL) /* 48 bytes (DES, AES-128) or 96 (AES-256) */
+#define CKA_GP_KEY_VALUES          (CKA_VENDOR_DEFINED | 0x4750000AUL) /* 48 bytes (DES, AES-128), 72 (AES-192) or 96 (AES-256) */
 
 /* Applets (GlobalPlatform INSTALL, LOAD, STORE DATA).
  *

@@ -16,3 +16,21 @@ tool() {
     fi
 }
 finish() { echo "$1: $passed passed, $failed_checks failed"; [ "$failed_checks" = 0 ]; }
+# For the tests of one module configuration per card (gp-env.sh's cards):
+reader() { eval echo "\$GP_READER_$1"; } # reader CARD: its reader's name
+# card_conf NAME CARD LEVEL KEYSET KVN [LINE...]: a configuration for one card,
+# logging at info, in $out/NAME.conf; prints its path
+card_conf() {
+    local name=$1 card=$2 level=$3 set=$4 kvn=$5
+    shift 5
+    {
+        printf 'keystore_token = %s\nreader = %s\nsecurity_level = %s\nlog_level = info\n' \
+            "$GP_TEST_TOKEN" "$(reader "$card")" "$level"
+        printf 'key_set = %s\nkey_version = %s\n' "$set" "$kvn"
+        for l in "$@"; do printf '%s\n' "$l"; done
+    } > "$out/$name.conf"
+    echo "$out/$name.conf"
+}
+# the gp-p11 tool on the module $MOD, with the test token's PIN
+gpt() { tool "$GP_BUILDDIR/tools/gp-p11" --module "$MOD" --pin-file "$GP_TEST_PIN_FILE" "$@"; }
+has_version() { state "$1" key_versions | tr ' ' '\n' | grep -qx "$2"; } # has_version CARD KVN

@@ -34,17 +34,10 @@ printf 'type = aes\nenc = %s\nmac = %s\ndek = %s\n' "$1" "$2" "$3" | "$GP_P11_KE
     --module "$GP_SOFTHSM_MODULE" --token "$GP_TEST_TOKEN" --pin-file "$GP_TEST_PIN_FILE" \
     import scp03 > "$out/aes-import" 2>&1
 check "the SCP03 cards' key set is imported" grep -q '^scp03 *aes128' "$out/aes-import"
-reader() { eval echo "\$GP_READER_$1"; }
 # conf NAME CARD LEVEL KEYSET KVN: a configuration for one card
-conf() {
-    printf 'keystore_token = %s\nreader = %s\nsecurity_level = %s\nlog_level = info\n' \
-        "$GP_TEST_TOKEN" "$(reader "$2")" "$3" > "$out/$1.conf"
-    printf 'key_set = %s\nkey_version = %s\nput_key_plaintext = yes\n' "$4" "$5" >> "$out/$1.conf"
-    echo "$out/$1.conf"
-}
-gpt() { tool "$GP_BUILDDIR/tools/gp-p11" --module "$MOD" --pin-file "$GP_TEST_PIN_FILE" "$@"; }
+conf() { card_conf "$@" 'put_key_plaintext = yes'; }
 arm() { printf "$2" > "$(eval echo "\$GP_SIM_CONTROL_$1").new" && mv "$(eval echo "\$GP_SIM_CONTROL_$1").new" "$(eval echo "\$GP_SIM_CONTROL_$1")"; }
-has() { state "$1" key_versions | tr ' ' '\n' | grep -qx "$2"; }
+has() { has_version "$@"; }
 keyset_exists() { "$GP_P11_KEYS" --module "$GP_SOFTHSM_MODULE" --token "$GP_TEST_TOKEN" \
     --pin-file "$GP_TEST_PIN_FILE" list 2>/dev/null | grep -q "^$1 "; }
 # a DES key file for SCP02's PUT KEY (SoftHSM wraps no DES key: the values go in)

@@ -1,11 +1,12 @@
 /*
- * Every SCP03 option end to end through pcscd and SoftHSM: each i-parameter
- * with each security level it allows, R-MAC and R-ENC checking, the card
- * cryptogram check that keeps EXTERNAL AUTHENTICATE unsent, AES-256 refused
- * with its reason, and PUT KEY of AES keys generated inside the keystore.
- * Runs in tests/harness/gp-env.sh with two cards (tests/integration/scp03.sh):
- *   card 0: SCP03, AES-128 keys of its own (key version 30), i changed per case;
- *   card 1: SCP03, AES-256 keys.
+ * Every SCP03 option end to end through pcscd and SoftHSM: each key length
+ * (AES-128, AES-192, AES-256) with each i-parameter and each security level
+ * it allows, R-MAC and R-ENC checking, the card cryptogram check that keeps
+ * EXTERNAL AUTHENTICATE unsent, and PUT KEY of AES keys of each length
+ * generated inside the keystore.
+ * Runs in tests/harness/gp-env.sh with three cards (tests/integration/scp03.sh),
+ * each with random keys of its own (key version 30), i changed per case:
+ *   card 0: AES-128; card 1: AES-256; card 2: AES-192.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -26,7 +27,9 @@
 
 static ks_t *ks;
 static ks_session_t *kss;
-static ks_keyset_t aes128, aes256;
+static ks_keyset_t aes128, aes256, aes192;
+/* the key set of each card */
+static ks_keyset_t *card_keys[3] = {&aes128, &aes256, &aes192};
 static pcsc_ctx_t *pc;
 
 /* Imports "ENC MAC DEK" (hex) from the environment as an AES key set. */
@@ -55,7 +58,8 @@ static int setup(void **state)
     if (test_keystore_open(&ks, &kss, NULL) != 0)
         return -1;
     if (import("card0", "GP_TEST_AES128", 16, &aes128) != 0 ||
-        import("card1", "GP_TEST_AES256", 32, &aes256) != 0)
+        import("card1", "GP_TEST_AES256", 32, &aes256) != 0 ||
+        import("card2", "GP_TEST_AES192", 24, &aes192) != 0)
         return -1;
     return pcsc_open(&pc, err, sizeof err) == SCP_OK ? 0 : -1;
 }
@@ -76,13 +80,13 @@ static unsigned long get_data_calls(uint8_t level)
     return 2 + ((level & 0x10) ? 2 : 0) + ((level & 0x20) ? 4 : 0);
 }
 
-static void one_case(uint8_t i, uint8_t level)
+static void one_case(int card, uint8_t i, uint8_t level)
 {
     char ctl[32];
     snprintf(ctl, sizeof ctl, "set_i = %02X\n", i);
-    sim_control(0, ctl);
+    sim_control(card, ctl);
     test_conn_t c;
-    test_connect(pc, 0, &c);
+    test_connect(pc, card, &c);
     assert_int_equal(gp_select(&c.gp, NULL, 0), SCP_OK);
     uint8_t r[300], scp = 0, card_i = 0;
     size_t rl;
@@ -90,25 +94,25 @@ static void one_case(uint8_t i, uint8_t level)
     assert_int_equal(gp_card_data_scp(r, rl, &scp, &card_i), 0);
     assert_int_equal(scp, 3);
     assert_int_equal(card_i, i);
-    long macs = sim_state(0, "cmac_ok"), rmacs = sim_state(0, "rmacs");
+    long macs = sim_state(card, "cmac_ok"), rmacs = sim_state(card, "rmacs");
     gp_channel_opts_t o = {.scp = 3, .level = level, .selected = 1};
-    scp_err_t e = gp_open_channel(&c.gp, kss, &aes128, &o);
+    scp_err_t e = gp_open_channel(&c.gp, kss, card_keys[card], &o);
     if (e != SCP_OK)
-        fail_msg("i=%02X level %02X: %s: %s", i, level, scp_err_name(e), gp_error(&c.gp));
+        fail_msg("card %d, i=%02X level %02X: %s: %s", card, i, level, scp_err_name(e), gp_error(&c.gp));
     assert_int_equal(gp_channel_i(&c.gp), i);
     gp_entry_t ent[32];
     int n = gp_get_status(&c.gp, GP_STATUS_APPS, 1, ent, 32); /* command data: C-DEC */
     if (n < 3)
-        fail_msg("i=%02X level %02X: GET STATUS: %s", i, level, gp_error(&c.gp));
+        fail_msg("card %d, i=%02X level %02X: GET STATUS: %s", card, i, level, gp_error(&c.gp));
     memset(r, 0, sizeof r);
     assert_int_equal(gp_get_data(&c.gp, 0x9F7F, r, sizeof r, &rl), SCP_OK);
     assert_int_equal(rl, 45); /* decrypted (R-ENC) and stripped of its R-MAC */
     assert_memory_equal(r, "\x9F\x7F\x2A\x47\x90", 5);
     assert_int_equal(gp_channel_ks_calls(&c.gp), get_data_calls(level));
-    assert_int_equal(sim_state(0, "cmac_ok") - macs, 2);
-    assert_int_equal(sim_state(0, "cmac_bad"), 0);
-    assert_int_equal(sim_state(0, "rmacs") - rmacs, (level & 0x10) ? 2 : 0);
-    assert_int_equal(sim_state(0, "level"), level);
+    assert_int_equal(sim_state(card, "cmac_ok") - macs, 2);
+    assert_int_equal(sim_state(card, "cmac_bad"), 0);
+    assert_int_equal(sim_state(card, "rmacs") - rmacs, (level & 0x10) ? 2 : 0);
+    assert_int_equal(sim_state(card, "level"), level);
     test_disconnect(&c);
 }
 
@@ -128,12 +132,16 @@ static void test_every_option(void **state)
         {0x70, {0x01, 0x03, 0x11, 0x13, 0x33}, 5},
     };
     int cases = 0;
-    for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++)
-        for (int l = 0; l < opts[k].n; l++, cases++)
-            one_case(opts[k].i, opts[k].levels[l]);
-    print_message("%d combinations of SCP03 i and security level, each end to end\n", cases);
-    assert_int_equal(cases, 22);
-    assert_int_equal(sim_state(0, "failed_auth"), 0);
+    for (int card = 0; card < 3; card++) {
+        for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++)
+            for (int l = 0; l < opts[k].n; l++, cases++)
+                one_case(card, opts[k].i, opts[k].levels[l]);
+        assert_int_equal(sim_state(card, "failed_auth"), 0);
+        assert_int_equal(sim_state(card, "key_len"), card_keys[card]->len);
+    }
+    print_message("%d combinations of key length, SCP03 i and security level, each end to end\n",
+                  cases);
+    assert_int_equal(cases, 3 * 22);
 }
 
 /* A level the card's i does not allow is refused once the card has said
@@ -240,9 +248,8 @@ static void test_card_cryptogram(void **state)
     test_disconnect(&c);
 }
 
-/* AES-256 static keys: SoftHSM 2.6 has no SP 800-108 KDF, so the session
- * keys cannot be derived inside it; refused with the reason, no EXTERNAL
- * AUTHENTICATE. A DES key set on an SCP03 card is refused the same way. */
+/* A DES key set on an SCP03 card is refused with the reason, and so is
+ * SCP02 asked of it; no EXTERNAL AUTHENTICATE. */
 static void test_key_sets_refused(void **state)
 {
     (void)state;
@@ -250,8 +257,6 @@ static void test_key_sets_refused(void **state)
     test_connect(pc, 1, &c);
     long ea = sim_state(1, "ext_auth_received");
     gp_channel_opts_t o = {.scp = 3, .level = 0x03};
-    assert_int_equal(gp_open_channel(&c.gp, kss, &aes256, &o), SCP_E_UNSUPPORTED);
-    assert_non_null(strstr(gp_error(&c.gp), "AES-256"));
     ks_keyset_t des;
     assert_int_equal(ks_find_keyset(kss, "default", &des), CKR_OK);
     assert_int_equal(gp_open_channel(&c.gp, kss, &des, &o), SCP_E_UNSUPPORTED);
@@ -272,19 +277,26 @@ static void put_key(test_conn_t *c, uint8_t replace, uint8_t kvn, const char *na
 {
     ks_keyset_t like = gp_channel_keys(&c->gp), ns;
     assert_true(like.aes);
-    assert_int_equal(ks_create_keyset_like(kss, name, &like, NULL, 1, &ns), CKR_OK);
+    CK_OBJECT_HANDLE sendable[3];
+    assert_int_equal(ks_create_keyset_to_send(kss, name, &like, NULL, &ns, sendable), CKR_OK);
     uint8_t enc[3][32], kcv[3][3];
     CK_OBJECT_HANDLE h[3] = {ns.enc, ns.mac, ns.dek};
+    scp_err_t e = SCP_OK;
     for (int k = 0; k < 3; k++) {
         size_t n = sizeof enc[k];
-        assert_int_equal(gp_encrypt_key(&c->gp, NULL, 16, h[k], enc[k], &n), SCP_OK);
-        assert_int_equal(n, 16);
+        assert_true(like.len == 24 ? sendable[k] != h[k] : sendable[k] == h[k]); /* AES-192: padded */
+        e = gp_encrypt_key(&c->gp, NULL, like.len, sendable[k], enc[k], &n);
+        if (e != SCP_OK)
+            fail_msg("AES-%zu key %d: %s", like.len * 8, k, gp_error(&c->gp));
+        assert_int_equal(n, like.len == 24 ? 32 : like.len); /* whole AES blocks */
         assert_int_equal(ks_scp03_kcv(kss, h[k], kcv[k]), CKR_OK);
         ks_key_flags_t f;
         assert_int_equal(ks_key_flags(kss, h[k], &f), CKR_OK);
         assert_true(f.sensitive && f.always_sensitive); /* never readable in the clear */
+        assert_int_equal(f.extractable, like.len != 24); /* AES-192: only its sendable form */
     }
-    scp_err_t e = gp_put_key(&c->gp, replace, kvn, 1, 16, enc, kcv);
+    ks_drop_sendable(kss, &ns, sendable);
+    e = gp_put_key(&c->gp, replace, kvn, 1, like.len, enc, kcv);
     if (e != SCP_OK)
         fail_msg("PUT KEY: %s", gp_error(&c->gp));
     assert_int_equal(ks_seal_keyset(kss, &ns), CKR_OK);
@@ -326,6 +338,49 @@ static void test_put_key(void **state)
     test_disconnect(&c);
 }
 
+/* PUT KEY of AES-256 and AES-192 keys generated inside the keystore, added
+ * and then replacing: an AES-192 key goes as its sendable form (padded to 32
+ * bytes inside the keystore, the key itself never extractable). Channels
+ * opened with the new keys show the card holds exactly the keystore's. */
+static void test_put_key_longer_keys(void **state)
+{
+    (void)state;
+    for (int card = 1; card <= 2; card++) {
+        char ctl[32], name[16];
+        snprintf(ctl, sizeof ctl, "set_i = 70\n");
+        sim_control(card, ctl);
+        test_conn_t c;
+        test_connect(pc, card, &c);
+        gp_channel_opts_t o = {.scp = 3, .level = 0x03};
+        assert_int_equal(gp_open_channel(&c.gp, kss, card_keys[card], &o), SCP_OK);
+        snprintf(name, sizeof name, "long%d", card);
+        put_key(&c, 0, 0x31, name);
+        assert_true(sim_state_has(card, "key_versions", "30 31"));
+        test_disconnect(&c);
+        ks_keyset_t added;
+        assert_int_equal(ks_find_keyset(kss, name, &added), CKR_OK);
+        assert_int_equal(added.len, card_keys[card]->len);
+        test_connect(pc, card, &c);
+        o.kvn = 0x31;
+        scp_err_t e = gp_open_channel(&c.gp, kss, &added, &o);
+        if (e != SCP_OK)
+            fail_msg("card %d: the new AES-%zu keys: %s", card, added.len * 8, gp_error(&c.gp));
+        assert_int_equal(sim_state(card, "key_len"), added.len);
+        /* and over the new keys, replace key version 30 by 32 */
+        snprintf(name, sizeof name, "repl%d", card);
+        put_key(&c, 0x30, 0x32, name);
+        test_disconnect(&c);
+        assert_true(sim_state_has(card, "key_versions", "32 31"));
+        ks_keyset_t replaced;
+        assert_int_equal(ks_find_keyset(kss, name, &replaced), CKR_OK);
+        test_connect(pc, card, &c);
+        o.kvn = 0x32;
+        assert_int_equal(gp_open_channel(&c.gp, kss, &replaced, &o), SCP_OK);
+        assert_int_equal(sim_state(card, "failed_auth"), 0);
+        test_disconnect(&c);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -336,6 +391,7 @@ int main(void)
         cmocka_unit_test(test_card_cryptogram),
         cmocka_unit_test(test_key_sets_refused),
         cmocka_unit_test(test_put_key),
+        cmocka_unit_test(test_put_key_longer_keys),
     };
     return cmocka_run_group_tests_name("scp03-options", tests, setup, teardown);
 }

@@ -150,6 +150,8 @@ static void write_state(const sim_card_t *c)
             g.fired, c->entries[0].lifecycle, c->rmacs, c->keys_put, c->i_param);
     fprintf(f, "last_ins = %02X\nanswering = %d\nstore_target = %s\n", g.last_ins, g.answering,
             c->store_to_isd ? "isd" : "application");
+    /* the key length of the last channel's key set (or the first key set's) */
+    fprintf(f, "key_len = %zu\n", (c->keys ? c->keys : &c->keysets[0])->len);
     fprintf(f, "loads = %lu\nload_blocks = %lu\ninstalls = %lu\nstore_blocks = %lu\n"
                "mem_free = %zu\nloading = %d\nstore_p1 = %02X\n",
             c->loads, c->load_blocks, c->installs, c->store_blocks, c->mem_free, c->loading,

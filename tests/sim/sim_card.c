@@ -1008,21 +1008,25 @@ static uint16_t scp03_new_keys(sim_card_t *c, const uint8_t *d, size_t dlen, sim
             return 0x6A80;
         if (d[o] != 0x88)
             return 0x9484; /* algorithm not supported */
-        size_t l = d[o + 2];
-        if ((l != 16 && l != 24 && l != 32) || d[o + 1] != l + 1 || o + 3 + l + 4 > dlen ||
-            d[o + 3 + l] != 0x03 || (k && l != nk->len))
+        /* 88, the length of what follows up to the KCV (1 + the encrypted
+         * key, whole AES blocks: an AES-192 key is padded to 32 bytes), the
+         * key's own length, the encrypted key (GP 2.2 11.8.2.3, Amendment D) */
+        size_t l = d[o + 2], cl = (size_t)d[o + 1] - 1;
+        if ((l != 16 && l != 24 && l != 32) || d[o + 1] == 0 || cl != (l + 15) / 16 * 16 ||
+            o + 3 + cl + 4 > dlen || d[o + 3 + cl] != 0x03 || (k && l != nk->len))
             return 0x6A80;
-        if (l % 16 || sim_aes(c->keys->dek, c->keys->len, (const uint8_t[16]){0}, d + o + 3, l,
-                              dst[k], 0) != 0)
+        uint8_t plain[32];
+        if (sim_aes(c->keys->dek, c->keys->len, (const uint8_t[16]){0}, d + o + 3, cl, plain, 0) != 0)
             return 0x6A80;
+        memcpy(dst[k], plain, l); /* the padding is ignored, as real cards do */
         nk->len = l;
         uint8_t b[16];
         memset(b, 0x01, 16);
         sim_aes(dst[k], l, NULL, b, 16, b, 1);
-        if (memcmp(b, d + o + 4 + l, 3) != 0)
+        if (memcmp(b, d + o + 4 + cl, 3) != 0)
             return 0x9485; /* wrong key check value */
         memcpy(kcv[k], b, 3);
-        o += 3 + l + 4;
+        o += 3 + cl + 4;
     }
     return o == dlen ? 0 : 0x6A80;
 }

@@ -1,6 +1,7 @@
 /*
- * SCP03 through a real SoftHSM2 keystore: the real card's transcript
- * (tests/vectors/scp03-transcript-c.txt) reproduced byte for byte, the card
+ * SCP03 through a real SoftHSM2 keystore: the real cards' transcripts
+ * (tests/vectors/scp03-transcript-c.txt, AES-128, and
+ * scp03-aes256-transcript-d.txt, AES-256) reproduced byte for byte, the card
  * cryptogram check that keeps EXTERNAL AUTHENTICATE from being built, the
  * strict INITIALIZE UPDATE parser, and how few keystore calls a secured
  * command takes. Runs under tests/harness/softhsm-env.sh.
@@ -19,29 +20,49 @@
 #include "scp/scp03.h"
 #include "vectors.h"
 
-static vec_file_t vf;
+static vec_file_t vf, vfd;
 static ks_t *ks;
 static ks_session_t *s;
-static ks_keyset_t card_keys;
+static ks_keyset_t card_keys, card_keys_d;
 
 #define V(name) vec_get(&vf, name)
+#define D(name) vec_get(&vfd, name)
 
 /* A reference key made from a vector's value, to compare our session keys
  * with by their effect: a test fixture that encrypts and signs. */
-static CK_OBJECT_HANDLE reference_key(const char *vec)
+static CK_OBJECT_HANDLE reference_key_of(const vec_entry_t *e)
 {
     CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
     CK_KEY_TYPE kt = CKK_AES;
     CK_BBOOL f = CK_FALSE, t = CK_TRUE;
-    uint8_t v[16];
-    memcpy(v, V(vec)->v, 16);
+    uint8_t v[32];
+    memcpy(v, e->v, e->len);
     CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof cls}, {CKA_KEY_TYPE, &kt, sizeof kt},
                            {CKA_TOKEN, &f, sizeof f},     {CKA_ENCRYPT, &t, sizeof t},
-                           {CKA_SIGN, &t, sizeof t},      {CKA_VALUE, v, sizeof v}};
+                           {CKA_SIGN, &t, sizeof t},      {CKA_VALUE, v, e->len}};
     CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
     if (ks_functions(ks)->C_CreateObject(ks_session_handle(s), tmpl, 6, &h) != CKR_OK)
         return CK_INVALID_HANDLE;
     return h;
+}
+#define reference_key(vec) reference_key_of(V(vec))
+
+/* Our session key and the transcript's give the same output on the same
+ * input: an encryption (S-ENC) or a CMAC (S-MAC, S-RMAC), as each may. */
+static void assert_same_key(CK_OBJECT_HANDLE ours, const vec_entry_t *theirs, int by_mac)
+{
+    CK_OBJECT_HANDLE ref = reference_key_of(theirs);
+    assert_int_not_equal(ref, CK_INVALID_HANDLE);
+    uint8_t probe[32] = "gp-p11 compares session keys...", a[32], b[32];
+    if (by_mac) {
+        assert_int_equal(ks_aes_cmac(s, ours, probe, 32, a), CKR_OK);
+        assert_int_equal(ks_aes_cmac(s, ref, probe, 32, b), CKR_OK);
+    } else {
+        assert_int_equal(ks_cipher(s, CKM_AES_ECB, ours, NULL, 0, 1, probe, 32, a), CKR_OK);
+        assert_int_equal(ks_cipher(s, CKM_AES_ECB, ref, NULL, 0, 1, probe, 32, b), CKR_OK);
+    }
+    assert_memory_equal(a, b, by_mac ? 16 : 32);
+    ks_destroy(s, ref);
 }
 
 static int setup(void **state)
@@ -49,7 +70,8 @@ static int setup(void **state)
     (void)state;
     char err[KS_ERRLEN];
     const char *pin = getenv("GP_TEST_PIN");
-    if (vec_load(&vf, "scp03-transcript-c.txt") != 0 || !pin)
+    if (vec_load(&vf, "scp03-transcript-c.txt") != 0 ||
+        vec_load(&vfd, "scp03-aes256-transcript-d.txt") != 0 || !pin)
         return -1;
     if (ks_open(&ks, getenv("GP_SOFTHSM_MODULE"), err, sizeof err) != CKR_OK ||
         ks_select_token(ks, getenv("GP_TEST_TOKEN"), err, sizeof err) != CKR_OK ||
@@ -66,6 +88,14 @@ static int setup(void **state)
     ks_keyset_t aes128 = {0, 0, 0, 1, 16};
     CK_RV rv = ks_create_keyset_like(s, "vecc", &aes128, v, 0, &card_keys);
     ks_wipe(v, sizeof v);
+    uint8_t w[96];
+    memcpy(w, D("static_enc")->v, 32);
+    memcpy(w + 32, D("static_mac")->v, 32);
+    memcpy(w + 64, D("static_dek")->v, 32);
+    ks_keyset_t aes256 = {0, 0, 0, 1, 32};
+    if (rv == CKR_OK)
+        rv = ks_create_keyset_like(s, "vecd", &aes256, w, 0, &card_keys_d);
+    ks_wipe(w, sizeof w);
     if (rv != CKR_OK) {
         fprintf(stderr, "import: %s\n", ks_session_error(s));
         return -1;
@@ -181,6 +211,63 @@ static void test_transcript(void **state)
     assert_int_equal(ch.keys.enc, CK_INVALID_HANDLE);
 }
 
+/* The AES-256 transcript (an eUICC, S8, i=70, level 03): 256-bit session
+ * keys derived inside the keystore by their effect, both cryptograms,
+ * EXTERNAL AUTHENTICATE and the C-DEC + C-MAC STORE DATA, byte for byte,
+ * and the R-MAC-less answer; the keystore calls the handshake costs. */
+static void test_transcript_aes256(void **state)
+{
+    (void)state;
+    scp03_t ch;
+    apdu_t cmd;
+    uint8_t kcv[3];
+    assert_int_equal(ks_scp03_kcv(s, card_keys_d.enc, kcv), CKR_OK);
+    assert_memory_equal(kcv, D("kcv_enc_mac_dek")->v, 3);
+    assert_int_equal(ks_scp03_kcv(s, card_keys_d.mac, kcv), CKR_OK);
+    assert_memory_equal(kcv, D("kcv_enc_mac_dek")->v + 3, 3);
+    assert_int_equal(ks_scp03_kcv(s, card_keys_d.dek, kcv), CKR_OK);
+    assert_memory_equal(kcv, D("kcv_enc_mac_dek")->v + 6, 3);
+
+    unsigned long before = ks_session_calls(s);
+    assert_int_equal(scp03_init(&ch, s, &card_keys_d, 0x03), SCP_OK);
+    assert_int_equal(scp03_initialize_update(&ch, 0x32, D("init_update")->v + 5, &cmd), SCP_OK);
+    uint8_t b[APDU_MAX_CMD];
+    size_t n = apdu_encode(&cmd, b, sizeof b);
+    assert_int_equal(n, D("init_update")->len);
+    assert_memory_equal(b, D("init_update")->v, n);
+    assert_int_equal(scp03_on_initialize_update(&ch, D("init_update_rsp")->v,
+                                                D("init_update_rsp")->len), SCP_OK);
+    /* per static key one C_Encrypt (an Init/op pair) and one C_DeriveKey per
+     * session key, then the card cryptogram's C_SignInit/C_Sign: 2+1 + 2+2 + 2 */
+    assert_int_equal(ks_session_calls(s) - before, 9);
+    assert_int_equal(ch.init.kvn, 0x32);
+    assert_same_key(ch.keys.enc, D("session_enc"), 0);
+    assert_same_key(ch.keys.mac, D("session_mac"), 1);
+    assert_same_key(ch.keys.rmac, D("session_rmac"), 1);
+    assert_int_equal(scp03_external_authenticate(&ch, &cmd), SCP_OK);
+    assert_memory_equal(cmd.data, D("host_cryptogram")->v, 8);
+    n = apdu_encode(&cmd, b, sizeof b);
+    assert_int_equal(n, D("external_auth")->len);
+    assert_memory_equal(b, D("external_auth")->v, n);
+    assert_int_equal(scp03_on_external_authenticate(&ch, 0x9000), SCP_OK);
+
+    const vec_entry_t *p = D("store_data_plain");
+    apdu_t plain, wire;
+    apdu_set(&plain, p->v[0], p->v[1], p->v[2], p->v[3], p->v + 5, p->v[4], 1, 256);
+    assert_int_equal(scp03_wrap(&ch, &plain, &wire), SCP_OK);
+    n = apdu_encode(&wire, b, sizeof b);
+    assert_int_equal(n, D("store_data_sent")->len);
+    assert_memory_equal(b, D("store_data_sent")->v, n);
+    uint8_t out[64];
+    size_t ol;
+    const vec_entry_t *r = D("store_data_rsp");
+    assert_int_equal(scp03_unwrap(&ch, r->v, r->len, out, &ol), SCP_OK);
+    assert_int_equal(ol, r->len);
+    assert_memory_equal(out, r->v, ol);
+    scp03_close(&ch);
+    assert_int_equal(ch.keys.enc, CK_INVALID_HANDLE);
+}
+
 /* A card cryptogram that does not verify: the channel closes, its session
  * keys are gone, and no EXTERNAL AUTHENTICATE can be built at all. */
 static void test_card_cryptogram_mismatch(void **state)
@@ -248,8 +335,9 @@ static void test_init_update_parse(void **state)
     start_channel(&ch, 0x03, r, 2, SCP_E_RSP_SW);
 }
 
-/* A DES key set cannot open SCP03; an AES-256 one needs a KDF SoftHSM 2.6
- * lacks: both are refused before any EXTERNAL AUTHENTICATE, with the reason. */
+/* A DES key set cannot open SCP03, and AES keys that are not the card's do
+ * not verify its cryptogram: both are refused before any EXTERNAL
+ * AUTHENTICATE, with the reason. */
 static void test_key_sets_refused(void **state)
 {
     (void)state;
@@ -264,15 +352,16 @@ static void test_key_sets_refused(void **state)
     assert_non_null(strstr(scp03_error(&ch), "AES key set"));
     ks_delete_keyset(s, "des-for-scp03");
 
+    /* AES-256 keys that are not this card's: the card cryptogram does not
+     * verify, and EXTERNAL AUTHENTICATE cannot be built */
     ks_keyset_t aes256 = {0, 0, 0, 1, 32}, k;
     assert_int_equal(ks_create_keyset_like(s, "aes256", &aes256, NULL, 0, &k), CKR_OK);
     assert_int_equal(ks_find_keyset(s, "aes256", &k), CKR_OK);
     assert_int_equal(k.len, 32);
     assert_int_equal(scp03_init(&ch, s, &k, 0x01), SCP_OK);
-    assert_int_equal(scp03_initialize_update(&ch, 0, V("init_update")->v + 5, &cmd), SCP_OK);
-    assert_int_equal(scp03_on_initialize_update(&ch, V("init_update_rsp")->v,
-                                                V("init_update_rsp")->len), SCP_E_UNSUPPORTED);
-    assert_non_null(strstr(scp03_error(&ch), "AES-256"));
+    assert_int_equal(scp03_initialize_update(&ch, 0, D("init_update")->v + 5, &cmd), SCP_OK);
+    assert_int_equal(scp03_on_initialize_update(&ch, D("init_update_rsp")->v,
+                                                D("init_update_rsp")->len), SCP_E_CARD_CRYPTOGRAM);
     assert_int_equal(scp03_external_authenticate(&ch, &cmd), SCP_E_STATE);
     ks_delete_keyset(s, "aes256");
     /* a level SCP03 does not have */
@@ -298,6 +387,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stored_keys),
         cmocka_unit_test(test_transcript),
+        cmocka_unit_test(test_transcript_aes256),
         cmocka_unit_test(test_card_cryptogram_mismatch),
         cmocka_unit_test(test_init_update_parse),
         cmocka_unit_test(test_key_sets_refused),
