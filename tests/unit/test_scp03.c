@@ -15,6 +15,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "keystore/hex.h"
 #include "keystore/keystore.h"
 #include "keystore/scp03_crypto.h"
 #include "scp/scp03.h"
@@ -268,6 +269,82 @@ static void test_transcript_aes256(void **state)
     assert_int_equal(ch.keys.enc, CK_INVALID_HANDLE);
 }
 
+/* pysim's SCP03 sessions (tests/vectors/scp03-aes*-sessions-f.txt): AES-128,
+ * AES-192 and AES-256 at levels 11, 03 and 33, each replayed through
+ * SoftHSM: INITIALIZE UPDATE and EXTERNAL AUTHENTICATE, five wrapped
+ * commands (C-MAC chained, C-DEC with the counter moving for each), and
+ * the STORE DATA answer's R-MAC (11, 33) and R-ENC (33) checked and
+ * removed, byte for byte. */
+static void replay_session(const char *file, size_t len, const char *level)
+{
+    vec_file_t f;
+    assert_int_equal(vec_load(&f, file), 0);
+    uint8_t v[96];
+    memcpy(v, vec_get(&f, "static_enc")->v, len);
+    memcpy(v + len, vec_get(&f, "static_mac")->v, len);
+    memcpy(v + 2 * len, vec_get(&f, "static_dek")->v, len);
+    ks_keyset_t like = {0, 0, 0, 1, len}, k;
+    assert_int_equal(ks_create_keyset_like(s, "pysim", &like, v, 0, &k), CKR_OK);
+    ks_wipe(v, sizeof v);
+    char name[32];
+#define F(what) (snprintf(name, sizeof name, "l%s_%s", level, what), vec_get(&f, name))
+    const vec_entry_t *iu = F("init_update");
+    uint8_t lv = (uint8_t)strtoul(level, NULL, 16), b[APDU_MAX_CMD];
+    scp03_t ch;
+    apdu_t cmd, plain, wire;
+    assert_int_equal(scp03_init(&ch, s, &k, lv), SCP_OK);
+    assert_int_equal(scp03_initialize_update(&ch, iu->v[2], iu->v + 5, &cmd), SCP_OK);
+    size_t n = apdu_encode(&cmd, b, sizeof b);
+    assert_int_equal(n, iu->len);
+    assert_memory_equal(b, iu->v, n);
+    const vec_entry_t *r = F("init_update_rsp");
+    if (scp03_on_initialize_update(&ch, r->v, r->len) != SCP_OK)
+        fail_msg("%s level %s: %s", file, level, scp03_error(&ch));
+    assert_int_equal(scp03_external_authenticate(&ch, &cmd), SCP_OK);
+    n = apdu_encode(&cmd, b, sizeof b);
+    assert_int_equal(n, F("external_auth")->len);
+    assert_memory_equal(b, F("external_auth")->v, n);
+    assert_int_equal(scp03_on_external_authenticate(&ch, 0x9000), SCP_OK);
+    static const char *plains[] = {"80E2910006BF3E035C015A00", "80F22002", "80CA006600",
+                                   "80F220020A4F0212345C054F9F70C5", "80F28002024F0000"};
+    static const char *wired[] = {"store_data", "case1", "case2", "case3", "case4"};
+    for (int c = 0; c < 5; c++) {
+        uint8_t pb[64];
+        int pl = hex_decode(plains[c], pb, sizeof pb);
+        assert_int_equal(apdu_parse(pb, (size_t)pl, &plain), 0);
+        assert_int_equal(scp03_wrap(&ch, &plain, &wire), SCP_OK);
+        n = apdu_encode(&wire, b, sizeof b);
+        const vec_entry_t *w = F(wired[c]);
+        if (n != w->len || memcmp(b, w->v, n) != 0)
+            fail_msg("%s level %s: %s wrapped differently", file, level, wired[c]);
+        if (c == 0) { /* the answer: its R-MAC (and R-ENC) checked and removed */
+            const vec_entry_t *a = F("store_data_rsp"), *e = vec_get(&f, "eid_plain");
+            uint8_t out[300];
+            size_t ol;
+            if (scp03_unwrap(&ch, a->v, a->len, out, &ol) != SCP_OK)
+                fail_msg("%s level %s: the answer: %s", file, level, scp03_error(&ch));
+            assert_int_equal(ol, e->len + 2);
+            assert_memory_equal(out, e->v, e->len);
+            assert_memory_equal(out + e->len, "\x90\x00", 2);
+        }
+    }
+#undef F
+    scp03_close(&ch);
+    ks_delete_keyset(s, "pysim");
+}
+
+static void test_pysim_sessions(void **state)
+{
+    (void)state;
+    static const char *levels[] = {"11", "03", "33"};
+    for (int l = 0; l < 3; l++) {
+        replay_session("scp03-aes128-sessions-f.txt", 16, levels[l]);
+        replay_session("scp03-aes192-sessions-f.txt", 24, levels[l]);
+        if (l != 1) /* AES-256 at 03 is transcript d (test_transcript_aes256) */
+            replay_session("scp03-aes256-sessions-f.txt", 32, levels[l]);
+    }
+}
+
 /* A card cryptogram that does not verify: the channel closes, its session
  * keys are gone, and no EXTERNAL AUTHENTICATE can be built at all. */
 static void test_card_cryptogram_mismatch(void **state)
@@ -388,6 +465,7 @@ int main(void)
         cmocka_unit_test(test_stored_keys),
         cmocka_unit_test(test_transcript),
         cmocka_unit_test(test_transcript_aes256),
+        cmocka_unit_test(test_pysim_sessions),
         cmocka_unit_test(test_card_cryptogram_mismatch),
         cmocka_unit_test(test_init_update_parse),
         cmocka_unit_test(test_key_sets_refused),
