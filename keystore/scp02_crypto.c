@@ -104,12 +104,18 @@ static uint8_t *padded_copy(const uint8_t *data, size_t len, size_t *padded)
 CK_RV ks_mac_3des(ks_session_t *s, CK_OBJECT_HANDLE key, const uint8_t *data, size_t len,
                   uint8_t mac[8])
 {
+    static const uint8_t zero[8];
+    return ks_mac_3des_icv(s, key, zero, data, len, mac);
+}
+
+CK_RV ks_mac_3des_icv(ks_session_t *s, CK_OBJECT_HANDLE key, const uint8_t icv[8],
+                      const uint8_t *data, size_t len, uint8_t mac[8])
+{
     size_t n;
     uint8_t *b = padded_copy(data, len, &n);
     if (!b)
         return CKR_HOST_MEMORY;
-    static const uint8_t zero[8];
-    CK_RV rv = ks_encrypt(s, key, zero, b, n, b);
+    CK_RV rv = ks_encrypt(s, key, icv, b, n, b);
     if (rv == CKR_OK)
         memcpy(mac, b + n - 8, 8);
     free(b);

@@ -47,6 +47,9 @@ CK_RV ks_scp02_diversify(ks_session_t *s, CK_OBJECT_HANDLE master, enum ks_diver
  * IV, padding method 2: the SCP02 card and host cryptograms. */
 CK_RV ks_mac_3des(ks_session_t *s, CK_OBJECT_HANDLE key, const uint8_t *data, size_t len,
                   uint8_t mac[8]);
+/* The same with an ICV (SCP01's C-MAC chains on the previous C-MAC). */
+CK_RV ks_mac_3des_icv(ks_session_t *s, CK_OBJECT_HANDLE key, const uint8_t icv[8],
+                      const uint8_t *data, size_t len, uint8_t mac[8]);
 /* ISO/IEC 9797-1 MAC algorithm 3 (retail MAC), padding method 2, with ICV:
  * single DES under K1 (k1 = K1||K1) over all blocks but the last, then
  * 3DES under key over the last block. */

@@ -87,12 +87,23 @@ static const char *apply(gp_config_t *c, const char *k, const char *v)
     if (!strcmp(k, "scp")) {
         if (!strcmp(v, "auto"))
             c->scp = 0;
+        else if (!strcmp(v, "01") || !strcmp(v, "1"))
+            c->scp = 1;
         else if (!strcmp(v, "02") || !strcmp(v, "2"))
             c->scp = 2;
         else if (!strcmp(v, "03") || !strcmp(v, "3"))
             c->scp = 3;
         else
-            return "needs 'auto', '02' or '03'";
+            return "needs 'auto', '01', '02' or '03'";
+        return NULL;
+    }
+    if (!strcmp(k, "scp01_allow")) {
+        if (!strcmp(v, "yes"))
+            c->allow_scp01 = 1;
+        else if (!strcmp(v, "no"))
+            c->allow_scp01 = 0;
+        else
+            return "needs 'yes' or 'no'";
         return NULL;
     }
     if (!strcmp(k, "scp_i")) {

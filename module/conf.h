@@ -20,6 +20,7 @@ typedef struct {
     uint8_t scp_i;              /* 0: as the card announces (GET DATA 66) */
     int allow_implicit;         /* scp02_allow: implicit opening may be announced */
     int allow_no_icv_encryption; /* scp02_allow: no ICV encryption may be announced */
+    int allow_scp01;            /* scp01_allow: in auto mode, a card may announce SCP01 */
     int diversification;        /* enum ks_diversification */
     int put_key_plaintext;      /* allow PUT KEY with key values from the application */
     uint8_t isd_aid[16];

@@ -300,8 +300,8 @@ uint8_t token_card_scp_i(token_t *t)
         gp_card_data_scp(r, rl, &scp, &i) != 0) {
         LOG_INFO(t->reader, "the card does not announce its secure channel protocol: assuming "
                             "SCP02 i=15 for DES key sets, SCP03 for AES key sets");
-    } else if (scp != 0x02 && scp != 0x03) {
-        LOG_WARN(t->reader, "the card announces SCP%02X; gp-p11 speaks SCP02 and SCP03", scp);
+    } else if (scp < 0x01 || scp > 0x03) {
+        LOG_WARN(t->reader, "the card announces SCP%02X; gp-p11 speaks SCP01, SCP02 and SCP03", scp);
     } else {
         t->card_scp = scp;
         if (scp == 0x02)
@@ -311,13 +311,14 @@ uint8_t token_card_scp_i(token_t *t)
 }
 
 /* The protocol of this login: the configuration's, else the key set's kind
- * (AES keys speak SCP03, DES keys SCP02), else the card's announcement. */
+ * (AES keys speak SCP03, DES keys SCP02, or SCP01 on a card that announces
+ * it), else the card's announcement. */
 static uint8_t login_scp(token_t *t)
 {
     token_card_scp_i(t); /* reads the card's announcement once (t->card_scp) */
     uint8_t scp = M.conf.scp;
-    if (!scp && t->keys.enc != CK_INVALID_HANDLE)
-        scp = t->keys.aes ? 3 : 2;
+    if (!scp && t->keys.enc != CK_INVALID_HANDLE) /* DES keys: SCP01 where the card says so */
+        scp = t->keys.aes ? 3 : t->card_scp == 1 ? 1 : 2;
     if (!scp)
         scp = t->card_scp ? t->card_scp : 2;
     if (t->card_scp && t->card_scp != scp)
@@ -414,6 +415,16 @@ CK_RV token_open_channel(token_t *t, int selected)
         o.i_param = M.conf.scp_i ? M.conf.scp_i : token_card_scp_i(t);
         if (o.scp == 2 && !M.conf.scp_i && !scp02_variant_allowed(t, o.i_param))
             return CKR_FUNCTION_FAILED;
+        if (o.scp == 1 && !M.conf.scp && !M.conf.allow_scp01) {
+            /* no downgrade: the announcement is read before any authentication */
+            LOG_ERR(t->reader, "login refused: the card announces SCP01 (GlobalPlatform 2.1.1), "
+                               "weaker than SCP02 and SCP03: no R-MAC, and every C-MAC chains "
+                               "openly from the one before. The announcement is read before any "
+                               "authentication and may not be the card's own; if this card "
+                               "really speaks only SCP01, allow it with scp01_allow = yes (or "
+                               "scp = 01)");
+            return CKR_FUNCTION_FAILED;
+        }
         char why[200];
         if (!gp_level_allowed(o.scp, o.level, why, sizeof why)) {
             LOG_ERR(t->reader, "login refused: %s; this login speaks SCP%02X (security_level)", why,
@@ -436,6 +447,10 @@ CK_RV token_open_channel(token_t *t, int selected)
         LOG_ERR(t->reader, "login refused: the keys of key set \"%s\"%s do not match this card (%s)",
                 t->keyset_name, o.div == KS_DIV_EMV ? " (diversified, EMV)" :
                 o.div == KS_DIV_VISA2 ? " (diversified, VISA2)" : "", gp_error(&t->gp));
+    else if (e == SCP_E_OTHER_SCP && o.scp == 2 && t->gp.ch.init.scp == 0x01)
+        LOG_ERR(t->reader, "login failed: %s. This card speaks SCP01 (GlobalPlatform 2.1.1) "
+                "without saying so in its card data; if that is right, set scp = 01 in "
+                "gp-p11.conf. EXTERNAL AUTHENTICATE was not sent", gp_error(&t->gp));
     else
         LOG_ERR(t->reader, "login failed: %s", gp_error(&t->gp));
     return token_map_scp(t, e);

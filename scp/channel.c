@@ -1,12 +1,132 @@
-/* The two instances of the channel interface (gp.h, gp_channel_ops_t):
- * SCP02 (scp02.c) and SCP03 (scp03.c), each step in the interface's shape.
- * Adding a protocol (SCP01, S16) is adding an instance here. */
+/* The instances of the channel interface (gp.h, gp_channel_ops_t): SCP01
+ * (scp01.c), SCP02 (scp02.c) and SCP03 (scp03.c), each step in the
+ * interface's shape. Adding a protocol is adding an instance here. */
 #include "config.h"
 #include "gp.h"
 #include "tlv.h"
 
 #include <stdio.h>
 #include <string.h>
+
+/* --- SCP01 ------------------------------------------------------------------------ */
+
+static scp_err_t s01_init(gp_card_t *g, ks_session_t *ks, const ks_keyset_t *keys,
+                          const gp_channel_opts_t *o)
+{
+    scp_err_t e = scp01_init(&g->ch1, ks, keys, o->level);
+    g->ch1.div = o->div;
+    g->ch1.select_keys = o->select_keys;
+    g->ch1.select_ctx = o->select_ctx;
+    return e;
+}
+
+static scp_err_t s01_initialize_update(gp_card_t *g, uint8_t kvn, apdu_t *cmd)
+{
+    return scp01_initialize_update(&g->ch1, kvn, NULL, cmd);
+}
+
+static scp_err_t s01_on_initialize_update(gp_card_t *g, const uint8_t *rsp, size_t len)
+{
+    return scp01_on_initialize_update(&g->ch1, rsp, len);
+}
+
+static scp_err_t s01_external_authenticate(gp_card_t *g, apdu_t *cmd)
+{
+    return scp01_external_authenticate(&g->ch1, cmd);
+}
+
+static scp_err_t s01_on_external_authenticate(gp_card_t *g, uint16_t sw)
+{
+    return scp01_on_external_authenticate(&g->ch1, sw);
+}
+
+static scp_err_t s01_wrap(gp_card_t *g, const apdu_t *plain, apdu_t *wire)
+{
+    return scp01_wrap(&g->ch1, plain, wire);
+}
+
+/* SCP01 has no R-MAC: every answer comes as it is */
+static int s01_answer_has_rmac(uint16_t sw, size_t data_len)
+{
+    (void)sw;
+    (void)data_len;
+    return 0;
+}
+
+static scp_err_t s01_unwrap(gp_card_t *g, const uint8_t *rsp, size_t len, uint8_t *out,
+                            size_t *out_len)
+{
+    (void)g;
+    memmove(out, rsp, len);
+    *out_len = len;
+    return SCP_OK;
+}
+
+/* the static DEK, 3DES-ECB: 16 bytes; a key held in the keystore cannot
+ * go (gp-p11's DES keys are never wrapped: SoftHSM wraps none) */
+static scp_err_t s01_encrypt_key(gp_card_t *g, const uint8_t *in, size_t len,
+                                 CK_OBJECT_HANDLE key, uint8_t *out, size_t *out_len)
+{
+    (void)key;
+    if (*out_len < 16)
+        return gp_fail(g, SCP_E_ARGS, "no room for the encrypted key");
+    if (!in)
+        return SCP_FAIL(&g->ch1, SCP_E_UNSUPPORTED, "not offered over SCP01: SCP01 "
+                        "sends keys encrypted under the static DEK, and the DEK of gp-p11's DES "
+                        "key sets only derives session keys, it never encrypts");
+    *out_len = 16;
+    return scp01_encrypt_key_data(&g->ch1, in, len, out);
+}
+
+static void s01_close(gp_card_t *g)
+{
+    if (g->ch1.state != SCP01_CLOSED)
+        scp01_close(&g->ch1);
+}
+
+static int s01_is_open(const gp_card_t *g) { return g->ch1.state == SCP01_OPEN; }
+static const char *s01_error(const gp_card_t *g) { return scp01_error(&g->ch1); }
+
+static void s01_info(const gp_card_t *g, gp_channel_info_t *i)
+{
+    i->level = g->ch1.level;
+    i->kvn = g->ch1.init.kvn;
+    i->i = 0x05; /* GP 2.1.1's only SCP01 option: i=05, no ICV encryption */
+    i->kdd = g->ch1.init.key_div;
+    i->cdec = (g->ch1.level & SCP01_LEVEL_CDEC) != 0;
+    i->rmac = 0;
+    ks_keyset_t k = {g->ch1.static_enc, g->ch1.static_mac, g->ch1.static_dek, 0, 16};
+    i->keys = k;
+    i->ks_calls = 0;
+}
+
+static int s01_level_ok(uint8_t level, char *why, size_t why_len)
+{
+    if (level == 0x01 || level == 0x03)
+        return 1;
+    snprintf(why, why_len, "security level %02X is not SCP01's: SCP01 has mac (01) and mac-enc "
+             "(03), and no R-MAC", level);
+    return 0;
+}
+
+static const gp_channel_ops_t scp01_ops = {
+    .scp = 0x01,
+    .block = 8,
+    .init = s01_init,
+    .initialize_update = s01_initialize_update,
+    .on_initialize_update = s01_on_initialize_update,
+    .external_authenticate = s01_external_authenticate,
+    .on_external_authenticate = s01_on_external_authenticate,
+    .wrap = s01_wrap,
+    .answer_has_rmac = s01_answer_has_rmac,
+    .unwrap = s01_unwrap,
+    .encrypt_key = s01_encrypt_key,
+    .close = s01_close,
+    .is_open = s01_is_open,
+    .error = s01_error,
+    .info = s01_info,
+    .level_ok = s01_level_ok,
+};
 
 /* --- SCP02 ------------------------------------------------------------------------ */
 
@@ -256,6 +376,7 @@ static const gp_channel_ops_t scp03_ops = {
 const gp_channel_ops_t *gp_channel_ops(uint8_t scp)
 {
     switch (scp) {
+    case 0x01: return &scp01_ops;
     case 0x02: return &scp02_ops;
     case 0x03: return &scp03_ops;
     default: return NULL;

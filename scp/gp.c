@@ -77,7 +77,7 @@ int gp_level_allowed(uint8_t scp, uint8_t level, char *why, size_t why_len)
 {
     const gp_channel_ops_t *ops = gp_channel_ops(scp);
     if (!ops) {
-        snprintf(why, why_len, "gp-p11 speaks SCP02 and SCP03, not SCP%02X", scp);
+        snprintf(why, why_len, "gp-p11 speaks SCP01, SCP02 and SCP03, not SCP%02X", scp);
         return 0;
     }
     return ops->level_ok(level, why, why_len);
@@ -341,7 +341,7 @@ scp_err_t gp_open_channel(gp_card_t *g, ks_session_t *ks, const ks_keyset_t *key
     gp_close_channel(g);
     const gp_channel_ops_t *ops = gp_channel_ops(o->scp ? o->scp : 2);
     if (!ops)
-        return gp_fail(g, SCP_E_UNSUPPORTED, "gp-p11 speaks SCP02 and SCP03, not SCP%02X", o->scp);
+        return gp_fail(g, SCP_E_UNSUPPORTED, "gp-p11 speaks SCP01, SCP02 and SCP03, not SCP%02X", o->scp);
     g->ops = ops;
     e = ops->init(g, ks, keys, o);
     if (e != SCP_OK)
@@ -396,7 +396,7 @@ scp_err_t gp_open_channel(gp_card_t *g, ks_session_t *ks, const ks_keyset_t *key
 void gp_close_channel(gp_card_t *g)
 {
     /* each protocol's state, whichever was in use */
-    for (uint8_t scp = 2; scp <= 3; scp++)
+    for (uint8_t scp = 1; scp <= 3; scp++)
         gp_channel_ops(scp)->close(g);
 }
 

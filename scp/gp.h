@@ -4,6 +4,7 @@
 #define GP_SCP_GP_H
 
 #include "registry.h"
+#include "scp01.h"
 #include "scp02.h"
 #include "scp03.h"
 #include "sw.h"
@@ -19,7 +20,7 @@ typedef void (*gp_trace_fn)(void *ctx, const apdu_t *plain, const uint8_t *wire,
                             const uint8_t *rsp, size_t rsp_len, int how);
 
 typedef struct {
-    uint8_t scp;            /* 2 (or 0): SCP02; 3: SCP03 */
+    uint8_t scp;            /* 2 (or 0): SCP02; 3: SCP03; 1: SCP01 */
     uint8_t i_param;        /* SCP02 i: 0x15, 0x55... (SCP03 takes the card's) */
     uint8_t level;          /* 0x01 C-MAC, 0x03 C-MAC + C-DEC, 0x11, 0x13, 0x33 (SCP03) */
     uint8_t kvn;            /* 0: the card's default key version */
@@ -51,7 +52,7 @@ struct gp_card;
 /* One channel interface, one instance per protocol (scp/channel.c): the
  * handshake, wrapping and unwrapping are written once in gp.c over it. */
 typedef struct gp_channel_ops {
-    uint8_t scp;            /* 02, 03 */
+    uint8_t scp;            /* 01, 02, 03 */
     size_t block;           /* the cipher block C-DEC pads to: 8 (DES), 16 (AES) */
     /* prepares the channel; nothing is sent */
     scp_err_t (*init)(struct gp_card *g, ks_session_t *ks, const ks_keyset_t *keys,
@@ -80,7 +81,7 @@ typedef struct gp_channel_ops {
     int (*level_ok)(uint8_t level, char *why, size_t why_len);
 } gp_channel_ops_t;
 
-/* The instance of protocol scp (2 or 3; anything else: NULL). */
+/* The instance of protocol scp (1, 2 or 3; anything else: NULL). */
 const gp_channel_ops_t *gp_channel_ops(uint8_t scp);
 
 /* A card's security domain as the GlobalPlatform commands see it: the
@@ -90,8 +91,9 @@ const gp_channel_ops_t *gp_channel_ops(uint8_t scp);
 typedef struct gp_card {
     gp_transport_t t;
     const gp_channel_ops_t *ops; /* the protocol of the channel (NULL: none yet) */
-    scp02_t ch;             /* its state: SCP02's, or SCP03's */
+    scp02_t ch;             /* its state: SCP02's, SCP03's or SCP01's */
     scp03_t ch3;
+    scp01_t ch1;
     uint16_t sw;            /* status word of the last command */
     char err[600];
     gp_trace_fn trace;

@@ -6,6 +6,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 const char *scp_err_name(scp_err_t e)
 {
@@ -88,4 +89,70 @@ scp_err_t scp_check_plain(const apdu_t *plain, char *err, size_t err_len)
                         "CLA %02X already announces secure messaging: pass the plain command",
                         plain->cla);
     return SCP_OK;
+}
+
+scp_err_t scp_initialize_update(ks_session_t *ks, uint8_t kvn, const uint8_t *given,
+                                uint8_t hc[8], apdu_t *cmd, char *err, size_t err_len)
+{
+    if (given)
+        memcpy(hc, given, 8);
+    else if (ks_random(ks, hc, 8) != CKR_OK)
+        return scp_fail(err, err_len, SCP_E_KEYSTORE, "no host challenge: %s", ks_session_error(ks));
+    apdu_set(cmd, 0x80, 0x50, kvn, 0x00, hc, 8, 1, 256);
+    return SCP_OK;
+}
+
+scp_err_t scp_check_protocol(uint8_t answered, uint8_t want, char *why, size_t why_len)
+{
+    if (answered == want)
+        return SCP_OK;
+    return scp_fail(why, why_len, SCP_E_OTHER_SCP, "the card announced secure channel protocol "
+                    "%02X, not SCP%02X (%02X)", answered, want, want);
+}
+
+scp_err_t scp_check_kvn(uint8_t asked, uint8_t answered, char *err, size_t err_len)
+{
+    if (!asked || asked == answered)
+        return SCP_OK;
+    return scp_fail(err, err_len, SCP_E_KEY_VERSION, "asked for key version %u, the card answered "
+                    "with key version %u", asked, answered);
+}
+
+scp_err_t scp_check_keys_found(CK_OBJECT_HANDLE enc, char *err, size_t err_len)
+{
+    if (enc != CK_INVALID_HANDLE)
+        return SCP_OK;
+    return scp_fail(err, err_len, SCP_E_KEYSTORE, "no key set for this card in the keystore; "
+                    "EXTERNAL AUTHENTICATE was not sent");
+}
+
+scp_err_t scp_check_card_cryptogram(CK_RV rv, const char *keystore_error, const uint8_t *computed,
+                                    const uint8_t *received, size_t n, uint8_t kvn, char *err,
+                                    size_t err_len)
+{
+    if (rv != CKR_OK)
+        return scp_fail(err, err_len, SCP_E_KEYSTORE, "card cryptogram: %s", keystore_error);
+    if (scp_equal(computed, received, n))
+        return SCP_OK;
+    return scp_fail(err, err_len, SCP_E_CARD_CRYPTOGRAM,
+                    "the card cryptogram does not verify: the keystore's keys (key version %u) "
+                    "are not this card's keys; EXTERNAL AUTHENTICATE was not sent, so the card "
+                    "counted no failed authentication", kvn);
+}
+
+scp_err_t scp_des_answer_checks(uint8_t asked, uint8_t answered, scp_select_keys_fn fn, void *ctx,
+                                const uint8_t key_div[10], CK_OBJECT_HANDLE *enc,
+                                CK_OBJECT_HANDLE *mac, CK_OBJECT_HANDLE *dek, char *err,
+                                size_t err_len)
+{
+    scp_err_t e = scp_check_kvn(asked, answered, err, err_len);
+    if (e != SCP_OK)
+        return e;
+    ks_keyset_t k = {*enc, *mac, *dek, 0, 16};
+    if (fn && fn(ctx, key_div, &k) == 0 && !k.aes) {
+        *enc = k.enc;
+        *mac = k.mac;
+        *dek = k.dek;
+    }
+    return scp_check_keys_found(*enc, err, err_len);
 }

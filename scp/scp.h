@@ -52,9 +52,34 @@ scp_err_t scp_external_authenticate_sw(uint16_t sw, char *err, size_t err_len);
  * SCP_E_ARGS with what to pass instead in err. */
 scp_err_t scp_check_plain(const apdu_t *plain, char *err, size_t err_len);
 
+/* What the three handshakes share, each writing err (an object's buffer)
+ * and returning SCP_OK or the error: */
+/* INITIALIZE UPDATE for key version kvn with an 8-byte host challenge:
+ * given (known-answer tests) or from the keystore's RNG, kept in hc */
+scp_err_t scp_initialize_update(ks_session_t *ks, uint8_t kvn, const uint8_t *given,
+                                uint8_t hc[8], apdu_t *cmd, char *err, size_t err_len);
+/* the INITIALIZE UPDATE answer names protocol want (else SCP_E_OTHER_SCP) */
+scp_err_t scp_check_protocol(uint8_t answered, uint8_t want, char *why, size_t why_len);
+/* the card answered with the key version asked for (asked 0: any) */
+scp_err_t scp_check_kvn(uint8_t asked, uint8_t answered, char *err, size_t err_len);
+/* a key set was found for the card (enc a handle) */
+scp_err_t scp_check_keys_found(CK_OBJECT_HANDLE enc, char *err, size_t err_len);
+/* the card cryptogram computed (rv: the keystore's answer) equals the card's,
+ * compared in constant time */
+scp_err_t scp_check_card_cryptogram(CK_RV rv, const char *keystore_error, const uint8_t *computed,
+                                    const uint8_t *received, size_t n, uint8_t kvn, char *err,
+                                    size_t err_len);
+
 /* Called between INITIALIZE UPDATE and the card cryptogram check with the
  * card's key diversification data: it may replace the key set (keys bound
  * to a card). Returns 0, or -1 with nothing changed. */
 typedef int (*scp_select_keys_fn)(void *ctx, const uint8_t key_div[10], ks_keyset_t *keys);
+/* The checks of a DES protocol's INITIALIZE UPDATE answer (SCP01, SCP02):
+ * the key version asked for (scp_check_kvn), the card's own key set (fn, if
+ * any, taken when it is DES), and a key set found (scp_check_keys_found). */
+scp_err_t scp_des_answer_checks(uint8_t asked, uint8_t answered, scp_select_keys_fn fn, void *ctx,
+                                const uint8_t key_div[10], CK_OBJECT_HANDLE *enc,
+                                CK_OBJECT_HANDLE *mac, CK_OBJECT_HANDLE *dek, char *err,
+                                size_t err_len);
 
 #endif

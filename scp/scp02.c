@@ -69,12 +69,7 @@ scp_err_t scp02_parse_init_update(const uint8_t *rsp, size_t len, scp02_init_rsp
     memcpy(out->seq, rsp + 12, 2);
     memcpy(out->card_challenge, rsp + 14, 6);
     memcpy(out->card_cryptogram, rsp + 20, 8);
-    if (out->scp != 0x02) {
-        snprintf(why, why_len, "the card announced secure channel protocol %02X, not SCP02 (02)",
-                 out->scp);
-        return SCP_E_OTHER_SCP;
-    }
-    return SCP_OK;
+    return scp_check_protocol(out->scp, 0x02, why, why_len);
 }
 
 scp_err_t scp02_initialize_update(scp02_t *ch, uint8_t kvn, const uint8_t *host_challenge,
@@ -82,13 +77,11 @@ scp_err_t scp02_initialize_update(scp02_t *ch, uint8_t kvn, const uint8_t *host_
 {
     if (ch->state != SCP02_CLOSED)
         scp02_close(ch);
-    if (host_challenge) {
-        memcpy(ch->host_challenge, host_challenge, 8);
-    } else if (ks_random(ch->ks, ch->host_challenge, 8) != CKR_OK) {
-        return fail(ch, SCP_E_KEYSTORE, "no host challenge: %s", ks_session_error(ch->ks));
-    }
+    scp_err_t e = scp_initialize_update(ch->ks, kvn, host_challenge, ch->host_challenge, cmd,
+                                        ch->err, sizeof ch->err);
+    if (e != SCP_OK)
+        return e;
     ch->kvn_requested = kvn;
-    apdu_set(cmd, 0x80, 0x50, kvn, 0x00, ch->host_challenge, 8, 1, 256);
     ch->state = SCP02_INIT_SENT;
     return SCP_OK;
 }
@@ -125,24 +118,11 @@ scp_err_t scp02_on_initialize_update(scp02_t *ch, const uint8_t *rsp, size_t len
     scp_err_t e = scp02_parse_init_update(rsp, len, &ch->init, ch->err, sizeof ch->err);
     if (e != SCP_OK)
         return abort_channel(ch, e);
-    if (ch->kvn_requested && ch->init.kvn != ch->kvn_requested) {
-        fail(ch, SCP_E_KEY_VERSION, "asked for key version %u, the card answered with key "
-                                    "version %u", ch->kvn_requested, ch->init.kvn);
-        return abort_channel(ch, SCP_E_KEY_VERSION);
-    }
-    if (ch->select_keys) {
-        ks_keyset_t k = {ch->static_enc, ch->static_mac, ch->static_dek, 0, 16};
-        if (ch->select_keys(ch->select_ctx, ch->init.key_div, &k) == 0 && !k.aes) {
-            ch->static_enc = k.enc;
-            ch->static_mac = k.mac;
-            ch->static_dek = k.dek;
-        }
-    }
-    if (ch->static_enc == CK_INVALID_HANDLE) {
-        fail(ch, SCP_E_KEYSTORE, "no key set for this card in the keystore; EXTERNAL AUTHENTICATE "
-                                 "was not sent");
-        return abort_channel(ch, SCP_E_KEYSTORE);
-    }
+    e = scp_des_answer_checks(ch->kvn_requested, ch->init.kvn, ch->select_keys, ch->select_ctx,
+                              ch->init.key_div, &ch->static_enc, &ch->static_mac,
+                              &ch->static_dek, ch->err, sizeof ch->err);
+    if (e != SCP_OK)
+        return abort_channel(ch, e);
     scp_err_t de = derive_session_keys(ch, ch->init.seq);
     if (de != SCP_OK)
         return abort_channel(ch, de);
@@ -150,17 +130,11 @@ scp_err_t scp02_on_initialize_update(scp02_t *ch, const uint8_t *rsp, size_t len
     memcpy(in, ch->host_challenge, 8);
     memcpy(in + 8, ch->init.seq, 2);
     memcpy(in + 10, ch->init.card_challenge, 6);
-    if (ks_mac_3des(ch->ks, ch->keys.enc, in, sizeof in, mac) != CKR_OK) {
-        fail(ch, SCP_E_KEYSTORE, "card cryptogram: %s", ks_session_error(ch->ks));
-        return abort_channel(ch, SCP_E_KEYSTORE);
-    }
-    if (!scp_equal(mac, ch->init.card_cryptogram, 8)) {
-        fail(ch, SCP_E_CARD_CRYPTOGRAM,
-             "the card cryptogram does not verify: the keystore's keys (key version %u) are not "
-             "this card's keys; EXTERNAL AUTHENTICATE was not sent, so the card counted no "
-             "failed authentication", ch->init.kvn);
-        return abort_channel(ch, SCP_E_CARD_CRYPTOGRAM);
-    }
+    CK_RV rv = ks_mac_3des(ch->ks, ch->keys.enc, in, sizeof in, mac);
+    e = scp_check_card_cryptogram(rv, ks_session_error(ch->ks), mac, ch->init.card_cryptogram, 8,
+                                  ch->init.kvn, ch->err, sizeof ch->err);
+    if (e != SCP_OK)
+        return abort_channel(ch, e);
     return SCP_OK;
 }
 

@@ -86,12 +86,11 @@ scp_err_t scp03_initialize_update(scp03_t *ch, uint8_t kvn, const uint8_t *host_
 {
     if (ch->state != SCP03_CLOSED)
         scp03_close(ch);
-    if (host_challenge)
-        memcpy(ch->host_challenge, host_challenge, 8);
-    else if (ks_random(ch->ks, ch->host_challenge, 8) != CKR_OK)
-        return fail(ch, SCP_E_KEYSTORE, "no host challenge: %s", ks_session_error(ch->ks));
+    scp_err_t e = scp_initialize_update(ch->ks, kvn, host_challenge, ch->host_challenge, cmd,
+                                        ch->err, sizeof ch->err);
+    if (e != SCP_OK)
+        return e;
     ch->kvn_requested = kvn;
-    apdu_set(cmd, 0x80, 0x50, kvn, 0x00, ch->host_challenge, 8, 1, 256);
     ch->state = SCP03_INIT_SENT;
     return SCP_OK;
 }
@@ -113,11 +112,9 @@ scp_err_t scp03_on_initialize_update(scp03_t *ch, const uint8_t *rsp, size_t len
     scp_err_t e = scp03_parse_init_update(rsp, len, &ch->init, ch->err, sizeof ch->err);
     if (e != SCP_OK)
         return abort_channel(ch, e);
-    if (ch->kvn_requested && ch->init.kvn != ch->kvn_requested) {
-        fail(ch, SCP_E_KEY_VERSION, "asked for key version %u, the card answered with key "
-                                    "version %u", ch->kvn_requested, ch->init.kvn);
-        return abort_channel(ch, SCP_E_KEY_VERSION);
-    }
+    e = scp_check_kvn(ch->kvn_requested, ch->init.kvn, ch->err, sizeof ch->err);
+    if (e != SCP_OK)
+        return abort_channel(ch, e);
     const char *missing = level_refused(ch->level, ch->init.i);
     if (missing) {
         fail(ch, SCP_E_UNSUPPORTED, "security level %02X asks for %s, which this card (SCP03 "
@@ -130,11 +127,9 @@ scp_err_t scp03_on_initialize_update(scp03_t *ch, const uint8_t *rsp, size_t len
         if (ch->select_keys(ch->select_ctx, ch->init.key_div, &k) == 0 && k.aes)
             ch->statics = k;
     }
-    if (ch->statics.enc == CK_INVALID_HANDLE) {
-        fail(ch, SCP_E_KEYSTORE, "no key set for this card in the keystore; EXTERNAL AUTHENTICATE "
-                                 "was not sent");
-        return abort_channel(ch, SCP_E_KEYSTORE);
-    }
+    e = scp_check_keys_found(ch->statics.enc, ch->err, sizeof ch->err);
+    if (e != SCP_OK)
+        return abort_channel(ch, e);
     if (!ch->statics.aes) {
         fail(ch, SCP_E_UNSUPPORTED, "the card speaks SCP03, which needs an AES key set; the key "
                                     "set found holds DES keys (SCP02). EXTERNAL AUTHENTICATE was "
@@ -156,18 +151,11 @@ scp_err_t scp03_on_initialize_update(scp03_t *ch, const uint8_t *rsp, size_t len
         return abort_channel(ch, SCP_E_KEYSTORE);
     }
     uint8_t card[8];
-    if (ks_scp03_cryptogram(ch->ks, ch->keys.mac, SCP03_DDC_CARD_CRYPTOGRAM, context, card) !=
-        CKR_OK) {
-        fail(ch, SCP_E_KEYSTORE, "card cryptogram: %s", ks_session_error(ch->ks));
-        return abort_channel(ch, SCP_E_KEYSTORE);
-    }
-    if (!scp_equal(card, ch->init.card_cryptogram, 8)) {
-        fail(ch, SCP_E_CARD_CRYPTOGRAM,
-             "the card cryptogram does not verify: the keystore's keys (key version %u) are not "
-             "this card's keys; EXTERNAL AUTHENTICATE was not sent, so the card counted no "
-             "failed authentication", ch->init.kvn);
-        return abort_channel(ch, SCP_E_CARD_CRYPTOGRAM);
-    }
+    CK_RV rv = ks_scp03_cryptogram(ch->ks, ch->keys.mac, SCP03_DDC_CARD_CRYPTOGRAM, context, card);
+    e = scp_check_card_cryptogram(rv, ks_session_error(ch->ks), card, ch->init.card_cryptogram, 8,
+                                  ch->init.kvn, ch->err, sizeof ch->err);
+    if (e != SCP_OK)
+        return abort_channel(ch, e);
     return SCP_OK;
 }
 

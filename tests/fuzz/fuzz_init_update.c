@@ -1,5 +1,6 @@
-/* INITIALIZE UPDATE responses, SCP02 and SCP03 parsers: any bytes, a clean
- * verdict and no crash. */
+/* INITIALIZE UPDATE responses, SCP01, SCP02 and SCP03 parsers: any bytes, a
+ * clean verdict and no crash. */
+#include "scp/scp01.h"
 #include "scp/scp02.h"
 #include "scp/scp03.h"
 
@@ -25,6 +26,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
             r3.has_seq != (want == SCP03_INIT_RSP_LEN_SEQ))
             __builtin_trap(); /* accepted something SCP03 does not allow */
     }
+    if (e != SCP_OK && !why[0])
+        __builtin_trap();
+    scp01_init_rsp_t r1;
+    why[0] = 0;
+    e = scp01_parse_init_update(d, n, &r1, why, sizeof why);
+    if (e == SCP_OK && (n != SCP01_INIT_RSP_LEN + 2 || r1.scp != 0x01 || d[n - 2] != 0x90 || d[n - 1]))
+        __builtin_trap(); /* accepted something SCP01 does not allow */
     if (e != SCP_OK && !why[0])
         __builtin_trap();
     return 0;

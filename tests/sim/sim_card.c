@@ -171,10 +171,12 @@ int sim_load_profile(sim_card_t *c, const char *path, char *err, size_t errlen)
         if (strcmp(key, "i") == 0) {
             bad = nt != 1 || parse_byte(t[0], &c->i_param);
             i_given = 1;
-        } else if (strcmp(key, "scp") == 0) { /* 02 or 03 */
-            bad = nt != 1 || parse_byte(t[0], &c->scp) || (c->scp != 2 && c->scp != 3);
+        } else if (strcmp(key, "scp") == 0) { /* 01, 02 or 03 */
+            bad = nt != 1 || parse_byte(t[0], &c->scp) || c->scp < 1 || c->scp > 3;
             if (!bad && c->scp == 3 && !i_given)
                 c->i_param = 0x70;
+            if (!bad && c->scp == 1 && !i_given)
+                c->i_param = 0x05; /* GP 2.1.1's SCP01 option */
         } else if (strcmp(key, "keys") == 0) { /* kvn enc mac dek */
             if (!keys_reset) {
                 c->n_keysets = 0;
@@ -200,6 +202,9 @@ int sim_load_profile(sim_card_t *c, const char *path, char *err, size_t errlen)
             c->max_failed_auth = atoi(v);
         } else if (strcmp(key, "failed_auth") == 0) { /* a card that starts with failures */
             c->failed_auth = atoi(v);
+        } else if (strcmp(key, "card_data") == 0) { /* no: GET DATA 66 answers 6A88 */
+            bad = nt != 1 || (strcmp(t[0], "yes") && strcmp(t[0], "no"));
+            c->no_card_data = !strcmp(t[0], "no");
         } else if (strcmp(key, "cplc") == 0) {
             bad = unhex(v, c->cplc, 42) != 42;
         } else if (strcmp(key, "iin") == 0 || strcmp(key, "cin") == 0) {
@@ -249,8 +254,8 @@ int sim_load_profile(sim_card_t *c, const char *path, char *err, size_t errlen)
     fclose(f);
     for (int i = 0; i < c->n_keysets; i++) {
         memcpy(c->keysets[i].seq, c->seq, 3);
-        if (rc == 0 && (c->scp == 2 ? c->keysets[i].len != 16 : 0)) {
-            snprintf(err, errlen, "%s: an SCP02 card's keys are 16 bytes (DES2)", path);
+        if (rc == 0 && (c->scp != 3 ? c->keysets[i].len != 16 : 0)) {
+            snprintf(err, errlen, "%s: an SCP01 or SCP02 card's keys are 16 bytes (DES2)", path);
             rc = -1;
         }
     }
@@ -290,6 +295,9 @@ typedef struct {
 static size_t scp03_initialize_update(sim_card_t *c, const cmd_t *cmd, uint8_t *r);
 static size_t scp03_external_authenticate(sim_card_t *c, const cmd_t *cmd, uint8_t *r);
 static uint16_t scp03_unwrap(sim_card_t *c, const cmd_t *cmd, uint8_t *plain, size_t *plen);
+static size_t scp01_initialize_update(sim_card_t *c, const cmd_t *cmd, uint8_t *r);
+static size_t scp01_external_authenticate(sim_card_t *c, const cmd_t *cmd, uint8_t *r);
+static uint16_t scp01_unwrap(sim_card_t *c, const cmd_t *cmd, uint8_t *plain, size_t *plen);
 static size_t scp03_protect(sim_card_t *c, uint8_t *r, size_t n);
 
 static int parse_cmd(const uint8_t *b, size_t len, cmd_t *c)
@@ -414,6 +422,8 @@ static size_t initialize_update(sim_card_t *c, const cmd_t *cmd, uint8_t *r)
 {
     if (c->scp == 3)
         return scp03_initialize_update(c, cmd, r);
+    if (c->scp == 1)
+        return scp01_initialize_update(c, cmd, r);
     uint16_t refused = initialize_update_start(c, cmd);
     if (refused)
         return SW(r, 0, refused);
@@ -470,6 +480,8 @@ static size_t external_authenticate(sim_card_t *c, const cmd_t *cmd, uint8_t *r)
 {
     if (c->scp == 3)
         return scp03_external_authenticate(c, cmd, r);
+    if (c->scp == 1)
+        return scp01_external_authenticate(c, cmd, r);
     if (c->ch != SIM_CH_INIT) {
         close_channel(c);
         return SW(r, 0, 0x6985);
@@ -536,6 +548,8 @@ static uint16_t unwrap(sim_card_t *c, const cmd_t *cmd, uint8_t *plain, size_t *
 {
     if (c->scp == 3)
         return scp03_unwrap(c, cmd, plain, plen);
+    if (c->scp == 1)
+        return scp01_unwrap(c, cmd, plain, plen);
     if (c->ch == SIM_CH_NONE && !(c->i_param & 0x04) && c->n_keysets)
         implicit_open(c);
     if (c->ch != SIM_CH_OPEN || c->level == 0)
@@ -564,6 +578,140 @@ static uint16_t unwrap(sim_card_t *c, const cmd_t *cmd, uint8_t *plain, size_t *
     else if (c->i_param & 0x10)
         sim_des1(c->s_mac, icv, icv, 1);
     expected_cmac(c, cmd->cla, cmd, plain, *plen, icv, want);
+    if (!equal(want, mac, 8)) {
+        c->cmac_bad++;
+        return 0x6982;
+    }
+    c->cmac_ok++;
+    memcpy(c->last_mac, mac, 8);
+    return 0;
+}
+
+/* --- SCP01 (GP 2.1.1 Appendix D), card side ------------------------------------ */
+
+/* S-ENC and S-MAC: 3DES-ECB of cc[4..7] hc[0..3] cc[0..3] hc[4..7]. */
+static void scp01_derive(sim_card_t *c, const sim_keyset_t *k)
+{
+    uint8_t d[16];
+    memcpy(d, c->card_chal + 4, 4);
+    memcpy(d + 4, c->host_chal, 4);
+    memcpy(d + 8, c->card_chal, 4);
+    memcpy(d + 12, c->host_chal + 4, 4);
+    sim_des3(k->enc, NULL, d, 16, c->s_enc, 1);
+    sim_des3(k->mac, NULL, d, 16, c->s_mac, 1);
+}
+
+static size_t scp01_initialize_update(sim_card_t *c, const cmd_t *cmd, uint8_t *r)
+{
+    uint16_t refused = initialize_update_start(c, cmd);
+    if (refused)
+        return SW(r, 0, refused);
+    if (sim_random(c->card_chal, 8) != 0)
+        return SW(r, 0, 0x6F00);
+    scp01_derive(c, c->keys);
+    uint8_t in[16];
+    memcpy(in, c->host_chal, 8);
+    memcpy(in + 8, c->card_chal, 8);
+    memcpy(r, c->key_div, 10);
+    r[10] = c->keys->kvn;
+    r[11] = 0x01;
+    memcpy(r + 12, c->card_chal, 8);
+    sim_mac_3des(c->s_enc, in, 16, r + 20);
+    if (c->fault_wrong_cryptogram) {
+        r[27] ^= 0x5A;
+        c->fault_wrong_cryptogram = 0;
+    }
+    c->ch = SIM_CH_INIT;
+    return SW(r, 28, 0x9000);
+}
+
+/* The C-MAC: full 3DES CBC-MAC under S-MAC over the modified header (Lc of
+ * the plain data + 8) and the plain data, chained on the previous C-MAC. */
+static void scp01_cmac(const sim_card_t *c, const cmd_t *cmd, const uint8_t *plain, size_t plen,
+                       const uint8_t icv[8], uint8_t mac[8])
+{
+    uint8_t buf[5 + 256];
+    buf[0] = cmd->cla;
+    buf[1] = cmd->ins;
+    buf[2] = cmd->p1;
+    buf[3] = cmd->p2;
+    buf[4] = (uint8_t)(plen + 8);
+    memcpy(buf + 5, plain, plen);
+    sim_mac_3des_icv(c->s_mac, icv, buf, 5 + plen, mac);
+}
+
+static size_t scp01_external_authenticate(sim_card_t *c, const cmd_t *cmd, uint8_t *r)
+{
+    if (c->ch != SIM_CH_INIT) {
+        close_channel(c);
+        return SW(r, 0, 0x6985);
+    }
+    if (cmd->lc != 16)
+        return SW(r, 0, 0x6700);
+    uint8_t lvl = cmd->p1;
+    if (lvl != 0x00 && lvl != 0x01 && lvl != 0x03) {
+        close_channel(c);
+        return SW(r, 0, 0x6A86);
+    }
+    c->ext_auth_received++;
+    uint8_t in[16], host[8], mac[8];
+    static const uint8_t zero[8];
+    memcpy(in, c->card_chal, 8);
+    memcpy(in + 8, c->host_chal, 8);
+    sim_mac_3des(c->s_enc, in, 16, host);
+    scp01_cmac(c, cmd, cmd->data, 8, zero, mac);
+    if (c->fault_refuse_auth) {
+        c->fault_refuse_auth = 0;
+        c->failed_auth++;
+        close_channel(c);
+        return SW(r, 0, 0x6300);
+    }
+    if (cmd->cla != 0x84 || !equal(host, cmd->data, 8) || !equal(mac, cmd->data + 8, 8)) {
+        c->failed_auth++;
+        close_channel(c);
+        return SW(r, 0, 0x6982);
+    }
+    c->failed_auth = 0;
+    c->ext_auth_ok++;
+    c->sessions++;
+    c->ch = SIM_CH_OPEN;
+    c->level = lvl;
+    memcpy(c->last_mac, cmd->data + 8, 8);
+    return SW(r, 0, 0x9000);
+}
+
+/* C-DEC: the data decrypts to its length byte, the data and, unless that
+ * is whole blocks, padding 80 00..; the C-MAC is over the plain command. */
+static uint16_t scp01_unwrap(sim_card_t *c, const cmd_t *cmd, uint8_t *plain, size_t *plen)
+{
+    if (c->ch != SIM_CH_OPEN || c->level == 0 || cmd->lc < 8)
+        return 0x6982;
+    size_t dlen = cmd->lc - 8;
+    const uint8_t *mac = cmd->data + dlen;
+    memcpy(plain, cmd->data, dlen);
+    *plen = dlen;
+    if ((c->level & 0x02) && dlen) {
+        static const uint8_t zero[8];
+        uint8_t d[256];
+        if (dlen % 8 || sim_des3(c->s_enc, zero, cmd->data, dlen, d, 0) != 0)
+            return 0x6982;
+        size_t l = d[0];
+        if (1 + l > dlen)
+            return 0x6982;
+        if ((1 + l) % 8) { /* padded: 80 then zeros, to the end */
+            if ((1 + l + 7) / 8 * 8 != dlen || d[1 + l] != 0x80)
+                return 0x6982;
+            for (size_t i = 2 + l; i < dlen; i++)
+                if (d[i])
+                    return 0x6982;
+        } else if (1 + l != dlen) {
+            return 0x6982;
+        }
+        memcpy(plain, d + 1, l);
+        *plen = l;
+    }
+    uint8_t want[8];
+    scp01_cmac(c, cmd, plain, *plen, c->last_mac, want);
     if (!equal(want, mac, 8)) {
         c->cmac_bad++;
         return 0x6982;
@@ -876,6 +1024,8 @@ static size_t get_data(sim_card_t *c, const cmd_t *cmd, uint8_t *r)
         n = put_tlv(r, 0xC1, c->keysets[0].seq, 2);
         break;
     case 0x0066: {
+        if (c->no_card_data) /* a GP 2.0.1 card: no card recognition data */
+            return SW(r, 0, 0x6A88);
         /* card recognition data: GP OID, version 2.1.1, card id, SCP02 + i */
         static const uint8_t gp_oid[] = {0x06, 0x07, 0x2A, 0x86, 0x48, 0x86, 0xFC, 0x6B, 0x01};
         static const uint8_t ver[] = {0x06, 0x0A, 0x2A, 0x86, 0x48, 0x86, 0xFC, 0x6B,
@@ -1050,13 +1200,15 @@ static size_t put_key(sim_card_t *c, const cmd_t *cmd, const uint8_t *d, size_t 
     if (bad)
         return SW(r, 0, bad);
     uint8_t *dst[3] = {nk.enc, nk.mac, nk.dek};
-    for (int k = 0; c->scp == 2 && k < 3; k++) {
+    /* DES keys under the session DEK (SCP02) or the static DEK (SCP01) */
+    const uint8_t *kek = c->scp == 1 ? c->keys->dek : c->s_dek;
+    for (int k = 0; c->scp != 3 && k < 3; k++) {
         const uint8_t *b = d + 1 + 22 * k;
         if (b[0] != 0x80)
             return SW(r, 0, 0x9484); /* algorithm not supported */
         if (b[1] != 0x10 || b[18] != 0x03)
             return SW(r, 0, 0x6A80);
-        sim_des3(c->s_dek, NULL, b + 2, 16, dst[k], 0);
+        sim_des3(kek, NULL, b + 2, 16, dst[k], 0);
         uint8_t z[8] = {0};
         sim_des3(dst[k], NULL, z, 8, z, 1);
         if (memcmp(z, b + 19, 3) != 0)

@@ -88,6 +88,7 @@ typedef struct {
 
     /* faults the driver arms for the next response */
     int fault_wrong_cryptogram;
+    int no_card_data;           /* profile card_data = no: GET DATA 66 answers 6A88 */
     int fault_bad_rmac;
     int fault_refuse_auth;  /* the next EXTERNAL AUTHENTICATE: 6300, counted as a failure */
 

@@ -66,12 +66,18 @@ int sim_session_key(const uint8_t static_key[16], uint16_t constant, const uint8
 
 int sim_mac_3des(const uint8_t key[16], const uint8_t *data, size_t len, uint8_t mac[8])
 {
-    uint8_t buf[600];
     static const uint8_t zero[8];
+    return sim_mac_3des_icv(key, zero, data, len, mac);
+}
+
+int sim_mac_3des_icv(const uint8_t key[16], const uint8_t icv[8], const uint8_t *data, size_t len,
+                     uint8_t mac[8])
+{
+    uint8_t buf[600];
     if (len + 8 > sizeof buf)
         return -1;
     size_t n = sim_pad80(data, len, buf);
-    if (sim_des3(key, zero, buf, n, buf, 1) != 0)
+    if (sim_des3(key, icv, buf, n, buf, 1) != 0)
         return -1;
     memcpy(mac, buf + n - 8, 8);
     return 0;

@@ -19,6 +19,9 @@ int sim_session_key(const uint8_t static_key[16], uint16_t constant, const uint8
                     uint8_t out[16]);
 /* Full 3DES CBC-MAC, zero IV, padding method 2 (cryptograms). */
 int sim_mac_3des(const uint8_t key[16], const uint8_t *data, size_t len, uint8_t mac[8]);
+/* The same with an ICV (SCP01's C-MAC chaining). */
+int sim_mac_3des_icv(const uint8_t key[16], const uint8_t icv[8], const uint8_t *data, size_t len,
+                     uint8_t mac[8]);
 /* ISO 9797-1 algorithm 3 with ICV, padding method 2 (C-MAC, R-MAC). */
 int sim_mac_retail(const uint8_t key[16], const uint8_t icv[8], const uint8_t *data, size_t len,
                    uint8_t mac[8]);
