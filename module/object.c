@@ -196,18 +196,50 @@ object_t *token_object(token_t *t, CK_OBJECT_HANDLE h)
     return NULL;
 }
 
-/* One kind of registry entry; TLV format first, the legacy one if the card
- * does not know it. Returns the number of entries or -1. */
+/* A refusal that says "not this way": the card does not know that P1 or
+ * that format (6A80, 6A81, 6A86), and another way may still work. */
+static int not_this_way(uint16_t sw)
+{
+    return sw == 0x6A80 || sw == 0x6A81 || sw == 0x6A86;
+}
+
+/* One kind of registry entry, asked every way a card may answer: the tag
+ * format (P2 02) and then the legacy one (00); load files with their
+ * modules (P1 10) then load files alone (20), each both ways. A card that
+ * refuses one way "not this way" is asked the next; any other failure ends
+ * it. Returns the number of entries, -1 (failed: gp_error says how) or -2
+ * (the card lists this kind no way: said in words in gp_error). */
 static int read_registry(token_t *t, uint8_t p1)
 {
+    typedef struct { uint8_t p1; int tlv; } way_t;
+    static const way_t isd[] = {{GP_STATUS_ISD, 1}, {GP_STATUS_ISD, 0}},
+                       apps[] = {{GP_STATUS_APPS, 1}, {GP_STATUS_APPS, 0}},
+                       elf[] = {{GP_STATUS_ELF_MOD, 1}, {GP_STATUS_ELF_MOD, 0}, {GP_STATUS_ELF, 1},
+                                {GP_STATUS_ELF, 0}};
+    const way_t *ways = p1 == GP_STATUS_ISD ? isd : p1 == GP_STATUS_APPS ? apps : elf;
+    int n_ways = p1 == GP_STATUS_ELF_MOD ? 4 : 2;
     gp_entry_t *e = calloc(MAX_OBJECTS, sizeof *e);
     if (!e)
         return -1;
-    int n = gp_get_status(&t->gp, p1, 1, e, MAX_OBJECTS);
-    if (n < 0 && gp_channel_open(&t->gp) && (t->gp.sw == 0x6A86 || t->gp.sw == 0x6A80))
-        n = gp_get_status(&t->gp, p1, 0, e, MAX_OBJECTS);
-    if (n < 0 && p1 == GP_STATUS_ELF_MOD && gp_channel_open(&t->gp))
-        n = gp_get_status(&t->gp, GP_STATUS_ELF, 1, e, MAX_OBJECTS);
+    int n = -1;
+    char tried[160] = "";
+    size_t tl = 0;
+    for (int w = 0; w < n_ways; w++) {
+        n = gp_get_status(&t->gp, ways[w].p1, ways[w].tlv, e, MAX_OBJECTS);
+        if (n >= 0 || !gp_channel_open(&t->gp) || !not_this_way(t->gp.sw))
+            break;
+        tl += (size_t)snprintf(tried + tl, sizeof tried - tl, "%sP1=%02X P2=%02X: %04X",
+                               w ? ", " : "", ways[w].p1, ways[w].tlv ? 2 : 0, t->gp.sw);
+        if (tl >= sizeof tried)
+            tl = sizeof tried - 1;
+        if (w == n_ways - 1) {
+            gp_fail(&t->gp, SCP_E_RSP_SW, "the card lists no %s in any way it was asked (GET "
+                    "STATUS %s: each refused as unknown); the other kinds are shown",
+                    p1 == GP_STATUS_ISD ? "issuer security domain" : p1 == GP_STATUS_APPS
+                    ? "applications or security domains" : "load files", tried);
+            n = -2;
+        }
+    }
     for (int i = 0; i < n; i++) {
         char label[40];
         hex_encode(e[i].aid, e[i].aid_len, label);
@@ -284,7 +316,10 @@ CK_RV token_reload(token_t *t)
     add_object(t, OBJ_CHANNEL, CKO_SECRET_KEY, "secure channel");
     static const uint8_t kinds[] = {GP_STATUS_ISD, GP_STATUS_APPS, GP_STATUS_ELF_MOD};
     for (size_t k = 0; k < sizeof kinds && rv == CKR_OK; k++) {
-        if (read_registry(t, kinds[k]) < 0) {
+        int n = read_registry(t, kinds[k]);
+        if (n == -2) {
+            LOG_WARN(t->reader, "%s", gp_error(&t->gp));
+        } else if (n < 0) {
             if (!t->card || !gp_channel_open(&t->gp)) {
                 LOG_ERR(t->reader, "reading the card registry failed: %s; %s", gp_error(&t->gp),
                         closed_channel_words(t));

@@ -202,6 +202,18 @@ int sim_load_profile(sim_card_t *c, const char *path, char *err, size_t errlen)
             c->max_failed_auth = atoi(v);
         } else if (strcmp(key, "failed_auth") == 0) { /* a card that starts with failures */
             c->failed_auth = atoi(v);
+        } else if (strcmp(key, "status_refuse") == 0) { /* P1:P2=SW ..., P2 02 or 00 */
+            for (int k = 0; k < nt && !bad; k++) {
+                unsigned p1, p2, sw;
+                if (c->n_status_refuse >= 8 || sscanf(t[k], "%2x:%2x=%4x", &p1, &p2, &sw) != 3 ||
+                    (p2 != 0 && p2 != 2)) {
+                    bad = 1;
+                    break;
+                }
+                c->status_refuse[c->n_status_refuse].p1 = (uint8_t)p1;
+                c->status_refuse[c->n_status_refuse].tlv = p2 == 2;
+                c->status_refuse[c->n_status_refuse++].sw = (uint16_t)sw;
+            }
         } else if (strcmp(key, "card_data") == 0) { /* no: GET DATA 66 answers 6A88 */
             bad = nt != 1 || (strcmp(t[0], "yes") && strcmp(t[0], "no"));
             c->no_card_data = !strcmp(t[0], "no");
@@ -966,6 +978,9 @@ static size_t get_status(sim_card_t *c, const cmd_t *cmd, const uint8_t *data, s
     int tlv = (p2 & 0x02) != 0, next = (p2 & 0x01) != 0;
     if (!(p1 == 0x80 || p1 == 0x40 || p1 == 0x20 || p1 == 0x10) || (p2 & ~0x03))
         return SW(r, 0, 0x6A86);
+    for (int k = 0; k < c->n_status_refuse; k++) /* a way this card does not know */
+        if (c->status_refuse[k].p1 == p1 && c->status_refuse[k].tlv == tlv)
+            return SW(r, 0, c->status_refuse[k].sw);
     if (dlen < 2 || data[0] != 0x4F || (size_t)data[1] + 2 > dlen)
         return SW(r, 0, 0x6A80);
     const uint8_t *prefix = data + 2;

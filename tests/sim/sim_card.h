@@ -78,6 +78,10 @@ typedef struct {
     uint8_t pending[258];   /* T=0: data waiting for GET RESPONSE */
     size_t pending_len;
     int gs_next;            /* GET STATUS: next entry for 'next occurrence' */
+    /* profile status_refuse: GET STATUS ways this card refuses, as real
+     * cards do (P1, the tag format or the legacy one, the SW answered) */
+    struct { uint8_t p1; int tlv; uint16_t sw; } status_refuse[8];
+    int n_status_refuse;
     uint8_t gs_p1, gs_p2;
 
     /* R-MAC (levels 11, 13) and implicit initiation */
