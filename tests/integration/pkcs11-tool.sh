@@ -119,7 +119,7 @@ GP_P11_CONF=$out/bad2.conf p11 -L > "$out/badconf2" 2>&1
 check "bad value: explained" grep -q "bad2.conf:1: security_level needs 'mac', 'mac-enc', 'mac-rmac', 'mac-enc-rmac' or 'mac-enc-rmac-renc' (SCP03)" "$out/badconf2"
 printf 'scp = 04\n' > "$out/bad3.conf"
 GP_P11_CONF=$out/bad3.conf p11 -L > "$out/badconf3" 2>&1
-check "a protocol gp-p11 does not speak: explained" grep -q "bad3.conf:1: scp needs 'auto', '02' or '03'" "$out/badconf3"
+check "a protocol gp-p11 does not speak: explained" grep -q "bad3.conf:1: scp needs 'auto', '01', '02' or '03'" "$out/badconf3"
 
 # --- the APDU trace names commands, explains status words, hides secrets ---
 GP_P11_CONF=$(conf trace "trace = apdu" "reader = GP Sim 0 00 00") p11u -O > "$out/trace" 2>&1
