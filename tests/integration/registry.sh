@@ -6,7 +6,9 @@
 # only in the legacy format of P1=20, in 6310 pages of 64 bytes; card 2:
 # 6A81 to P1=10 both ways; card 3: load files in no way at all): each kind
 # is asked every way, a refusal that says "not this way" moves to the next,
-# and a kind the card lists no way is said while the others still load.
+# and a kind the card lists no way is said while the others still load. Card
+# 3 also answers 6985 to GET DATA before authentication: its card data is
+# read over the channel.
 set -u
 if [ -z "${GP_ENV_DIR:-}" ]; then
     tmp=$(mktemp -d) || exit 1
@@ -17,7 +19,7 @@ if [ -z "${GP_ENV_DIR:-}" ]; then
     regs='isd = A000000151000000 0F 9E\nelf = F000000001 01 00 F00000000101\nelf = F000000002 01 00\napp = F00000000101 07 00 F000000001\n'
     printf "$regs"'status_refuse = 10:02=6A86 10:00=6A86 20:02=6A86\nmax_response = 40\n' > "$tmp/sim211.profile"
     printf "$regs"'status_refuse = 10:02=6A81 10:00=6A81\n' > "$tmp/no10.profile"
-    printf "$regs"'status_refuse = 10:02=6A86 10:00=6A86 20:02=6A86 20:00=6A86\n' > "$tmp/nolf.profile"
+    printf "$regs"'status_refuse = 10:02=6A86 10:00=6A86 20:02=6A86 20:00=6A86\nget_data_unauthenticated = 6985\n' > "$tmp/nolf.profile"
     "$GP_HARNESS/gp-env.sh" --cards 4 --card-args 0 "--profile $tmp/big.profile" \
         --card-args 1 "--profile $tmp/sim211.profile" --card-args 2 "--profile $tmp/no10.profile" \
         --card-args 3 "--profile $tmp/nolf.profile" -- bash "$0"
@@ -60,7 +62,12 @@ check "... with the ISD and the application" \
     jq -e '([.registry[] | select(.kind == "isd" or .kind == "app")] | length) == 2' "$out/nolf.json"
 check "... and says which ways were refused" \
     grep -q "lists no load files in any way it was asked (GET STATUS P1=10 P2=02: 6A86, P1=10 P2=00: 6A86, P1=20 P2=02: 6A86, P1=20 P2=00: 6A86" "$out/nolf.err"
+GP_P11_CONF=$(card_conf nolf-info 3 mac default 0) gpt --json info > "$out/nolf-info.json" \
+    2> "$out/nolf-info.err"
+check "a card answering 6985 to GET DATA before authentication: its CPLC read after it" \
+    jq -e '.ok and .cplc != null' "$out/nolf-info.json"
 check "no card counted a failed authentication" \
     [ "$(state 1 failed_auth)$(state 2 failed_auth)$(state 3 failed_auth)" = 000 ]
+[ "${GP_KEEP_OUT:-}" ] && cp -r "$out" "$GP_KEEP_OUT" # outputs kept, for a run by hand
 [ "$failed_checks" = 0 ] || sed 's/^/# /' "$out/list.err" "$out/sim211.err" "$out/nolf.err"
 finish registry

@@ -214,6 +214,10 @@ int sim_load_profile(sim_card_t *c, const char *path, char *err, size_t errlen)
                 c->status_refuse[c->n_status_refuse].tlv = p2 == 2;
                 c->status_refuse[c->n_status_refuse++].sw = (uint16_t)sw;
             }
+        } else if (strcmp(key, "get_data_unauthenticated") == 0) { /* an SW: refused so */
+            unsigned sw;
+            bad = nt != 1 || sscanf(t[0], "%4x", &sw) != 1;
+            c->get_data_unauth_sw = (uint16_t)sw;
         } else if (strcmp(key, "card_data") == 0) { /* no: GET DATA 66 answers 6A88 */
             bad = nt != 1 || (strcmp(t[0], "yes") && strcmp(t[0], "no"));
             c->no_card_data = !strcmp(t[0], "no");
@@ -1021,6 +1025,8 @@ static size_t get_status(sim_card_t *c, const cmd_t *cmd, const uint8_t *data, s
 
 static size_t get_data(sim_card_t *c, const cmd_t *cmd, uint8_t *r)
 {
+    if (c->get_data_unauth_sw && c->ch != SIM_CH_OPEN) /* only over a secure channel */
+        return SW(r, 0, c->get_data_unauth_sw);
     unsigned tag = (unsigned)(cmd->p1 << 8 | cmd->p2);
     size_t n = 0;
     uint8_t body[200];

@@ -92,6 +92,8 @@ typedef struct {
 
     /* faults the driver arms for the next response */
     int fault_wrong_cryptogram;
+    uint16_t get_data_unauth_sw; /* profile get_data_unauthenticated: GET DATA without a
+                                    channel answers this (6985 on some cards) */
     int no_card_data;           /* profile card_data = no: GET DATA 66 answers 6A88 */
     int fault_bad_rmac;
     int fault_refuse_auth;  /* the next EXTERNAL AUTHENTICATE: 6300, counted as a failure */
