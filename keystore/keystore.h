@@ -31,6 +31,10 @@ typedef struct {
 } ks_keyset_t;
 
 enum ks_role { KS_ROLE_ENC = 0, KS_ROLE_MAC = 1, KS_ROLE_DEK = 2 };
+
+/* How a key set of master keys is diversified per card: EMV CPS 1.1 and
+ * VISA2 for DES keys (scp02_crypto.h), KDF3 for AES keys (scp03_crypto.h). */
+enum ks_diversification { KS_DIV_NONE = 0, KS_DIV_EMV, KS_DIV_VISA2, KS_DIV_KDF3 };
 extern const char *const ks_role_names[3]; /* "enc", "mac", "dek" */
 
 /* Loads the module and initialises it for multi-threaded use: an instance

@@ -36,8 +36,9 @@ void ks_scp02_destroy(ks_session_t *s, ks_scp02_keys_t *k);
  * INITIALIZE UPDATE, by 3DES-ECB of 16 bytes under the master:
  *   EMV CPS 1.1: KDD[4..9] || F0 || k || KDD[4..9] || 0F || k
  *   VISA2:       KDD[0..1] || KDD[4..7] || F0 || k || KDD[0..1] || KDD[4..7] || 0F || k
- * with k = 01 (enc), 02 (mac), 03 (dek). */
-enum ks_diversification { KS_DIV_NONE = 0, KS_DIV_EMV, KS_DIV_VISA2 };
+ * with k = 01 (enc), 02 (mac), 03 (dek). KDF3 diversifies AES master keys
+ * for SCP03 (scp03_crypto.h). */
+/* (enum ks_diversification: keystore.h) */
 /* Derives the card's static key number key_no (1..3) into a session object
  * usable for session-key derivation (and wrapping, for the DEK). */
 CK_RV ks_scp02_diversify(ks_session_t *s, CK_OBJECT_HANDLE master, enum ks_diversification m,

@@ -70,6 +70,31 @@ static CK_RV derive_from(ks_session_t *s, CK_OBJECT_HANDLE base, size_t key_len,
     return rv;
 }
 
+CK_RV ks_scp03_kdf3(ks_session_t *s, CK_OBJECT_HANDLE master, size_t key_len, const uint8_t kdd[10],
+                    int key_no, unsigned use, CK_OBJECT_HANDLE *out)
+{
+    *out = CK_INVALID_HANDLE;
+    if (key_len != 16 && key_len != 24 && key_len != 32)
+        return CKR_KEY_SIZE_RANGE;
+    uint8_t l[16] = {0}, k1[16], data[32];
+    CK_RV rv = ks_cipher(s, CKM_AES_ECB, master, NULL, 0, 1, l, 16, l);
+    if (rv != CKR_OK)
+        return rv;
+    cmac_k1(l, k1);
+    int b = key_len > 16 ? 2 : 1;
+    for (int i = 0; i < b; i++) {
+        uint8_t m[16] = {(uint8_t)(i + 1), 0, 0, 0, (uint8_t)key_no, 0};
+        memcpy(m + 6, kdd, 10);
+        for (int j = 0; j < 16; j++)
+            data[16 * i + j] = (uint8_t)(m[j] ^ k1[j]);
+    }
+    rv = ks_derive_aes(s, master, data, 16 * (size_t)b, key_len, use, out);
+    ks_wipe(l, sizeof l);
+    ks_wipe(k1, sizeof k1);
+    ks_wipe(data, sizeof data);
+    return rv;
+}
+
 CK_RV ks_scp03_derive(ks_session_t *s, CK_OBJECT_HANDLE enc, CK_OBJECT_HANDLE mac, size_t key_len,
                       const uint8_t context[16], ks_scp03_keys_t *k)
 {

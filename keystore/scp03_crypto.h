@@ -47,6 +47,16 @@ CK_RV ks_scp03_derive(ks_session_t *s, CK_OBJECT_HANDLE enc, CK_OBJECT_HANDLE ma
                       const uint8_t context[16], ks_scp03_keys_t *out);
 void ks_scp03_destroy(ks_session_t *s, ks_scp03_keys_t *k);
 
+/* KDF3 diversification (GlobalPlatformPro's name; SP 800-108 counter mode
+ * with AES-CMAC, as SCP03's KDF, over the card's KDD): the card's static key
+ * number key_no (1 enc, 2 mac, 3 dek) of key_len bytes (the master's) is
+ * block_1 (|| block_2) with block_i = CMAC(master, i || 00 00 00 key_no 00 ||
+ * KDD), one 16-byte block each, so block_i = AES(master, M_i xor K1): one
+ * C_Encrypt of 0^16 for K1, then one CKM_AES_ECB_ENCRYPT_DATA. The key is a
+ * session object with the usages use (KS_USE_*). */
+CK_RV ks_scp03_kdf3(ks_session_t *s, CK_OBJECT_HANDLE master, size_t key_len, const uint8_t kdd[10],
+                    int key_no, unsigned use, CK_OBJECT_HANDLE *out);
+
 /* AES-CMAC (16 bytes) of data under key, by CKM_AES_CMAC. */
 CK_RV ks_aes_cmac(ks_session_t *s, CK_OBJECT_HANDLE key, const uint8_t *data, size_t len,
                   uint8_t mac[16]);

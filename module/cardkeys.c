@@ -228,7 +228,8 @@ CK_RV token_put_key(token_t *t, const char *name, uint8_t kvn, uint8_t replace,
                                    : ks_kcv(t->kss, h[r], kcv[r])) != CKR_OK)
             e = gp_fail(&t->gp, SCP_E_KEYSTORE, "key check value: %s", ks_session_error(t->kss));
         if (e != SCP_OK) {
-            if (e == SCP_E_UNSUPPORTED && gp_channel_scp(&t->gp) != 1)
+            /* the keystore cannot wrap (SoftHSM and DES keys): values can go */
+            if (e == SCP_E_UNSUPPORTED && !values && strstr(gp_error(&t->gp), "wrapping the new key"))
                 LOG_ERR(t->reader, "PUT KEY: %s. Keys generated inside this keystore cannot be "
                         "sent to the card; with put_key_plaintext = yes, C_CreateObject sends key "
                         "values the application supplies", gp_error(&t->gp));

@@ -141,8 +141,10 @@ static const char *apply(gp_config_t *c, const char *k, const char *v)
             c->diversification = KS_DIV_EMV;
         else if (!strcmp(v, "visa2"))
             c->diversification = KS_DIV_VISA2;
+        else if (!strcmp(v, "kdf3"))
+            c->diversification = KS_DIV_KDF3;
         else
-            return "needs 'none', 'emv' or 'visa2'";
+            return "needs 'none', 'emv', 'visa2' (DES keys) or 'kdf3' (AES keys)";
         return NULL;
     }
     if (!strcmp(k, "put_key_plaintext")) {

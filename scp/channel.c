@@ -14,6 +14,9 @@ static scp_err_t s01_init(gp_card_t *g, ks_session_t *ks, const ks_keyset_t *key
                           const gp_channel_opts_t *o)
 {
     scp_err_t e = scp01_init(&g->ch1, ks, keys, o->level);
+    if (e == SCP_OK && o->div == KS_DIV_KDF3)
+        return SCP_FAIL(&g->ch1, SCP_E_UNSUPPORTED, "kdf3 diversifies AES master keys (SCP03); "
+                        "SCP01's DES keys are diversified by emv or visa2");
     g->ch1.div = o->div;
     g->ch1.select_keys = o->select_keys;
     g->ch1.select_ctx = o->select_ctx;
@@ -134,6 +137,9 @@ static scp_err_t s02_init(gp_card_t *g, ks_session_t *ks, const ks_keyset_t *key
                           const gp_channel_opts_t *o)
 {
     scp_err_t e = scp02_init(&g->ch, ks, keys, o->i_param, o->level);
+    if (e == SCP_OK && o->div == KS_DIV_KDF3)
+        return SCP_FAIL(&g->ch, SCP_E_UNSUPPORTED, "kdf3 diversifies AES master keys (SCP03); "
+                        "SCP02's DES keys are diversified by emv or visa2");
     g->ch.div = o->div;
     g->ch.select_keys = o->select_keys;
     g->ch.select_ctx = o->select_ctx;
@@ -269,6 +275,10 @@ static scp_err_t s03_init(gp_card_t *g, ks_session_t *ks, const ks_keyset_t *key
                           const gp_channel_opts_t *o)
 {
     scp_err_t e = scp03_init(&g->ch3, ks, keys, o->level);
+    if (e == SCP_OK && o->div != KS_DIV_NONE && o->div != KS_DIV_KDF3)
+        return SCP_FAIL(&g->ch3, SCP_E_UNSUPPORTED, "EMV and VISA2 diversify DES keys (SCP01, "
+                        "SCP02); AES master keys for SCP03 are diversified by kdf3");
+    g->ch3.div = o->div;
     g->ch3.select_keys = o->select_keys;
     g->ch3.select_ctx = o->select_ctx;
     return e;

@@ -105,6 +105,26 @@ static const char *level_refused(uint8_t level, uint8_t i)
     return NULL;
 }
 
+/* S-ENC, S-MAC and S-RMAC from the static keys, or from the card's static
+ * keys diversified from the key set's master keys by KDF3 (destroyed once
+ * the session keys exist: the card's keys are not kept). */
+static CK_RV derive_session_keys(scp03_t *ch, size_t klen, const uint8_t context[16])
+{
+    if (ch->div != KS_DIV_KDF3)
+        return ks_scp03_derive(ch->ks, ch->statics.enc, ch->statics.mac, klen, context, &ch->keys);
+    CK_OBJECT_HANDLE card[2] = {CK_INVALID_HANDLE, CK_INVALID_HANDLE};
+    CK_OBJECT_HANDLE master[2] = {ch->statics.enc, ch->statics.mac};
+    CK_RV rv = CKR_OK;
+    for (int k = 0; k < 2 && rv == CKR_OK; k++)
+        rv = ks_scp03_kdf3(ch->ks, master[k], klen, ch->init.key_div, k + 1,
+                           KS_USE_DERIVE | KS_USE_ENCRYPT, &card[k]);
+    if (rv == CKR_OK)
+        rv = ks_scp03_derive(ch->ks, card[0], card[1], klen, context, &ch->keys);
+    for (int k = 0; k < 2; k++)
+        ks_destroy(ch->ks, card[k]);
+    return rv;
+}
+
 scp_err_t scp03_on_initialize_update(scp03_t *ch, const uint8_t *rsp, size_t len)
 {
     if (ch->state != SCP03_INIT_SENT)
@@ -145,8 +165,7 @@ scp_err_t scp03_on_initialize_update(scp03_t *ch, const uint8_t *rsp, size_t len
     uint8_t context[16];
     memcpy(context, ch->host_challenge, 8);
     memcpy(context + 8, ch->init.card_challenge, 8);
-    if (ks_scp03_derive(ch->ks, ch->statics.enc, ch->statics.mac, klen, context, &ch->keys) !=
-        CKR_OK) {
+    if (derive_session_keys(ch, klen, context) != CKR_OK) {
         fail(ch, SCP_E_KEYSTORE, "session keys: %s", ks_session_error(ch->ks));
         return abort_channel(ch, SCP_E_KEYSTORE);
     }
@@ -358,11 +377,26 @@ scp_err_t scp03_unwrap(scp03_t *ch, const uint8_t *rsp, size_t len, uint8_t *out
     return SCP_OK;
 }
 
+/* PUT KEY sends keys under the card's static DEK: with KDF3 that is the
+ * DEK master's diversification, which the master (encrypt and wrap only)
+ * cannot make. */
+static scp_err_t put_key_possible(scp03_t *ch)
+{
+    if (ch->state != SCP03_OPEN)
+        return fail(ch, SCP_E_STATE, "no open secure channel");
+    if (ch->div != KS_DIV_NONE)
+        return fail(ch, SCP_E_UNSUPPORTED, "not offered with diversified keys: PUT KEY encrypts "
+                    "under the card's own DEK, which gp-p11 does not derive from the DEK master "
+                    "(it only encrypts and wraps)");
+    return SCP_OK;
+}
+
 scp_err_t scp03_encrypt_key_data(scp03_t *ch, const uint8_t *in, size_t len, uint8_t *out)
 {
     static const uint8_t zero[16];
-    if (ch->state != SCP03_OPEN)
-        return fail(ch, SCP_E_STATE, "no open secure channel");
+    scp_err_t pe = put_key_possible(ch);
+    if (pe != SCP_OK)
+        return pe;
     if (len != 16 && len != 24 && len != 32)
         return fail(ch, SCP_E_ARGS, "AES key data of %zu bytes: AES keys have 16, 24 or 32", len);
     uint8_t b[32];
@@ -381,8 +415,9 @@ scp_err_t scp03_wrap_key(scp03_t *ch, CK_OBJECT_HANDLE key, size_t key_len, uint
                          size_t *out_len)
 {
     static const uint8_t zero[16];
-    if (ch->state != SCP03_OPEN)
-        return fail(ch, SCP_E_STATE, "no open secure channel");
+    scp_err_t pe = put_key_possible(ch);
+    if (pe != SCP_OK)
+        return pe;
     (void)key_len; /* an AES-192 key comes as its 32-byte sendable form (ks_keyset_t) */
     CK_RV rv = ks_wrap(ch->ks, CKM_AES_CBC, zero, 16, ch->statics.dek, key, out, out_len);
     if (rv != CKR_OK)

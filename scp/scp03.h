@@ -43,6 +43,7 @@ enum scp03_state { SCP03_CLOSED = 0, SCP03_INIT_SENT, SCP03_AUTH_SENT, SCP03_OPE
 typedef struct {
     ks_session_t *ks;
     ks_keyset_t statics;       /* the static keys: AES, handles in the keystore */
+    enum ks_diversification div; /* KS_DIV_KDF3: statics are master keys, diversified per card */
     scp_select_keys_fn select_keys;
     void *select_ctx;
     uint8_t level;

@@ -4,9 +4,13 @@
 # logging in and listing the card's objects, the gp-p11 tool listing the
 # registry at every SCP03 level the card allows, and PUT KEY of keys generated
 # inside the keystore (add, then replace) whose new key set opens the card.
-# No failed authentication is ever counted.
+# Then KDF3: a card whose keys are diversified from AES-192 master keys opens
+# with diversification = kdf3 at every level, and is refused before EXTERNAL
+# AUTHENTICATE without it or with a DES method; PUT KEY over diversified keys
+# is refused before anything is sent. No failed authentication is ever counted.
 #   card 0: SCP03 i=70, AES-192 keys (key version 30)
 #   card 1: SCP03 i=70, AES-256 keys (key version 30)
+#   card 2: SCP03 i=70, keys diversified by KDF3 from AES-192 master keys
 set -u
 if [ -z "${GP_ENV_DIR:-}" ]; then
     tmp=$(mktemp -d) || exit 1
@@ -16,8 +20,12 @@ if [ -z "${GP_ENV_DIR:-}" ]; then
     export GP_TEST_AES256="$(rnd 32) $(rnd 32) $(rnd 32)"
     printf 'scp = 03\ni = 70\nkeys = 30 %s\n' "$GP_TEST_AES192" > "$tmp/card0.profile"
     printf 'scp = 03\ni = 70\nkeys = 30 %s\n' "$GP_TEST_AES256" > "$tmp/card1.profile"
-    "$GP_HARNESS/gp-env.sh" --cards 2 --card-args 0 "--profile $tmp/card0.profile" \
-        --card-args 1 "--profile $tmp/card1.profile" -- bash "$0"
+    export GP_TEST_MASTER192="$(rnd 24) $(rnd 24) $(rnd 24)"
+    printf 'scp = 03\ni = 70\nkeys = 30 %s\ndiversify = kdf3\nkey_div = %s\n' \
+        "$GP_TEST_MASTER192" "$(rnd 10)" > "$tmp/card2.profile"
+    "$GP_HARNESS/gp-env.sh" --cards 3 --card-args 0 "--profile $tmp/card0.profile" \
+        --card-args 1 "--profile $tmp/card1.profile" --card-args 2 "--profile $tmp/card2.profile" \
+        -- bash "$0"
     exit $?
 fi
 . "$GP_HARNESS/../integration/checks.sh"
@@ -67,6 +75,30 @@ for k in 0 1; do
     check "[AES-$bits] ... and the replacing key set opens the card" jq -e '.ok' "$out/after$k.json"
     check "[AES-$bits] no failed authentication was counted" [ "$(state $k failed_auth)" = 0 ]
 done
+set -- $GP_TEST_MASTER192
+printf 'type = aes\nenc = %s\nmac = %s\ndek = %s\n' "$1" "$2" "$3" | keys import masters \
+    > "$out/import-masters" 2>&1
+for level in mac mac-enc-rmac-renc; do
+    export GP_P11_CONF=$(conf "kdf3-$level" 2 $level masters 0x30 'diversification = kdf3')
+    gpt --json list > "$out/kdf3-$level.json" 2> "$out/kdf3-$level.err"
+    check "[KDF3] master keys diversified per card open it at $level" \
+        jq -e '.ok and (.registry | length) > 0' "$out/kdf3-$level.json"
+done
+ea=$(state 2 ext_auth_received)
+export GP_P11_CONF=$(conf kdf3-none 2 mac masters 0x30)
+gpt --json list > "$out/kdf3-none.json" 2> "$out/kdf3-none.err"
+check "[KDF3] without diversification: refused, the card cryptogram does not verify" \
+    grep -q "do not match this card" "$out/kdf3-none.err"
+export GP_P11_CONF=$(conf kdf3-emv 2 mac masters 0x30 'diversification = emv')
+gpt --json list > "$out/kdf3-emv.json" 2> "$out/kdf3-emv.err"
+check "[KDF3] a DES method on an AES card: refused in words" \
+    grep -q "EMV and VISA2 diversify DES keys (SCP01, SCP02); AES master keys for SCP03 are diversified by kdf3" "$out/kdf3-emv.err"
+check "[KDF3] ... both before EXTERNAL AUTHENTICATE" [ "$(state 2 ext_auth_received)" = "$ea" ]
+export GP_P11_CONF=$(conf kdf3-put 2 mac masters 0x30 'diversification = kdf3')
+gpt --json put-key kdf3new --version 0x31 > "$out/kdf3-put.json" 2> "$out/kdf3-put.err"
+check "[KDF3] PUT KEY over diversified keys: refused in words, nothing sent" \
+    eval 'grep -q "not offered with diversified keys" "$out/kdf3-put.err" && [ "$(state 2 keys_put)" = 0 ]'
+check "[KDF3] no failed authentication was counted" [ "$(state 2 failed_auth)" = 0 ]
 # GP_KEEP_OUT=DIR keeps what the commands wrote, for a failure run by hand
 [ "${GP_KEEP_OUT:-}" ] && cp -r "$out" "$GP_KEEP_OUT"
 finish aes-lengths

@@ -191,7 +191,8 @@ int sim_load_profile(sim_card_t *c, const char *path, char *err, size_t errlen)
             if (!bad)
                 c->n_keysets++;
         } else if (strcmp(key, "diversify") == 0) { /* keys = master keys, diversified */
-            c->diversify = !strcmp(t[0], "emv") ? 1 : !strcmp(t[0], "visa2") ? 2 : -1;
+            c->diversify = !strcmp(t[0], "emv") ? 1 : !strcmp(t[0], "visa2") ? 2
+                           : !strcmp(t[0], "kdf3") ? 3 : -1;
             bad = c->diversify < 0;
         } else if (strcmp(key, "key_div") == 0) {
             bad = unhex(v, c->key_div, 10) != 10;
@@ -275,8 +276,9 @@ int sim_load_profile(sim_card_t *c, const char *path, char *err, size_t errlen)
             rc = -1;
         }
     }
-    if (rc == 0 && c->scp == 3 && c->diversify) {
-        snprintf(err, errlen, "%s: diversify is for SCP02 cards", path);
+    if (rc == 0 && c->diversify && (c->scp == 3) != (c->diversify == 3)) {
+        snprintf(err, errlen, "%s: diversify emv and visa2 are for DES cards (SCP01, SCP02), kdf3 "
+                 "for SCP03 cards", path);
         rc = -1;
     }
     if (rc == 0 && c->diversify)
@@ -284,6 +286,17 @@ int sim_load_profile(sim_card_t *c, const char *path, char *err, size_t errlen)
             sim_keyset_t *k = &c->keysets[i];
             uint8_t *keys[3] = {k->enc, k->mac, k->dek};
             for (int r = 0; r < 3; r++) {
+                if (c->diversify == 3) {
+                    /* KDF3: CMAC(master, i || 00 00 00 r 00 || KDD) per 16 bytes */
+                    uint8_t out[32];
+                    for (int b = 0; b < (k->len > 16 ? 2 : 1); b++) {
+                        uint8_t m[16] = {(uint8_t)(b + 1), 0, 0, 0, (uint8_t)(r + 1), 0};
+                        memcpy(m + 6, c->key_div, 10);
+                        sim_aes_cmac(keys[r], k->len, m, 16, out + 16 * b);
+                    }
+                    memcpy(keys[r], out, k->len);
+                    continue;
+                }
                 uint8_t d[16];
                 sim_diversification(c->diversify, c->key_div, r + 1, d);
                 sim_des3(keys[r], NULL, d, 16, keys[r], 1); /* the card's key from the master */
