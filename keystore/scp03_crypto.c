@@ -37,14 +37,17 @@ static void cmac_k1(const uint8_t l[16], uint8_t k1[16])
 }
 
 /* n session keys of key_len bytes from one static key. The KDF's block i
- * (counter i, 1 or 2) is CMAC(K, M1_i || context): its last AES input is
- * F_i = AES(K, M1_i) xor context xor K1, so AES-ECB over F_1 .. F_b inside
- * the keystore (CKM_AES_ECB_ENCRYPT_DATA) makes the key, the first key_len
- * bytes of block_1 || block_2. One C_Encrypt gives L = AES(K, 0^16) and every
- * AES(K, M1_i) (public inputs), then one derivation per key. */
+ * (counter i, 1 or 2) is CMAC(K, M1_i || context), the context 16 bytes (S8)
+ * or 32 (S16). Its last AES input is F_i = C_i xor (the context's last 16
+ * bytes) xor K1, with C_i = AES(K, M1_i) in S8 and, in S16, C_i =
+ * AES(K, AES(K, M1_i) xor the context's first 16 bytes): public data and
+ * one more C_Encrypt. AES-ECB over F_1 .. F_b inside the keystore
+ * (CKM_AES_ECB_ENCRYPT_DATA) then makes the key, the first key_len bytes of
+ * block_1 || block_2. One C_Encrypt gives L = AES(K, 0^16) and every
+ * AES(K, M1_i), then one derivation per key. */
 static CK_RV derive_from(ks_session_t *s, CK_OBJECT_HANDLE base, size_t key_len,
                          const uint8_t *constants, const unsigned *use, int n,
-                         const uint8_t context[16], CK_OBJECT_HANDLE *out)
+                         const uint8_t *context, size_t ctx_len, CK_OBJECT_HANDLE *out)
 {
     int b = key_len > 16 ? 2 : 1; /* KDF blocks per key */
     uint16_t l_bits = (uint16_t)(key_len * 8);
@@ -58,10 +61,18 @@ static CK_RV derive_from(ks_session_t *s, CK_OBJECT_HANDLE base, size_t key_len,
     uint8_t k1[16], data[32];
     if (rv == CKR_OK)
         cmac_k1(blocks, k1);
+    const uint8_t *last = context + ctx_len - 16;
+    if (rv == CKR_OK && ctx_len == 32) { /* S16: one more block of the CMAC chain */
+        for (int j = 0; j < n * b; j++)
+            for (int x = 0; x < 16; x++)
+                blocks[16 * (1 + j) + x] ^= context[x];
+        rv = ks_cipher(s, CKM_AES_ECB, base, NULL, 0, 1, blocks + 16, 16 * (size_t)(n * b),
+                       blocks + 16);
+    }
     for (int k = 0; rv == CKR_OK && k < n; k++) {
         for (int i = 0; i < b; i++)
             for (int j = 0; j < 16; j++)
-                data[16 * i + j] = (uint8_t)(blocks[16 * (1 + k * b + i) + j] ^ context[j] ^ k1[j]);
+                data[16 * i + j] = (uint8_t)(blocks[16 * (1 + k * b + i) + j] ^ last[j] ^ k1[j]);
         rv = ks_derive_aes(s, base, data, 16 * (size_t)b, key_len, use[k], &out[k]);
     }
     ks_wipe(blocks, sizeof blocks);
@@ -96,7 +107,7 @@ CK_RV ks_scp03_kdf3(ks_session_t *s, CK_OBJECT_HANDLE master, size_t key_len, co
 }
 
 CK_RV ks_scp03_derive(ks_session_t *s, CK_OBJECT_HANDLE enc, CK_OBJECT_HANDLE mac, size_t key_len,
-                      const uint8_t context[16], ks_scp03_keys_t *k)
+                      const uint8_t *context, size_t ctx_len, ks_scp03_keys_t *k)
 {
     k->enc = k->mac = k->rmac = CK_INVALID_HANDLE;
     CK_RV rv = ks_scp03_supported(s, key_len);
@@ -107,9 +118,9 @@ CK_RV ks_scp03_derive(ks_session_t *s, CK_OBJECT_HANDLE enc, CK_OBJECT_HANDLE ma
     static const unsigned u_enc[1] = {KS_USE_ENCRYPT | KS_USE_DECRYPT};
     static const unsigned u_mac[2] = {KS_USE_SIGN, KS_USE_SIGN};
     CK_OBJECT_HANDLE macs[2] = {CK_INVALID_HANDLE, CK_INVALID_HANDLE};
-    rv = derive_from(s, enc, key_len, c_enc, u_enc, 1, context, &k->enc);
+    rv = derive_from(s, enc, key_len, c_enc, u_enc, 1, context, ctx_len, &k->enc);
     if (rv == CKR_OK)
-        rv = derive_from(s, mac, key_len, c_mac, u_mac, 2, context, macs);
+        rv = derive_from(s, mac, key_len, c_mac, u_mac, 2, context, ctx_len, macs);
     k->mac = macs[0];
     k->rmac = macs[1];
     if (rv != CKR_OK)
@@ -134,13 +145,15 @@ CK_RV ks_aes_cmac(ks_session_t *s, CK_OBJECT_HANDLE key, const uint8_t *data, si
 }
 
 CK_RV ks_scp03_cryptogram(ks_session_t *s, CK_OBJECT_HANDLE s_mac, uint8_t constant,
-                          const uint8_t context[16], uint8_t out[8])
+                          const uint8_t *context, size_t ctx_len, uint8_t *out, size_t out_len)
 {
-    uint8_t in[32], mac[16];
-    ks_scp03_kdf_input(constant, 64, 1, context, 16, in);
-    CK_RV rv = ks_aes_cmac(s, s_mac, in, sizeof in, mac);
+    uint8_t in[16 + 32], mac[16];
+    if (ctx_len > 32 || out_len > 16)
+        return CKR_ARGUMENTS_BAD;
+    ks_scp03_kdf_input(constant, (uint16_t)(out_len * 8), 1, context, ctx_len, in);
+    CK_RV rv = ks_aes_cmac(s, s_mac, in, 16 + ctx_len, mac);
     if (rv == CKR_OK)
-        memcpy(out, mac, 8);
+        memcpy(out, mac, out_len);
     ks_wipe(mac, sizeof mac);
     return rv;
 }

@@ -35,7 +35,7 @@ CK_RV ks_scp03_supported(ks_session_t *s, size_t key_len);
 
 /* Derives S-ENC, S-MAC and S-RMAC of key_len bytes (16, 24 or 32) from the
  * static keys enc and mac with the context host challenge || card challenge
- * (16 bytes). The KDF (SP 800-108 counter mode, AES-CMAC) makes one 16-byte
+ * (16 bytes in S8 mode, 32 in S16; S16 takes one more C_Encrypt). The KDF (SP 800-108 counter mode, AES-CMAC) makes one 16-byte
  * block per counter, one for AES-128 and two for longer keys. With L =
  * AES(K, 0), K1 the CMAC subkey from L and M1_i the fixed input of block i,
  * block i is AES(K, F_i) with F_i = AES(K, M1_i) xor context xor K1, so
@@ -44,7 +44,7 @@ CK_RV ks_scp03_supported(ks_session_t *s, size_t key_len);
  * (AES-ECB) per static key, over public blocks; then one C_DeriveKey per
  * session key. On failure no session object is left behind. */
 CK_RV ks_scp03_derive(ks_session_t *s, CK_OBJECT_HANDLE enc, CK_OBJECT_HANDLE mac, size_t key_len,
-                      const uint8_t context[16], ks_scp03_keys_t *out);
+                      const uint8_t *context, size_t ctx_len, ks_scp03_keys_t *out);
 void ks_scp03_destroy(ks_session_t *s, ks_scp03_keys_t *k);
 
 /* KDF3 diversification (GlobalPlatformPro's name; SP 800-108 counter mode
@@ -60,9 +60,10 @@ CK_RV ks_scp03_kdf3(ks_session_t *s, CK_OBJECT_HANDLE master, size_t key_len, co
 /* AES-CMAC (16 bytes) of data under key, by CKM_AES_CMAC. */
 CK_RV ks_aes_cmac(ks_session_t *s, CK_OBJECT_HANDLE key, const uint8_t *data, size_t len,
                   uint8_t mac[16]);
-/* A card or host cryptogram: the KDF with L = 64 under S-MAC, 8 bytes. */
+/* A card or host cryptogram: the KDF under S-MAC over the context (16 or
+ * 32 bytes), out_len bytes with L = 8 * out_len (S8: 8 bytes, S16: 16). */
 CK_RV ks_scp03_cryptogram(ks_session_t *s, CK_OBJECT_HANDLE s_mac, uint8_t constant,
-                          const uint8_t context[16], uint8_t out[8]);
+                          const uint8_t *context, size_t ctx_len, uint8_t *out, size_t out_len);
 /* SCP03 key check value: the first 3 bytes of AES-ECB(key, 01 * 16). */
 CK_RV ks_scp03_kcv(ks_session_t *s, CK_OBJECT_HANDLE key, uint8_t kcv[3]);
 

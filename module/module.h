@@ -65,7 +65,8 @@ typedef struct {
     int info_loaded;
     CK_TOKEN_INFO info;
     uint8_t scp_i;             /* SCP02 i from the card's recognition data; 0: not read yet */
-    uint8_t card_scp;          /* the protocol the recognition data announces: 2, 3, 0 none */
+    uint8_t card_scp;          /* the protocol the recognition data announces: 1, 2, 3, 0 none */
+    uint8_t card_i;            /* and its i (SCP03: bit 01 is S16 mode) */
     uint16_t auth_refused_sw;  /* this card refused EXTERNAL AUTHENTICATE with this SW: no more tries */
     char cin_hex[33];          /* the card's CIN, for messages */
     uint8_t cin[16];           /* the CIN as token_info read it (info_loaded), cin_len 0: none */

@@ -295,7 +295,7 @@ uint8_t token_card_scp_i(token_t *t)
     uint8_t r[RESPONSE_MAX], scp = 0, i = 0;
     size_t rl;
     t->scp_i = 0x15;
-    t->card_scp = 0;
+    t->card_scp = t->card_i = 0;
     if (gp_get_data(&t->gp, 0x0066, r, sizeof r, &rl) != SCP_OK ||
         gp_card_data_scp(r, rl, &scp, &i) != 0) {
         LOG_INFO(t->reader, "the card does not announce its secure channel protocol: assuming "
@@ -304,6 +304,7 @@ uint8_t token_card_scp_i(token_t *t)
         LOG_WARN(t->reader, "the card announces SCP%02X; gp-p11 speaks SCP01, SCP02 and SCP03", scp);
     } else {
         t->card_scp = scp;
+        t->card_i = i;
         if (scp == 0x02)
             t->scp_i = i;
     }
@@ -413,6 +414,8 @@ CK_RV token_open_channel(token_t *t, int selected)
     if (e == SCP_OK) {
         o.scp = login_scp(t);
         o.i_param = M.conf.scp_i ? M.conf.scp_i : token_card_scp_i(t);
+        /* S16 where the card announces it; else S8, then S16 after 6700 */
+        o.s16 = o.scp == 3 && t->card_scp == 3 && (t->card_i & SCP03_I_S16);
         if (o.scp == 2 && !M.conf.scp_i && !scp02_variant_allowed(t, o.i_param))
             return CKR_FUNCTION_FAILED;
         if (o.scp == 1 && !M.conf.scp && !M.conf.allow_scp01) {

@@ -98,6 +98,7 @@ static void s01_info(const gp_card_t *g, gp_channel_info_t *i)
     i->kdd = g->ch1.init.key_div;
     i->cdec = (g->ch1.level & SCP01_LEVEL_CDEC) != 0;
     i->rmac = 0;
+    i->mac_len = 8;
     ks_keyset_t k = {g->ch1.static_enc, g->ch1.static_mac, g->ch1.static_dek, 0, 16};
     i->keys = k;
     i->ks_calls = 0;
@@ -233,6 +234,7 @@ static void s02_info(const gp_card_t *g, gp_channel_info_t *i)
     i->kdd = g->ch.init.key_div;
     i->cdec = (g->ch.level & SCP02_LEVEL_CDEC) != 0;
     i->rmac = (g->ch.level & SCP02_LEVEL_RMAC) != 0;
+    i->mac_len = 8;
     ks_keyset_t k = {g->ch.static_enc, g->ch.static_mac, g->ch.static_dek, 0, 16};
     i->keys = k;
     i->ks_calls = 0;
@@ -279,9 +281,20 @@ static scp_err_t s03_init(gp_card_t *g, ks_session_t *ks, const ks_keyset_t *key
         return SCP_FAIL(&g->ch3, SCP_E_UNSUPPORTED, "EMV and VISA2 diversify DES keys (SCP01, "
                         "SCP02); AES master keys for SCP03 are diversified by kdf3");
     g->ch3.div = o->div;
+    g->ch3.s = o->s16 ? 16 : 8;
     g->ch3.select_keys = o->select_keys;
     g->ch3.select_ctx = o->select_ctx;
     return e;
+}
+
+/* A card in S16 mode refuses S8's 8-byte host challenge with 6700 (wrong
+ * length) when it did not announce its mode: once, S16 is asked instead. */
+static int s03_another_mode(gp_card_t *g, uint16_t sw)
+{
+    if (sw != 0x6700 || g->ch3.s != 8)
+        return 0;
+    g->ch3.s = 16;
+    return 1;
 }
 
 static scp_err_t s03_initialize_update(gp_card_t *g, uint8_t kvn, apdu_t *cmd)
@@ -352,6 +365,7 @@ static void s03_info(const gp_card_t *g, gp_channel_info_t *i)
     i->kdd = g->ch3.init.key_div;
     i->cdec = (g->ch3.level & SCP03_LEVEL_CDEC) != 0;
     i->rmac = (g->ch3.level & SCP03_LEVEL_RMAC) != 0;
+    i->mac_len = g->ch3.s ? g->ch3.s : 8;
     i->keys = g->ch3.statics;
     i->ks_calls = g->ch3.ks_calls;
 }
@@ -370,6 +384,7 @@ static const gp_channel_ops_t scp03_ops = {
     .init = s03_init,
     .initialize_update = s03_initialize_update,
     .on_initialize_update = s03_on_initialize_update,
+    .another_mode = s03_another_mode,
     .external_authenticate = s03_external_authenticate,
     .on_external_authenticate = s03_on_external_authenticate,
     .wrap = s03_wrap,

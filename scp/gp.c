@@ -357,6 +357,14 @@ scp_err_t gp_open_channel(gp_card_t *g, ks_session_t *ks, const ks_keyset_t *key
     size_t rl;
     uint16_t sw;
     e = gp_send(g, &cmd, r, sizeof r - 2, &rl, &sw);
+    if (e == SCP_OK && ops->another_mode && ops->another_mode(g, sw)) {
+        /* INITIALIZE UPDATE changes nothing on the card and spends no try:
+         * the one command sent again, once, in the card's mode */
+        e = ops->initialize_update(g, o->kvn, &cmd);
+        if (e != SCP_OK)
+            return gp_fail(g, e, "%s", ops->error(g));
+        e = gp_send(g, &cmd, r, sizeof r - 2, &rl, &sw);
+    }
     if (e != SCP_OK) {
         ops->close(g);
         return e;

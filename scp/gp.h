@@ -34,6 +34,8 @@ typedef struct {
      * before EXTERNAL AUTHENTICATE is sent; 0 holds it back (SCP_E_HELD,
      * with why) */
     int (*may_authenticate)(void *ctx, const uint8_t kdd[10], char *why, size_t why_len);
+    int s16;                /* SCP03: S16 mode (the card announces i with bit 01);
+                               else S8, and S16 once after 6700 to S8's challenge */
     int probe_only;         /* stop once the card cryptogram verified: no EXTERNAL
                                AUTHENTICATE, no channel; proves the card holds
                                these keys under kvn without spending a try */
@@ -44,6 +46,7 @@ typedef struct {
     uint8_t level, kvn, i;  /* i: SCP02's as chosen, SCP03's as the card answered */
     const uint8_t *kdd;     /* the card's key diversification data (10 bytes) */
     int cdec, rmac;         /* the level has C-DECRYPTION, R-MAC */
+    size_t mac_len;         /* bytes of each C-MAC and R-MAC: 8, or 16 (SCP03 S16) */
     ks_keyset_t keys;       /* the static key set (SCP03: AES, with its length) */
     unsigned long ks_calls; /* keystore calls of the last secured command (SCP03) */
 } gp_channel_info_t;
@@ -63,6 +66,9 @@ typedef struct gp_channel_ops {
     scp_err_t (*open_implicit)(struct gp_card *g, const gp_channel_opts_t *o);
     scp_err_t (*initialize_update)(struct gp_card *g, uint8_t kvn, apdu_t *cmd);
     scp_err_t (*on_initialize_update)(struct gp_card *g, const uint8_t *rsp, size_t len);
+    /* NULL, or: may INITIALIZE UPDATE go once more in another mode after this
+     * refusal (SCP03: 6700 to S8's 8-byte challenge, then S16)? 1: switched */
+    int (*another_mode)(struct gp_card *g, uint16_t sw);
     scp_err_t (*external_authenticate)(struct gp_card *g, apdu_t *cmd);
     scp_err_t (*on_external_authenticate)(struct gp_card *g, uint16_t sw);
     scp_err_t (*wrap)(struct gp_card *g, const apdu_t *plain, apdu_t *wire);

@@ -10,15 +10,16 @@ size_t gp_max_data(const gp_card_t *g)
 {
     if (!gp_channel_open(g))
         return APDU_MAX_DATA;
-    /* the C-MAC takes 8 bytes of Lc 255; C-DEC pads to whole cipher blocks,
-     * always adding at least one byte (80) */
+    /* the C-MAC takes 8 bytes of Lc 255 (16 in SCP03's S16 mode); C-DEC pads
+     * to whole cipher blocks, always adding at least one byte (80) */
     gp_channel_info_t ci;
     gp_channel_info(g, &ci);
+    size_t mac = ci.mac_len ? ci.mac_len : 8;
     if (ci.cdec) {
         size_t block = g->ops->block; /* AES or DES blocks */
-        return (((APDU_MAX_DATA - 8) / block) * block) - 1;
+        return (((APDU_MAX_DATA - mac) / block) * block) - 1;
     }
-    return APDU_MAX_DATA - 8;
+    return APDU_MAX_DATA - mac;
 }
 
 /* Appends a length-prefixed field; 0 when it does not fit. */

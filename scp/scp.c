@@ -92,13 +92,14 @@ scp_err_t scp_check_plain(const apdu_t *plain, char *err, size_t err_len)
 }
 
 scp_err_t scp_initialize_update(ks_session_t *ks, uint8_t kvn, const uint8_t *given,
-                                uint8_t hc[8], apdu_t *cmd, char *err, size_t err_len)
+                                uint8_t *hc, size_t hc_len, apdu_t *cmd, char *err,
+                                size_t err_len)
 {
     if (given)
-        memcpy(hc, given, 8);
-    else if (ks_random(ks, hc, 8) != CKR_OK)
+        memcpy(hc, given, hc_len);
+    else if (ks_random(ks, hc, hc_len) != CKR_OK)
         return scp_fail(err, err_len, SCP_E_KEYSTORE, "no host challenge: %s", ks_session_error(ks));
-    apdu_set(cmd, 0x80, 0x50, kvn, 0x00, hc, 8, 1, 256);
+    apdu_set(cmd, 0x80, 0x50, kvn, 0x00, hc, hc_len, 1, 256);
     return SCP_OK;
 }
 

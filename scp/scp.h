@@ -54,10 +54,12 @@ scp_err_t scp_check_plain(const apdu_t *plain, char *err, size_t err_len);
 
 /* What the three handshakes share, each writing err (an object's buffer)
  * and returning SCP_OK or the error: */
-/* INITIALIZE UPDATE for key version kvn with an 8-byte host challenge:
+/* INITIALIZE UPDATE for key version kvn with a host challenge of hc_len bytes (8; 16 in
+ * SCP03's S16 mode):
  * given (known-answer tests) or from the keystore's RNG, kept in hc */
 scp_err_t scp_initialize_update(ks_session_t *ks, uint8_t kvn, const uint8_t *given,
-                                uint8_t hc[8], apdu_t *cmd, char *err, size_t err_len);
+                                uint8_t *hc, size_t hc_len, apdu_t *cmd, char *err,
+                                size_t err_len);
 /* the INITIALIZE UPDATE answer names protocol want (else SCP_E_OTHER_SCP) */
 scp_err_t scp_check_protocol(uint8_t answered, uint8_t want, char *why, size_t why_len);
 /* the card answered with the key version asked for (asked 0: any) */

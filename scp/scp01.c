@@ -57,7 +57,7 @@ scp_err_t scp01_initialize_update(scp01_t *ch, uint8_t kvn, const uint8_t *host_
 {
     if (ch->state != SCP01_CLOSED)
         scp01_close(ch);
-    scp_err_t e = scp_initialize_update(ch->ks, kvn, host_challenge, ch->host_challenge, cmd,
+    scp_err_t e = scp_initialize_update(ch->ks, kvn, host_challenge, ch->host_challenge, 8, cmd,
                                         ch->err, sizeof ch->err);
     if (e != SCP_OK)
         return e;

@@ -77,7 +77,7 @@ scp_err_t scp02_initialize_update(scp02_t *ch, uint8_t kvn, const uint8_t *host_
 {
     if (ch->state != SCP02_CLOSED)
         scp02_close(ch);
-    scp_err_t e = scp_initialize_update(ch->ks, kvn, host_challenge, ch->host_challenge, cmd,
+    scp_err_t e = scp_initialize_update(ch->ks, kvn, host_challenge, ch->host_challenge, 8, cmd,
                                         ch->err, sizeof ch->err);
     if (e != SCP_OK)
         return e;

@@ -56,26 +56,29 @@ scp_err_t scp03_parse_init_update(const uint8_t *rsp, size_t len, scp03_init_rsp
         return SCP_E_RSP_SHORT;
     }
     uint8_t i = rsp[12];
-    size_t want = (i & SCP03_I_PSEUDO_RANDOM) ? SCP03_INIT_RSP_LEN_SEQ : SCP03_INIT_RSP_LEN;
+    size_t m = (i & SCP03_I_S16) ? 16 : 8; /* the mode the card answers in */
+    size_t want = 13 + 2 * m + ((i & SCP03_I_PSEUDO_RANDOM) ? 3 : 0);
     if (dlen != want) {
         snprintf(why, why_len, "INITIALIZE UPDATE response has %zu data bytes; with i=%02X "
-                               "(%s card challenge) SCP03 answers exactly %zu", dlen, i,
-                 want == SCP03_INIT_RSP_LEN_SEQ ? "pseudo-random" : "random", want);
+                               "(%s card challenge, S%zu mode) SCP03 answers exactly %zu", dlen, i,
+                 (i & SCP03_I_PSEUDO_RANDOM) ? "pseudo-random" : "random", m, want);
         return dlen < want ? SCP_E_RSP_SHORT : SCP_E_RSP_LONG;
     }
     memcpy(out->key_div, rsp, 10);
     out->kvn = rsp[10];
     out->scp = rsp[11];
     out->i = i;
-    memcpy(out->card_challenge, rsp + 13, 8);
-    memcpy(out->card_cryptogram, rsp + 21, 8);
-    if (want == SCP03_INIT_RSP_LEN_SEQ) {
-        memcpy(out->seq, rsp + 29, 3);
+    out->s = m;
+    memcpy(out->card_challenge, rsp + 13, m);
+    memcpy(out->card_cryptogram, rsp + 13 + m, m);
+    if (i & SCP03_I_PSEUDO_RANDOM) {
+        memcpy(out->seq, rsp + 13 + 2 * m, 3);
         out->has_seq = 1;
     }
-    if (i & 0x8F) {
+    if (i & 0x8E) {
         snprintf(why, why_len, "the card answered SCP03 i=%02X, with bits gp-p11 does not know "
-                               "(S16 mode or later options): only S8 mode is spoken", i);
+                               "(later options): only S8 and S16 with random or pseudo-random "
+                               "challenges, R-MAC and R-ENC are spoken", i);
         return SCP_E_UNSUPPORTED;
     }
     return SCP_OK;
@@ -86,8 +89,10 @@ scp_err_t scp03_initialize_update(scp03_t *ch, uint8_t kvn, const uint8_t *host_
 {
     if (ch->state != SCP03_CLOSED)
         scp03_close(ch);
-    scp_err_t e = scp_initialize_update(ch->ks, kvn, host_challenge, ch->host_challenge, cmd,
-                                        ch->err, sizeof ch->err);
+    if (!ch->s)
+        ch->s = 8;
+    scp_err_t e = scp_initialize_update(ch->ks, kvn, host_challenge, ch->host_challenge, ch->s,
+                                        cmd, ch->err, sizeof ch->err);
     if (e != SCP_OK)
         return e;
     ch->kvn_requested = kvn;
@@ -108,10 +113,19 @@ static const char *level_refused(uint8_t level, uint8_t i)
 /* S-ENC, S-MAC and S-RMAC from the static keys, or from the card's static
  * keys diversified from the key set's master keys by KDF3 (destroyed once
  * the session keys exist: the card's keys are not kept). */
-static CK_RV derive_session_keys(scp03_t *ch, size_t klen, const uint8_t context[16])
+/* host challenge || card challenge: 16 bytes (S8) or 32 (S16) */
+static size_t host_card_context(const scp03_t *ch, uint8_t out[32])
+{
+    memcpy(out, ch->host_challenge, ch->s);
+    memcpy(out + ch->s, ch->init.card_challenge, ch->s);
+    return 2 * ch->s;
+}
+
+static CK_RV derive_session_keys(scp03_t *ch, size_t klen, const uint8_t *context, size_t cl)
 {
     if (ch->div != KS_DIV_KDF3)
-        return ks_scp03_derive(ch->ks, ch->statics.enc, ch->statics.mac, klen, context, &ch->keys);
+        return ks_scp03_derive(ch->ks, ch->statics.enc, ch->statics.mac, klen, context, cl,
+                               &ch->keys);
     CK_OBJECT_HANDLE card[2] = {CK_INVALID_HANDLE, CK_INVALID_HANDLE};
     CK_OBJECT_HANDLE master[2] = {ch->statics.enc, ch->statics.mac};
     CK_RV rv = CKR_OK;
@@ -119,7 +133,7 @@ static CK_RV derive_session_keys(scp03_t *ch, size_t klen, const uint8_t context
         rv = ks_scp03_kdf3(ch->ks, master[k], klen, ch->init.key_div, k + 1,
                            KS_USE_DERIVE | KS_USE_ENCRYPT, &card[k]);
     if (rv == CKR_OK)
-        rv = ks_scp03_derive(ch->ks, card[0], card[1], klen, context, &ch->keys);
+        rv = ks_scp03_derive(ch->ks, card[0], card[1], klen, context, cl, &ch->keys);
     for (int k = 0; k < 2; k++)
         ks_destroy(ch->ks, card[k]);
     return rv;
@@ -135,6 +149,12 @@ scp_err_t scp03_on_initialize_update(scp03_t *ch, const uint8_t *rsp, size_t len
     e = scp_check_kvn(ch->kvn_requested, ch->init.kvn, ch->err, sizeof ch->err);
     if (e != SCP_OK)
         return abort_channel(ch, e);
+    if (ch->init.s != ch->s) {
+        fail(ch, SCP_E_UNSUPPORTED, "the card answered in S%zu mode (i=%02X) to a %zu-byte host "
+             "challenge (S%zu); EXTERNAL AUTHENTICATE was not sent", ch->init.s, ch->init.i,
+             ch->s, ch->s);
+        return abort_channel(ch, SCP_E_UNSUPPORTED);
+    }
     const char *missing = level_refused(ch->level, ch->init.i);
     if (missing) {
         fail(ch, SCP_E_UNSUPPORTED, "security level %02X asks for %s, which this card (SCP03 "
@@ -162,27 +182,28 @@ scp_err_t scp03_on_initialize_update(scp03_t *ch, const uint8_t *rsp, size_t len
              "AES-192 or AES-256 (16, 24 or 32 bytes); EXTERNAL AUTHENTICATE was not sent", klen);
         return abort_channel(ch, SCP_E_UNSUPPORTED);
     }
-    uint8_t context[16];
-    memcpy(context, ch->host_challenge, 8);
-    memcpy(context + 8, ch->init.card_challenge, 8);
-    if (derive_session_keys(ch, klen, context) != CKR_OK) {
+    uint8_t context[32];
+    size_t cl = host_card_context(ch, context);
+    if (derive_session_keys(ch, klen, context, cl) != CKR_OK) {
         fail(ch, SCP_E_KEYSTORE, "session keys: %s", ks_session_error(ch->ks));
         return abort_channel(ch, SCP_E_KEYSTORE);
     }
-    uint8_t card[8];
-    CK_RV rv = ks_scp03_cryptogram(ch->ks, ch->keys.mac, SCP03_DDC_CARD_CRYPTOGRAM, context, card);
-    e = scp_check_card_cryptogram(rv, ks_session_error(ch->ks), card, ch->init.card_cryptogram, 8,
-                                  ch->init.kvn, ch->err, sizeof ch->err);
+    uint8_t card[16];
+    CK_RV rv = ks_scp03_cryptogram(ch->ks, ch->keys.mac, SCP03_DDC_CARD_CRYPTOGRAM, context, cl,
+                                   card, ch->s);
+    e = scp_check_card_cryptogram(rv, ks_session_error(ch->ks), card, ch->init.card_cryptogram,
+                                  ch->s, ch->init.kvn, ch->err, sizeof ch->err);
     if (e != SCP_OK)
         return abort_channel(ch, e);
     return SCP_OK;
 }
 
 /* C-MAC of a command whose (encrypted) data is final: CMAC(S-MAC, chaining
- * value || CLA' INS P1 P2 Lc' || data), Lc' counting the 8-byte C-MAC; the
- * full CMAC becomes the chaining value, its first 8 bytes the C-MAC. */
+ * value || CLA' INS P1 P2 Lc' || data), Lc' counting the C-MAC; the full
+ * CMAC becomes the chaining value, its first 8 bytes (S8) or all 16 (S16)
+ * the C-MAC. */
 static scp_err_t cmac(scp03_t *ch, const apdu_t *plain, const uint8_t *data, size_t dlen,
-                      uint8_t mac[8])
+                      uint8_t mac[16])
 {
     uint8_t buf[16 + 5 + APDU_MAX_DATA];
     memcpy(buf, ch->chain, 16);
@@ -190,13 +211,13 @@ static scp_err_t cmac(scp03_t *ch, const apdu_t *plain, const uint8_t *data, siz
     buf[17] = plain->ins;
     buf[18] = plain->p1;
     buf[19] = plain->p2;
-    buf[20] = (uint8_t)(dlen + 8);
+    buf[20] = (uint8_t)(dlen + ch->s);
     memcpy(buf + 21, data, dlen);
     uint8_t full[16];
     if (ks_aes_cmac(ch->ks, ch->keys.mac, buf, 21 + dlen, full) != CKR_OK)
         return fail(ch, SCP_E_KEYSTORE, "C-MAC: %s", ks_session_error(ch->ks));
     memcpy(ch->chain, full, 16);
-    memcpy(mac, full, 8);
+    memcpy(mac, full, ch->s);
     return SCP_OK;
 }
 
@@ -213,9 +234,10 @@ static void counter_block(uint32_t counter, uint8_t top, uint8_t b[16])
 
 static scp_err_t wrap(scp03_t *ch, const apdu_t *plain, apdu_t *out, int encrypt)
 {
-    if (plain->lc + 8 > APDU_MAX_DATA)
-        return fail(ch, SCP_E_TOO_LONG, "command data of %zu bytes leaves no room for the 8-byte "
-                                        "C-MAC (at most 247)", plain->lc);
+    if (plain->lc + ch->s > APDU_MAX_DATA)
+        return fail(ch, SCP_E_TOO_LONG, "command data of %zu bytes leaves no room for the %zu-byte "
+                                        "C-MAC (at most %zu)", plain->lc, ch->s,
+                    APDU_MAX_DATA - ch->s);
     /* room for the counter block in front: one encryption gives the ICV
      * (AES(S-ENC, counter)) and the CBC chain after it */
     uint8_t buf[16 + APDU_MAX_DATA + 16];
@@ -228,9 +250,10 @@ static scp_err_t wrap(scp03_t *ch, const apdu_t *plain, apdu_t *out, int encrypt
     if (encrypt) {
         if (plain->lc) {
             dlen = ks_pad80_to(plain->data, plain->lc, data, APDU_MAX_DATA + 16, 16);
-            if (dlen == 0 || dlen + 8 > APDU_MAX_DATA)
+            if (dlen == 0 || dlen + ch->s > APDU_MAX_DATA)
                 return fail(ch, SCP_E_TOO_LONG, "command data of %zu bytes is too long once "
-                                                "padded and encrypted (at most 239)", plain->lc);
+                                                "padded and encrypted (at most %zu)", plain->lc,
+                            (APDU_MAX_DATA - ch->s) / 16 * 16 - 1);
             static const uint8_t zero[16];
             counter_block(counter, 0x00, buf);
             if (ks_cipher(ch->ks, CKM_AES_CBC, ch->keys.enc, zero, 16, 1, buf, 16 + dlen, buf) !=
@@ -239,15 +262,15 @@ static scp_err_t wrap(scp03_t *ch, const apdu_t *plain, apdu_t *out, int encrypt
             ks_wipe(buf, 16); /* the ICV */
         }
     }
-    uint8_t mac[8] = {0};
+    uint8_t mac[16] = {0};
     scp_err_t e = cmac(ch, plain, data, dlen, mac);
     if (e != SCP_OK)
         return e;
     if (encrypt)
         ch->counter = counter;
-    memcpy(data + dlen, mac, 8);
-    apdu_set(out, (uint8_t)(plain->cla | 0x04), plain->ins, plain->p1, plain->p2, data, dlen + 8,
-             plain->has_le, plain->le);
+    memcpy(data + dlen, mac, ch->s);
+    apdu_set(out, (uint8_t)(plain->cla | 0x04), plain->ins, plain->p1, plain->p2, data,
+             dlen + ch->s, plain->has_le, plain->le);
     return SCP_OK;
 }
 
@@ -255,17 +278,16 @@ scp_err_t scp03_external_authenticate(scp03_t *ch, apdu_t *cmd)
 {
     if (ch->state != SCP03_INIT_SENT || ch->keys.mac == CK_INVALID_HANDLE)
         return fail(ch, SCP_E_STATE, "EXTERNAL AUTHENTICATE needs a verified card cryptogram");
-    uint8_t context[16], host[8];
-    memcpy(context, ch->host_challenge, 8);
-    memcpy(context + 8, ch->init.card_challenge, 8);
-    if (ks_scp03_cryptogram(ch->ks, ch->keys.mac, SCP03_DDC_HOST_CRYPTOGRAM, context, host) !=
-        CKR_OK) {
+    uint8_t context[32], host[16];
+    size_t cl = host_card_context(ch, context);
+    if (ks_scp03_cryptogram(ch->ks, ch->keys.mac, SCP03_DDC_HOST_CRYPTOGRAM, context, cl, host,
+                            ch->s) != CKR_OK) {
         fail(ch, SCP_E_KEYSTORE, "host cryptogram: %s", ks_session_error(ch->ks));
         return abort_channel(ch, SCP_E_KEYSTORE);
     }
     memset(ch->chain, 0, sizeof ch->chain);
     apdu_t plain;
-    apdu_set(&plain, 0x80, 0x82, ch->level, 0x00, host, 8, 0, 0);
+    apdu_set(&plain, 0x80, 0x82, ch->level, 0x00, host, ch->s, 0, 0);
     scp_err_t e = wrap(ch, &plain, cmd, 0);
     if (e != SCP_OK)
         return abort_channel(ch, e);
@@ -325,11 +347,11 @@ scp_err_t scp03_unwrap(scp03_t *ch, const uint8_t *rsp, size_t len, uint8_t *out
         *out_len = 2;
         return SCP_OK;
     }
-    if (len < 10)
+    if (len < 2 + ch->s)
         return fail(ch, SCP_E_RMAC, "the card's answer (%zu bytes) carries no R-MAC: it is not "
                                     "trusted", len);
     unsigned long before = ks_session_calls(ch->ks);
-    size_t dl = len - 10;
+    size_t dl = len - 2 - ch->s;
     uint8_t buf[16 + APDU_MAX_RSP + 2];
     memcpy(buf, ch->chain, 16);
     memcpy(buf + 16, rsp, dl);
@@ -338,7 +360,7 @@ scp_err_t scp03_unwrap(scp03_t *ch, const uint8_t *rsp, size_t len, uint8_t *out
     uint8_t mac[16];
     if (ks_aes_cmac(ch->ks, ch->keys.rmac, buf, 18 + dl, mac) != CKR_OK)
         return fail(ch, SCP_E_KEYSTORE, "R-MAC: %s", ks_session_error(ch->ks));
-    if (!scp_equal(mac, rsp + dl, 8))
+    if (!scp_equal(mac, rsp + dl, ch->s))
         return fail(ch, SCP_E_RMAC, "the R-MAC of the card's answer does not verify: the answer "
                                     "was changed or does not come from the card, and is not "
                                     "returned");

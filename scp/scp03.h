@@ -26,14 +26,18 @@
 
 #define SCP03_INIT_RSP_LEN     29 /* random card challenge */
 #define SCP03_INIT_RSP_LEN_SEQ 32 /* pseudo-random: and a 3-byte sequence counter */
+/* S16 mode (i bit 01, Amendment D v1.2): challenges, cryptograms, C-MAC and
+ * R-MAC of 16 bytes: 45 bytes, or 48 with the sequence counter */
+#define SCP03_I_S16 0x01
 
 typedef struct {
     uint8_t key_div[10];
     uint8_t kvn;
     uint8_t scp;               /* 03 */
     uint8_t i;                 /* the i-parameter the card answers with */
-    uint8_t card_challenge[8];
-    uint8_t card_cryptogram[8];
+    uint8_t card_challenge[16];
+    uint8_t card_cryptogram[16];
+    size_t s;                  /* the mode's length: 8 (S8) or 16 (S16, i bit 01) */
     uint8_t seq[3];            /* pseudo-random challenges only */
     int has_seq;
 } scp03_init_rsp_t;
@@ -49,7 +53,8 @@ typedef struct {
     uint8_t level;
     uint8_t kvn_requested;
     enum scp03_state state;
-    uint8_t host_challenge[8];
+    size_t s;                  /* 8 (S8 mode) or 16 (S16): host challenge, MACs */
+    uint8_t host_challenge[16];
     scp03_init_rsp_t init;
     ks_scp03_keys_t keys;
     uint8_t chain[16];         /* MAC chaining value: the last full C-MAC */

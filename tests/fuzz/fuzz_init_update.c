@@ -21,9 +21,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
     why[0] = 0;
     e = scp03_parse_init_update(d, n, &r3, why, sizeof why);
     if (e == SCP_OK) {
-        size_t want = (r3.i & SCP03_I_PSEUDO_RANDOM) ? SCP03_INIT_RSP_LEN_SEQ : SCP03_INIT_RSP_LEN;
-        if (n != want + 2 || r3.scp != 0x03 || (r3.i & 0x8F) || d[n - 2] != 0x90 || d[n - 1] ||
-            r3.has_seq != (want == SCP03_INIT_RSP_LEN_SEQ))
+        size_t m = (r3.i & SCP03_I_S16) ? 16 : 8; /* S8 or S16 */
+        size_t want = 13 + 2 * m + ((r3.i & SCP03_I_PSEUDO_RANDOM) ? 3 : 0);
+        if (n != want + 2 || r3.scp != 0x03 || (r3.i & 0x8E) || d[n - 2] != 0x90 || d[n - 1] ||
+            r3.s != m || r3.has_seq != ((r3.i & SCP03_I_PSEUDO_RANDOM) != 0))
             __builtin_trap(); /* accepted something SCP03 does not allow */
     }
     if (e != SCP_OK && !why[0])

@@ -11,6 +11,8 @@
 #   card 0: SCP03 i=70, AES-192 keys (key version 30)
 #   card 1: SCP03 i=70, AES-256 keys (key version 30)
 #   card 2: SCP03 i=70, keys diversified by KDF3 from AES-192 master keys
+#   card 3: SCP03 i=71 (S16 mode), AES-128 keys: listed at every level and
+#           PUT KEY of generated keys through the module
 set -u
 if [ -z "${GP_ENV_DIR:-}" ]; then
     tmp=$(mktemp -d) || exit 1
@@ -23,9 +25,11 @@ if [ -z "${GP_ENV_DIR:-}" ]; then
     export GP_TEST_MASTER192="$(rnd 24) $(rnd 24) $(rnd 24)"
     printf 'scp = 03\ni = 70\nkeys = 30 %s\ndiversify = kdf3\nkey_div = %s\n' \
         "$GP_TEST_MASTER192" "$(rnd 10)" > "$tmp/card2.profile"
-    "$GP_HARNESS/gp-env.sh" --cards 3 --card-args 0 "--profile $tmp/card0.profile" \
+    export GP_TEST_S16="$(rnd 16) $(rnd 16) $(rnd 16)"
+    printf 'scp = 03\ni = 71\nkeys = 30 %s\n' "$GP_TEST_S16" > "$tmp/card3.profile"
+    "$GP_HARNESS/gp-env.sh" --cards 4 --card-args 0 "--profile $tmp/card0.profile" \
         --card-args 1 "--profile $tmp/card1.profile" --card-args 2 "--profile $tmp/card2.profile" \
-        -- bash "$0"
+        --card-args 3 "--profile $tmp/card3.profile" -- bash "$0"
     exit $?
 fi
 . "$GP_HARNESS/../integration/checks.sh"
@@ -99,6 +103,23 @@ gpt --json put-key kdf3new --version 0x31 > "$out/kdf3-put.json" 2> "$out/kdf3-p
 check "[KDF3] PUT KEY over diversified keys: refused in words, nothing sent" \
     eval 'grep -q "not offered with diversified keys" "$out/kdf3-put.err" && [ "$(state 2 keys_put)" = 0 ]'
 check "[KDF3] no failed authentication was counted" [ "$(state 2 failed_auth)" = 0 ]
+set -- $GP_TEST_S16
+printf 'type = aes\nenc = %s\nmac = %s\ndek = %s\n' "$1" "$2" "$3" | keys import s16 \
+    > "$out/import-s16" 2>&1
+for level in mac mac-enc mac-rmac mac-enc-rmac mac-enc-rmac-renc; do
+    export GP_P11_CONF=$(conf "s16-$level" 3 $level s16 0x30)
+    gpt --json list > "$out/s16-$level.json" 2> "$out/s16-$level.err"
+    check "[S16] the card announcing i=71 is listed at $level" \
+        jq -e '.ok and (.registry | length) > 0' "$out/s16-$level.json"
+done
+check "[S16] ... over 16-byte MACs the card verified" [ "$(state 3 cmac_bad)" = 0 -a "$(state 3 level)" = 33 ]
+export GP_P11_CONF=$(conf s16-put 3 mac-enc s16 0x30)
+gpt --json put-key s16new --version 0x31 > "$out/s16-put.json" 2> "$out/s16-put.err"
+check "[S16] PUT KEY of generated keys" eval 'jq -e .ok "$out/s16-put.json" >/dev/null && has 3 31'
+export GP_P11_CONF=$(conf s16-new 3 mac s16new 0x31)
+gpt --json list > "$out/s16-new.json" 2> "$out/s16-new.err"
+check "[S16] ... and the new key set opens the card" jq -e '.ok' "$out/s16-new.json"
+check "[S16] no failed authentication" [ "$(state 3 failed_auth)" = 0 ]
 # GP_KEEP_OUT=DIR keeps what the commands wrote, for a failure run by hand
 [ "${GP_KEEP_OUT:-}" ] && cp -r "$out" "$GP_KEEP_OUT"
 finish aes-lengths

@@ -95,11 +95,15 @@ static void one_case(int card, uint8_t i, uint8_t level)
     assert_int_equal(scp, 3);
     assert_int_equal(card_i, i);
     long macs = sim_state(card, "cmac_ok"), rmacs = sim_state(card, "rmacs");
-    gp_channel_opts_t o = {.scp = 3, .level = level, .selected = 1};
+    /* S16 as the card announces it (i bit 01) */
+    gp_channel_opts_t o = {.scp = 3, .level = level, .selected = 1, .s16 = card_i & 0x01};
     scp_err_t e = gp_open_channel(&c.gp, kss, card_keys[card], &o);
     if (e != SCP_OK)
         fail_msg("card %d, i=%02X level %02X: %s: %s", card, i, level, scp_err_name(e), gp_error(&c.gp));
     assert_int_equal(gp_channel_i(&c.gp), i);
+    gp_channel_info_t ci;
+    gp_channel_info(&c.gp, &ci);
+    assert_int_equal(ci.mac_len, (i & 0x01) ? 16 : 8); /* S16: 16-byte C-MAC and R-MAC */
     gp_entry_t ent[32];
     int n = gp_get_status(&c.gp, GP_STATUS_APPS, 1, ent, 32); /* command data: C-DEC */
     if (n < 3)
@@ -133,15 +137,49 @@ static void test_every_option(void **state)
     };
     int cases = 0;
     for (int card = 0; card < 3; card++) {
-        for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++)
-            for (int l = 0; l < opts[k].n; l++, cases++)
-                one_case(card, opts[k].i, opts[k].levels[l]);
+        for (int s16 = 0; s16 <= 1; s16++) /* S8, then S16 (i bit 01) */
+            for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++)
+                for (int l = 0; l < opts[k].n; l++, cases++)
+                    one_case(card, (uint8_t)(opts[k].i | s16), opts[k].levels[l]);
         assert_int_equal(sim_state(card, "failed_auth"), 0);
         assert_int_equal(sim_state(card, "key_len"), card_keys[card]->len);
     }
-    print_message("%d combinations of key length, SCP03 i and security level, each end to end\n",
-                  cases);
-    assert_int_equal(cases, 3 * 22);
+    print_message("%d combinations of key length, S8 or S16, SCP03 i and security level, each "
+                  "end to end\n", cases);
+    assert_int_equal(cases, 3 * 2 * 22);
+}
+
+/* An S16 card that is asked in S8 (it did not announce its mode) refuses
+ * the 8-byte challenge with 6700: INITIALIZE UPDATE goes once more, in S16,
+ * and the channel opens; EXTERNAL AUTHENTICATE goes once. LOAD-sized
+ * commands leave room for the 16-byte C-MAC (223 bytes at C-DEC). */
+static void test_s16_unannounced(void **state)
+{
+    (void)state;
+    sim_control(1, "set_i = 71\n");
+    test_conn_t c;
+    test_connect(pc, 1, &c);
+    long ea = sim_state(1, "ext_auth_received"), apdus = sim_state(1, "apdus");
+    gp_channel_opts_t o = {.scp = 3, .level = 0x33};
+    scp_err_t e = gp_open_channel(&c.gp, kss, &aes256, &o);
+    if (e != SCP_OK)
+        fail_msg("%s", gp_error(&c.gp));
+    assert_int_equal(sim_state(1, "ext_auth_received"), ea + 1);
+    assert_int_equal(sim_state(1, "apdus") - apdus, 4); /* SELECT, IU (6700), IU, EA */
+    assert_int_equal(gp_max_data(&c.gp), 223);
+    uint8_t data[223] = {0}, r[300];
+    size_t rl;
+    uint16_t sw;
+    apdu_t big;
+    apdu_set(&big, 0x80, 0xCA, 0x9F, 0x7F, data, sizeof data, 1, 256);
+    assert_int_equal(gp_send(&c.gp, &big, r, sizeof r, &rl, &sw), SCP_OK); /* fits Lc 255 */
+    uint8_t more[224] = {0};
+    apdu_set(&big, 0x80, 0xCA, 0x9F, 0x7F, more, sizeof more, 1, 256);
+    assert_int_equal(gp_send(&c.gp, &big, r, sizeof r, &rl, &sw), SCP_E_TOO_LONG);
+    assert_int_equal(sim_state(1, "cmac_bad"), 0);
+    assert_int_equal(sim_state(1, "failed_auth"), 0);
+    test_disconnect(&c);
+    sim_control(1, "set_i = 70\n");
 }
 
 /* A level the card's i does not allow is refused once the card has said
@@ -386,6 +424,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_option),
         cmocka_unit_test(test_refused_combinations),
+        cmocka_unit_test(test_s16_unannounced),
         cmocka_unit_test(test_rmac_tampered),
         cmocka_unit_test(test_refused_command_leaves_channel_in_step),
         cmocka_unit_test(test_card_cryptogram),

@@ -400,6 +400,13 @@ void sim_diversification(int method, const uint8_t kdd[10], int k, uint8_t d[16]
     d[15] = (uint8_t)k;
 }
 
+/* The length of challenges, cryptograms and MACs: 16 in SCP03's S16 mode
+ * (i bit 01), 8 otherwise. */
+static size_t sim_s(const sim_card_t *c)
+{
+    return c->scp == 3 && (c->i_param & 0x01) ? 16 : 8;
+}
+
 /* The sequence counter of the key version in use (one per key version; a key
  * version that PUT KEY writes starts again from 0). */
 static uint8_t *seq_of(sim_card_t *c)
@@ -434,7 +441,7 @@ static uint16_t initialize_update_start(sim_card_t *c, const cmd_t *cmd)
         return 0x6E00;
     if (sim_locked(c))
         return 0x6983;
-    if (cmd->lc != 8)
+    if (cmd->lc != sim_s(c)) /* an S16 card takes 16 bytes, every other 8 */
         return 0x6700;
     const sim_keyset_t *k = NULL;
     for (int i = 0; i < c->n_keysets && !k; i++)
@@ -443,7 +450,7 @@ static uint16_t initialize_update_start(sim_card_t *c, const cmd_t *cmd)
     if (!k)
         return 0x6A88;
     c->keys = k;
-    memcpy(c->host_chal, cmd->data, 8);
+    memcpy(c->host_chal, cmd->data, cmd->lc);
     return 0;
 }
 
@@ -775,32 +782,34 @@ static size_t scp03_initialize_update(sim_card_t *c, const cmd_t *cmd, uint8_t *
         uint8_t ctx[3 + SIM_AID_MAX];
         memcpy(ctx, seq, 3);
         memcpy(ctx + 3, c->entries[0].aid, c->entries[0].aid_len);
-        sim_scp03_kdf(k->enc, k->len, 0x02, 64, ctx, 3 + c->entries[0].aid_len, c->card_chal);
-    } else if (sim_random(c->card_chal, 8) != 0) {
+        sim_scp03_kdf(k->enc, k->len, 0x02, (uint16_t)(sim_s(c) * 8), ctx,
+                      3 + c->entries[0].aid_len, c->card_chal);
+    } else if (sim_random(c->card_chal, sim_s(c)) != 0) {
         return SW(r, 0, 0x6F00);
     }
-    uint8_t ctx[16];
-    memcpy(ctx, c->host_chal, 8);
-    memcpy(ctx + 8, c->card_chal, 8);
+    size_t m = sim_s(c);
+    uint8_t ctx[32];
+    memcpy(ctx, c->host_chal, m);
+    memcpy(ctx + m, c->card_chal, m);
     uint16_t l = (uint16_t)(k->len * 8);
-    sim_scp03_kdf(k->enc, k->len, 0x04, l, ctx, 16, c->s_enc);
-    sim_scp03_kdf(k->mac, k->len, 0x06, l, ctx, 16, c->s_mac);
-    sim_scp03_kdf(k->mac, k->len, 0x07, l, ctx, 16, c->s_rmac);
+    sim_scp03_kdf(k->enc, k->len, 0x04, l, ctx, 2 * m, c->s_enc);
+    sim_scp03_kdf(k->mac, k->len, 0x06, l, ctx, 2 * m, c->s_mac);
+    sim_scp03_kdf(k->mac, k->len, 0x07, l, ctx, 2 * m, c->s_rmac);
     size_t n = 0;
     memcpy(r, c->key_div, 10);
     r[10] = k->kvn;
     r[11] = 0x03;
     r[12] = c->i_param;
-    memcpy(r + 13, c->card_chal, 8);
-    sim_scp03_kdf(c->s_mac, k->len, 0x00, 64, ctx, 16, r + 21);
+    memcpy(r + 13, c->card_chal, m);
+    sim_scp03_kdf(c->s_mac, k->len, 0x00, (uint16_t)(m * 8), ctx, 2 * m, r + 13 + m);
     if (c->fault_wrong_cryptogram) {
-        r[28] ^= 0x5A;
+        r[13 + 2 * m - 1] ^= 0x5A;
         c->fault_wrong_cryptogram = 0;
     }
-    n = 29;
+    n = 13 + 2 * m;
     if (c->i_param & 0x10) {
-        memcpy(r + 29, seq, 3);
-        n = 32;
+        memcpy(r + n, seq, 3);
+        n += 3;
     }
     c->ch = SIM_CH_INIT;
     return SW(r, n, 0x9000);
@@ -811,7 +820,7 @@ static size_t scp03_initialize_update(sim_card_t *c, const cmd_t *cmd, uint8_t *
 static void scp03_cmac(const sim_card_t *c, const cmd_t *cmd, uint8_t full[16])
 {
     uint8_t buf[16 + 5 + 256];
-    size_t dl = cmd->lc - 8;
+    size_t dl = cmd->lc - sim_s(c);
     memcpy(buf, c->chain, 16);
     buf[16] = cmd->cla;
     buf[17] = cmd->ins;
@@ -828,7 +837,8 @@ static size_t scp03_external_authenticate(sim_card_t *c, const cmd_t *cmd, uint8
         close_channel(c);
         return SW(r, 0, 0x6985);
     }
-    if (cmd->lc != 16)
+    size_t m = sim_s(c);
+    if (cmd->lc != 2 * m)
         return SW(r, 0, 0x6700);
     uint8_t lvl = cmd->p1;
     int rmac = (c->i_param & 0x20) != 0, renc = (c->i_param & 0x40) != 0;
@@ -838,10 +848,10 @@ static size_t scp03_external_authenticate(sim_card_t *c, const cmd_t *cmd, uint8
         return SW(r, 0, 0x6A86);
     }
     c->ext_auth_received++;
-    uint8_t ctx[16], host[8], full[16];
-    memcpy(ctx, c->host_chal, 8);
-    memcpy(ctx + 8, c->card_chal, 8);
-    sim_scp03_kdf(c->s_mac, c->keys->len, 0x01, 64, ctx, 16, host);
+    uint8_t ctx[32], host[16], full[16];
+    memcpy(ctx, c->host_chal, m);
+    memcpy(ctx + m, c->card_chal, m);
+    sim_scp03_kdf(c->s_mac, c->keys->len, 0x01, (uint16_t)(m * 8), ctx, 2 * m, host);
     memset(c->chain, 0, 16);
     scp03_cmac(c, cmd, full);
     if (c->fault_refuse_auth) {
@@ -850,7 +860,7 @@ static size_t scp03_external_authenticate(sim_card_t *c, const cmd_t *cmd, uint8
         close_channel(c);
         return SW(r, 0, 0x6300);
     }
-    if (cmd->cla != 0x84 || !equal(host, cmd->data, 8) || !equal(full, cmd->data + 8, 8)) {
+    if (cmd->cla != 0x84 || !equal(host, cmd->data, m) || !equal(full, cmd->data + m, m)) {
         c->failed_auth++;
         close_channel(c);
         return SW(r, 0, 0x6982);
@@ -877,17 +887,18 @@ static void scp03_counter_block(uint32_t counter, uint8_t top, uint8_t b[16])
 
 static uint16_t scp03_unwrap(sim_card_t *c, const cmd_t *cmd, uint8_t *plain, size_t *plen)
 {
-    if (c->ch != SIM_CH_OPEN || c->level == 0 || cmd->lc < 8)
+    size_t m = sim_s(c);
+    if (c->ch != SIM_CH_OPEN || c->level == 0 || cmd->lc < m)
         return 0x6982;
     uint8_t full[16];
     scp03_cmac(c, cmd, full);
-    if (!equal(full, cmd->data + cmd->lc - 8, 8)) {
+    if (!equal(full, cmd->data + cmd->lc - m, m)) {
         c->cmac_bad++;
         return 0x6982;
     }
     c->cmac_ok++;
     memcpy(c->chain, full, 16);
-    size_t dlen = cmd->lc - 8;
+    size_t dlen = cmd->lc - m;
     memcpy(plain, cmd->data, dlen);
     *plen = dlen;
     if (c->level & 0x02) {
@@ -934,9 +945,9 @@ static size_t scp03_protect(sim_card_t *c, uint8_t *r, size_t n)
         mac[0] ^= 0x01;
         c->fault_bad_rmac = 0;
     }
-    memcpy(r + dl, mac, 8);
+    memcpy(r + dl, mac, sim_s(c));
     c->rmacs++;
-    return SW(r, dl + 8, sw);
+    return SW(r, dl + sim_s(c), sw);
 }
 
 /* --- card content ------------------------------------------------------ */

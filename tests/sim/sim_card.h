@@ -71,7 +71,8 @@ typedef struct {
     uint8_t level;
     const sim_keyset_t *keys;
     uint8_t s_enc[32], s_mac[32], s_rmac[32], s_dek[32];
-    uint8_t host_chal[8], card_chal[8]; /* SCP02 uses 6 bytes of the card challenge */
+    uint8_t host_chal[16], card_chal[16]; /* SCP02 uses 6 bytes of the card challenge; SCP03's
+                                             S16 mode (i bit 01) 16 of each */
     uint8_t last_mac[8];
     uint8_t chain[16];      /* SCP03: MAC chaining value */
     uint32_t counter;       /* SCP03: encryption counter */

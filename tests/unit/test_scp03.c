@@ -447,7 +447,8 @@ static void test_init_update_parse(void **state)
         {"one byte too many", 0, 1, -1, 0, SCP_E_RSP_LONG, 0x03},
         {"SCP02 card", 0, 0, 11, 0x02, SCP_E_OTHER_SCP, 0x03},
         {"i=00 with a sequence counter", 0, 0, 12, 0x00, SCP_E_RSP_LONG, 0x03},
-        {"S16 or unknown bits", 0, 0, 12, 0x71, SCP_E_UNSUPPORTED, 0x03},
+        {"S16 (i=71) with S8's lengths", 0, 0, 12, 0x71, SCP_E_RSP_SHORT, 0x03},
+        {"unknown bits (i=72)", 0, 0, 12, 0x72, SCP_E_UNSUPPORTED, 0x03},
         {"R-ENC level, card without R-ENC (i=30)", 0, 0, 12, 0x30, SCP_E_UNSUPPORTED, 0x33},
         {"R-MAC level, card without R-MAC (i=10)", 0, 0, 12, 0x10, SCP_E_UNSUPPORTED, 0x13},
     };
