@@ -9,7 +9,7 @@
  *   bench crypto N   C-MAC wraps through the keystore against OpenSSL in memory
  *   bench scale N    1, 2, 4, 8 cards, one thread each, CKM_GP_APDU
  *   bench scp03 N    SCP03 (card 2, AES-128 keys GP_BENCH_AES, and card 3, AES-256 keys
- *                    GP_BENCH_AES256, in SoftHSM) beside
+ *                    GP_BENCH_AES256, in SoftHSM) and SCP01 (card 4) beside
  *                    SCP02 (card 0): handshake time and keystore calls, secured
  *                    GET DATA per second and keystore calls per command at
  *                    each level, all through scp/ with keys in SoftHSM
@@ -505,13 +505,14 @@ static void bench_scp03(int n)
     pcsc_ctx_t *pc = NULL;
     double *t = calloc((size_t)n, sizeof *t);
     static const struct { int card; uint8_t scp; int long_keys; const char *name; } hs[] = {
-        {0, 2, 0, "handshake_scp02"}, {2, 3, 0, "handshake_scp03"}, {3, 3, 1, "handshake_scp03_256"}};
-    for (int h = 0; h < 3; h++) {
+        {0, 2, 0, "handshake_scp02"}, {2, 3, 0, "handshake_scp03"}, {3, 3, 1, "handshake_scp03_256"},
+        {4, 1, 0, "handshake_scp01"}};
+    for (int h = 0; h < 4; h++) {
         pcsc_card_t *c = raw_connect(hs[h].card, &pc);
         gp_card_t g;
         gp_card_init(&g, pcsc_transport(c));
         gp_channel_opts_t o = {.scp = hs[h].scp, .i_param = 0x15, .level = 0x01};
-        const ks_keyset_t *k = hs[h].scp == 2 ? &des : hs[h].long_keys ? &aes256 : &aes;
+        const ks_keyset_t *k = hs[h].scp != 3 ? &des : hs[h].long_keys ? &aes256 : &aes;
         unsigned long calls = 0;
         for (int i = 0; i < n; i++) {
             unsigned long c0 = ks_session_calls(kss);
@@ -534,6 +535,8 @@ static void bench_scp03(int n)
     secured_rate(pc, 2, kss, &aes, 3, 0x13, m, "get_data_scp03_13");
     secured_rate(pc, 2, kss, &aes, 3, 0x33, m, "get_data_scp03_33");
     secured_rate(pc, 3, kss, &aes256, 3, 0x33, m, "get_data_scp03_256_33");
+    secured_rate(pc, 4, kss, &des, 1, 0x01, m, "get_data_scp01_01");
+    secured_rate(pc, 4, kss, &des, 1, 0x03, m, "get_data_scp01_03");
     ks_delete_keyset(kss, "bench03");
     ks_delete_keyset(kss, "bench03-256");
     pcsc_close(pc);

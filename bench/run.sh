@@ -27,9 +27,11 @@ export GP_BENCH_AES="$(rnd) $(rnd) $(rnd)"
 export GP_BENCH_AES256="$(rnd 32) $(rnd 32) $(rnd 32)"
 printf 'scp = 03\ni = 70\nkeys = 30 %s\n' "$GP_BENCH_AES" > "$out/scp03.profile"
 printf 'scp = 03\ni = 70\nkeys = 30 %s\n' "$GP_BENCH_AES256" > "$out/scp03-256.profile"
-echo "== login, per-command and host crypto (4 cards: card 1 without TCP_NODELAY/QUICKACK, card 2 SCP03, card 3 SCP03 AES-256)"
-tests/harness/gp-env.sh --no-sim-files --cards 4 --card-args 1 --no-quickack \
-    --card-args 2 "--profile $out/scp03.profile" --card-args 3 "--profile $out/scp03-256.profile" -- bash -c "
+printf 'scp = 01\n' > "$out/scp01.profile"
+echo "== login, per-command and host crypto (5 cards: card 1 without TCP_NODELAY/QUICKACK, card 2 SCP03, card 3 SCP03 AES-256, card 4 SCP01)"
+tests/harness/gp-env.sh --no-sim-files --cards 5 --card-args 1 --no-quickack \
+    --card-args 2 "--profile $out/scp03.profile" --card-args 3 "--profile $out/scp03-256.profile" \
+    --card-args 4 "--profile $out/scp01.profile" -- bash -c "
     $confs
     '$b/bench/bench' login $((n / 20 > 20 ? n / 20 : 20))
     '$b/bench/bench' apdu $n
@@ -95,6 +97,15 @@ keystore calls (one C_Encrypt per static key, one C_DeriveKey per session key).
 | handshake, median | $(v handshake_scp03_256_ms) ms | $(v handshake_scp03_ms) ms | $(ratio "$(v handshake_scp03_256_ms)" "$(v handshake_scp03_ms)")x |
 | keystore calls per handshake | $(v handshake_scp03_256_calls) | $(v handshake_scp03_calls) | $(ratio "$(v handshake_scp03_256_calls)" "$(v handshake_scp03_calls)")x |
 | secured GET DATA per second at 33, and keystore calls per command | $(v get_data_scp03_256_33_per_s), $(v get_data_scp03_256_33_calls) calls | $(v get_data_scp03_33_per_s), $(v get_data_scp03_33_calls) calls | $(ratio "$(v get_data_scp03_256_33_per_s)" "$(v get_data_scp03_33_per_s)")x |
+
+SCP01 beside SCP02 (GlobalPlatform 2.1.1 cards; DES keys, full 3DES CBC-MACs).
+
+| measurement | SCP01 | SCP02 | ratio |
+| --- | ---: | ---: | ---: |
+| handshake, median | $(v handshake_scp01_ms) ms | $(v handshake_scp02_ms) ms | $(ratio "$(v handshake_scp01_ms)" "$(v handshake_scp02_ms)")x |
+| keystore calls per handshake | $(v handshake_scp01_calls) | $(v handshake_scp02_calls) | $(ratio "$(v handshake_scp01_calls)" "$(v handshake_scp02_calls)")x |
+| secured GET DATA per second, C-MAC (01), and keystore calls per command | $(v get_data_scp01_01_per_s), $(v get_data_scp01_01_calls) calls | $(v get_data_scp02_01_per_s), $(v get_data_scp02_01_calls) calls | $(ratio "$(v get_data_scp01_01_per_s)" "$(v get_data_scp02_01_per_s)")x |
+| secured GET DATA per second, C-MAC + C-DEC (03), and keystore calls per command | $(v get_data_scp01_03_per_s), $(v get_data_scp01_03_calls) calls | $(v get_data_scp02_03_per_s), $(v get_data_scp02_03_calls) calls | $(ratio "$(v get_data_scp01_03_per_s)" "$(v get_data_scp02_03_per_s)")x |
 
 Scaling: one thread per card, each sending CKM_GP_APDU (C-MAC) to its own card.
 
