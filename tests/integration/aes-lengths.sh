@@ -13,6 +13,8 @@
 #   card 2: SCP03 i=70, keys diversified by KDF3 from AES-192 master keys
 #   card 3: SCP03 i=71 (S16 mode), AES-128 keys: listed at every level and
 #           PUT KEY of generated keys through the module
+#   card 4: the eUICC of transcript d (tests/sim/profiles/euicc-scp03-aes256.profile): its keys
+#           as key version 32, its 16-byte ISD-R selected by AID
 set -u
 if [ -z "${GP_ENV_DIR:-}" ]; then
     tmp=$(mktemp -d) || exit 1
@@ -27,9 +29,10 @@ if [ -z "${GP_ENV_DIR:-}" ]; then
         "$GP_TEST_MASTER192" "$(rnd 10)" > "$tmp/card2.profile"
     export GP_TEST_S16="$(rnd 16) $(rnd 16) $(rnd 16)"
     printf 'scp = 03\ni = 71\nkeys = 30 %s\n' "$GP_TEST_S16" > "$tmp/card3.profile"
-    "$GP_HARNESS/gp-env.sh" --cards 4 --card-args 0 "--profile $tmp/card0.profile" \
+    "$GP_HARNESS/gp-env.sh" --cards 5 --card-args 0 "--profile $tmp/card0.profile" \
         --card-args 1 "--profile $tmp/card1.profile" --card-args 2 "--profile $tmp/card2.profile" \
-        --card-args 3 "--profile $tmp/card3.profile" -- bash "$0"
+        --card-args 3 "--profile $tmp/card3.profile" \
+        --card-args 4 "--profile $GP_HARNESS/../sim/profiles/euicc-scp03-aes256.profile" -- bash "$0"
     exit $?
 fi
 . "$GP_HARNESS/../integration/checks.sh"
@@ -120,6 +123,15 @@ export GP_P11_CONF=$(conf s16-new 3 mac s16new 0x31)
 gpt --json list > "$out/s16-new.json" 2> "$out/s16-new.err"
 check "[S16] ... and the new key set opens the card" jq -e '.ok' "$out/s16-new.json"
 check "[S16] no failed authentication" [ "$(state 3 failed_auth)" = 0 ]
+printf 'type = aes\nenc = %s\nmac = %s\ndek = %s\n' \
+    000102030405060708090A0B0C0D0E0F000102030405060708090A0B0C0D0E0F \
+    101112131415161718191A1B1C1D1E1F101112131415161718191A1B1C1D1E1F \
+    202122232425262728292A2B2C2D2E2F202122232425262728292A2B2C2D2E2F | keys import euicc \
+    > "$out/import-euicc" 2>&1
+export GP_P11_CONF=$(conf euicc 4 mac-enc euicc 0x32 'isd_aid = A0000005591010FFFFFFFF8900000100')
+gpt --json list > "$out/euicc.json" 2> "$out/euicc.err"
+check "[eUICC] transcript d's keys open the ISD-R, selected by its 16-byte AID" \
+    jq -e '.ok and ([.registry[] | select(.kind == "isd") | .aid] == ["A0000005591010FFFFFFFF8900000100"])' "$out/euicc.json"
 # GP_KEEP_OUT=DIR keeps what the commands wrote, for a failure run by hand
 [ "${GP_KEEP_OUT:-}" ] && cp -r "$out" "$GP_KEEP_OUT"
 finish aes-lengths

@@ -17,7 +17,7 @@ if [ -z "${GP_ENV_DIR:-}" ]; then
       for i in $(seq 1 120); do printf 'app = F0000000%04X 07 00 F000000001\n' "$i"; done
     } > "$tmp/big.profile"
     regs='isd = A000000151000000 0F 9E\nelf = F000000001 01 00 F00000000101\nelf = F000000002 01 00\napp = F00000000101 07 00 F000000001\n'
-    printf "$regs"'status_refuse = 10:02=6A86 10:00=6A86 20:02=6A86\nmax_response = 40\n' > "$tmp/sim211.profile"
+    cp "$GP_HARNESS/../sim/profiles/gp211-sim.profile" "$tmp/sim211.profile"
     printf "$regs"'status_refuse = 10:02=6A81 10:00=6A81\n' > "$tmp/no10.profile"
     printf "$regs"'status_refuse = 10:02=6A86 10:00=6A86 20:02=6A86 20:00=6A86\nget_data_unauthenticated = 6985\n' > "$tmp/nolf.profile"
     "$GP_HARNESS/gp-env.sh" --cards 4 --card-args 0 "--profile $tmp/big.profile" \
@@ -52,8 +52,9 @@ list 1 sim211
 check "GP 2.1.1 SIM: both load files, found in the legacy format of P1=20" \
     [ "$(lfs sim211)" = "F000000001 F000000002" ]
 check "... read in 6310 pages of 40 bytes" [ "$(state 1 apdus)" -gt 8 ]
-check "... with the ISD and the application" \
-    jq -e '([.registry[] | select(.kind == "isd" or .kind == "app")] | length) == 2' "$out/sim211.json"
+check "... with the ISD (a 7-byte AID) and the application" \
+    jq -e '([.registry[] | select(.kind == "isd" or .kind == "app")] | length) == 2 and
+           ([.registry[] | select(.kind == "isd") | .aid] == ["A0000001510000"])' "$out/sim211.json"
 list 2 no10
 check "6A81 to P1=10: both load files, from P1=20" [ "$(lfs no10)" = "F000000001 F000000002" ]
 list 3 nolf

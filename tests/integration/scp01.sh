@@ -12,7 +12,7 @@ set -u
 if [ -z "${GP_ENV_DIR:-}" ]; then
     tmp=$(mktemp -d) || exit 1
     trap 'rm -rf "$tmp"' EXIT
-    printf 'scp = 01\n' > "$tmp/scp01.profile"
+    cp "$GP_HARNESS/../sim/profiles/gp211-scp01.profile" "$tmp/scp01.profile"
     printf 'scp = 01\ncard_data = no\n' > "$tmp/quiet.profile"
     "$GP_HARNESS/gp-env.sh" --cards 2 --card-args 0 "--profile $tmp/scp01.profile" \
         --card-args 1 "--profile $tmp/quiet.profile" -- bash "$0"
