@@ -7,15 +7,23 @@
 # sent, levels SCP01 lacks and keys that are not the card's are refused before
 # EXTERNAL AUTHENTICATE, and a card that speaks SCP01 without saying so is
 # told apart in words. No failed authentication is ever counted.
-#   card 0: SCP01, the default test keys; card 1: the same, no GET DATA 66
+#   card 0: SCP01, the default test keys; card 1: the same, no GET DATA 66;
+#   cards 2 and 3: SCP01 with keys diversified (EMV, VISA2) from master keys
 set -u
 if [ -z "${GP_ENV_DIR:-}" ]; then
     tmp=$(mktemp -d) || exit 1
     trap 'rm -rf "$tmp"' EXIT
     cp "$GP_HARNESS/../sim/profiles/gp211-scp01.profile" "$tmp/scp01.profile"
     printf 'scp = 01\ncard_data = no\n' > "$tmp/quiet.profile"
-    "$GP_HARNESS/gp-env.sh" --cards 2 --card-args 0 "--profile $tmp/scp01.profile" \
-        --card-args 1 "--profile $tmp/quiet.profile" -- bash "$0"
+    rnd() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n' | tr a-f A-F; }
+    export GP_TEST_MASTER="$(rnd 16) $(rnd 16) $(rnd 16)"
+    for m in emv visa2; do
+        printf 'scp = 01\nkeys = 01 %s\ndiversify = %s\nkey_div = %s\n' "$GP_TEST_MASTER" "$m" \
+            "$(rnd 10)" > "$tmp/$m.profile"
+    done
+    "$GP_HARNESS/gp-env.sh" --cards 4 --card-args 0 "--profile $tmp/scp01.profile" \
+        --card-args 1 "--profile $tmp/quiet.profile" --card-args 2 "--profile $tmp/emv.profile" \
+        --card-args 3 "--profile $tmp/visa2.profile" -- bash "$0"
     exit $?
 fi
 . "$GP_HARNESS/../integration/checks.sh"
@@ -23,11 +31,12 @@ MOD="$GP_BUILDDIR/module/.libs/gp-p11.so"
 out=$GP_ENV_DIR/out
 mkdir -p "$out"
 "$GP_BUILDDIR/tests/cap/mkcap" "$out/app.cap" --size 3000 --applets 1 || exit 1
-# run NAME CARD LEVEL [LINE...]: the tool's list on one card; echoes its exit code
+# run NAME CARD LEVEL [LINE...]: the tool's list on one card with key set $KS
+# (default: default); echoes its exit code
 run() {
     local n=$1 k=$2 level=$3
     shift 3
-    export GP_P11_CONF=$(card_conf "$n" "$k" "$level" default 0 "$@")
+    export GP_P11_CONF=$(card_conf "$n" "$k" "$level" "${KS:-default}" 0 "$@")
     gpt --json list > "$out/$n.json" 2> "$out/$n.err"
     echo $?
 }
@@ -81,6 +90,20 @@ check "... in words that name SCP01 and scp = 01" \
     grep -q "This card speaks SCP01 (GlobalPlatform 2.1.1) without saying so.*scp = 01" "$out/quiet.err"
 check "... without EXTERNAL AUTHENTICATE" [ "$(state 1 ext_auth_received)" = 0 ]
 check "with scp = 01 it opens" [ "$(run quiet2 1 mac 'scp = 01')" = 0 ]
-check "no failed authentication on either card" [ "$(state 0 failed_auth)" = 0 -a "$(state 1 failed_auth)" = 0 ]
+set -- $GP_TEST_MASTER
+printf 'enc = %s\nmac = %s\ndek = %s\n' "$1" "$2" "$3" | "$GP_P11_KEYS" --module "$GP_SOFTHSM_MODULE" \
+    --token "$GP_TEST_TOKEN" --pin-file "$GP_TEST_PIN_FILE" import masters > "$out/masters" 2>&1
+k=2
+for m in emv visa2; do
+    check "master keys diversified by $m open their SCP01 card at mac-enc" \
+        [ "$(KS=masters run "div-$m" $k mac-enc 'scp = 01' "diversification = $m")" = 0 ]
+    other=$([ $m = emv ] && echo visa2 || echo emv)
+    ea=$(state $k ext_auth_received)
+    check "... the other method ($other) is refused before EXTERNAL AUTHENTICATE" \
+        eval '[ "$(KS=masters run "div-$m-$other" $k mac "scp = 01" "diversification = $other")" = 4 ] && [ "$(state $k ext_auth_received)" = "$ea" ]'
+    k=$((k + 1))
+done
+check "no failed authentication on any card" \
+    [ "$(state 0 failed_auth)$(state 1 failed_auth)$(state 2 failed_auth)$(state 3 failed_auth)" = 0000 ]
 [ "${GP_KEEP_OUT:-}" ] && cp -r "$out" "$GP_KEEP_OUT" # outputs kept, for a run by hand
 finish scp01
