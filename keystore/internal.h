@@ -23,6 +23,7 @@ struct ks {
     pthread_mutex_t lock;     /* guards sessions */
     struct ks_session *sessions;
     char path[512];
+    char init_args[1024];     /* C_Initialize's pReserved (NSS: its configuration), or "" */
 };
 
 struct ks_session {

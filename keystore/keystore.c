@@ -108,13 +108,37 @@ CK_RV ks_open(ks_t **out, const char *module_path, char *err, size_t err_len)
 
 CK_RV ks_open_ex(ks_t **out, const char *module_path, int shared, char *err, size_t err_len)
 {
+    return ks_open_args(out, module_path, shared, NULL, err, err_len);
+}
+
+/* C_Initialize's arguments: the OS's locks, and the module's string (NSS's
+ * softoken reads its configuration there; PKCS#11 2.40 leaves pReserved to
+ * the module's own use). */
+static CK_RV initialize(ks_t *ks)
+{
+    CK_C_INITIALIZE_ARGS args;
+    memset(&args, 0, sizeof args);
+    args.flags = CKF_OS_LOCKING_OK;
+    args.pReserved = ks->init_args[0] ? ks->init_args : NULL;
+    return ks->f->C_Initialize(&args);
+}
+
+CK_RV ks_open_args(ks_t **out, const char *module_path, int shared, const char *init_args,
+                   char *err, size_t err_len)
+{
     *out = NULL;
+    if (init_args && strlen(init_args) >= sizeof ((ks_t *)0)->init_args) {
+        msg_set(err, err_len, "the keystore's initialisation string is longer than %zu bytes",
+                sizeof ((ks_t *)0)->init_args - 1);
+        return CKR_ARGUMENTS_BAD;
+    }
     if (!module_path || !*module_path)
         module_path = GP_DEFAULT_KEYSTORE_MODULE;
     ks_t *ks = calloc(1, sizeof *ks);
     if (!ks)
         return CKR_HOST_MEMORY;
     snprintf(ks->path, sizeof ks->path, "%s", module_path);
+    snprintf(ks->init_args, sizeof ks->init_args, "%s", init_args ? init_args : "");
     ks->counts_pin_failures = 1;
     ks->dl = shared ? NULL : dlopen_private(module_path);
     ks->private_instance = ks->dl != NULL;
@@ -133,10 +157,7 @@ CK_RV ks_open_ex(ks_t **out, const char *module_path, int shared, char *err, siz
         free(ks);
         return CKR_GENERAL_ERROR;
     }
-    CK_C_INITIALIZE_ARGS args;
-    memset(&args, 0, sizeof args);
-    args.flags = CKF_OS_LOCKING_OK;
-    rv = ks->f->C_Initialize(&args);
+    rv = initialize(ks);
     if (rv == CKR_CRYPTOKI_ALREADY_INITIALIZED) {
         /* The application loaded the same module itself: share it, and
          * leave C_Finalize to whoever initialised it. */
@@ -160,9 +181,13 @@ CK_RV ks_open_ex(ks_t **out, const char *module_path, int shared, char *err, siz
                         "cannot read its configuration or token directory: check SOFTHSM2_CONF "
                         "(%s) and the directories.tokendir it names", module_path,
                    ks_rv_name(rv), conf ? conf : "not set: /etc/softhsm/softhsm2.conf");
+        else if (rv == CKR_ARGUMENTS_BAD && !ks->init_args[0])
+            msg_set(err, err_len, "keystore module %s failed to initialise: %s. A module that "
+                        "needs a configuration string (NSS's softoken: configdir='sql:DIR' ...) "
+                        "takes it from keystore_init_args", module_path, ks_rv_name(rv));
         else
-            msg_set(err, err_len, "keystore module %s failed to initialise: %s", module_path,
-                   ks_rv_name(rv));
+            msg_set(err, err_len, "keystore module %s failed to initialise: %s%s", module_path,
+                   ks_rv_name(rv), ks->init_args[0] ? " (with the keystore_init_args string)" : "");
         dlclose(ks->dl);
         free(ks);
         return rv;
@@ -279,10 +304,7 @@ static CK_RV restart(ks_t *ks, char *err, size_t err_len)
         ks->f->C_Finalize(NULL);
         ks->have_slot = 0;
         ks->login_session = 0;
-        CK_C_INITIALIZE_ARGS args;
-        memset(&args, 0, sizeof args);
-        args.flags = CKF_OS_LOCKING_OK;
-        rv = ks->f->C_Initialize(&args);
+        rv = initialize(ks);
         ks->reloads++;
         if (rv != CKR_OK) {
             ks->we_initialized = 0;

@@ -45,6 +45,12 @@ CK_RV ks_open(ks_t **out, const char *module_path, char *err, size_t err_len);
 /* The same; shared asks for the instance other code in the process may have
  * loaded too (for a module that cannot run from a copy). */
 CK_RV ks_open_ex(ks_t **out, const char *module_path, int shared, char *err, size_t err_len);
+/* The same with a string for C_Initialize's pReserved (NULL or "": none),
+ * which some modules read their configuration from: NSS's softoken takes
+ * "configdir='sql:DIR' certPrefix='' keyPrefix='' secmod='secmod.db'". It
+ * is kept for every start again. */
+CK_RV ks_open_args(ks_t **out, const char *module_path, int shared, const char *init_args,
+                   char *err, size_t err_len);
 int ks_private(const ks_t *ks);
 /* Is the token logged in? 1 yes, 0 no, -1 the login session is gone (other
  * code closed every session of a shared instance). */

@@ -53,6 +53,9 @@ static const char *apply(gp_config_t *c, const char *k, const char *v)
     if (!strcmp(k, "keystore_token"))
         return *v && !set_string(c->keystore_token, sizeof c->keystore_token, v)
                    ? NULL : "needs a token label of 1 to 32 characters";
+    if (!strcmp(k, "keystore_init_args"))
+        return !set_string(c->keystore_init_args, sizeof c->keystore_init_args, v)
+                   ? NULL : "is longer than 1023 characters";
     if (!strcmp(k, "keystore_instance")) {
         if (strcmp(v, "private") && strcmp(v, "shared"))
             return "needs 'private' or 'shared'";
@@ -218,7 +221,7 @@ int config_parse_file(gp_config_t *c, const char *path, char *err, size_t errlen
 int config_parse_stream(gp_config_t *c, FILE *f, const char *path, char *err, size_t errlen)
 {
     snprintf(c->path, sizeof c->path, "%s", path);
-    char line[1024];
+    char line[2048];
     int n = 0, rc = 0;
     while (rc == 0 && fgets(line, sizeof line, f)) {
         n++;

@@ -11,6 +11,7 @@ enum log_level { LOG_LVL_ERROR = 0, LOG_LVL_WARNING, LOG_LVL_INFO, LOG_LVL_DEBUG
 typedef struct {
     char keystore_module[512];
     char keystore_token[33];
+    char keystore_init_args[1024]; /* C_Initialize's pReserved for the keystore ("": none) */
     int keystore_shared;        /* keystore_instance = shared */
     char key_set[60];
     uint8_t key_version;

@@ -34,7 +34,8 @@ static CK_RV keystore_load(void) /* M.lock held */
         LOG_ERR("", "%s", why);
         return CKR_DEVICE_ERROR;
     }
-    if (ks_open_ex(&M.ks, M.conf.keystore_module, M.conf.keystore_shared, err, sizeof err) != CKR_OK) {
+    if (ks_open_args(&M.ks, M.conf.keystore_module, M.conf.keystore_shared,
+                     M.conf.keystore_init_args, err, sizeof err) != CKR_OK) {
         LOG_ERR("", "%s", err);
         return CKR_DEVICE_ERROR;
     }

@@ -41,6 +41,8 @@ static void usage(FILE *o)
 "Options:\n"
 "  -m, --module PATH    keystore PKCS#11 module (default: %s)\n"
 "  -t, --token LABEL    keystore token label (default: gp-p11)\n"
+"      --init-args STR  the keystore module's C_Initialize string (NSS's softoken:\n"
+"                       \"configdir='sql:DIR' certPrefix='' keyPrefix='' secmod='secmod.db'\")\n"
 "  -p, --pin-file FILE  read the user PIN from the first line of FILE\n"
 "                       (default: ask on the terminal)\n"
 "  -g, --gp-module PATH the gp-p11 module, for put-key (default: %s)\n"
@@ -71,6 +73,7 @@ int main(int argc, char **argv)
     static const struct option opts[] = {
         {"module", required_argument, NULL, 'm'},
         {"token", required_argument, NULL, 't'},
+        {"init-args", required_argument, NULL, 'I'},
         {"pin-file", required_argument, NULL, 'p'},
         {"gp-module", required_argument, NULL, 'g'},
         {"version", required_argument, NULL, 'V'},
@@ -94,6 +97,7 @@ int main(int argc, char **argv)
         case 'K': t->o.key_type = optarg; break;
         case 'm': t->ks_module = optarg; break;
         case 't': t->ks_token = optarg; break;
+        case 'I': t->ks_init_args = optarg; break;
         case 'p': t->pin_file = optarg; break;
         case 'h': usage(stdout); return tool_finish(t, 0);
         default: usage(stderr); return tool_finish(t, 2);

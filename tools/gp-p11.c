@@ -48,7 +48,7 @@ static void usage(FILE *o)
 "  keys delete NAME          delete a key set\n"
 "  keys refusals             cards that refused EXTERNAL AUTHENTICATE: none is tried again\n"
 "  keys forget-refusal KDD|all  allow a new try, once you know why the card refused\n"
-"      [--keystore-module PATH] [--keystore-token LABEL]\n"
+"      [--keystore-module PATH] [--keystore-token LABEL] [--keystore-init-args STR]\n"
 "APDUs:\n"
 "  apdu [HEX...]             send APDUs through the secure channel (arguments, or one\n"
 "                            per line on standard input); exit 0 if the last got 9000\n"
@@ -70,7 +70,7 @@ static void usage(FILE *o)
 "130 interrupted.\n");
 }
 
-enum { O_KS_MODULE = 256, O_KS_TOKEN, O_APPLET, O_INSTANCE, O_PRIVILEGES, O_PARAMS, O_SD,
+enum { O_KS_MODULE = 256, O_KS_TOKEN, O_KS_INIT_ARGS, O_APPLET, O_INSTANCE, O_PRIVILEGES, O_PARAMS, O_SD,
        O_PACKAGE, O_NOT_SELECTABLE, O_NO_DESCRIPTOR, O_HASH, O_LOADED, O_RELATED, O_FORMAT,
        O_FILE, O_VERSION, O_REPLACE, O_FROM_FILE, O_KEY_TYPE };
 
@@ -117,6 +117,7 @@ int main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {"keystore-module", required_argument, NULL, O_KS_MODULE},
         {"keystore-token", required_argument, NULL, O_KS_TOKEN},
+        {"keystore-init-args", required_argument, NULL, O_KS_INIT_ARGS},
         {"applet", required_argument, NULL, O_APPLET},
         {"instance", required_argument, NULL, O_INSTANCE},
         {"privileges", required_argument, NULL, O_PRIVILEGES},
@@ -152,6 +153,7 @@ int main(int argc, char **argv)
         case 'h': usage(stdout); json_close(&t->j, NULL); return EX_OK;
         case O_KS_MODULE: t->ks_module = optarg; o->given |= OPT_KEYSTORE; break;
         case O_KS_TOKEN: t->ks_token = optarg; o->given |= OPT_KEYSTORE; break;
+        case O_KS_INIT_ARGS: t->ks_init_args = optarg; o->given |= OPT_KEYSTORE; break;
         case O_APPLET: o->applet = optarg; o->given |= OPT_APPLET; break;
         case O_INSTANCE: o->instance = optarg; o->given |= OPT_INSTANCE; break;
         case O_PRIVILEGES: o->privileges = optarg; o->given |= OPT_PRIVILEGES; break;

@@ -135,7 +135,7 @@ int keysets_run(tool_t *t, const char *cmd, int argc, char **argv)
         code = tool_fail(t, EX_USAGE, "no PIN");
         goto out;
     }
-    CK_RV rv = ks_open(&ks, t->ks_module, err, sizeof err);
+    CK_RV rv = ks_open_args(&ks, t->ks_module, 0, t->ks_init_args, err, sizeof err);
     if (rv == CKR_OK)
         rv = ks_select_token(ks, t->ks_token, err, sizeof err);
     if (rv != CKR_OK) {

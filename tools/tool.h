@@ -93,6 +93,7 @@ typedef struct tool {
     const char *pin_file;      /* --pin-file: FILE or - */
     const char *ks_module;     /* keys: the keystore module */
     const char *ks_token;      /* keys: the keystore token's label */
+    const char *ks_init_args;  /* keys: C_Initialize's string for the keystore, or NULL */
     opts_t o;
     json_t j;
     int stdin_taken;           /* standard input already read (PIN, keys) */
