@@ -4,8 +4,10 @@
 #include "config.h"
 #include "keystore.h"
 #include "internal.h"
+#include "hex.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Finds objects of class CKO_SECRET_KEY with this label on the token. */
@@ -161,6 +163,43 @@ static CK_RV generate_sendable_aes192(ks_session_t *s, CK_ATTRIBUTE *tmpl, CK_UL
     return rv;
 }
 
+/* A new DES key's check value: 0 when the keystore keeps it (CKA_CHECK_VALUE)
+ * or, with by_encrypt, once it is taken by one encryption, kept as a note
+ * and the key's CKA_ENCRYPT cleared (read back); 1 when the keystore keeps
+ * none and the key cannot encrypt (make it again with by_encrypt); -1 on a
+ * failure, said in s->err (the caller destroys the key). */
+static int des_check_value(ks_session_t *s, CK_OBJECT_HANDLE h, const char *label, int by_encrypt)
+{
+    uint8_t cv[3];
+    CK_ATTRIBUTE a = {CKA_CHECK_VALUE, cv, sizeof cv};
+    if (s->ks->f->C_GetAttributeValue(s->h, h, &a, 1) == CKR_OK && a.ulValueLen == 3)
+        return 0;
+    if (!by_encrypt)
+        return 1;
+    uint8_t z[8] = {0};
+    char hex[7];
+    CK_BBOOL f = CK_FALSE, now = CK_TRUE;
+    CK_ATTRIBUTE e = {CKA_ENCRYPT, &f, sizeof f}, back = {CKA_ENCRYPT, &now, sizeof now};
+    CK_RV rv = ks_encrypt(s, h, NULL, z, 8, z);
+    if (rv == CKR_OK) {
+        hex_encode(z, 3, hex);
+        rv = ks_note_put(s, GP_KCV_NOTE, label, hex);
+    }
+    if (rv == CKR_OK)
+        rv = s->ks->f->C_SetAttributeValue(s->h, h, &e, 1);
+    if (rv == CKR_OK)
+        rv = s->ks->f->C_GetAttributeValue(s->h, h, &back, 1);
+    if (rv != CKR_OK || now != CK_FALSE) {
+        int n;
+        ks_note_delete(s, GP_KCV_NOTE, label, &n);
+        msg_set(s->err, sizeof s->err, "the keystore keeps no check value for DES keys, and key %s "
+                "could not be left to derive only once its check value was taken (%s): it is "
+                "not kept", label, ks_rv_name(rv));
+        return -1;
+    }
+    return 0;
+}
+
 static CK_RV create_or_generate(ks_session_t *s, const char *set, enum ks_role role,
                                 const uint8_t *value, int wrappable, int aes, size_t len,
                                 CK_OBJECT_HANDLE *out, CK_OBJECT_HANDLE *form)
@@ -199,8 +238,11 @@ static CK_RV create_or_generate(ks_session_t *s, const char *set, enum ks_role r
     CK_BBOOL t = CK_TRUE, f = CK_FALSE;
     /* an AES-192 key to send is never extractable: its sendable form is */
     int sendable192 = !value && aes && len == 24 && wrappable && form;
+    /* a keystore without CKA_CHECK_VALUE: a DES key may encrypt until its KCV
+     * is taken (and kept as a note), then only derives */
+    int kcv_by_encrypt = !aes && s->ks->no_check_value;
     CK_BBOOL extractable = wrappable && !sendable192 ? CK_TRUE : CK_FALSE;
-    unsigned use = role_usage(aes, role);
+    unsigned use = role_usage(aes, role) | (kcv_by_encrypt ? KS_USE_ENCRYPT : 0);
     CK_BBOOL u[6];
     for (int i = 0; i < 6; i++)
         u[i] = (use >> i) & 1 ? CK_TRUE : CK_FALSE;
@@ -276,6 +318,18 @@ static CK_RV create_or_generate(ks_session_t *s, const char *set, enum ks_role r
             msg_set(s->err, sizeof s->err, "the keystore did not give key %s the usages asked for (sensitive, "
                            "%s only): it is not kept", label,
                    !aes ? "derive" : role == KS_ROLE_DEK ? "encrypt and wrap" : "derive and encrypt");
+            return CKR_GENERAL_ERROR;
+        }
+    }
+    if (rv == CKR_OK && !aes) {
+        int k = des_check_value(s, h, label, kcv_by_encrypt);
+        if (k == 1) { /* the keystore keeps none: made again, the KCV taken on the way */
+            s->ks->f->C_DestroyObject(s->h, h);
+            s->ks->no_check_value = 1;
+            return create_or_generate(s, set, role, value, wrappable, aes, len, out, form);
+        }
+        if (k < 0) {
+            s->ks->f->C_DestroyObject(s->h, h);
             return CKR_GENERAL_ERROR;
         }
     }
@@ -430,6 +484,83 @@ static CK_RV find_notes(ks_session_t *s, const char *kind, const char *about, CK
     return ks_find_objects(s, t, about ? 4 : 3, hs, max, n);
 }
 
+/* A keystore that keeps no data objects (NSS's softoken refuses CKO_DATA)
+ * keeps notes as secret keys of no use: CKK_GENERIC_SECRET, sensitive, not
+ * extractable, every usage false, labelled NOTE_KEY_LABEL (no '/': never a
+ * key set's), and the note in CKA_ID, kind 00 about 00 text. */
+#define NOTE_KEY_LABEL "gp-p11 note"
+
+/* Note keys of this kind (about NULL: every one), their handles into hs and,
+ * when texts is given, each one's text (cap bytes each). */
+static CK_RV find_note_keys(ks_session_t *s, const char *kind, const char *about,
+                            CK_OBJECT_HANDLE *hs, CK_ULONG max, CK_ULONG *n, char (*abouts)[96],
+                            char (*texts)[256])
+{
+    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+    CK_KEY_TYPE kt = CKK_GENERIC_SECRET;
+    CK_BBOOL yes = CK_TRUE;
+    CK_ATTRIBUTE t[] = {
+        {CKA_CLASS, &cls, sizeof cls},
+        {CKA_KEY_TYPE, &kt, sizeof kt},
+        {CKA_TOKEN, &yes, sizeof yes},
+        {CKA_LABEL, NOTE_KEY_LABEL, sizeof NOTE_KEY_LABEL - 1},
+    };
+    CK_OBJECT_HANDLE all[64];
+    CK_ULONG found = 0;
+    *n = 0;
+    CK_RV rv = ks_find_objects(s, t, 4, all, 64, &found);
+    for (CK_ULONG i = 0; rv == CKR_OK && i < found && *n < max; i++) {
+        char id[400];
+        CK_ATTRIBUTE a = {CKA_ID, id, sizeof id - 1};
+        if (s->ks->f->C_GetAttributeValue(s->h, all[i], &a, 1) != CKR_OK || a.ulValueLen >= sizeof id)
+            continue;
+        id[a.ulValueLen] = 0;
+        size_t kl = strlen(id);
+        if (kl == a.ulValueLen || strcmp(id, kind) != 0)
+            continue; /* not a note of this kind */
+        const char *ab = id + kl + 1;
+        size_t al = strnlen(ab, a.ulValueLen - kl - 1);
+        if (kl + 1 + al >= a.ulValueLen || (about && strcmp(ab, about) != 0))
+            continue;
+        if (abouts)
+            snprintf(abouts[*n], 96, "%s", ab);
+        if (texts)
+            snprintf(texts[*n], 256, "%.*s", (int)(a.ulValueLen - kl - al - 2), ab + al + 1);
+        hs[(*n)++] = all[i];
+    }
+    return rv;
+}
+
+static CK_RV put_note_key(ks_session_t *s, const char *kind, const char *about, const char *text)
+{
+    char id[400];
+    size_t kl = strlen(kind), al = strlen(about), tl = strlen(text);
+    if (kl + al + tl + 2 > sizeof id)
+        return CKR_ARGUMENTS_BAD;
+    memcpy(id, kind, kl + 1);
+    memcpy(id + kl + 1, about, al + 1);
+    memcpy(id + kl + al + 2, text, tl);
+    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+    CK_KEY_TYPE kt = CKK_GENERIC_SECRET;
+    CK_ULONG len = 16;
+    CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+    CK_ATTRIBUTE t[] = {
+        {CKA_CLASS, &cls, sizeof cls},    {CKA_KEY_TYPE, &kt, sizeof kt},
+        {CKA_TOKEN, &yes, sizeof yes},    {CKA_PRIVATE, &yes, sizeof yes},
+        {CKA_SENSITIVE, &yes, sizeof yes}, {CKA_EXTRACTABLE, &no, sizeof no},
+        {CKA_ENCRYPT, &no, sizeof no},    {CKA_DECRYPT, &no, sizeof no},
+        {CKA_SIGN, &no, sizeof no},       {CKA_VERIFY, &no, sizeof no},
+        {CKA_WRAP, &no, sizeof no},       {CKA_UNWRAP, &no, sizeof no},
+        {CKA_DERIVE, &no, sizeof no},     {CKA_VALUE_LEN, &len, sizeof len},
+        {CKA_LABEL, NOTE_KEY_LABEL, sizeof NOTE_KEY_LABEL - 1},
+        {CKA_ID, id, kl + al + tl + 2},
+    };
+    CK_MECHANISM m = {CKM_GENERIC_SECRET_KEY_GEN, NULL, 0};
+    CK_OBJECT_HANDLE h;
+    s->calls++;
+    return s->ks->f->C_GenerateKey(s->h, &m, t, sizeof t / sizeof t[0], &h);
+}
+
 CK_RV ks_note_put(ks_session_t *s, const char *kind, const char *about, const char *text)
 {
     CK_OBJECT_CLASS cls = CKO_DATA;
@@ -445,6 +576,9 @@ CK_RV ks_note_put(ks_session_t *s, const char *kind, const char *about, const ch
     };
     CK_OBJECT_HANDLE h;
     CK_RV rv = s->ks->f->C_CreateObject(s->h, t, sizeof t / sizeof t[0], &h);
+    if (rv == CKR_ATTRIBUTE_VALUE_INVALID || rv == CKR_ATTRIBUTE_TYPE_INVALID ||
+        rv == CKR_TEMPLATE_INCONSISTENT)
+        rv = put_note_key(s, kind, about, text); /* no data objects here */
     if (rv != CKR_OK)
         msg_set(s->err, sizeof s->err, "keystore refused to keep the note \"%s\" about %s: %s", kind, about,
                ks_rv_name(rv));
@@ -456,6 +590,15 @@ int ks_note_find(ks_session_t *s, const char *kind, const char *about, char *val
     CK_OBJECT_HANDLE h;
     CK_ULONG n = 0;
     CK_RV rv = find_notes(s, kind, about, &h, 1, &n);
+    if (rv == CKR_OK && !n) {
+        char texts[1][256];
+        rv = find_note_keys(s, kind, about, &h, 1, &n, NULL, texts);
+        if (rv == CKR_OK && n) {
+            if (value && cap)
+                snprintf(value, cap, "%s", texts[0]);
+            return 1;
+        }
+    }
     if (rv != CKR_OK) {
         msg_set(s->err, sizeof s->err, "keystore: searching for the note \"%s\" failed: %s", kind, ks_rv_name(rv));
         return -1;
@@ -473,10 +616,14 @@ int ks_note_find(ks_session_t *s, const char *kind, const char *about, char *val
 
 CK_RV ks_note_delete(ks_session_t *s, const char *kind, const char *about, int *n)
 {
-    CK_OBJECT_HANDLE hs[64];
-    CK_ULONG found = 0;
+    CK_OBJECT_HANDLE hs[64], ks[64];
+    CK_ULONG found = 0, kn = 0;
     *n = 0;
     CK_RV rv = find_notes(s, kind, about, hs, 64, &found);
+    if (rv == CKR_OK)
+        rv = find_note_keys(s, kind, about, ks, 64, &kn, NULL, NULL);
+    for (CK_ULONG i = 0; rv == CKR_OK && i < kn && found < 64; i++)
+        hs[found++] = ks[i];
     for (CK_ULONG i = 0; rv == CKR_OK && i < found; i++) {
         rv = s->ks->f->C_DestroyObject(s->h, hs[i]);
         if (rv == CKR_OK)
@@ -508,6 +655,14 @@ CK_RV ks_note_list(ks_session_t *s, const char *kind,
         text[a[1].ulValueLen] = 0;
         fn(ctx, about, text);
     }
+    char (*abouts)[96] = calloc(64, sizeof *abouts);
+    char (*texts)[256] = calloc(64, sizeof *texts);
+    if (abouts && texts)
+        rv = find_note_keys(s, kind, NULL, hs, 64, &n, abouts, texts);
+    for (CK_ULONG i = 0; abouts && texts && rv == CKR_OK && i < n; i++)
+        fn(ctx, abouts[i], texts[i]);
+    free(abouts);
+    free(texts);
     return CKR_OK;
 }
 
@@ -556,11 +711,27 @@ CK_RV ks_list_unsealed(ks_session_t *s, void (*fn)(void *ctx, const char *name, 
     return CKR_OK;
 }
 
+/* Deletes the check-value note of key h (by its label), if the keystore
+ * keeps them so. */
+static void drop_kcv_note(ks_session_t *s, CK_OBJECT_HANDLE h)
+{
+    char label[KS_LABEL_MAX + 1] = "";
+    CK_ATTRIBUTE a = {CKA_LABEL, label, KS_LABEL_MAX};
+    int n;
+    if (s->ks->no_check_value && h != CK_INVALID_HANDLE &&
+        s->ks->f->C_GetAttributeValue(s->h, h, &a, 1) == CKR_OK && a.ulValueLen < sizeof label) {
+        label[a.ulValueLen] = 0;
+        ks_note_delete(s, GP_KCV_NOTE, label, &n);
+    }
+}
+
 void ks_destroy_keyset(ks_session_t *s, const ks_keyset_t *k)
 {
-    ks_destroy(s, k->enc);
-    ks_destroy(s, k->mac);
-    ks_destroy(s, k->dek);
+    CK_OBJECT_HANDLE h[3] = {k->enc, k->mac, k->dek};
+    for (int r = 0; r < 3; r++) {
+        drop_kcv_note(s, h[r]);
+        ks_destroy(s, h[r]);
+    }
 }
 
 void ks_drop_sendable(ks_session_t *s, const ks_keyset_t *k, CK_OBJECT_HANDLE sendable[3])
@@ -620,6 +791,9 @@ CK_RV ks_delete_keyset(ks_session_t *s, const char *set)
             }
             deleted++;
         }
+        int nn;
+        if (s->ks->no_check_value || n)
+            ks_note_delete(s, GP_KCV_NOTE, label, &nn); /* its check value, if kept */
     }
     if (!deleted) {
         msg_set(s->err, sizeof s->err, "no key set \"%s\" in the keystore", set);

@@ -4,6 +4,7 @@
 #include "config.h"
 #include "keystore.h"
 #include "internal.h"
+#include "hex.h"
 
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -737,6 +738,14 @@ CK_RV ks_kcv(ks_session_t *s, CK_OBJECT_HANDLE key, uint8_t kcv[3])
     if (s->ks->f->C_GetAttributeValue(s->h, key, &a, 1) == CKR_OK && a.ulValueLen == 3) {
         memcpy(kcv, cv, 3);
         return CKR_OK;
+    }
+    /* or the one taken when the key was made (a keystore without CKA_CHECK_VALUE) */
+    char label[KS_LABEL_MAX + 1] = "", hex[16];
+    CK_ATTRIBUTE l = {CKA_LABEL, label, KS_LABEL_MAX};
+    if (s->ks->f->C_GetAttributeValue(s->h, key, &l, 1) == CKR_OK && l.ulValueLen < sizeof label) {
+        label[l.ulValueLen] = 0;
+        if (ks_note_find(s, GP_KCV_NOTE, label, hex, sizeof hex) == 1 && hex_decode(hex, kcv, 3) == 3)
+            return CKR_OK;
     }
     uint8_t z[8] = {0};
     CK_RV rv = ks_encrypt(s, key, NULL, z, 8, z);

@@ -196,6 +196,10 @@ CK_RV ks_tag_keyset(ks_session_t *s, const ks_keyset_t *k, const char *tag);
  * diversification data (hex): while it is there, no gp-p11 process sends
  * that card another EXTERNAL AUTHENTICATE. */
 #define GP_REFUSAL_NOTE "gp-p11 refused EXTERNAL AUTHENTICATE"
+/* The key check value of a DES key (about: its label, NAME/role), kept where
+ * the keystore has no CKA_CHECK_VALUE: taken when the key is made, while it
+ * may still encrypt (it only derives after), in hex. */
+#define GP_KCV_NOTE "gp-p11 key check value"
 CK_RV ks_note_put(ks_session_t *s, const char *kind, const char *about, const char *text);
 int ks_note_find(ks_session_t *s, const char *kind, const char *about, char *value, size_t cap);
 /* Deletes the notes of this kind about this (every one when about is NULL);

@@ -5,8 +5,14 @@
 # the keystore does not start, in words that name the setting. With it: an
 # AES key set imported with gp-p11-keys, an SCP03 login at every level through
 # the gp-p11 tool and pkcs11-tool, and PUT KEY of keys generated and wrapped
-# inside NSS, whose new key set opens the card.
+# inside NSS, whose new key set opens the card. DES key sets too: NSS keeps
+# no CKA_CHECK_VALUE and no data objects, so a DES key's check value is taken
+# while it may still encrypt (then it only derives) and kept as a note, and
+# notes are kept as secret keys of no use; SCP02 logins, SCP02 PUT KEY with
+# keys generated and wrapped inside NSS (no key byte outside the keystore),
+# and a refused EXTERNAL AUTHENTICATE that no later process repeats.
 #   card 0: SCP03 i=70, AES-128 keys of its own (key version 30)
+#   card 1: SCP02 i=15, the GlobalPlatform test keys
 set -u
 SOFTOKN=/usr/lib/x86_64-linux-gnu/libsoftokn3.so
 if [ -z "${GP_ENV_DIR:-}" ]; then
@@ -15,7 +21,7 @@ if [ -z "${GP_ENV_DIR:-}" ]; then
     rnd() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n' | tr a-f A-F; }
     export GP_TEST_AES="$(rnd 16) $(rnd 16) $(rnd 16)"
     printf 'scp = 03\ni = 70\nkeys = 30 %s\n' "$GP_TEST_AES" > "$tmp/card0.profile"
-    "$GP_HARNESS/gp-env.sh" --cards 1 --card-args 0 "--profile $tmp/card0.profile" -- bash "$0"
+    "$GP_HARNESS/gp-env.sh" --cards 2 --card-args 0 "--profile $tmp/card0.profile" -- bash "$0"
     exit $?
 fi
 . "$GP_HARNESS/../integration/checks.sh"
@@ -46,7 +52,8 @@ nssconf() {
     local n=$1 level=$2 set=$3 kvn=$4
     shift 4
     {
-        printf 'keystore_module = %s\nkeystore_token = NSS Certificate DB\n' "$SOFTOKN"
+        printf 'keystore_module = %s\nkeystore_token = NSS Certificate DB\nreader = %s\n' "$SOFTOKN" \
+        "$(eval echo "\$GP_READER_${CARD:-0}")"
         printf 'keystore_init_args = %s\n' "$nssargs"
         printf 'security_level = %s\nkey_set = %s\nkey_version = %s\nlog_level = info\n' \
             "$level" "$set" "$kvn"
@@ -77,6 +84,38 @@ export GP_P11_CONF=$(nssconf new mac new 0x31)
 ngpt --json list > "$out/new.json" 2> "$out/new.err"
 check "... and the new key set opens the card" jq -e '.ok' "$out/new.json"
 check "no failed authentication was counted" [ "$(state 0 failed_auth)" = 0 ]
+
+# --- DES key sets and SCP02 -------------------------------------------------------
+g=404142434445464748494A4B4C4D4E4F
+printf 'enc = %s\nmac = %s\ndek = %s\n' $g $g $g | keys import test > "$out/des-import" 2>&1
+check "a DES key set imported into NSS, with its key check value (8BAF47)" \
+    grep -q '^test *des *enc KCV=8BAF47 mac KCV=8BAF47 dek KCV=8BAF47' "$out/des-import"
+keys list > "$out/des-list" 2>&1
+check "... which a later process lists too (kept as a note)" grep -q '^test *des *enc KCV=8BAF47' "$out/des-list"
+for level in mac mac-enc; do
+    export GP_P11_CONF=$(CARD=1 nssconf "d-$level" $level test 0)
+    ngpt --json list > "$out/d-$level.json" 2> "$out/d-$level.err"
+    check "SCP02 login at $level with DES keys in NSS's softoken" \
+        jq -e '.ok and (.registry | length) > 0' "$out/d-$level.json"
+done
+export GP_P11_CONF=$(CARD=1 nssconf dput mac-enc test 0)
+ngpt --json put-key des2 --version 0x02 > "$out/dput.json" 2> "$out/dput.err"
+check "SCP02 PUT KEY of DES keys generated and wrapped inside NSS (put_key_plaintext unset)" \
+    jq -e '.ok' "$out/dput.json"
+export GP_P11_CONF=$(CARD=1 nssconf dnew mac des2 0x02)
+ngpt --json list > "$out/dnew.json" 2> "$out/dnew.err"
+check "... and the new key set opens the card" jq -e '.ok' "$out/dnew.json"
+export GP_P11_CONF=$(CARD=1 nssconf ra mac des2 0x02)
+printf 'fault = refuse-auth\non_ins = 82\n' > "$GP_SIM_CONTROL_1.new" && mv "$GP_SIM_CONTROL_1.new" "$GP_SIM_CONTROL_1"
+ea=$(state 1 ext_auth_received)
+for n in 1 2; do ngpt --json list > "$out/ra$n.json" 2> "$out/ra$n.err"; done
+check "a refused EXTERNAL AUTHENTICATE is kept in NSS: the next process does not try again" \
+    [ "$(state 1 ext_auth_received)" = $((ea + 1)) ]
+check "... and says so" grep -q "refused EXTERNAL AUTHENTICATE before" "$out/ra2.err"
+ngpt --json keys forget-refusal all --keystore-module "$SOFTOKN" --keystore-token "NSS Certificate DB" \
+    --keystore-init-args "$nssargs" > "$out/forget.json" 2> "$out/forget.err"
+check "... until gp-p11 keys forget-refusal (with --keystore-init-args) forgets it" \
+    jq -e '.ok and .forgotten == 1' "$out/forget.json"
 # GP_KEEP_OUT=DIR keeps what the commands wrote, for a run by hand
 [ "${GP_KEEP_OUT:-}" ] && cp -r "$out" "$GP_KEEP_OUT"
 finish nss
