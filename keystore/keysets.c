@@ -102,27 +102,52 @@ static unsigned role_usage(int aes, enum ks_role role)
     return role == KS_ROLE_DEK ? KS_USE_ENCRYPT | KS_USE_WRAP : KS_USE_DERIVE | KS_USE_ENCRYPT;
 }
 
+/* A secret key of little use: sensitive, every usage false but derive (if
+ * derive), generated (base CK_INVALID_HANDLE) or derived from base with m;
+ * a token object when label is given (with id, id_len). */
+typedef struct {
+    CK_KEY_TYPE type;
+    CK_ULONG len;
+    CK_BBOOL derive, extractable;
+    const char *label;
+    const void *id;
+    size_t id_len;
+} plain_key_t;
+
+static CK_RV plain_key(ks_session_t *s, CK_MECHANISM *m, CK_OBJECT_HANDLE base, const plain_key_t *k,
+                       CK_OBJECT_HANDLE *out)
+{
+    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+    CK_KEY_TYPE kt = k->type;
+    CK_ULONG len = k->len;
+    CK_BBOOL t = CK_TRUE, f = CK_FALSE, token = k->label ? CK_TRUE : CK_FALSE;
+    CK_BBOOL derive = k->derive, extractable = k->extractable;
+    CK_ATTRIBUTE a[16] = {
+        {CKA_CLASS, &cls, sizeof cls},       {CKA_KEY_TYPE, &kt, sizeof kt},
+        {CKA_TOKEN, &token, sizeof token},   {CKA_PRIVATE, &t, sizeof t},
+        {CKA_SENSITIVE, &t, sizeof t},       {CKA_EXTRACTABLE, &extractable, sizeof extractable},
+        {CKA_DERIVE, &derive, sizeof derive}, {CKA_ENCRYPT, &f, sizeof f},
+        {CKA_DECRYPT, &f, sizeof f},         {CKA_SIGN, &f, sizeof f},
+        {CKA_VERIFY, &f, sizeof f},          {CKA_WRAP, &f, sizeof f},
+        {CKA_UNWRAP, &f, sizeof f},          {CKA_VALUE_LEN, &len, sizeof len},
+    };
+    CK_ULONG n = 14;
+    if (k->label) {
+        a[n++] = (CK_ATTRIBUTE){CKA_LABEL, (void *)k->label, strlen(k->label)};
+        a[n++] = (CK_ATTRIBUTE){CKA_ID, (void *)k->id, k->id_len};
+    }
+    s->calls++;
+    return base == CK_INVALID_HANDLE ? s->ks->f->C_GenerateKey(s->h, m, a, n, out)
+                                     : s->ks->f->C_DeriveKey(s->h, m, base, a, n, out);
+}
+
 /* A 32-byte AES session object, sensitive, no usage but derive (or none):
  * generated (base CK_INVALID_HANDLE) or derived from base with m. */
 static CK_RV session_aes32(ks_session_t *s, CK_MECHANISM *m, CK_OBJECT_HANDLE base, CK_BBOOL derive,
                            CK_BBOOL extractable, CK_OBJECT_HANDLE *out)
 {
-    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
-    CK_KEY_TYPE kt = CKK_AES;
-    CK_ULONG len = 32;
-    CK_BBOOL t = CK_TRUE, f = CK_FALSE;
-    CK_ATTRIBUTE a[] = {
-        {CKA_CLASS, &cls, sizeof cls},       {CKA_KEY_TYPE, &kt, sizeof kt},
-        {CKA_TOKEN, &f, sizeof f},           {CKA_PRIVATE, &t, sizeof t},
-        {CKA_SENSITIVE, &t, sizeof t},       {CKA_EXTRACTABLE, &extractable, sizeof extractable},
-        {CKA_DERIVE, &derive, sizeof derive}, {CKA_ENCRYPT, &f, sizeof f},
-        {CKA_DECRYPT, &f, sizeof f},         {CKA_SIGN, &f, sizeof f},
-        {CKA_WRAP, &f, sizeof f},            {CKA_VALUE_LEN, &len, sizeof len},
-    };
-    s->calls++;
-    return base == CK_INVALID_HANDLE
-               ? s->ks->f->C_GenerateKey(s->h, m, a, sizeof a / sizeof a[0], out)
-               : s->ks->f->C_DeriveKey(s->h, m, base, a, sizeof a / sizeof a[0], out);
+    plain_key_t k = {CKK_AES, 32, derive, extractable, NULL, NULL, 0};
+    return plain_key(s, m, base, &k, out);
 }
 
 /* An AES-192 key generated to be sent by PUT KEY. SCP03 sends an AES key
@@ -540,25 +565,10 @@ static CK_RV put_note_key(ks_session_t *s, const char *kind, const char *about, 
     memcpy(id, kind, kl + 1);
     memcpy(id + kl + 1, about, al + 1);
     memcpy(id + kl + al + 2, text, tl);
-    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
-    CK_KEY_TYPE kt = CKK_GENERIC_SECRET;
-    CK_ULONG len = 16;
-    CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
-    CK_ATTRIBUTE t[] = {
-        {CKA_CLASS, &cls, sizeof cls},    {CKA_KEY_TYPE, &kt, sizeof kt},
-        {CKA_TOKEN, &yes, sizeof yes},    {CKA_PRIVATE, &yes, sizeof yes},
-        {CKA_SENSITIVE, &yes, sizeof yes}, {CKA_EXTRACTABLE, &no, sizeof no},
-        {CKA_ENCRYPT, &no, sizeof no},    {CKA_DECRYPT, &no, sizeof no},
-        {CKA_SIGN, &no, sizeof no},       {CKA_VERIFY, &no, sizeof no},
-        {CKA_WRAP, &no, sizeof no},       {CKA_UNWRAP, &no, sizeof no},
-        {CKA_DERIVE, &no, sizeof no},     {CKA_VALUE_LEN, &len, sizeof len},
-        {CKA_LABEL, NOTE_KEY_LABEL, sizeof NOTE_KEY_LABEL - 1},
-        {CKA_ID, id, kl + al + tl + 2},
-    };
     CK_MECHANISM m = {CKM_GENERIC_SECRET_KEY_GEN, NULL, 0};
+    plain_key_t k = {CKK_GENERIC_SECRET, 16, CK_FALSE, CK_FALSE, NOTE_KEY_LABEL, id, kl + al + tl + 2};
     CK_OBJECT_HANDLE h;
-    s->calls++;
-    return s->ks->f->C_GenerateKey(s->h, &m, t, sizeof t / sizeof t[0], &h);
+    return plain_key(s, &m, CK_INVALID_HANDLE, &k, &h);
 }
 
 CK_RV ks_note_put(ks_session_t *s, const char *kind, const char *about, const char *text)
