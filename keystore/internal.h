@@ -14,6 +14,7 @@ struct ks {
     int we_initialized;       /* only finalise what we initialised */
     int private_instance;     /* loaded from a copy of its own (ks_private) */
     int no_derive_template;   /* refuses CKA_DERIVE_TEMPLATE (PKCS#11 2.40) */
+    int kdf108;               /* offers CKM_SP800_108_COUNTER_KDF: 1 yes, 0 no, -1 not asked */
     int no_check_value;       /* keeps no CKA_CHECK_VALUE (NSS's softoken): DES KCVs are
                                  taken at creation and kept as notes (GP_KCV_NOTE) */
     CK_SLOT_ID slot;

@@ -5,6 +5,7 @@
 #include "keystore.h"
 #include "internal.h"
 #include "hex.h"
+#include "pkcs11_30.h"
 
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -140,6 +141,7 @@ CK_RV ks_open_args(ks_t **out, const char *module_path, int shared, const char *
         return CKR_HOST_MEMORY;
     snprintf(ks->path, sizeof ks->path, "%s", module_path);
     snprintf(ks->init_args, sizeof ks->init_args, "%s", init_args ? init_args : "");
+    ks->kdf108 = -1;
     ks->counts_pin_failures = 1;
     ks->dl = shared ? NULL : dlopen_private(module_path);
     ks->private_instance = ks->dl != NULL;
@@ -679,6 +681,44 @@ CK_RV ks_derive_aes(ks_session_t *s, CK_OBJECT_HANDLE base, const uint8_t *data,
         msg_set(s->err, sizeof s->err, "keystore: key derivation (CKM_AES_ECB_ENCRYPT_DATA) failed: %s%s",
                ks_rv_name(rv), rv == CKR_MECHANISM_INVALID ? " (this keystore cannot derive AES "
                                "keys by encryption, as SCP03 needs)" : "");
+    return rv;
+}
+
+int ks_kdf108(ks_session_t *s)
+{
+    ks_t *ks = s->ks;
+    if (ks->kdf108 < 0) {
+        CK_MECHANISM_INFO mi;
+        ks->kdf108 = ks->have_slot &&
+                     ks->f->C_GetMechanismInfo(ks->slot, CKM_SP800_108_COUNTER_KDF, &mi) == CKR_OK &&
+                     (mi.flags & CKF_DERIVE);
+    }
+    return ks->kdf108;
+}
+
+void ks_set_kdf108(ks_t *ks, int use) { ks->kdf108 = use; }
+
+CK_RV ks_derive_kdf108(ks_session_t *s, CK_OBJECT_HANDLE base, const uint8_t *label,
+                       size_t label_len, int with_length, const uint8_t *ctx, size_t ctx_len,
+                       size_t key_len, unsigned use, CK_OBJECT_HANDLE *out)
+{
+    CK_SP800_108_COUNTER_FORMAT counter = {CK_FALSE, 8};
+    CK_SP800_108_DKM_LENGTH_FORMAT dkm = {CK_SP800_108_DKM_LENGTH_SUM_OF_KEYS, CK_FALSE, 16};
+    CK_PRF_DATA_PARAM d[4];
+    CK_ULONG n = 0;
+    if (label_len)
+        d[n++] = (CK_PRF_DATA_PARAM){CK_SP800_108_BYTE_ARRAY, (void *)label, label_len};
+    if (with_length)
+        d[n++] = (CK_PRF_DATA_PARAM){CK_SP800_108_DKM_LENGTH, &dkm, sizeof dkm};
+    d[n++] = (CK_PRF_DATA_PARAM){CK_SP800_108_ITERATION_VARIABLE, &counter, sizeof counter};
+    if (ctx_len)
+        d[n++] = (CK_PRF_DATA_PARAM){CK_SP800_108_BYTE_ARRAY, (void *)ctx, ctx_len};
+    CK_SP800_108_KDF_PARAMS p = {CKM_AES_CMAC, n, d, 0, NULL};
+    CK_MECHANISM m = {CKM_SP800_108_COUNTER_KDF, &p, sizeof p};
+    CK_RV rv = derive_session_key(s, &m, base, CKK_AES, key_len, use, out);
+    if (rv != CKR_OK)
+        msg_set(s->err, sizeof s->err, "keystore: key derivation (CKM_SP800_108_COUNTER_KDF) failed: %s",
+                ks_rv_name(rv));
     return rv;
 }
 

@@ -125,6 +125,19 @@ CK_RV ks_sign(ks_session_t *s, CK_MECHANISM_TYPE mech, CK_OBJECT_HANDLE key, con
 #define KS_USE_DERIVE  32u
 CK_RV ks_derive_aes(ks_session_t *s, CK_OBJECT_HANDLE base, const uint8_t *data, size_t len,
                     size_t key_len, unsigned use, CK_OBJECT_HANDLE *out);
+/* Does the keystore offer PKCS#11 3.0's CKM_SP800_108_COUNTER_KDF for
+ * derivation (asked once)? SCP03's KDF then takes one C_DeriveKey per key
+ * instead of an AES-ECB of public blocks and a CKM_AES_ECB_ENCRYPT_DATA.
+ * ks_set_kdf108(ks, 0) keeps to the ECB path (tests compare both). */
+int ks_kdf108(ks_session_t *s);
+void ks_set_kdf108(ks_t *ks, int use);
+/* An AES key of key_len bytes by the SP 800-108 counter KDF with AES-CMAC:
+ * the fixed input of each block is label (label_len bytes, may be 0), then
+ * with_length the key's length in bits (2 bytes), the counter (1 byte), then
+ * ctx: SCP03's layout (Amendment D 4.1.5), and KDF3's with no label. */
+CK_RV ks_derive_kdf108(ks_session_t *s, CK_OBJECT_HANDLE base, const uint8_t *label,
+                       size_t label_len, int with_length, const uint8_t *ctx, size_t ctx_len,
+                       size_t key_len, unsigned use, CK_OBJECT_HANDLE *out);
 /* C_WrapKey of key under wrapping_key with mech (and iv of ivlen bytes);
  * *out_len: room in, bytes written out. */
 CK_RV ks_wrap(ks_session_t *s, CK_MECHANISM_TYPE mech, const uint8_t *iv, size_t ivlen,

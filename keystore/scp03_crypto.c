@@ -49,6 +49,16 @@ static CK_RV derive_from(ks_session_t *s, CK_OBJECT_HANDLE base, size_t key_len,
                          const uint8_t *constants, const unsigned *use, int n,
                          const uint8_t *context, size_t ctx_len, CK_OBJECT_HANDLE *out)
 {
+    if (ks_kdf108(s)) { /* the keystore's own KDF: one C_DeriveKey per key */
+        CK_RV rv = CKR_OK;
+        for (int k = 0; rv == CKR_OK && k < n; k++) {
+            uint8_t label[13] = {0};
+            label[11] = constants[k]; /* 11 zero bytes, the constant, the separator 00 */
+            rv = ks_derive_kdf108(s, base, label, sizeof label, 1, context, ctx_len, key_len,
+                                  use[k], &out[k]);
+        }
+        return rv;
+    }
     int b = key_len > 16 ? 2 : 1; /* KDF blocks per key */
     uint16_t l_bits = (uint16_t)(key_len * 8);
     uint8_t blocks[16 * (1 + 2 * 2)];
@@ -87,6 +97,11 @@ CK_RV ks_scp03_kdf3(ks_session_t *s, CK_OBJECT_HANDLE master, size_t key_len, co
     *out = CK_INVALID_HANDLE;
     if (key_len != 16 && key_len != 24 && key_len != 32)
         return CKR_KEY_SIZE_RANGE;
+    if (ks_kdf108(s)) { /* i || 00 00 00 k 00 || KDD: no label, no length */
+        uint8_t suffix[15] = {0, 0, 0, (uint8_t)key_no, 0};
+        memcpy(suffix + 5, kdd, 10);
+        return ks_derive_kdf108(s, master, NULL, 0, 0, suffix, sizeof suffix, key_len, use, out);
+    }
     uint8_t l[16] = {0}, k1[16], data[32];
     CK_RV rv = ks_cipher(s, CKM_AES_ECB, master, NULL, 0, 1, l, 16, l);
     if (rv != CKR_OK)

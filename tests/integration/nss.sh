@@ -85,6 +85,14 @@ ngpt --json list > "$out/new.json" 2> "$out/new.err"
 check "... and the new key set opens the card" jq -e '.ok' "$out/new.json"
 check "no failed authentication was counted" [ "$(state 0 failed_auth)" = 0 ]
 
+# --- SCP03's KDF: NSS's own SP 800-108 counter KDF, and gp-p11's ECB path ---------
+GP_NSS_MODULE=$SOFTOKN GP_NSS_ARGS=$nssargs GP_NSS_PIN=$pin \
+    tool "$GP_BUILDDIR/tests/integration/test_keystore_kdf" > "$out/kdf" 2>&1
+check "both KDF paths reproduce the AES-256 transcript and the KDF3 vectors (5 calls vs 9)" \
+    grep -q '2 test(s) run' "$out/kdf"
+check "... and pass" grep -q 'PASSED  \] 2 test' "$out/kdf"
+[ "$failed_checks" = 0 ] || sed 's/^/# /' "$out/kdf"
+
 # --- DES key sets and SCP02 -------------------------------------------------------
 g=404142434445464748494A4B4C4D4E4F
 printf 'enc = %s\nmac = %s\ndek = %s\n' $g $g $g | keys import test > "$out/des-import" 2>&1
