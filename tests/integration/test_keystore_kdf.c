@@ -20,6 +20,7 @@
 #include "keystore/keystore.h"
 #include "keystore/scp03_crypto.h"
 #include "scp/scp03.h"
+#include "kdf3_vectors.h"
 #include "vectors.h"
 
 static vec_file_t vf;
@@ -108,52 +109,13 @@ static void test_both_paths(void **state)
     assert_int_equal(ecb, 2 + 2 + 3 + 2); /* two C_Encrypt, three derivations, one CMAC */
 }
 
-static CK_OBJECT_HANDLE master(const uint8_t *v, size_t len)
-{
-    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
-    CK_KEY_TYPE kt = CKK_AES;
-    CK_BBOOL f = CK_FALSE, t = CK_TRUE;
-    uint8_t copy[32];
-    memcpy(copy, v, len);
-    CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof cls}, {CKA_KEY_TYPE, &kt, sizeof kt},
-                           {CKA_TOKEN, &f, sizeof f},     {CKA_ENCRYPT, &t, sizeof t},
-                           {CKA_DERIVE, &t, sizeof t},    {CKA_VALUE, copy, len}};
-    CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
-    ks_functions(ks)->C_CreateObject(ks_session_handle(s), tmpl, 6, &h);
-    return h;
-}
-
-/* GlobalPlatformPro's KDF3 KCVs (master 4041..5F, KDD 00..09), both paths */
+/* GlobalPlatformPro's KDF3 vectors, both paths */
 static void test_kdf3_both_paths(void **state)
 {
     (void)state;
-    static const struct { size_t len; const char *kcv[3]; } v[] = {
-        {16, {"E79C05", "D1BD77", "3FDE8C"}},
-        {24, {"1DE8EA", "47C00C", "C04D76"}},
-        {32, {"2972D2", "036F94", "5D57B8"}},
-    };
-    uint8_t m[32], kdd[10];
-    for (int i = 0; i < 32; i++)
-        m[i] = (uint8_t)(0x40 + i);
-    for (int i = 0; i < 10; i++)
-        kdd[i] = (uint8_t)i;
     for (int path = 1; path >= 0; path--) {
         ks_set_kdf108(ks, path);
-        for (size_t k = 0; k < sizeof v / sizeof v[0]; k++) {
-            CK_OBJECT_HANDLE mk = master(m, v[k].len);
-            for (int r = 0; r < 3; r++) {
-                CK_OBJECT_HANDLE card;
-                uint8_t kcv[3], want[3];
-                assert_int_equal(ks_scp03_kdf3(s, mk, v[k].len, kdd, r + 1, KS_USE_ENCRYPT, &card),
-                                 CKR_OK);
-                assert_int_equal(ks_scp03_kcv(s, card, kcv), CKR_OK);
-                hex_decode(v[k].kcv[r], want, 3);
-                if (memcmp(kcv, want, 3))
-                    fail_msg("%s path, AES-%zu key %d", path ? "KDF" : "ECB", v[k].len * 8, r + 1);
-                ks_destroy(s, card);
-            }
-            ks_destroy(s, mk);
-        }
+        kdf3_check_vectors(ks, s);
     }
     ks_set_kdf108(ks, 1);
 }

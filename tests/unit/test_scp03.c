@@ -19,6 +19,7 @@
 #include "keystore/keystore.h"
 #include "keystore/scp03_crypto.h"
 #include "scp/scp03.h"
+#include "kdf3_vectors.h"
 #include "vectors.h"
 
 static vec_file_t vf, vfd;
@@ -345,61 +346,19 @@ static void test_pysim_sessions(void **state)
     }
 }
 
-/* A master key (a test fixture: it derives and encrypts) of len bytes. */
-static CK_OBJECT_HANDLE master_key(const uint8_t *v, size_t len)
-{
-    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
-    CK_KEY_TYPE kt = CKK_AES;
-    CK_BBOOL f = CK_FALSE, t = CK_TRUE;
-    uint8_t copy[32];
-    memcpy(copy, v, len);
-    CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof cls}, {CKA_KEY_TYPE, &kt, sizeof kt},
-                           {CKA_TOKEN, &f, sizeof f},     {CKA_ENCRYPT, &t, sizeof t},
-                           {CKA_DERIVE, &t, sizeof t},    {CKA_VALUE, copy, len}};
-    CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
-    ks_functions(ks)->C_CreateObject(ks_session_handle(s), tmpl, 6, &h);
-    return h;
-}
-
 /* KDF3 diversification of AES master keys inside the keystore, against
- * GlobalPlatformPro's own test vectors: the KCVs of the card's ENC, MAC and
- * DEK from the master 4041..5F (16, 24 and 32 bytes) and KDD 00..09, and an
- * external vector's derived ENC key. */
+ * GlobalPlatformPro's own test vectors (kdf3_vectors.c) and an external
+ * vector's derived ENC key. */
 static void test_kdf3(void **state)
 {
     (void)state;
-    static const struct { size_t len; const char *kcv[3]; } v[] = {
-        {16, {"E79C05", "D1BD77", "3FDE8C"}},
-        {24, {"1DE8EA", "47C00C", "C04D76"}},
-        {32, {"2972D2", "036F94", "5D57B8"}},
-    };
-    uint8_t m[32], kdd[10];
-    for (int i = 0; i < 32; i++)
-        m[i] = (uint8_t)(0x40 + i);
-    for (int i = 0; i < 10; i++)
-        kdd[i] = (uint8_t)i;
-    for (size_t k = 0; k < sizeof v / sizeof v[0]; k++) {
-        CK_OBJECT_HANDLE master = master_key(m, v[k].len);
-        assert_int_not_equal(master, CK_INVALID_HANDLE);
-        for (int r = 0; r < 3; r++) {
-            CK_OBJECT_HANDLE card;
-            assert_int_equal(ks_scp03_kdf3(s, master, v[k].len, kdd, r + 1, KS_USE_ENCRYPT, &card),
-                             CKR_OK);
-            uint8_t kcv[3], want[3];
-            assert_int_equal(ks_scp03_kcv(s, card, kcv), CKR_OK);
-            hex_decode(v[k].kcv[r], want, 3);
-            if (memcmp(kcv, want, 3) != 0)
-                fail_msg("AES-%zu key %d: KCV %02X%02X%02X, GlobalPlatformPro's %s", v[k].len * 8,
-                         r + 1, kcv[0], kcv[1], kcv[2], v[k].kcv[r]);
-            ks_destroy(s, card);
-        }
-        ks_destroy(s, master);
-    }
+    kdf3_check_vectors(ks, s);
     uint8_t em[32], ekdd[10], expected[32];
     hex_decode("8C72C72CF908411653018807950D82FBAD947562F0828A0B10B8B9606ABF3BCD", em, 32);
     hex_decode("D9B1DE5D0362DEDCE4FB", ekdd, 10);
     hex_decode("9AAC5D0B3601F89438A0D9D0B6B256CFB47E6462DFA5228D3420C4AC7C224781", expected, 32);
-    CK_OBJECT_HANDLE master = master_key(em, 32), card, ref = master_key(expected, 32);
+    CK_OBJECT_HANDLE master = kdf3_master_key(ks, s, em, 32), card,
+                     ref = kdf3_master_key(ks, s, expected, 32);
     assert_int_equal(ks_scp03_kdf3(s, master, 32, ekdd, 1, KS_USE_ENCRYPT, &card), CKR_OK);
     uint8_t a[32], b[32], probe[32] = "gp-p11 compares diversified keys";
     assert_int_equal(ks_cipher(s, CKM_AES_ECB, card, NULL, 0, 1, probe, 32, a), CKR_OK);
