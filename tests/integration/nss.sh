@@ -5,7 +5,8 @@
 # the keystore does not start, in words that name the setting. With it: an
 # AES key set imported with gp-p11-keys, an SCP03 login at every level through
 # the gp-p11 tool and pkcs11-tool, and PUT KEY of keys generated and wrapped
-# inside NSS, whose new key set opens the card. DES key sets too: NSS keeps
+# inside NSS, whose new key set opens the card, and a CAP file loaded and
+# installed over it. DES key sets too: NSS keeps
 # no CKA_CHECK_VALUE and no data objects, so a DES key's check value is taken
 # while it may still encrypt (then it only derives) and kept as a note, and
 # notes are kept as secret keys of no use; SCP02 logins, SCP02 PUT KEY with
@@ -83,6 +84,11 @@ check "PUT KEY of keys generated and wrapped inside NSS's softoken" jq -e '.ok' 
 export GP_P11_CONF=$(nssconf new mac new 0x31)
 ngpt --json list > "$out/new.json" 2> "$out/new.err"
 check "... and the new key set opens the card" jq -e '.ok' "$out/new.json"
+"$GP_BUILDDIR/tests/cap/mkcap" "$out/app.cap" --size 3000 --applets 1 || exit 1
+export GP_P11_CONF=$(nssconf inst mac-enc new 0x31)
+ngpt --json install "$out/app.cap" > "$out/inst.json" 2> "$out/inst.err"
+check "a CAP file loads and installs with the keys in NSS's softoken" \
+    eval 'jq -e .ok "$out/inst.json" >/dev/null && [ "$(state 0 loads)" = 1 -a "$(state 0 installs)" = 1 ]'
 check "no failed authentication was counted" [ "$(state 0 failed_auth)" = 0 ]
 
 # --- SCP03's KDF: NSS's own SP 800-108 counter KDF, and gp-p11's ECB path ---------
