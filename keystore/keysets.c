@@ -445,6 +445,19 @@ static CK_RV create_keyset(ks_session_t *s, const char *name, const ks_keyset_t 
     out->dek = h[2];
     out->aes = like->aes;
     out->len = len;
+    if (rv == CKR_OK) {
+        /* whole or nothing: the set counts once it reads back as what was
+         * made (type and length), as every later use will read it */
+        ks_keyset_t back;
+        CK_RV fr = ks_find_keyset(s, name, &back);
+        if (fr != CKR_OK || back.aes != out->aes || (out->aes && back.len != len)) {
+            char why[KS_ERRLEN];
+            snprintf(why, sizeof why, "%s", fr != CKR_OK ? s->err : "it reads back as another kind");
+            msg_set(s->err, sizeof s->err, "the keystore does not keep key set \"%s\" as it was "
+                    "made (%s): it is not kept", name, why);
+            rv = CKR_GENERAL_ERROR;
+        }
+    }
     if (rv != CKR_OK) {
         char why[KS_ERRLEN];
         memcpy(why, s->err, sizeof why);

@@ -9,22 +9,8 @@ if [ -n "${GP_SAN_PRELOAD:-}" ]; then
 fi
 [ -n "${GP_ENV_DIR:-}" ] || exec "$GP_HARNESS/gp-env.sh" --cards 1 --no-keys -- bash "$0"
 set -u
-oc=/usr/lib/x86_64-linux-gnu/opencryptoki/libopencryptoki.so.0
-[ -e "$oc" ] && command -v pkcsslotd > /dev/null || { echo "FAIL: openCryptoki is not installed"; exit 1; }
-for d in /var/lib/opencryptoki /etc/opencryptoki /run/opencryptoki /var/lock/opencryptoki; do
-    mkdir -p "$d" && mount -t tmpfs gp-p11-test "$d"
-done
-mkdir -p /var/lib/opencryptoki/swtok/TOK_OBJ /var/lock/opencryptoki/swtok
-printf 'version opencryptoki-3.1\nslot 3\n{\nstdll = libpkcs11_sw.so\n}\n' > /etc/opencryptoki/opencryptoki.conf
-chgrp -R pkcs11 /var/lib/opencryptoki /var/lock/opencryptoki /run/opencryptoki
-chmod -R g+rwx /var/lib/opencryptoki /var/lock/opencryptoki /run/opencryptoki
-pkcsslotd
-so=87654321 user=55667788
-{ printf '%s\nkeystore\n' "$so" | pkcsconf -I -c 3
-  printf '%s\n11223344\n11223344\n' "$so" | pkcsconf -P -c 3
-  printf '11223344\n%s\n%s\n' "$user" "$user" | pkcsconf -u -c 3; } > "$GP_ENV_DIR/oc-init.log" 2>&1 ||
-    { echo "FAIL: openCryptoki token set-up"; cat "$GP_ENV_DIR/oc-init.log"; exit 1; }
-
+. "$GP_HARNESS/opencryptoki-env.sh"
+so=$oc_so user=$oc_user
 passes=0 failures=0
 check() { local what=$1; shift; if "$@"; then echo "ok - $what"; passes=$((passes + 1)); else echo "FAIL: $what"; failures=$((failures + 1)); fi; }
 printf 'keystore_module = %s\nkeystore_token = keystore\n' "$oc" > "$GP_ENV_DIR/oc.conf"
