@@ -469,12 +469,6 @@ const char *ks_session_error(const ks_session_t *s) { return s->err; }
 CK_SESSION_HANDLE ks_session_handle(const ks_session_t *s) { return s->h; }
 unsigned long ks_session_calls(const ks_session_t *s) { return s->calls; }
 
-int ks_has_mechanism(ks_session_t *s, CK_MECHANISM_TYPE m)
-{
-    CK_MECHANISM_INFO info;
-    return s->ks->f->C_GetMechanismInfo(s->ks->slot, m, &info) == CKR_OK;
-}
-
 /* Up to max objects matching the template, their handles into hs. */
 CK_RV ks_find_objects(ks_session_t *s, CK_ATTRIBUTE *t, CK_ULONG nt, CK_OBJECT_HANDLE *hs,
                           CK_ULONG max, CK_ULONG *count)

@@ -81,8 +81,6 @@ CK_SESSION_HANDLE ks_session_handle(const ks_session_t *s);
 /* How many PKCS#11 calls the session's key operations have made so far (a
  * keystore across a network pays a round trip for each). */
 unsigned long ks_session_calls(const ks_session_t *s);
-/* Does the keystore offer mechanism m (C_GetMechanismInfo)? */
-int ks_has_mechanism(ks_session_t *s, CK_MECHANISM_TYPE m);
 
 /* Looks up NAME/enc, NAME/mac, NAME/dek; a missing or wrongly typed key is
  * CKR_KEY_HANDLE_INVALID with a message naming it. */
@@ -148,7 +146,9 @@ CK_RV ks_wrap(ks_session_t *s, CK_MECHANISM_TYPE mech, const uint8_t *iv, size_t
 CK_RV ks_wrap_des3_ecb(ks_session_t *s, CK_OBJECT_HANDLE wrapping_key, CK_OBJECT_HANDLE key,
                        uint8_t out[16]);
 /* Key check value: first 3 bytes of 3DES-ECB of 8 zero bytes: the
- * keystore's CKA_CHECK_VALUE, else C_Encrypt (for a key that may encrypt). */
+ * keystore's CKA_CHECK_VALUE, else C_Encrypt (for a key that may encrypt).
+ * For keys the keystore imported or generated only: SoftHSM 2.6.1 keeps a
+ * wrong CKA_CHECK_VALUE on the DES keys it derives (keystore/doctor.c). */
 CK_RV ks_kcv(ks_session_t *s, CK_OBJECT_HANDLE key, uint8_t kcv[3]);
 /* Reads the security-relevant flags of a key (never its value). */
 typedef struct {

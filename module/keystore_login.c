@@ -2,6 +2,7 @@
  * and its PIN checked against the first login's (see module.h). */
 #include "config.h"
 #include "module.h"
+#include "keystore/doctor.h"
 
 #include <string.h>
 
@@ -23,6 +24,25 @@ static void say_reloads(unsigned before)
         LOG_INFO("", "the keystore module read token \"%s\" while another process was writing it "
                      "and was started again (%u time%s)", M.conf.keystore_token, n,
                  n > 1 ? "s" : "");
+}
+
+/* Once per load: what the keystore's mechanism list says it can do for
+ * gp-p11, so that a user knows before a login fails (log_level = info); a
+ * warning when it lists no protocol's login at all. */
+static void say_capabilities(void)
+{
+    ks_caps_t c;
+    char err[KS_ERRLEN] = "", line[1024];
+    if (ks_caps_listed(M.ks, &c, err, sizeof err) != CKR_OK) {
+        LOG_WARN("", "%s: gp-p11 cannot tell what this keystore can do before it tries", err);
+        return;
+    }
+    ks_caps_line(M.ks, &c, line, sizeof line);
+    if (c.state[KS_CAP_SCP01] == KS_CAP_LISTED || c.state[KS_CAP_SCP02] == KS_CAP_LISTED ||
+        c.state[KS_CAP_SCP03] == KS_CAP_LISTED)
+        LOG_INFO("", "%s", line);
+    else
+        LOG_WARN("", "%s", line);
 }
 
 static CK_RV keystore_load(void) /* M.lock held */
@@ -51,6 +71,7 @@ static CK_RV keystore_load(void) /* M.lock held */
         return CKR_DEVICE_ERROR;
     }
     say_reloads(0);
+    say_capabilities();
     return CKR_OK;
 }
 

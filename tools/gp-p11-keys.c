@@ -30,6 +30,8 @@ static void usage(FILE *o)
 "  delete NAME          delete the key set NAME\n"
 "  refusals             cards that refused EXTERNAL AUTHENTICATE (never tried again)\n"
 "  forget-refusal KDD|all  let gp-p11 try that card again, once you know why\n"
+"  doctor               what the keystore can do for gp-p11: its mechanism list,\n"
+"                       then each capability tried against known answers\n"
 "  put-key NAME --version N [--replace M] [--from-file FILE] [--reader TEXT]\n"
 "                       rotate the card's keys (PUT KEY) through the gp-p11 module:\n"
 "                       new keys generated inside the keystore (the default), or\n"
@@ -121,7 +123,7 @@ int main(int argc, char **argv)
         if (keysets_check_args(cmd, nargs) != 0) {
             fprintf(stderr, "gp-p11-keys: unknown command '%s' or wrong number of arguments "
                             "(import NAME [FILE], generate NAME, list, delete NAME, refusals, forget-refusal KDD, "
-                            "put-key); "
+                            "doctor, put-key); "
                             "see --help\n", cmd);
             return tool_finish(t, 2);
         }

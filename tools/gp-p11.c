@@ -48,6 +48,7 @@ static void usage(FILE *o)
 "  keys delete NAME          delete a key set\n"
 "  keys refusals             cards that refused EXTERNAL AUTHENTICATE: none is tried again\n"
 "  keys forget-refusal KDD|all  allow a new try, once you know why the card refused\n"
+"  keys doctor               what the keystore can do for gp-p11 (list, then tried)\n"
 "      [--keystore-module PATH] [--keystore-token LABEL] [--keystore-init-args STR]\n"
 "APDUs:\n"
 "  apdu [HEX...]             send APDUs through the secure channel (arguments, or one\n"
@@ -230,7 +231,7 @@ int main(int argc, char **argv)
         code = cmd_apdu(t, nargs, args);
     else if (!strcmp(cmd, "keys")) {
         if (nargs < 1)
-            code = tool_fail(t, EX_USAGE, "keys import|generate|list|delete|refusals|forget-refusal; see --help");
+            code = tool_fail(t, EX_USAGE, "keys import|generate|list|delete|refusals|forget-refusal|doctor; see --help");
         else
             code = keysets_run(t, args[0], nargs - 1, args + 1);
     }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "keystore/doctor.h"
 #include "keystore/hex.h"
 #include "keystore/keystore.h"
 #include "keystore/scp03_crypto.h"
@@ -64,6 +65,54 @@ static void show_set(void *vctx, const char *name)
         printf("\n");
 }
 
+/* What the keystore can do for gp-p11: its mechanism list, then each
+ * capability tried on session keys of public test values against known
+ * answers. Exit 0 unless the keystore computed a wrong answer (or could
+ * not be asked): a keystore that cannot do something is told, not failed. */
+static int doctor(tool_t *t, ks_t *ks, ks_session_t *s)
+{
+    ks_caps_t c;
+    char err[KS_ERRLEN] = "", line[1024];
+    if (ks_caps_listed(ks, &c, err, sizeof err) != CKR_OK)
+        return tool_fail(t, EX_ERROR, "%s", err);
+    ks_caps_line(ks, &c, line, sizeof line);
+    json_str(&t->j, "listed", line);
+    if (!t->json)
+        printf("%s\ntried on session keys of public test values, against known answers:\n", line);
+    ks_probe_t p[KS_PROBES_MAX];
+    unsigned long before = ks_session_calls(s);
+    size_t n = ks_doctor(s, p);
+    static const char *const words[] = {"yes", "no", "WRONG"};
+    int wrong = 0;
+    json_arr(&t->j, "tried");
+    for (size_t i = 0; i < n; i++) {
+        const char *hint = "";
+        if (p[i].result == KS_PROBE_NO && p[i].cap == KS_CAP_PUT_DES)
+            hint = "; SCP02 put-key then needs --from-file and put_key_plaintext = yes";
+        else if (p[i].result == KS_PROBE_NO && p[i].cap == KS_CAP_PUT_AES)
+            hint = "; SCP03 put-key then needs --from-file and put_key_plaintext = yes";
+        else if (p[i].result == KS_PROBE_WRONG)
+            hint = "; this keystore must not be used for that";
+        wrong |= p[i].result == KS_PROBE_WRONG;
+        json_obj(&t->j, NULL);
+        json_str(&t->j, "what", p[i].what);
+        json_str(&t->j, "result", words[p[i].result]);
+        json_str(&t->j, "detail", p[i].detail[0] ? p[i].detail : NULL);
+        json_end(&t->j, '}');
+        if (!t->json)
+            printf("  %-5s %s%s%s%s\n", words[p[i].result], p[i].what, p[i].detail[0] ? ": " : "",
+                   p[i].detail, hint);
+    }
+    json_end(&t->j, ']');
+    json_int(&t->j, "keystore_calls", (long long)(ks_session_calls(s) - before));
+    if (!t->json)
+        printf("(%lu keystore calls for the list, %lu to try)\n", c.calls,
+               ks_session_calls(s) - before);
+    if (wrong)
+        return tool_fail(t, EX_ERROR, "the keystore computed a wrong answer (see WRONG above)");
+    return EX_OK;
+}
+
 static void show_refusal(void *vctx, const char *kdd, const char *text)
 {
     struct list_ctx *c = vctx;
@@ -82,7 +131,7 @@ int keysets_check_args(const char *cmd, int argc)
         return argc >= 1 && argc <= 2 ? 0 : -1;
     if (!strcmp(cmd, "generate") || !strcmp(cmd, "delete") || !strcmp(cmd, "forget-refusal"))
         return argc == 1 ? 0 : -1;
-    if (!strcmp(cmd, "list") || !strcmp(cmd, "refusals"))
+    if (!strcmp(cmd, "list") || !strcmp(cmd, "refusals") || !strcmp(cmd, "doctor"))
         return argc == 0 ? 0 : -1;
     return -1;
 }
@@ -94,7 +143,7 @@ int keysets_run(tool_t *t, const char *cmd, int argc, char **argv)
     if (keysets_check_args(cmd, argc) != 0)
         return tool_fail(t, EX_USAGE, "keys %s: unknown, or the wrong number of arguments "
                                       "(import NAME [FILE], generate NAME, list, delete NAME, "
-                                      "refusals, forget-refusal KDD|all)",
+                                      "refusals, forget-refusal KDD|all, doctor)",
                          cmd);
     const char *set = argc ? argv[0] : NULL;
     const char *keyfile = is_import && argc == 2 ? argv[1] : "-";
@@ -168,6 +217,8 @@ int keysets_run(tool_t *t, const char *cmd, int argc, char **argv)
         show_set(&lc, set);
         json_end(&t->j, ']');
         code = lc.failed ? EX_ERROR : EX_OK;
+    } else if (!strcmp(cmd, "doctor")) {
+        code = doctor(t, ks, s);
     } else if (!strcmp(cmd, "refusals")) {
         json_arr(&t->j, "refusals");
         struct list_ctx rc = {t, s, 0, 0};

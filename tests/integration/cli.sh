@@ -186,6 +186,13 @@ check "keys list --json: the key sets with their KCVs" \
     [ "$(rc klist gp --json keys list "${ks[@]}")" = 0 ] && j klist '.key_sets[] | select(.name == "default") | .kcv.enc == "8BAF47"'
 check "keys delete" [ "$(rc kdel gp keys delete wrongkeys "${ks[@]}")" = 0 ]
 check "... gone" [ "$(rc klist2 gp --json keys list "${ks[@]}")" = 0 ] && j klist2 '[.key_sets[].name] | index("wrongkeys") | not'
+check "keys doctor --json on SoftHSM: exit 0" [ "$(rc kdoc gp --json keys doctor "${ks[@]}")" = 0 ]
+check "... every capability but one works, each against its known answer" \
+    j kdoc '[.tried[] | select(.result == "yes")] | length == 10'
+check "... SCP02 PUT KEY of generated keys does not: SoftHSM cannot wrap with 3DES" \
+    j kdoc '.tried[] | select(.what == "SCP02 PUT KEY of keys generated in the keystore") | .result == "no" and (.detail | test("C_WrapKey\\(CKM_DES3_ECB\\).*CKR_MECHANISM_INVALID"))'
+check "... which its mechanism list told before trying" \
+    j kdoc '.listed | test("cannot do SCP02 PUT KEY of keys generated in the keystore \\(CKM_DES3_ECB does not wrap\\)")'
 check "keys with a wrong argument count: exit 2" [ "$(rc karg gp keys generate "${ks[@]}")" = 2 ]
 printf 'all = 505152535455565758595A5B5C5D5E5F\n' > "$out/new2.keys"
 check "put-key --from-file (put_key_plaintext = yes)" \

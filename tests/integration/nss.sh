@@ -48,6 +48,12 @@ check "gp-p11-keys --init-args imports an AES key set into NSS's softoken" \
     > "$out/noargs" 2>&1
 check "without its string, the keystore does not start: the words name --init-args' setting" \
     grep -q "failed to initialise: CKR_ARGUMENTS_BAD.*keystore_init_args" "$out/noargs"
+keys doctor > "$out/doctor" 2>&1
+check "keys doctor: NSS's softoken does everything gp-p11 asks, each against its known answer" \
+    [ "$(grep -c '^  yes ' "$out/doctor")" = 11 ]
+check "... though its list has no DES derivation: the doctor told it by trying" \
+    grep -q 'not in its list: .*SCP02 logins (CKM_DES3_CBC_ENCRYPT_DATA)' "$out/doctor"
+check "... SCP03's KDF by its SP 800-108 KDF" grep -q '^  yes   SCP03 logins, AES-256: by the keystore.s SP 800-108 KDF' "$out/doctor"
 # nssconf NAME LEVEL KEYSET KVN [LINE...]: a module configuration with NSS as the keystore
 nssconf() {
     local n=$1 level=$2 set=$3 kvn=$4
@@ -69,6 +75,8 @@ for level in mac mac-enc mac-rmac mac-enc-rmac mac-enc-rmac-renc; do
     check "SCP03 login at $level with the keys in NSS's softoken" \
         jq -e '.ok and (.registry | length) > 0' "$out/l-$level.json"
 done
+check "the module says at start what NSS's mechanism list tells (log_level = info)" \
+    grep -q 'info: keystore token "NSS Certificate DB" (libsoftokn3.so) by its mechanism list: can do SCP03 logins (SP 800-108 KDF)' "$out/l-mac.err"
 export GP_P11_CONF=$(nssconf noargs mac card 0x30)
 sed -i '/^keystore_init_args/d' "$GP_P11_CONF"
 ngpt --json list > "$out/m-noargs.json" 2> "$out/m-noargs.err"
