@@ -358,9 +358,14 @@ static CK_RV create_or_generate(ks_session_t *s, const char *set, enum ks_role r
             return CKR_GENERAL_ERROR;
         }
     }
+    /* a refusal of what was asked, not of the moment: the keystore cannot */
+    int cannot = rv == CKR_ATTRIBUTE_VALUE_INVALID || rv == CKR_ATTRIBUTE_TYPE_INVALID ||
+                 rv == CKR_TEMPLATE_INCONSISTENT || rv == CKR_MECHANISM_INVALID ||
+                 rv == CKR_FUNCTION_NOT_SUPPORTED || rv == CKR_KEY_TYPE_INCONSISTENT;
     if (rv != CKR_OK)
-        msg_set(s->err, sizeof s->err, "keystore refused to %s key %s: %s", value ? "store" : "generate", label,
-               ks_rv_name(rv));
+        msg_set(s->err, sizeof s->err, "keystore refused to %s key %s: %s%s", value ? "store" : "generate",
+               label, ks_rv_name(rv),
+               cannot ? " (\"gp-p11 keys doctor\" tells what this keystore can do)" : "");
     else if (out)
         *out = h;
     return rv;
