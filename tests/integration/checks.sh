@@ -34,3 +34,11 @@ card_conf() {
 # the gp-p11 tool on the module $MOD, with the test token's PIN
 gpt() { tool "$GP_BUILDDIR/tools/gp-p11" --module "$MOD" --pin-file "$GP_TEST_PIN_FILE" "$@"; }
 has_version() { state "$1" key_versions | tr ' ' '\n' | grep -qx "$2"; } # has_version CARD KVN
+# login_with_keystore MODULE: gp-p11 list through the module with MODULE's
+# token "keystore" as the keystore (PIN in $out/pin), logging at info, into
+# $out/login.json and $out/login.err
+login_with_keystore() {
+    printf 'keystore_module = %s\nkeystore_token = keystore\nlog_level = info\n' "$1" > "$out/ks.conf"
+    GP_P11_CONF=$out/ks.conf "$GP_BUILDDIR/tools/gp-p11" --module "$GP_BUILDDIR/module/.libs/gp-p11.so" \
+        --pin-file "$out/pin" --json list > "$out/login.json" 2> "$out/login.err"
+}

@@ -46,9 +46,7 @@ check "... and trying it confirms: no SCP02 login, in the keystore's words" \
 check "... SHA-256 for the PIN check works" grep -q '^  yes   the PIN check' "$out/doctor"
 check "... and the doctor's session keys are gone" [ "$(objects)" = 0 ]
 printf 'enc = %s\nmac = %s\ndek = %s\n' $g $g $g | K import default > /dev/null 2>&1
-printf 'keystore_module = %s\nkeystore_token = keystore\nlog_level = info\n' "$oc" > "$out/oc.conf"
-GP_P11_CONF=$out/oc.conf "$GP_BUILDDIR/tools/gp-p11" --module "$GP_BUILDDIR/module/.libs/gp-p11.so" \
-    --pin-file "$out/pin" --json list > "$out/login.json" 2> "$out/login.err"
+login_with_keystore "$oc"
 check "a login fails in words naming the mechanism the keystore lacks" \
     grep -q 'CKM_DES3_CBC_ENCRYPT_DATA\|CKM_DES3_ECB_ENCRYPT_DATA' "$out/login.err"
 check "... before EXTERNAL AUTHENTICATE" [ "$(state 0 ext_auth_received)" = 0 ]

@@ -46,9 +46,7 @@ check "... SHA-256 works, nothing else" \
 check "... its list wraps with no AES mechanism, said as such" \
     grep -q 'cannot do SCP03 PUT KEY of keys generated in the keystore (CKM_AES_CBC does not wrap)' "$out/doctor"
 check "... and still nothing in the token" [ "$(objects)" = 0 ]
-printf 'keystore_module = %s\nkeystore_token = keystore\nlog_level = info\n' "$tpm" > "$out/tpm.conf"
-GP_P11_CONF=$out/tpm.conf "$GP_BUILDDIR/tools/gp-p11" --module "$GP_BUILDDIR/module/.libs/gp-p11.so" \
-    --pin-file "$out/pin" --json list > "$out/login.json" 2> "$out/login.err"
+login_with_keystore "$tpm"
 check "the module warns at start: the keystore lists no login" \
     grep -q 'warning: keystore token "keystore" (libtpm2_pkcs11.so) by its mechanism list: can do the PIN check of every login; not in its list: SCP01 logins' "$out/login.err"
 check "... and no EXTERNAL AUTHENTICATE is sent" [ "$(state 0 ext_auth_received)" = 0 ]
