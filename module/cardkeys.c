@@ -138,8 +138,8 @@ int token_card_has_keys(token_t *t, uint8_t kvn, const ks_keyset_t *k)
 {
     uint8_t i = M.conf.scp_i ? M.conf.scp_i : token_card_scp_i(t);
     uint8_t scp = gp_channel_scp(&t->gp); /* the protocol PUT KEY went over */
-    gp_channel_opts_t o = {.scp = scp, .i_param = i, .level = M.conf.security_level, .kvn = kvn,
-                           .isd_aid = M.conf.isd_aid, .isd_aid_len = M.conf.isd_aid_len,
+    gp_channel_opts_t o = {.scp = scp, .i_param = i, .level = t->login.security_level, .kvn = kvn,
+                           .isd_aid = t->login.isd_aid, .isd_aid_len = t->login.isd_aid_len,
                            .probe_only = 1};
     const gp_channel_ops_t *ops = gp_channel_ops(scp);
     if (ops->implicit && ops->implicit(&o))

@@ -14,6 +14,7 @@
 
 #include "keystore/hex.h"
 #include "keystore/scp02_crypto.h"
+#include "scp/names.h"
 
 void config_defaults(gp_config_t *c)
 {
@@ -76,30 +77,10 @@ static const char *apply(gp_config_t *c, const char *k, const char *v)
         c->key_version = (uint8_t)n;
         return NULL;
     }
-    if (!strcmp(k, "security_level")) {
-        static const struct { const char *name; uint8_t level; } levels[] = {
-            {"mac", 0x01}, {"mac-enc", 0x03}, {"mac-rmac", 0x11}, {"mac-enc-rmac", 0x13},
-            {"mac-enc-rmac-renc", 0x33}};
-        for (size_t i = 0; i < sizeof levels / sizeof levels[0]; i++)
-            if (!strcmp(v, levels[i].name)) {
-                c->security_level = levels[i].level;
-                return NULL;
-            }
-        return "needs 'mac', 'mac-enc', 'mac-rmac', 'mac-enc-rmac' or 'mac-enc-rmac-renc' (SCP03)";
-    }
-    if (!strcmp(k, "scp")) {
-        if (!strcmp(v, "auto"))
-            c->scp = 0;
-        else if (!strcmp(v, "01") || !strcmp(v, "1"))
-            c->scp = 1;
-        else if (!strcmp(v, "02") || !strcmp(v, "2"))
-            c->scp = 2;
-        else if (!strcmp(v, "03") || !strcmp(v, "3"))
-            c->scp = 3;
-        else
-            return "needs 'auto', '01', '02' or '03'";
-        return NULL;
-    }
+    if (!strcmp(k, "security_level"))
+        return gp_level_from_name(v, &c->security_level) ? "needs " GP_LEVEL_WORDS : NULL;
+    if (!strcmp(k, "scp"))
+        return gp_scp_from_name(v, &c->scp) ? "needs " GP_SCP_WORDS : NULL;
     if (!strcmp(k, "scp01_allow")) {
         if (!strcmp(v, "yes"))
             c->allow_scp01 = 1;
@@ -137,19 +118,8 @@ static const char *apply(gp_config_t *c, const char *k, const char *v)
         }
         return NULL;
     }
-    if (!strcmp(k, "diversification")) {
-        if (!strcmp(v, "none"))
-            c->diversification = KS_DIV_NONE;
-        else if (!strcmp(v, "emv"))
-            c->diversification = KS_DIV_EMV;
-        else if (!strcmp(v, "visa2"))
-            c->diversification = KS_DIV_VISA2;
-        else if (!strcmp(v, "kdf3"))
-            c->diversification = KS_DIV_KDF3;
-        else
-            return "needs 'none', 'emv', 'visa2' (DES keys) or 'kdf3' (AES keys)";
-        return NULL;
-    }
+    if (!strcmp(k, "diversification"))
+        return gp_div_from_name(v, &c->diversification) ? "needs " GP_DIV_WORDS : NULL;
     if (!strcmp(k, "put_key_plaintext")) {
         if (strcmp(v, "yes") && strcmp(v, "no"))
             return "needs 'yes' or 'no'";

@@ -288,7 +288,7 @@ CK_RV C_Login(CK_SESSION_HANDLE h, CK_USER_TYPE userType, CK_UTF8CHAR_PTR pPin, 
         return session_done(t, s, CKR_USER_TYPE_INVALID);
     if (!pPin)
         return session_done(t, s, CKR_ARGUMENTS_BAD);
-    return session_done(t, s, token_login(t, pPin, ulPinLen));
+    return session_done(t, s, token_login(t, pPin, ulPinLen, &s->run));
 }
 
 CK_RV C_Logout(CK_SESSION_HANDLE h)
@@ -317,10 +317,12 @@ CK_RV C_CreateObject(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR pTemplate, CK_ULONG u
     int data = have_class && cls == CKO_DATA, known = data || (have_class && cls == CKO_GP_KEY_SET);
     if (!have_class)
         return session_done(t, s, CKR_TEMPLATE_INCOMPLETE);
+    if (cls == CKO_GP_LOGIN_OPTIONS) /* a run's channel choices, before C_Login */
+        return session_done(t, s, login_opts_create(t, s, pTemplate, ulCount, phObject));
     if (!known) {
         LOG_WARN(t->reader, "C_CreateObject: this token creates a CAP file's load file or "
-                            "application (CKO_DATA) and a card key set (CKO_GP_KEY_SET), "
-                            "nothing of another class");
+                            "application (CKO_DATA), a card key set (CKO_GP_KEY_SET) and login "
+                            "options (CKO_GP_LOGIN_OPTIONS), nothing of another class");
         return session_done(t, s, CKR_ATTRIBUTE_VALUE_INVALID);
     }
     if (data) { /* a CAP file to load (and install) */
@@ -368,6 +370,10 @@ static object_t *visible(token_t *t, CK_OBJECT_HANDLE h)
 CK_RV C_DestroyObject(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE hObject)
 {
     ENTER_SESSION(h);
+    if (s->run.handle && hObject == s->run.handle) { /* the login options: forgotten */
+        memset(&s->run, 0, sizeof s->run);
+        return session_done(t, s, CKR_OK);
+    }
     object_t *o = visible(t, hObject);
     if (!o)
         return session_done(t, s, CKR_OBJECT_HANDLE_INVALID);
@@ -392,12 +398,14 @@ CK_RV C_GetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE hObject, CK_ATTR
                           CK_ULONG ulCount)
 {
     ENTER_SESSION(h);
-    object_t *o = visible(t, hObject);
-    if (!o)
+    int run = s->run.handle && hObject == s->run.handle; /* the login options */
+    object_t *o = run ? NULL : visible(t, hObject);
+    if (!o && !run)
         return session_done(t, s, CKR_OBJECT_HANDLE_INVALID);
     if (!pTemplate && ulCount)
         return session_done(t, s, CKR_ARGUMENTS_BAD);
-    return session_done(t, s, object_get_attributes(o, pTemplate, ulCount));
+    return session_done(t, s, run ? login_opts_get(&s->run, pTemplate, ulCount)
+                                   : object_get_attributes(o, pTemplate, ulCount));
 }
 
 CK_RV C_SetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE hObject, CK_ATTRIBUTE_PTR pTemplate,

@@ -50,6 +50,27 @@ typedef struct {
     int delete_related;        /* a load file: C_DestroyObject takes its applications too */
 } object_t;
 
+/* --- a login's channel choices (login.c): the configuration's, or a run's
+ * over them (CKO_GP_LOGIN_OPTIONS, gp-p11.h) --- */
+typedef struct {
+    char key_set[60];
+    uint8_t key_version;
+    uint8_t security_level;
+    uint8_t scp;               /* 0 auto */
+    int diversification;       /* enum ks_diversification */
+    uint8_t isd_aid[16];
+    size_t isd_aid_len;        /* 0: the card's default */
+} login_opts_t;
+
+/* A session's login options object: what it sets (RUN_* bits) over the
+ * configuration; handle 0: none. */
+enum { RUN_KEY_SET = 1, RUN_KEY_VERSION = 2, RUN_LEVEL = 4, RUN_SCP = 8, RUN_DIV = 16, RUN_AID = 32 };
+typedef struct {
+    CK_OBJECT_HANDLE handle;
+    unsigned have;
+    login_opts_t v;
+} run_opts_t;
+
 /* --- tokens: one per slot; a card's state while it is in the reader --- */
 typedef struct {
     int used;                  /* this slot exists (a reader was seen) */
@@ -72,6 +93,7 @@ typedef struct {
     uint8_t cin[16];           /* the CIN as token_info read it (info_loaded), cin_len 0: none */
     size_t cin_len;
     int logged_in;
+    login_opts_t login;        /* the choices of the login (or the one under way) */
     ks_session_t *kss;
     ks_keyset_t keys;
     char keyset_name[96];      /* the key set in use (may be bound to this card) */
@@ -100,6 +122,7 @@ typedef struct {
     void *app;
     CK_ULONG device_error;     /* ulDeviceError: the SW of the card's refusal that made
                                   this session's last call fail, else 0 */
+    run_opts_t run;            /* its login options object, for its next C_Login */
 } session_t;
 
 struct module {
@@ -143,7 +166,8 @@ void slot_info(const token_t *t, CK_SLOT_INFO *info, int present);
 CK_RV token_present(token_t *t);                /* card still there? never waits, never connects */
 CK_RV token_check(token_t *t);                  /* token_present, then connects if needed */
 CK_RV token_info(token_t *t, CK_TOKEN_INFO *info);
-CK_RV token_login(token_t *t, const uint8_t *pin, size_t pin_len);
+/* run: the login options of the session logging in (handle 0: none) */
+CK_RV token_login(token_t *t, const uint8_t *pin, size_t pin_len, const run_opts_t *run);
 void token_logout(token_t *t);
 void token_forget_card(token_t *t);             /* the card is gone */
 CK_RV token_destroy_object(token_t *t, object_t *o);
@@ -157,6 +181,19 @@ object_t *token_object(token_t *t, CK_OBJECT_HANDLE h);
 CK_RV token_put_key(token_t *t, const char *name, uint8_t kvn, uint8_t replace,
                     const uint8_t *values, size_t values_len, CK_OBJECT_HANDLE *out);
 CK_RV token_set_lifecycle(token_t *t, object_t *o, uint8_t value, int confirm_terminate);
+/* login.c: a login's choices */
+void login_opts_conf(login_opts_t *o);                 /* the configuration's */
+void login_opts_apply(login_opts_t *o, const run_opts_t *r); /* a run's over them */
+/* Reads a CKO_GP_LOGIN_OPTIONS template into r, refusing in the log (as
+ * reader) what the configuration's floor forbids: CKR_OK,
+ * CKR_ATTRIBUTE_TYPE_INVALID, CKR_ATTRIBUTE_VALUE_INVALID, CKR_ARGUMENTS_BAD. */
+CK_RV login_opts_parse(const char *reader, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n, run_opts_t *r);
+CK_RV login_opts_get(const run_opts_t *r, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n);
+/* C_CreateObject of CKO_GP_LOGIN_OPTIONS: kept as session s's (replacing
+ * any before), for its next C_Login. */
+CK_RV login_opts_create(token_t *t, session_t *s, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n,
+                        CK_OBJECT_HANDLE *out);
+
 /* keystore_login.c: takes M.lock */
 CK_RV keystore_random(uint8_t *buf, size_t len);
 /* The application's keystore login (the first token's PIN logs the keystore

@@ -317,14 +317,14 @@ uint8_t token_card_scp_i(token_t *t)
 static uint8_t login_scp(token_t *t)
 {
     token_card_scp_i(t); /* reads the card's announcement once (t->card_scp) */
-    uint8_t scp = M.conf.scp;
+    uint8_t scp = t->login.scp;
     if (!scp && t->keys.enc != CK_INVALID_HANDLE) /* DES keys: SCP01 where the card says so */
         scp = t->keys.aes ? 3 : t->card_scp == 1 ? 1 : 2;
     if (!scp)
         scp = t->card_scp ? t->card_scp : 2;
     if (t->card_scp && t->card_scp != scp)
         LOG_INFO(t->reader, "the card announces SCP%02X; this login uses SCP%02X (%s)", t->card_scp,
-                 scp, M.conf.scp ? "scp in the configuration" : "the key set's kind");
+                 scp, t->login.scp ? "the protocol asked for (scp)" : "the key set's kind");
     return scp;
 }
 
@@ -360,13 +360,13 @@ static int bound_keys(void *ctx, const uint8_t key_div[10], ks_keyset_t *keys)
     token_t *t = ctx;
     char hex[21], name[96];
     hex_encode(key_div, 10, hex);
-    snprintf(name, sizeof name, "%s@%s", M.conf.key_set, hex);
+    snprintf(name, sizeof name, "%s@%s", t->login.key_set, hex);
     ks_keyset_t k;
     if (ks_find_keyset(t->kss, name, &k) != CKR_OK) {
         if (t->keys.enc == CK_INVALID_HANDLE)
             LOG_ERR(t->reader, "login refused: no key set \"%s\", \"%s@%s\" or \"%s\" in the "
-                               "keystore (provision one with gp-p11-keys)", M.conf.key_set,
-                    M.conf.key_set, t->cin_hex[0] ? t->cin_hex : "<CIN>", name);
+                               "keystore (provision one with gp-p11-keys)", t->login.key_set,
+                    t->login.key_set, t->cin_hex[0] ? t->cin_hex : "<CIN>", name);
         return -1;
     }
     LOG_INFO(t->reader, "using key set \"%s\", bound to this card's key diversification data", name);
@@ -386,15 +386,15 @@ static CK_RV find_keys(token_t *t)
         char hex[33], name[96];
         hex_encode(cin, (size_t)nl, hex);
         snprintf(t->cin_hex, sizeof t->cin_hex, "%s", hex);
-        snprintf(name, sizeof name, "%s@%s", M.conf.key_set, hex);
+        snprintf(name, sizeof name, "%s@%s", t->login.key_set, hex);
         if (ks_find_keyset(t->kss, name, &t->keys) == CKR_OK) {
             LOG_INFO(t->reader, "using key set \"%s\", bound to this card's CIN", name);
             snprintf(t->keyset_name, sizeof t->keyset_name, "%s", name);
             return CKR_OK;
         }
     }
-    snprintf(t->keyset_name, sizeof t->keyset_name, "%s", M.conf.key_set);
-    if (ks_find_keyset(t->kss, M.conf.key_set, &t->keys) != CKR_OK) {
+    snprintf(t->keyset_name, sizeof t->keyset_name, "%s", t->login.key_set);
+    if (ks_find_keyset(t->kss, t->login.key_set, &t->keys) != CKR_OK) {
         /* maybe bound to the card's KDD, known after INITIALIZE UPDATE */
         LOG_INFO(t->reader, "%s", ks_session_error(t->kss));
         t->keys.enc = t->keys.mac = t->keys.dek = CK_INVALID_HANDLE;
@@ -405,9 +405,9 @@ static CK_RV find_keys(token_t *t)
 /* selected: the security domain was selected just before (no SELECT again) */
 CK_RV token_open_channel(token_t *t, int selected)
 {
-    gp_channel_opts_t o = {.level = M.conf.security_level, .kvn = M.conf.key_version,
-                           .isd_aid = M.conf.isd_aid, .isd_aid_len = M.conf.isd_aid_len,
-                           .selected = 1, .div = (enum ks_diversification)M.conf.diversification,
+    gp_channel_opts_t o = {.level = t->login.security_level, .kvn = t->login.key_version,
+                           .isd_aid = t->login.isd_aid, .isd_aid_len = t->login.isd_aid_len,
+                           .selected = 1, .div = (enum ks_diversification)t->login.diversification,
                            .select_keys = bound_keys, .select_ctx = t,
                            .may_authenticate = token_may_authenticate};
     scp_err_t e = selected ? SCP_OK : gp_select(&t->gp, o.isd_aid, o.isd_aid_len);
@@ -418,7 +418,7 @@ CK_RV token_open_channel(token_t *t, int selected)
         o.s16 = o.scp == 3 && t->card_scp == 3 && (t->card_i & SCP03_I_S16);
         if (o.scp == 2 && !M.conf.scp_i && !scp02_variant_allowed(t, o.i_param))
             return CKR_FUNCTION_FAILED;
-        if (o.scp == 1 && !M.conf.scp && !M.conf.allow_scp01) {
+        if (o.scp == 1 && !t->login.scp && !M.conf.allow_scp01) {
             /* no downgrade: the announcement is read before any authentication */
             LOG_ERR(t->reader, "login refused: the card announces SCP01 (GlobalPlatform 2.1.1), "
                                "weaker than SCP02 and SCP03: no R-MAC, and every C-MAC chains "
@@ -459,10 +459,12 @@ CK_RV token_open_channel(token_t *t, int selected)
     return token_map_scp(t, e);
 }
 
-CK_RV token_login(token_t *t, const uint8_t *pin, size_t pin_len)
+CK_RV token_login(token_t *t, const uint8_t *pin, size_t pin_len, const run_opts_t *run)
 {
     if (t->logged_in)
         return CKR_USER_ALREADY_LOGGED_IN;
+    login_opts_conf(&t->login);
+    login_opts_apply(&t->login, run);
     CK_RV rv = token_check(t);
     if (rv != CKR_OK)
         return rv;
@@ -492,7 +494,7 @@ CK_RV token_login(token_t *t, const uint8_t *pin, size_t pin_len)
         keystore_logout();
         return rv;
     }
-    scp_err_t e = gp_select(&t->gp, M.conf.isd_aid, M.conf.isd_aid_len);
+    scp_err_t e = gp_select(&t->gp, t->login.isd_aid, t->login.isd_aid_len);
     if (e != SCP_OK) {
         LOG_ERR(t->reader, "login failed: %s", gp_error(&t->gp));
         rv = token_map_scp(t, e);

@@ -206,6 +206,7 @@ void tool_init(tool_t *t, const char *prog)
     t->h = CK_INVALID_HANDLE;
     t->ks_module = GP_DEFAULT_KEYSTORE_MODULE;
     t->ks_token = "gp-p11";
+    t->login.key_version = -1;
     json_open(&t->j);
 }
 

@@ -54,6 +54,15 @@ static void usage(FILE *o)
 "  apdu [HEX...]             send APDUs through the secure channel (arguments, or one\n"
 "                            per line on standard input); exit 0 if the last got 9000\n"
 "\n"
+"The login's choices, over the configuration's (gp-p11(7), Login options):\n"
+"  --key-set NAME            the keystore key set (key_set)\n"
+"  --key-version N           the card's key version (key_version; 0: its default)\n"
+"  --level LEVEL             mac, mac-enc, mac-rmac, mac-enc-rmac, mac-enc-rmac-renc;\n"
+"                            never below the configuration's security_level\n"
+"  --scp auto|01|02|03       the protocol (SCP01 only where scp01_allow = yes)\n"
+"  --diversification none|emv|visa2|kdf3\n"
+"  --isd AID                 the security domain to select and log in to\n"
+"\n"
 "Options:\n"
 "  -t, --token URI           the card's token, as a PKCS#11 URI (pkcs11:serial=...)\n"
 "  -r, --reader TEXT         the card in the reader whose name contains TEXT\n"
@@ -61,10 +70,12 @@ static void usage(FILE *o)
 "  -m, --module PATH         the gp-p11 module (default: p11-kit's registration)\n"
 "  -p, --pin-file FILE       the keystore user PIN from FILE (- : standard input);\n"
 "                            default: asked on the terminal, without echo\n"
+"  --config FILE             the module's configuration (instead of GP_P11_CONF)\n"
 "  -j, --json                one JSON object on standard output (gp-p11(1), JSON)\n"
 "  -v, --verbose             the APDU trace on standard error\n"
 "  -y, --yes                 terminate-card without asking\n"
 "  -h, --help                this text\n"
+"  -V, --version             gp-p11's version (alone)\n"
 "\n"
 "Exit status: 0 done; 1 the card refused; 2 usage; 3 no module, reader or card, or\n"
 "more than one card; 4 authentication (keystore PIN, card keys); 5 other error;\n"
@@ -73,7 +84,8 @@ static void usage(FILE *o)
 
 enum { O_KS_MODULE = 256, O_KS_TOKEN, O_KS_INIT_ARGS, O_APPLET, O_INSTANCE, O_PRIVILEGES, O_PARAMS, O_SD,
        O_PACKAGE, O_NOT_SELECTABLE, O_NO_DESCRIPTOR, O_HASH, O_LOADED, O_RELATED, O_FORMAT,
-       O_FILE, O_VERSION, O_REPLACE, O_FROM_FILE, O_KEY_TYPE };
+       O_FILE, O_VERSION, O_REPLACE, O_FROM_FILE, O_KEY_TYPE, O_KEY_SET, O_KEY_VERSION, O_LEVEL,
+       O_SCP, O_DIV, O_ISD, O_CONFIG };
 
 static const struct {
     const char *name;
@@ -136,8 +148,20 @@ int main(int argc, char **argv)
         {"replace", required_argument, NULL, O_REPLACE},
         {"from-file", required_argument, NULL, O_FROM_FILE},
         {"key-type", required_argument, NULL, O_KEY_TYPE},
+        {"key-set", required_argument, NULL, O_KEY_SET},
+        {"key-version", required_argument, NULL, O_KEY_VERSION},
+        {"level", required_argument, NULL, O_LEVEL},
+        {"scp", required_argument, NULL, O_SCP},
+        {"diversification", required_argument, NULL, O_DIV},
+        {"isd", required_argument, NULL, O_ISD},
+        {"config", required_argument, NULL, O_CONFIG},
         {NULL, 0, NULL, 0},
     };
+    if (argc == 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V"))) {
+        printf("gp-p11 %s\n", PACKAGE_VERSION); /* put-key's --version N is the key's */
+        json_close(&t->j, NULL);
+        return EX_OK;
+    }
     if (tool_pin_on_command_line(t->prog, argc, argv))
         return tool_finish(t, EX_USAGE);
     int c, code = EX_OK;
@@ -180,6 +204,17 @@ int main(int argc, char **argv)
             break;
         case O_FROM_FILE: o->from_file = optarg; o->given |= OPT_FROM_FILE; break;
         case O_KEY_TYPE: o->key_type = optarg; o->given |= OPT_KEY_TYPE; break;
+        case O_KEY_SET: t->login.key_set = optarg; o->given |= OPT_LOGIN; break;
+        case O_KEY_VERSION:
+            if (number(t, "--key-version", optarg, &t->login.key_version))
+                code = EX_USAGE;
+            o->given |= OPT_LOGIN;
+            break;
+        case O_LEVEL: t->login.level = optarg; o->given |= OPT_LOGIN; break;
+        case O_SCP: t->login.scp = optarg; o->given |= OPT_LOGIN; break;
+        case O_DIV: t->login.div = optarg; o->given |= OPT_LOGIN; break;
+        case O_ISD: t->login.isd = optarg; o->given |= OPT_LOGIN; break;
+        case O_CONFIG: t->login.config = optarg; break;
         case ':':
             code = tool_fail(t, EX_USAGE, "option %s needs a value; see --help", argv[optind - 1]);
             break;
@@ -207,6 +242,8 @@ int main(int argc, char **argv)
         }
     if (!known)
         return tool_finish(t, tool_fail(t, EX_USAGE, "unknown command '%s'; see --help", cmd));
+    if (strcmp(cmd, "keys")) /* every command that logs in takes the login's choices */
+        allowed |= OPT_LOGIN;
     if (o->given & ~allowed)
         return tool_finish(t, tool_fail(t, EX_USAGE, "an option given does not belong to '%s'; "
                                                      "see --help", cmd));

@@ -10,7 +10,9 @@
 #include <p11-kit/p11-kit.h>
 
 #include "gp-p11/gp-p11.h"
+#include "keystore/hex.h"
 #include "keystore/keystore.h"
+#include "scp/names.h"
 #include "scp/sw.h"
 
 #define MAX_SLOTS 32
@@ -100,6 +102,8 @@ int p11_open(tool_t *t)
     }
     if (t->verbose) /* the module's APDU trace (never data sent encrypted or secret) */
         setenv("GP_P11_TRACE", "apdu-data", 1);
+    if (t->login.config) /* read by the module at C_Initialize, with its ownership rules */
+        setenv("GP_P11_CONF", t->login.config, 1);
     int code = load_module(t);
     if (code != EX_OK)
         return code;
@@ -164,8 +168,68 @@ int p11_open(tool_t *t)
     return EX_OK;
 }
 
+/* The run's channel choices as a CKO_GP_LOGIN_OPTIONS object in the session
+ * (gp-p11(7), "Login options"), before C_Login: nothing when none is given. */
+static int login_options(tool_t *t)
+{
+    CK_OBJECT_CLASS cls = CKO_GP_LOGIN_OPTIONS;
+    CK_BBOOL f = CK_FALSE;
+    CK_ATTRIBUTE a[8] = {{CKA_CLASS, &cls, sizeof cls}, {CKA_TOKEN, &f, sizeof f}};
+    CK_ULONG n = 2;
+    uint8_t kvn = 0, level = 0, scp = 0, aid[16];
+    int div = 0;
+    CK_ULONG udiv = 0;
+    if (t->login.key_set) {
+        size_t l = strlen(t->login.key_set);
+        if (!l || l > 59)
+            return tool_fail(t, EX_USAGE, "--key-set: a key set name of 1 to 59 characters");
+        a[n++] = (CK_ATTRIBUTE){CKA_GP_KEY_SET_NAME, (void *)t->login.key_set, l};
+    }
+    if (t->login.key_version >= 0) {
+        kvn = (uint8_t)t->login.key_version;
+        a[n++] = (CK_ATTRIBUTE){CKA_GP_KEY_VERSION, &kvn, 1};
+    }
+    if (t->login.level) {
+        if (gp_level_from_name(t->login.level, &level))
+            return tool_fail(t, EX_USAGE, "--level %s: one of " GP_LEVEL_WORDS, t->login.level);
+        a[n++] = (CK_ATTRIBUTE){CKA_GP_SECURITY_LEVEL, &level, 1};
+    }
+    if (t->login.scp) {
+        if (gp_scp_from_name(t->login.scp, &scp))
+            return tool_fail(t, EX_USAGE, "--scp %s: one of " GP_SCP_WORDS, t->login.scp);
+        a[n++] = (CK_ATTRIBUTE){CKA_GP_SCP, &scp, 1};
+    }
+    if (t->login.div) {
+        if (gp_div_from_name(t->login.div, &div))
+            return tool_fail(t, EX_USAGE, "--diversification %s: one of " GP_DIV_WORDS,
+                             t->login.div);
+        udiv = (CK_ULONG)div;
+        a[n++] = (CK_ATTRIBUTE){CKA_GP_DIVERSIFICATION, &udiv, sizeof udiv};
+    }
+    if (t->login.isd) {
+        int l = hex_decode(t->login.isd, aid, sizeof aid);
+        if (l < 5)
+            return tool_fail(t, EX_USAGE, "--isd %s: an AID of 5 to 16 bytes in hex",
+                             t->login.isd);
+        a[n++] = (CK_ATTRIBUTE){CKA_GP_AID, aid, (CK_ULONG)l};
+    }
+    if (n == 2)
+        return EX_OK;
+    CK_OBJECT_HANDLE h;
+    CK_RV rv = t->f->C_CreateObject(t->h, a, n, &h);
+    if (rv == CKR_ATTRIBUTE_VALUE_INVALID)
+        return tool_fail(t, EX_USAGE, "the configuration does not allow these login options "
+                                      "(--level, --scp): the gp-p11 line above says why");
+    if (rv != CKR_OK)
+        return tool_fail_rv(t, rv, "login options (--key-set ... --isd)", 0);
+    return EX_OK;
+}
+
 int p11_login(tool_t *t)
 {
+    int code = login_options(t);
+    if (code != EX_OK)
+        return code;
     char pin[PIN_MAX];
     const char *pin_file = t->pin_file;
     char from_uri[1024];

@@ -80,6 +80,7 @@ enum {
     OPT_NO_DESCRIPTOR = 1 << 7, OPT_HASH = 1 << 8, OPT_LOADED = 1 << 9, OPT_RELATED = 1 << 10,
     OPT_FORMAT = 1 << 11, OPT_FILE = 1 << 12, OPT_VERSION = 1 << 13, OPT_REPLACE = 1 << 14,
     OPT_FROM_FILE = 1 << 15, OPT_YES = 1 << 16, OPT_KEYSTORE = 1 << 17, OPT_KEY_TYPE = 1 << 18,
+    OPT_LOGIN = 1 << 19, /* --key-set, --key-version, --level, --scp, --diversification, --isd */
 };
 
 /* --- the tool's state --------------------------------------------------------- */
@@ -94,6 +95,11 @@ typedef struct tool {
     const char *ks_module;     /* keys: the keystore module */
     const char *ks_token;      /* keys: the keystore token's label */
     const char *ks_init_args;  /* keys: C_Initialize's string for the keystore, or NULL */
+    /* the login's channel choices (--key-set ... --isd), over the configuration's */
+    struct {
+        const char *key_set, *level, *scp, *div, *isd, *config;
+        int key_version;       /* -1: not given */
+    } login;
     opts_t o;
     json_t j;
     int stdin_taken;           /* standard input already read (PIN, keys) */

@@ -112,6 +112,33 @@
 #define CKA_GP_STORE_DATA_FORMAT (CKA_VENDOR_DEFINED | 0x47500014UL) /* one byte */
 #define CKA_GP_PROGRESS          (CKA_VENDOR_DEFINED | 0x47500015UL) /* CK_ULONG[2], written */
 
+/* A login's channel choices, per run (gp-p11(7), "Login options").
+ * C_CreateObject({CKA_CLASS = CKO_GP_LOGIN_OPTIONS, and any of:
+ *     CKA_GP_KEY_SET_NAME   the keystore key set (UTF-8), as key_set
+ *     CKA_GP_KEY_VERSION    one byte, as key_version (0: the card's default)
+ *     CKA_GP_SECURITY_LEVEL one byte, GlobalPlatform's coding: 01 C-MAC,
+ *                           03 and C-DEC, 11 and R-MAC, 13, 33 (and R-ENC)
+ *     CKA_GP_SCP            one byte: 0 auto, 1, 2, 3, as scp
+ *     CKA_GP_DIVERSIFICATION CK_ULONG: GP_DIV_*, as diversification
+ *     CKA_GP_AID            the security domain to select, as isd_aid})
+ * in any session, before C_Login (no login needed, read-only sessions
+ * too): a session object (CKA_TOKEN false) that C_FindObjects does not
+ * list. The next C_Login in that session uses these choices over the
+ * configuration's; C_DestroyObject or closing the session forgets them; a
+ * second such object replaces the first. The configuration stays the floor:
+ * a security level without every bit of security_level, or SCP01 where
+ * scp01_allow is not yes, is refused at C_CreateObject
+ * (CKR_ATTRIBUTE_VALUE_INVALID, said in the log). */
+#define CKO_GP_LOGIN_OPTIONS      (CKO_VENDOR_DEFINED | 0x47500002UL)
+#define CKA_GP_KEY_SET_NAME       (CKA_VENDOR_DEFINED | 0x47500016UL) /* UTF-8, up to 59 bytes */
+#define CKA_GP_SECURITY_LEVEL     (CKA_VENDOR_DEFINED | 0x47500017UL) /* one byte */
+#define CKA_GP_SCP                (CKA_VENDOR_DEFINED | 0x47500018UL) /* one byte */
+#define CKA_GP_DIVERSIFICATION    (CKA_VENDOR_DEFINED | 0x47500019UL) /* CK_ULONG */
+#define GP_DIV_NONE  0UL
+#define GP_DIV_EMV   1UL /* EMV CPS 1.1, DES master keys */
+#define GP_DIV_VISA2 2UL /* VISA2, DES master keys */
+#define GP_DIV_KDF3  3UL /* SP 800-108 with AES-CMAC over the KDD, AES master keys */
+
 #define GP_KIND_ISD       1UL /* issuer security domain */
 #define GP_KIND_APP       2UL /* application */
 #define GP_KIND_SSD       3UL /* supplementary security domain */

@@ -24,7 +24,8 @@ EOH
 cflags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
         -I"$out" -I"$top" -I"$top/include" $(pkg-config --cflags p11-kit-1 libpcsclite))
 lib=(keystore/hex.c keystore/msg.c keystore/keystore.c keystore/keysets.c keystore/scp01_crypto.c keystore/scp02_crypto.c keystore/scp03_crypto.c scp/apdu.c scp/sw.c scp/tlv.c
-     scp/registry.c scp/scp.c scp/scp01.c scp/scp02.c scp/scp03.c scp/gp.c scp/channel.c scp/install.c scp/cap.c scp/carddata.c)
+     scp/registry.c scp/scp.c scp/scp01.c scp/scp02.c scp/scp03.c scp/gp.c scp/channel.c scp/install.c scp/cap.c scp/carddata.c
+     scp/names.c)
 passed=0 failed=0
 echo "fuzz: each target ${secs}s, ASan + UBSan"
 for t in fuzz_init_update fuzz_registry fuzz_tlv fuzz_apdu fuzz_config fuzz_session fuzz_rmac \

@@ -204,6 +204,33 @@ check "gp-p11-keys put-key still works as documented" \
     [ "$(GP_P11_CONF=$(conf pk3 "put_key_plaintext = yes") "$GP_P11_KEYS" --gp-module "$MOD" --pin-file "$GP_TEST_PIN_FILE" --reader "$r1" put-key new3 --version 3 --from-file "$out/new2.keys" > /dev/null 2>&1; echo $?)" = 0 ] \
     && has 1 key_versions 03
 
+# --- the login's choices, per run (no configuration edited) ---
+check "--key-set new2 --key-version 2: a login with the keys put-key just gave the card" \
+    [ "$(rc lo1 gp --reader "$r1" --key-set new2 --key-version 2 --json list)" = 0 -a "$(state 1 channel_kvn)" = 02 ]
+check "... and without them, the configuration's key set (version 01)" \
+    [ "$(rc lo2 gp --reader "$r1" --json list)" = 0 -a "$(state 1 channel_kvn)" = 01 ]
+check "--level mac-enc over the configuration's mac: the channel encrypts" \
+    [ "$(rc lo3 gp --reader "$r1" --level mac-enc list)" = 0 -a "$(state 1 level)" = 03 ]
+s0=$(state 1 sessions)
+check "--level below the configuration's security_level: exit 2, no INITIALIZE UPDATE sent" \
+    [ "$(GP_P11_CONF=$(conf floor "security_level = mac-enc") rc lo4 gp --reader "$r1" --json --level mac list)" = 2 -a "$(state 1 sessions)" = "$s0" ]
+check "... the module's words say it is below security_level, the tool's name the options" \
+    grep -q 'security level mac is below the configuration.s security_level = mac-enc' "$out/lo4.err"
+check "... the JSON's error too" j lo4 '.error.kind == "usage" and (.error.message | test("--level"))'
+check "--config FILE: the same floor from a file named on the command line" \
+    [ "$(rc lo5 gp --config "$out/floor.conf" --reader "$r1" --level mac list)" = 2 ]
+check "--scp 01 where scp01_allow is not yes: refused in words" \
+    [ "$(rc lo6 gp --reader "$r1" --scp 01 list)" = 2 ] && grep -q 'SCP01 is weaker.*scp01_allow = yes' "$out/lo6.err"
+check "--level with a word it does not know: exit 2, the words it knows" \
+    [ "$(rc lo7 gp --reader "$r1" --level high list)" = 2 ] && grep -q "'mac', 'mac-enc'" "$out/lo7.err"
+check "--isd the card's ISD by AID" [ "$(rc lo8 gp --reader "$r1" --isd A000000151000000 list)" = 0 ]
+check "--isd an AID the card does not have: the SELECT's refusal in words" \
+    [ "$(rc lo9 gp --reader "$r1" --isd A0000001510000FF list)" != 0 ] && grep -q '6A82' "$out/lo9.err"
+check "login options on keys: refused (it does not log in to a card)" \
+    [ "$(rc lo10 gp --key-set x keys list "${ks[@]}")" = 2 ]
+check "--version alone: the program's version" \
+    [ "$(rc ver "$GP" --version)" = 0 ] && grep -q '^gp-p11 [0-9]' "$out/ver.out"
+
 # --- the card's lifecycle ---
 check "lock-card" [ "$(rc lc gp --reader "$r1" --json lock-card)" = 0 ] && j lc '.lifecycle == "7F"'
 check "... CARD_LOCKED on the card" [ "$(state 1 card_lifecycle)" = 7F ]
@@ -269,6 +296,8 @@ comp() { bash -c 'shopt -s extglob; . "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD
 check "bash completion: commands" [ "$(comp gp-p11 ter)" = terminate-card ]
 check "bash completion: a command's options" [ "$(comp gp-p11 delete --rel)" = --related ]
 check "bash completion: keys' actions" [ "$(comp gp-p11 keys g)" = generate ]
+check "bash completion: the login's choices and their words" \
+    [ "$(comp gp-p11 list --key-v)" = --key-version -a "$(comp gp-p11 list --level mac-enc-rmac-)" = mac-enc-rmac-renc ]
 check "a terminated card: login refused by the card, exit 1" \
     [ "$(rc dead gp --reader "$r1" list)" = 1 ]
 finish cli

@@ -137,6 +137,53 @@ static int contains(const uint8_t *hay, size_t n, const char *hex)
 
 /* --- tests ---------------------------------------------------------------------------- */
 
+/* A run's channel choices as a CKO_GP_LOGIN_OPTIONS session object before
+ * C_Login (gp-p11.h): in a read-only public session, read back, not listed,
+ * bad values refused, the next login of that session using them, forgotten
+ * by C_DestroyObject. */
+static void test_login_options(void **state)
+{
+    (void)state;
+    CK_SESSION_HANDLE s;
+    assert_int_equal(f->C_OpenSession(slot_of(1), CKF_SERIAL_SESSION, NULL, NULL, &s), CKR_OK);
+    CK_OBJECT_CLASS cls = CKO_GP_LOGIN_OPTIONS;
+    CK_BBOOL yes = CK_TRUE;
+    uint8_t level = 0x03, bad_level = 0x05;
+    CK_ULONG bad_div = 7;
+    CK_OBJECT_HANDLE h = CK_INVALID_HANDLE, x;
+    CK_ATTRIBUTE good[] = {{CKA_CLASS, &cls, sizeof cls}, {CKA_GP_KEY_SET_NAME, "default", 7},
+                           {CKA_GP_SECURITY_LEVEL, &level, 1}};
+    struct { CK_ATTRIBUTE a; CK_RV rv; } bad[] = {
+        {{CKA_TOKEN, &yes, sizeof yes}, CKR_ATTRIBUTE_VALUE_INVALID},
+        {{CKA_VALUE, "x", 1}, CKR_ATTRIBUTE_TYPE_INVALID},
+        {{CKA_GP_SECURITY_LEVEL, &bad_level, 1}, CKR_ATTRIBUTE_VALUE_INVALID},
+        {{CKA_GP_DIVERSIFICATION, &bad_div, sizeof bad_div}, CKR_ATTRIBUTE_VALUE_INVALID},
+        {{CKA_GP_KEY_SET_NAME, "", 0}, CKR_ATTRIBUTE_VALUE_INVALID},
+        {{CKA_GP_AID, "\xA0\x00", 2}, CKR_ATTRIBUTE_VALUE_INVALID},
+        {{CKA_GP_KEY_VERSION, NULL, 1}, CKR_ARGUMENTS_BAD},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls, sizeof cls}, bad[i].a};
+        assert_int_equal(f->C_CreateObject(s, t, 2, &x), bad[i].rv);
+    }
+    assert_int_equal(f->C_CreateObject(s, good, 3, &h), CKR_OK);
+    uint8_t got = 0;
+    CK_ATTRIBUTE q = {CKA_GP_SECURITY_LEVEL, &got, 1};
+    assert_int_equal(f->C_GetAttributeValue(s, h, &q, 1), CKR_OK);
+    assert_int_equal(got, 0x03);
+    CK_ATTRIBUTE unset = {CKA_GP_SCP, &got, 1};
+    assert_int_equal(f->C_GetAttributeValue(s, h, &unset, 1), CKR_ATTRIBUTE_TYPE_INVALID);
+    assert_int_equal(find(s, CKO_GP_LOGIN_OPTIONS, ""), CK_INVALID_HANDLE);
+    assert_int_equal(f->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin)), CKR_OK);
+    assert_int_equal(sim_state(1, "level"), 0x03); /* the configuration says mac (01) */
+    assert_int_equal(f->C_Logout(s), CKR_OK);
+    assert_int_equal(f->C_DestroyObject(s, h), CKR_OK);
+    assert_int_equal(f->C_GetAttributeValue(s, h, &q, 1), CKR_OBJECT_HANDLE_INVALID);
+    assert_int_equal(f->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin)), CKR_OK);
+    assert_int_equal(sim_state(1, "level"), 0x01); /* the configuration's again */
+    assert_int_equal(f->C_CloseSession(s), CKR_OK);
+}
+
 static void test_apdu_passthrough(void **state)
 {
     (void)state;
@@ -578,6 +625,7 @@ static void test_terminate_card(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_login_options),
         cmocka_unit_test(test_apdu_passthrough),
         cmocka_unit_test(test_sign_sends_once),
         cmocka_unit_test(test_sign_misuse),

@@ -152,6 +152,7 @@ static void write_state(const sim_card_t *c)
             c->store_to_isd ? "isd" : "application");
     /* the key length of the last channel's key set (or the first key set's) */
     fprintf(f, "key_len = %zu\n", (c->keys ? c->keys : &c->keysets[0])->len);
+    fprintf(f, "channel_kvn = %02X\n", c->keys ? c->keys->kvn : 0); /* 00: no channel yet */
     fprintf(f, "loads = %lu\nload_blocks = %lu\ninstalls = %lu\nstore_blocks = %lu\n"
                "mem_free = %zu\nloading = %d\nstore_p1 = %02X\n",
             c->loads, c->load_blocks, c->installs, c->store_blocks, c->mem_free, c->loading,
