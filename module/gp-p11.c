@@ -362,9 +362,11 @@ CK_RV C_CopyObject(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_PTR t, 
 }
 
 /* An object this session can see: objects are private, so only after login. */
+/* Logged in: every object; else the public ones read before a login. */
 static object_t *visible(token_t *t, CK_OBJECT_HANDLE h)
 {
-    return t->logged_in ? token_object(t, h) : NULL;
+    object_t *o = token_object(t, h);
+    return o && (t->logged_in || o->public_obj) ? o : NULL;
 }
 
 CK_RV C_DestroyObject(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE hObject)
@@ -377,7 +379,7 @@ CK_RV C_DestroyObject(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE hObject)
     object_t *o = visible(t, hObject);
     if (!o)
         return session_done(t, s, CKR_OBJECT_HANDLE_INVALID);
-    if ((rv = session_may(s, t, NEEDS_RW)) != CKR_OK)
+    if ((rv = session_may(s, t, NEEDS_USER | NEEDS_RW)) != CKR_OK)
         return session_done(t, s, rv);
     return session_done(t, s, token_destroy_object(t, o));
 }
@@ -426,7 +428,7 @@ CK_RV C_SetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE hObject, CK_ATTR
         return session_done(t, s, CKR_TEMPLATE_INCONSISTENT); /* one change at a time */
     if (!q.have_lifecycle && !q.have_store && q.related < 0)
         return session_done(t, s, ulCount ? CKR_TEMPLATE_INCONSISTENT : CKR_OK);
-    if ((rv = session_may(s, t, NEEDS_RW)) != CKR_OK)
+    if ((rv = session_may(s, t, NEEDS_USER | NEEDS_RW)) != CKR_OK)
         return session_done(t, s, rv);
     if (q.related >= 0) {
         o->delete_related = q.related;
@@ -445,7 +447,9 @@ CK_RV C_FindObjectsInit(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR pTemplate, CK_ULON
     if (!pTemplate && ulCount)
         return session_done(t, s, CKR_ARGUMENTS_BAD);
     s->n_found = s->found_pos = 0;
-    for (int i = 0; t->logged_in && i < t->n_objects; i++)
+    if (!t->logged_in && (rv = token_load_public(t)) != CKR_OK)
+        return session_done(t, s, rv);
+    for (int i = 0; i < t->n_objects; i++)
         if (object_matches(&t->objects[i], pTemplate, ulCount))
             s->found[s->n_found++] = t->objects[i].handle;
     s->find_active = 1;

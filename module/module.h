@@ -48,6 +48,7 @@ typedef struct {
     CK_ULONG kind;             /* GP_KIND_* */
     uint8_t kvn;               /* OBJ_KEY_SET: the card's key version */
     int delete_related;        /* a load file: C_DestroyObject takes its applications too */
+    int public_obj;            /* read before a login, in the clear (CKA_PRIVATE false) */
 } object_t;
 
 /* --- a login's channel choices (login.c): the configuration's, or a run's
@@ -99,6 +100,7 @@ typedef struct {
     char keyset_name[96];      /* the key set in use (may be bound to this card) */
     object_t *objects;
     int n_objects;
+    int loading_public;        /* token_load_public is reading */
     object_t *prev_objects;    /* during a reload: the objects before, whose handles stay */
     int n_prev_objects;
     int n_sessions;
@@ -200,6 +202,10 @@ CK_RV keystore_random(uint8_t *buf, size_t len);
  * in; the next ones are checked against it); keystore_logout after each. */
 CK_RV keystore_login(const uint8_t *pin, size_t pin_len);
 void keystore_logout(void);
+/* token.c: holds the card (a PC/SC transaction) for what follows; a login
+ * keeps it held until the logout */
+CK_RV card_hold(token_t *t);
+void card_unhold(token_t *t);
 /* for the other card operations (applet.c) */
 CK_RV token_map_scp(token_t *t, scp_err_t e);    /* an scp error as a CKR (forgets a gone card) */
 /* The same for a card management command: a refusing status word as 6985
@@ -254,6 +260,13 @@ CK_RV token_applet(token_t *t, const applet_req_t *r, CK_OBJECT_HANDLE *out);
 CK_RV token_store_data(token_t *t, object_t *o, const uint8_t *data, size_t len, uint8_t format);
 
 /* object.c */
+/* Before a login (token lock held): what the card shows without a secure
+ * channel, as public objects (CKA_PRIVATE false, read in the clear and so
+ * not authenticated): the GET DATA objects (CPLC, card data, key
+ * information) with the key versions it lists, and its registry where it
+ * answers GET STATUS in the clear (most cards refuse it: said in the log).
+ * Read once per card; a login replaces them with what its channel reads. */
+CK_RV token_load_public(token_t *t);
 void token_free_objects(token_t *t);             /* the token's table, wiped */
 CK_RV object_get_attributes(const object_t *o, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n);
 int object_matches(const object_t *o, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n);

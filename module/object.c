@@ -44,7 +44,7 @@ static int lookup(const object_t *o, CK_ATTRIBUTE_TYPE type, attr_t *a, uint8_t 
     switch (type) {
     case CKA_CLASS: BYTES(&o->cls, sizeof o->cls);
     case CKA_TOKEN: BYTES(o->type == OBJ_CHANNEL ? &F : &T, sizeof(CK_BBOOL));
-    case CKA_PRIVATE: BYTES(&T, sizeof(CK_BBOOL));
+    case CKA_PRIVATE: BYTES(o->public_obj ? &F : &T, sizeof(CK_BBOOL));
     case CKA_MODIFIABLE: /* lifecycle (SET STATUS), STORE DATA, a load file's DELETE choice */
         BYTES(o->type == OBJ_REGISTRY ? &T : &F, sizeof(CK_BBOOL));
     case CKA_COPYABLE: BYTES(&F, sizeof(CK_BBOOL));
@@ -175,6 +175,7 @@ static object_t *add_object(token_t *t, enum obj_type type, CK_OBJECT_CLASS cls,
     memset(o, 0, sizeof *o);
     o->type = type;
     o->cls = cls;
+    o->public_obj = t->loading_public;
     snprintf(o->label, sizeof o->label, "%s", label);
     /* an object of the previous load keeps its handle when it comes back */
     for (int i = 0; i < t->n_prev_objects; i++)
@@ -354,3 +355,46 @@ CK_RV token_reload(token_t *t)
     return rv;
 }
 
+
+CK_RV token_load_public(token_t *t)
+{
+    if (t->logged_in || t->objects)
+        return CKR_OK;
+    CK_RV rv = card_hold(t);
+    if (rv != CKR_OK)
+        return rv;
+    t->objects = calloc(MAX_OBJECTS, sizeof(object_t));
+    if (!t->objects) {
+        card_unhold(t);
+        return CKR_HOST_MEMORY;
+    }
+    t->n_objects = 0;
+    t->loading_public = 1;
+    scp_err_t e = gp_select(&t->gp, M.conf.isd_aid, M.conf.isd_aid_len);
+    if (e == SCP_OK) {
+        static const uint8_t kinds[] = {GP_STATUS_ISD, GP_STATUS_APPS, GP_STATUS_ELF_MOD};
+        for (size_t k = 0; k < sizeof kinds; k++)
+            if (read_registry(t, kinds[k]) < 0) {
+                LOG_INFO(t->reader, "before a login, the card shows no registry (%s): it shows "
+                                    "it over a secure channel, after C_Login", gp_error(&t->gp));
+                break;
+            }
+        add_get_data(t, 0x9F7F, "CPLC");
+        add_get_data(t, 0x0066, "card data");
+        add_get_data(t, 0x00E0, "key information");
+        add_key_sets(t);
+    }
+    t->loading_public = 0;
+    int gone = !t->card || pcsc_card_status(t->card) != SCP_OK;
+    card_unhold(t);
+    if (e != SCP_OK) {
+        LOG_WARN(t->reader, "before a login: %s", gp_error(&t->gp));
+        token_free_objects(t);
+        return token_map_scp(t, e);
+    }
+    if (gone) {
+        token_forget_card(t);
+        return CKR_DEVICE_REMOVED;
+    }
+    return CKR_OK;
+}

@@ -27,6 +27,7 @@ void token_forget_card(token_t *t)
 {
     if (t->logged_in)
         token_logout(t);
+    token_free_objects(t); /* what it showed before a login too */
     if (t->card) {
         pcsc_disconnect(t->card); /* ends our transaction too */
         t->card = NULL;
@@ -155,7 +156,7 @@ CK_RV token_check(token_t *t)
  * until the logout: at SCP02's C-MAC levels nothing proves where an answer
  * came from, so only a card nobody else can reach guarantees that every
  * answer is the security domain's (README, "Sharing a reader"). */
-static CK_RV card_hold(token_t *t)
+CK_RV card_hold(token_t *t)
 {
     CK_RV rv = token_check(t);
     if (rv != CKR_OK)
@@ -180,7 +181,7 @@ static CK_RV card_hold(token_t *t)
 }
 
 /* Lets other programs at the card again, unless a login keeps it. */
-static void card_unhold(token_t *t)
+void card_unhold(token_t *t)
 {
     if (t->card && !t->logged_in)
         pcsc_release(t->card);

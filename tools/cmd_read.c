@@ -30,9 +30,11 @@ int cmd_list(tool_t *t, int argc, char **argv)
     (void)argv;
     if (argc > 0)
         return tool_fail(t, EX_USAGE, "list takes no arguments");
-    int code = p11_start(t);
+    int code = t->no_login ? p11_open(t) : p11_start(t);
     if (code != EX_OK)
         return code;
+    json_bool(&t->j, "logged_in", !t->no_login);
+    int listed = 0;
     static const char *const head[] = {"KIND", "AID", "LIFECYCLE", "PRIVILEGES", "FROM / MODULES"};
     table_t tab;
     table_init(&tab, 5, head);
@@ -47,6 +49,7 @@ int cmd_list(tool_t *t, int argc, char **argv)
             table_free(&tab);
             return EX_ERROR;
         }
+        listed += n;
         for (int i = 0; i < n; i++) {
             gp_entry_t e;
             uint8_t mods[512];
@@ -104,8 +107,18 @@ int cmd_list(tool_t *t, int argc, char **argv)
         }
     }
     json_end(&t->j, ']');
-    if (!t->json)
+    if (t->no_login && !listed) {
+        json_arr(&t->j, "needs_login");
+        json_str(&t->j, NULL, "registry");
+        json_end(&t->j, ']');
+        if (!t->json)
+            printf("The card shows its registry only over a secure channel: run without "
+                   "--no-login (its keys are needed).\n");
+    } else if (!t->json) {
         table_print(&tab, stdout, 0, 1);
+        if (t->no_login)
+            printf("(read without a login, in the clear: not authenticated)\n");
+    }
     table_free(&tab);
     return EX_OK;
 }
@@ -322,9 +335,13 @@ int cmd_info(tool_t *t, int argc, char **argv)
     (void)argv;
     if (argc > 0)
         return tool_fail(t, EX_USAGE, "info takes no arguments");
-    int code = p11_start(t);
+    int code = t->no_login ? p11_open(t) : p11_start(t);
     if (code != EX_OK)
         return code;
+    json_bool(&t->j, "logged_in", !t->no_login);
+    if (t->no_login && !t->json)
+        printf("Read without a login, in the clear (not authenticated); the registry needs one "
+               "(gp-p11 list)\n");
     info_card(t);
     info_cplc(t);
     info_recognition(t);

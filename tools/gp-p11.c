@@ -21,6 +21,7 @@ static void usage(FILE *o)
 "Reading:\n"
 "  list                      the card's registry: AIDs, kinds, lifecycles, privileges\n"
 "  info                      CPLC, card recognition data and key information, decoded\n"
+"      [--no-login]          without keys or PIN: what the card shows in the clear\n"
 "Applets:\n"
 "  install FILE.cap          load a CAP file and install its applets (selectable)\n"
 "      [--applet AID [--instance AID]] [--privileges HEX] [--params HEX]\n"
@@ -85,13 +86,13 @@ static void usage(FILE *o)
 enum { O_KS_MODULE = 256, O_KS_TOKEN, O_KS_INIT_ARGS, O_APPLET, O_INSTANCE, O_PRIVILEGES, O_PARAMS, O_SD,
        O_PACKAGE, O_NOT_SELECTABLE, O_NO_DESCRIPTOR, O_HASH, O_LOADED, O_RELATED, O_FORMAT,
        O_FILE, O_VERSION, O_REPLACE, O_FROM_FILE, O_KEY_TYPE, O_KEY_SET, O_KEY_VERSION, O_LEVEL,
-       O_SCP, O_DIV, O_ISD, O_CONFIG };
+       O_SCP, O_DIV, O_ISD, O_CONFIG, O_NO_LOGIN };
 
 static const struct {
     const char *name;
     unsigned allowed; /* OPT_* bits */
 } commands[] = {
-    {"list", 0}, {"info", 0},
+    {"list", OPT_NO_LOGIN}, {"info", OPT_NO_LOGIN},
     {"install", OPT_APPLET | OPT_INSTANCE | OPT_PRIVILEGES | OPT_PARAMS | OPT_SD | OPT_PACKAGE |
                     OPT_NOT_SELECTABLE | OPT_NO_DESCRIPTOR | OPT_HASH | OPT_LOADED},
     {"load", OPT_APPLET | OPT_INSTANCE | OPT_PRIVILEGES | OPT_PARAMS | OPT_SD | OPT_PACKAGE |
@@ -155,6 +156,7 @@ int main(int argc, char **argv)
         {"diversification", required_argument, NULL, O_DIV},
         {"isd", required_argument, NULL, O_ISD},
         {"config", required_argument, NULL, O_CONFIG},
+        {"no-login", no_argument, NULL, O_NO_LOGIN},
         {NULL, 0, NULL, 0},
     };
     if (argc == 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V"))) {
@@ -215,6 +217,7 @@ int main(int argc, char **argv)
         case O_DIV: t->login.div = optarg; o->given |= OPT_LOGIN; break;
         case O_ISD: t->login.isd = optarg; o->given |= OPT_LOGIN; break;
         case O_CONFIG: t->login.config = optarg; break;
+        case O_NO_LOGIN: t->no_login = 1; o->given |= OPT_NO_LOGIN; break;
         case ':':
             code = tool_fail(t, EX_USAGE, "option %s needs a value; see --help", argv[optind - 1]);
             break;

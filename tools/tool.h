@@ -81,6 +81,7 @@ enum {
     OPT_FORMAT = 1 << 11, OPT_FILE = 1 << 12, OPT_VERSION = 1 << 13, OPT_REPLACE = 1 << 14,
     OPT_FROM_FILE = 1 << 15, OPT_YES = 1 << 16, OPT_KEYSTORE = 1 << 17, OPT_KEY_TYPE = 1 << 18,
     OPT_LOGIN = 1 << 19, /* --key-set, --key-version, --level, --scp, --diversification, --isd */
+    OPT_NO_LOGIN = 1 << 20,
 };
 
 /* --- the tool's state --------------------------------------------------------- */
@@ -88,6 +89,7 @@ typedef struct tool {
     const char *prog;
     const char *command;
     int json, verbose, yes;
+    int no_login;              /* --no-login: list and info from what the card shows in the clear */
     const char *module_path;   /* --module: the gp-p11 module */
     const char *token_uri;     /* --token: a PKCS#11 URI */
     const char *reader;        /* --reader: part of the reader's name */

@@ -228,6 +228,16 @@ check "--isd an AID the card does not have: the SELECT's refusal in words" \
     [ "$(rc lo9 gp --reader "$r1" --isd A0000001510000FF list)" != 0 ] && grep -q '6A82' "$out/lo9.err"
 check "login options on keys: refused (it does not log in to a card)" \
     [ "$(rc lo10 gp --key-set x keys list "${ks[@]}")" = 2 ]
+s0=$(state 1 sessions)
+check "info --no-login: no PIN, no keys (a card nobody gave us keys for)" \
+    [ "$(rc nl1 setsid "$GP" --module "$MOD" --reader "$r1" --json info --no-login < /dev/null)" = 0 ]
+check "... what the card shows in the clear: CPLC, card recognition data, key information" \
+    j nl1 '.logged_in == false and .cplc.ic_fabricator.value == "4790" and .card_recognition.scp == 2 and ([.keys[].version] | index(2)) != null'
+check "... and no INITIALIZE UPDATE was sent" [ "$(state 1 sessions)" = "$s0" ]
+check "list --no-login: the registry needs a login on this card, said in the JSON" \
+    [ "$(rc nl2 gp --reader "$r1" --json list --no-login)" = 0 ] && j nl2 '.registry == [] and .needs_login == ["registry"]'
+check "... and in words" [ "$(rc nl3 gp --reader "$r1" list --no-login)" = 0 ] && grep -q 'registry only over a secure channel' "$out/nl3.out"
+check "--no-login belongs to list and info only" [ "$(rc nl4 gp --reader "$r1" delete A000000151535344 --no-login)" = 2 ]
 check "--version alone: the program's version" \
     [ "$(rc ver "$GP" --version)" = 0 ] && grep -q '^gp-p11 [0-9]' "$out/ver.out"
 

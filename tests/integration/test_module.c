@@ -184,6 +184,36 @@ static void test_login_options(void **state)
     assert_int_equal(f->C_CloseSession(s), CKR_OK);
 }
 
+/* Before a login, what the card shows in the clear: public objects (the
+ * GET DATA ones), no registry (the simulator refuses GET STATUS without a
+ * channel, as cards do), and nothing changed without a login. */
+static void test_public_objects(void **state)
+{
+    (void)state;
+    CK_SESSION_HANDLE s;
+    assert_int_equal(f->C_OpenSession(slot_of(1), CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s),
+                     CKR_OK);
+    long before = sim_state(1, "sessions");
+    CK_OBJECT_HANDLE cplc = find(s, CKO_DATA, "CPLC");
+    assert_int_not_equal(cplc, CK_INVALID_HANDLE);
+    CK_BBOOL priv = CK_TRUE;
+    CK_ATTRIBUTE q = {CKA_PRIVATE, &priv, sizeof priv};
+    assert_int_equal(f->C_GetAttributeValue(s, cplc, &q, 1), CKR_OK);
+    assert_false(priv);
+    assert_int_not_equal(find(s, CKO_DATA, "key information"), CK_INVALID_HANDLE);
+    assert_int_equal(find(s, CKO_DATA, "A000000151000000"), CK_INVALID_HANDLE); /* the ISD */
+    assert_int_equal(find(s, CKO_SECRET_KEY, "secure channel"), CK_INVALID_HANDLE);
+    assert_int_equal(f->C_DestroyObject(s, cplc), CKR_USER_NOT_LOGGED_IN);
+    assert_int_equal(sim_state(1, "sessions"), before); /* no INITIALIZE UPDATE */
+    assert_int_equal(f->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin)), CKR_OK);
+    assert_int_not_equal(find(s, CKO_DATA, "A000000151000000"), CK_INVALID_HANDLE);
+    assert_int_equal(find(s, CKO_DATA, "CPLC"), cplc); /* read again over the channel, same handle */
+    priv = CK_FALSE;
+    assert_int_equal(f->C_GetAttributeValue(s, cplc, &q, 1), CKR_OK);
+    assert_true(priv);
+    assert_int_equal(f->C_CloseSession(s), CKR_OK);
+}
+
 static void test_apdu_passthrough(void **state)
 {
     (void)state;
@@ -485,7 +515,12 @@ static void test_last_session_logs_out(void **state)
     assert_int_equal(f->C_OpenSession(slot_of(0), CKF_SERIAL_SESSION, NULL, NULL, &s), CKR_OK);
     assert_int_equal(f->C_GetSessionInfo(s, &si), CKR_OK);
     assert_int_equal(si.state, CKS_RO_PUBLIC_SESSION);
-    assert_int_equal(find(s, CKO_DATA, "CPLC"), CK_INVALID_HANDLE); /* private: hidden again */
+    assert_int_equal(find(s, CKO_DATA, "A000000151000000"), CK_INVALID_HANDLE); /* private: hidden again */
+    CK_OBJECT_HANDLE cplc = find(s, CKO_DATA, "CPLC"); /* what the card shows in the clear */
+    CK_BBOOL priv = CK_TRUE;
+    CK_ATTRIBUTE q = {CKA_PRIVATE, &priv, sizeof priv};
+    assert_int_equal(f->C_GetAttributeValue(s, cplc, &q, 1), CKR_OK);
+    assert_false(priv);
     f->C_CloseSession(s);
     assert_int_equal(f->C_CloseSession(s), CKR_SESSION_HANDLE_INVALID);
 }
@@ -626,6 +661,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_login_options),
+        cmocka_unit_test(test_public_objects),
         cmocka_unit_test(test_apdu_passthrough),
         cmocka_unit_test(test_sign_sends_once),
         cmocka_unit_test(test_sign_misuse),
