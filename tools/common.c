@@ -417,6 +417,20 @@ static int read_line(FILE *f, char *buf, size_t cap)
     return (int)n;
 }
 
+/* The terminal as it was before the PIN prompt turned its echo off. */
+static struct termios prompt_term;
+static volatile sig_atomic_t prompt_fd = -1;
+
+static void restore_echo(int sig)
+{
+    if (prompt_fd >= 0) {
+        tcsetattr(prompt_fd, TCSANOW, &prompt_term);
+        (void)!write(prompt_fd, "\n", 1);
+    }
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
 int tool_read_pin(const char *prog, const char *pin_file, const char *prompt, char *pin,
                   size_t cap)
 {
@@ -424,15 +438,17 @@ int tool_read_pin(const char *prog, const char *pin_file, const char *prompt, ch
         int is_stdin = strcmp(pin_file, "-") == 0;
         FILE *f = is_stdin ? stdin : fopen(pin_file, "r");
         if (!f) {
-            fprintf(stderr, "%s: cannot read PIN file %s: %s\n", prog, pin_file, strerror(errno));
+            /* its name is not said: someone who typed the PIN there would see it echoed */
+            fprintf(stderr, "%s: cannot read the PIN file given with --pin-file: %s (it takes a "
+                            "file holding the PIN, not the PIN)\n", prog, strerror(errno));
             return -1;
         }
         int n = read_line(f, pin, cap);
         if (!is_stdin)
             fclose(f);
         if (n < 0)
-            fprintf(stderr, "%s: PIN file %s is empty\n", prog, is_stdin ? "(standard input)"
-                                                                          : pin_file);
+            fprintf(stderr, "%s: the PIN file given with --pin-file%s is empty\n", prog,
+                    is_stdin ? " (standard input)" : "");
         return n;
     }
     FILE *tty = fopen("/dev/tty", "r+");
@@ -441,18 +457,31 @@ int tool_read_pin(const char *prog, const char *pin_file, const char *prompt, ch
                         "standard input)\n", prog);
         return -1;
     }
-    struct termios old, quiet;
-    int have_term = tcgetattr(fileno(tty), &old) == 0;
+    struct termios quiet;
+    int have_term = tcgetattr(fileno(tty), &prompt_term) == 0;
+    struct sigaction sa, before[4];
+    static const int sigs[4] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
     if (have_term) {
-        quiet = old;
+        /* a signal at the prompt gives the terminal its echo back before the tool ends */
+        prompt_fd = fileno(tty);
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = restore_echo;
+        sigemptyset(&sa.sa_mask);
+        for (int i = 0; i < 4; i++)
+            sigaction(sigs[i], &sa, &before[i]);
+        quiet = prompt_term;
         quiet.c_lflag &= ~(tcflag_t)ECHO;
         tcsetattr(fileno(tty), TCSAFLUSH, &quiet);
     }
     fputs(prompt, tty);
     fflush(tty);
     int n = read_line(tty, pin, cap);
-    if (have_term)
-        tcsetattr(fileno(tty), TCSAFLUSH, &old);
+    if (have_term) {
+        tcsetattr(fileno(tty), TCSAFLUSH, &prompt_term);
+        for (int i = 0; i < 4; i++)
+            sigaction(sigs[i], &before[i], NULL);
+        prompt_fd = -1;
+    }
     fputs("\n", tty);
     fclose(tty);
     if (n < 0)

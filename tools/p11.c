@@ -4,8 +4,10 @@
 #include "config.h"
 #include "tool.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <p11-kit/p11-kit.h>
 
@@ -28,12 +30,20 @@ static void trim(char *s, size_t n)
 static int load_module(tool_t *t)
 {
     if (t->module_path) {
-        t->f = p11_kit_module_load(t->module_path, 0);
+        /* a path as given: relative to here, not to p11-kit's module directory */
+        char *abs = realpath(t->module_path, NULL);
+        if (!abs)
+            return tool_fail(t, EX_NOTOKEN, "--module %s: %s", t->module_path, strerror(errno));
+        t->f = p11_kit_module_load(abs, 0);
+        free(abs);
         if (!t->f)
             return tool_fail(t, EX_NOTOKEN, "cannot load the PKCS#11 module %s: %s",
                              t->module_path, p11_kit_message() ? p11_kit_message() : "");
         return EX_OK;
     }
+    /* where it was installed, without loading every registered module to find it */
+    if (access(GP_P11_MODULE_PATH, R_OK) == 0 && (t->f = p11_kit_module_load(GP_P11_MODULE_PATH, 0)))
+        return EX_OK;
     t->loaded = p11_kit_modules_load(NULL, 0);
     if (!t->loaded)
         return tool_fail(t, EX_NOTOKEN, "p11-kit could not load its registered modules: %s",
@@ -117,6 +127,14 @@ int p11_open(tool_t *t)
     CK_INFO mi;
     memset(&mi, 0, sizeof mi);
     t->f->C_GetInfo(&mi);
+    if (memcmp(mi.manufacturerID, "gp-p11 ", 7) != 0) {
+        char who[33];
+        memcpy(who, mi.manufacturerID, 32);
+        trim(who, 32);
+        return tool_fail(t, EX_NOTOKEN, "%s is not the gp-p11 module (it says it is made by "
+                                        "\"%s\"); give gp-p11.so with --module, or none",
+                         t->module_path ? t->module_path : GP_P11_MODULE_PATH, who);
+    }
     CK_SLOT_ID slots[MAX_SLOTS];
     CK_ULONG n = MAX_SLOTS;
     rv = t->f->C_GetSlotList(CK_TRUE, slots, &n);

@@ -238,6 +238,14 @@ check "list --no-login: the registry needs a login on this card, said in the JSO
     [ "$(rc nl2 gp --reader "$r1" --json list --no-login)" = 0 ] && j nl2 '.registry == [] and .needs_login == ["registry"]'
 check "... and in words" [ "$(rc nl3 gp --reader "$r1" list --no-login)" = 0 ] && grep -q 'registry only over a secure channel' "$out/nl3.out"
 check "--no-login belongs to list and info only" [ "$(rc nl4 gp --reader "$r1" delete A000000151535344 --no-login)" = 2 ]
+check "-p with a PIN instead of a file: exit 2, the PIN not echoed back" \
+    [ "$(rc pe "$GP" --module "$MOD" --reader "$r1" -p 24681357 list)" = 2 ] && ! grep -q 24681357 "$out/pe.err"
+check "--module NAME: a path as given, not looked up in p11-kit's directory" \
+    [ "$(rc mrel "$GP" --module libsofthsm2.so list)" = 3 ] && grep -q -- '--module libsofthsm2.so: No such file' "$out/mrel.err"
+check "... a relative path to the module works" \
+    [ "$(cd "$GP_BUILDDIR/module" && rc mrel2 "$GP" --module .libs/gp-p11.so --pin-file "$GP_TEST_PIN_FILE" --reader "$r1" list)" = 0 ]
+check "--module of another PKCS#11 module: refused, naming who made it" \
+    [ "$(rc mother "$GP" --module "$GP_SOFTHSM_MODULE" list)" = 3 ] && grep -q 'is not the gp-p11 module (it says it is made by "SoftHSM")' "$out/mother.err"
 check "--version alone: the program's version" \
     [ "$(rc ver "$GP" --version)" = 0 ] && grep -q '^gp-p11 [0-9]' "$out/ver.out"
 
@@ -287,6 +295,16 @@ if command -v tmux > /dev/null; then
     check "... nothing of the load file on the card" \
         j afterc '.ok and ([.registry[] | select(.aid == "D2760001BB01")] | length) == 0'
     check "... the card has no LOAD under way" [ "$(state 0 loading)" = 0 ]
+    # under dash, which (unlike bash) does not mend the terminal of a job a signal ended
+    tm send-keys -t t "clear; dash" Enter
+    tm send-keys -t t "$GP --module $MOD --reader '$r0' list" Enter
+    waitfor "Keystore user PIN:" && tm send-keys -t t C-c
+    sleep 0.5
+    tm send-keys -t t "echo EXIT=\$?" Enter
+    check "Ctrl-C at the PIN prompt: the tool ends as the signal asks" waitfor "EXIT=130"
+    tm send-keys -t t "clear; stty -a | tr ' ' '\n' | grep -x -- '-\?echo'" Enter
+    check "... and the terminal has its echo back" waitfor "^echo$"
+    tm send-keys -t t "stty echo; exit" Enter
     tm send-keys -t t "clear; $GP --module $MOD --reader '$r1' --pin-file $GP_TEST_PIN_FILE terminate-card; echo EXIT=\$?" Enter
     check "terminate-card asks on the terminal" waitfor "Type 'terminate' to go on:"
     tm send-keys -t t "no" Enter
