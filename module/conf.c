@@ -22,6 +22,7 @@ void config_defaults(gp_config_t *c)
     snprintf(c->keystore_module, sizeof c->keystore_module, "%s", GP_DEFAULT_KEYSTORE_MODULE);
     snprintf(c->keystore_token, sizeof c->keystore_token, "gp-p11");
     snprintf(c->key_set, sizeof c->key_set, "default");
+    c->log_fd = -1;
     c->security_level = 0x01;
     c->log_level = LOG_LVL_WARNING;
     c->card_wait_ms = 10000;
@@ -293,6 +294,18 @@ int config_load(gp_config_t *c, const char *default_path, char *err, size_t errl
     } /* else no configuration file: built-in defaults */
     /* GP_P11_TRACE overrides 'trace' (the gp-p11 tool's -v sets it); the
      * trace never shows encrypted or secret data whatever its level */
+    /* GP_P11_LOG_FD: the application reads the log lines from this descriptor
+     * (the gp-p11 tool puts them in its own words) */
+    const char *fd = secure_getenv("GP_P11_LOG_FD");
+    if (fd && *fd) {
+        char *end;
+        long n = strtol(fd, &end, 10);
+        if (*end || n < 0 || n > 65535) {
+            snprintf(err, errlen, "GP_P11_LOG_FD=%s: a file descriptor number", fd);
+            return -1;
+        }
+        c->log_fd = (int)n;
+    }
     const char *trace = secure_getenv("GP_P11_TRACE");
     if (trace && *trace) {
         const char *why = apply(c, "trace", trace);

@@ -31,6 +31,7 @@ typedef struct {
     enum log_level log_level;
     int trace_apdu;             /* 0 off, 1 apdu (no data), 2 apdu-data */
     int log_syslog;
+    int log_fd;                 /* GP_P11_LOG_FD: log lines to this descriptor (-1: stderr) */
     char path[512];             /* the file read, or "" for built-in defaults */
 } gp_config_t;
 

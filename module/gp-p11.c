@@ -422,6 +422,8 @@ CK_RV C_SetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE hObject, CK_ATTR
     set_req_t q;
     rv = template_set(pTemplate, ulCount, o->type == OBJ_REGISTRY,
                       o->type == OBJ_REGISTRY ? o->kind : (CK_ULONG)-1, &q);
+    if (rv == CKR_ATTRIBUTE_READ_ONLY)
+        object_say_read_only(t, o);
     if (rv != CKR_OK)
         return session_done(t, s, rv);
     if (q.have_lifecycle + q.have_store + (q.related >= 0) > 1)

@@ -6,13 +6,14 @@
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include "keystore/hex.h"
 #include "scp/gp.h"
 #include "scp/sw.h"
 
 static enum log_level level = LOG_LVL_WARNING;
-static int use_syslog, trace, trace_data;
+static int use_syslog, trace, trace_data, log_fd = -1;
 
 void log_setup(const gp_config_t *c)
 {
@@ -20,6 +21,7 @@ void log_setup(const gp_config_t *c)
     trace = c->trace_apdu;
     trace_data = c->trace_apdu > 1;
     use_syslog = c->log_syslog;
+    log_fd = c->log_fd;
     if (use_syslog)
         openlog("gp-p11", LOG_PID, LOG_USER);
 }
@@ -32,6 +34,13 @@ static void emit(enum log_level l, const char *line)
     if (use_syslog) {
         static const int prio[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
         syslog(prio[l], "%s", line);
+    } else if (log_fd >= 0) { /* one write per line: lines of several threads stay whole */
+        char buf[1000];
+        int n = snprintf(buf, sizeof buf, "gp-p11: %s: %s\n", names[l], line);
+        if (n > (int)sizeof buf - 1)
+            n = (int)sizeof buf - 1;
+        if (n > 0)
+            (void)!write(log_fd, buf, (size_t)n);
     } else {
         fprintf(stderr, "gp-p11: %s: %s\n", names[l], line);
     }

@@ -267,6 +267,9 @@ CK_RV token_store_data(token_t *t, object_t *o, const uint8_t *data, size_t len,
  * answers GET STATUS in the clear (most cards refuse it: said in the log).
  * Read once per card; a login replaces them with what its channel reads. */
 CK_RV token_load_public(token_t *t);
+/* Says, for a C_SetAttributeValue refused with CKR_ATTRIBUTE_READ_ONLY, what
+ * this kind of registry object takes. */
+void object_say_read_only(token_t *t, const object_t *o);
 void token_free_objects(token_t *t);             /* the token's table, wiped */
 CK_RV object_get_attributes(const object_t *o, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n);
 int object_matches(const object_t *o, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n);

@@ -398,3 +398,17 @@ CK_RV token_load_public(token_t *t)
     }
     return CKR_OK;
 }
+
+void object_say_read_only(token_t *t, const object_t *o)
+{
+    static const char *const what[] = {
+        [GP_KIND_ISD] = "the issuer security domain: it takes a lifecycle (CKA_GP_LIFECYCLE) only",
+        [GP_KIND_APP] = "an application: it takes a lifecycle (CKA_GP_LIFECYCLE) and "
+                        "CKA_GP_STORE_DATA (with CKA_GP_STORE_DATA_FORMAT)",
+        [GP_KIND_SSD] = "a security domain: it takes a lifecycle (CKA_GP_LIFECYCLE) only",
+        [GP_KIND_LOAD_FILE] = "a load file: it takes CKA_GP_DELETE_RELATED only (CKA_GP_STORE_DATA "
+                              "goes to an application installed from it)",
+    };
+    LOG_WARN(t->reader, "%s is %s", o->label,
+             o->kind <= GP_KIND_LOAD_FILE && what[o->kind] ? what[o->kind] : "not changeable");
+}

@@ -156,6 +156,7 @@ static int send_apdu(tool_t *t, CK_OBJECT_HANDLE channel, const char *text, unsi
     }
     char hex[2 * sizeof cmd + 1];
     hex_encode(cmd, (size_t)n, hex);
+    tool_module_said(t); /* the trace (-v) as it goes */
     if (rv != CKR_OK) {
         char what[600];
         snprintf(what, sizeof what, "APDU %s", hex);

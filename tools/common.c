@@ -207,6 +207,7 @@ void tool_init(tool_t *t, const char *prog)
     t->ks_module = GP_DEFAULT_KEYSTORE_MODULE;
     t->ks_token = "gp-p11";
     t->login.key_version = -1;
+    t->log_fd = -1;
     json_open(&t->j);
 }
 
@@ -224,11 +225,107 @@ static const char *kind_words(int code)
     }
 }
 
+/* --- the module's words, in the tool's terms ------------------------------------ */
+
+static void replace(char *line, size_t cap, const char *from, const char *to)
+{
+    char *p = strstr(line, from);
+    if (!p)
+        return;
+    size_t fl = strlen(from), tl = strlen(to), rest = strlen(p + fl);
+    if ((size_t)(p - line) + tl + rest + 1 > cap)
+        return;
+    memmove(p + tl, p + fl, rest + 1);
+    memcpy(p, to, tl);
+}
+
+void tool_words(char *line, size_t cap)
+{
+    static const char *const words[][2] = {
+        {"destroy them first, or set CKA_GP_DELETE_RELATED = CK_TRUE on it to delete them with it",
+         "delete them first, or delete it with --related to delete them with it"},
+        {"install from it with CKA_GP_INSTALL_ONLY, or destroy it",
+         "install from it with install --loaded, or delete it"},
+        {"CKA_GP_LOAD_FILE names another package", "--package names another package"},
+        {"CKA_GP_MODULE is not one of", "--applet is not one of"},
+        {"CKA_GP_AID names one instance", "--instance names one instance"},
+        {"choose one with CKA_GP_MODULE", "choose one with --applet"},
+        {"C_CreateObject sends key values the application supplies",
+         "put-key --from-file sends key values from a file"},
+        {"(C_GenerateKey with CKM_GP_PUT_KEY keeps the keys inside the keystore)",
+         "(put-key without --from-file keeps the keys inside the keystore)"},
+        {"PUT KEY with key values from the application", "put-key --from-file"},
+        {"as C_DestroyObject refuses it", "as delete refuses it"},
+        {"use C_SetAttributeValue(CKA_GP_LIFECYCLE = FF) with CKA_GP_CONFIRM_TERMINATE = CK_TRUE "
+         "on the issuer security domain", "use terminate-card"},
+        {"add CKA_GP_CONFIRM_TERMINATE = CK_TRUE to the template", "terminate-card asks first"},
+        {"it shows it over a secure channel, after C_Login", "it shows it after a login (without "
+         "--no-login)"},
+        {"CKM_GP_APDU: ", "apdu: "},
+        {"it takes a lifecycle (CKA_GP_LIFECYCLE) only", "it takes lock and unlock only"},
+        {"it takes a lifecycle (CKA_GP_LIFECYCLE) and CKA_GP_STORE_DATA (with "
+         "CKA_GP_STORE_DATA_FORMAT)", "it takes lock, unlock and store-data"},
+        {"it takes CKA_GP_DELETE_RELATED only (CKA_GP_STORE_DATA goes to an application installed "
+         "from it)", "it takes delete --related; store-data goes to an application installed from it"},
+        {"the CAP file is refused before anything is sent to the card",
+         "the file is refused before anything is sent to the card"},
+    };
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        replace(line, cap, words[i][0], words[i][1]);
+}
+
+void tool_module_said(tool_t *t)
+{
+    if (t->log_fd < 0)
+        return;
+    char buf[8192];
+    for (;;) {
+        ssize_t n = pread(t->log_fd, buf, sizeof buf - 1, t->log_off);
+        if (n <= 0)
+            return;
+        buf[n] = 0;
+        char *end = strrchr(buf, '\n');
+        if (!end)
+            return; /* a line still being written */
+        end[1] = 0;
+        t->log_off += (long)(end + 1 - buf);
+        for (char *save = NULL, *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+            char line[1200];
+            snprintf(line, sizeof line, "%s", l);
+            tool_words(line, sizeof line);
+            fprintf(stderr, "%s\n", line);
+            if (strncmp(line, "gp-p11: info: ", 14) && strncmp(line, "gp-p11: debug: ", 15)) {
+                t->module_lines++;
+                snprintf(t->said[t->n_said % 4], sizeof t->said[0], "%.399s", line + 8);
+                t->n_said++;
+            }
+        }
+    }
+}
+
+/* "The line above says why": only where the module said something. */
+static void mind_above(tool_t *t, char *msg, size_t cap)
+{
+    static const char *const above[][2] = {
+        {" (the gp-p11 line above says why)", ""},
+        {" (its log line above says why)", ""},
+        {"; the gp-p11 line above says which", ""},
+        {": the gp-p11 line above says why", ""},
+        {"; the gp-p11 line above may say why", ""},
+    };
+    if (t->module_lines || t->log_fd < 0)
+        return;
+    for (size_t i = 0; i < sizeof above / sizeof above[0]; i++)
+        replace(msg, cap, above[i][0], above[i][1]);
+}
+
 static int fail_v(tool_t *t, int code, CK_RV rv, unsigned sw, const char *sw_words,
                   const char *fmt, va_list ap)
 {
     char msg[1024];
     vsnprintf(msg, sizeof msg, fmt, ap);
+    tool_module_said(t); /* the module's lines first, as they came */
+    mind_above(t, msg, sizeof msg);
     fprintf(stderr, "%s: %s\n", t->prog, msg);
     if (t->json && t->j.f) {
         json_end_all(&t->j); /* close what a command left open */
@@ -243,6 +340,12 @@ static int fail_v(tool_t *t, int code, CK_RV rv, unsigned sw, const char *sw_wor
             snprintf(h, sizeof h, "%04X", sw & 0xFFFF);
             json_str(&t->j, "sw", h);
             json_str(&t->j, "sw_words", sw_words);
+        }
+        if (t->n_said) { /* what the module said, in the tool's terms */
+            json_arr(&t->j, "details");
+            for (int i = t->n_said > 4 ? t->n_said - 4 : 0; i < t->n_said; i++)
+                json_str(&t->j, NULL, t->said[i % 4]);
+            json_end(&t->j, ']');
         }
         json_end(&t->j, '}');
     }
@@ -325,19 +428,22 @@ int tool_fail_rv(tool_t *t, CK_RV rv, const char *what, int sw_context)
         break;
     case CKR_ARGUMENTS_BAD: case CKR_ATTRIBUTE_VALUE_INVALID: case CKR_DATA_INVALID:
     case CKR_DATA_LEN_RANGE: case CKR_TEMPLATE_INCONSISTENT: case CKR_TEMPLATE_INCOMPLETE:
+    case CKR_ATTRIBUTE_READ_ONLY:
         code = EX_USAGE;
+        hint = ": refused before anything was sent to the card";
         break;
     default:
         code = EX_ERROR;
         break;
     }
     return fail_with(t, code, rv, 0, NULL, "%s: %s%s%s", what, tool_rv_name(rv), hint,
-                     code == EX_ERROR || code == EX_REFUSED ? " (the gp-p11 line above says why)"
-                                                           : "");
+                     code == EX_ERROR || code == EX_REFUSED || code == EX_USAGE
+                         ? " (the gp-p11 line above says why)" : "");
 }
 
 int tool_finish(tool_t *t, int code)
 {
+    tool_module_said(t);
     if (t->json && t->j.f) {
         json_end_all(&t->j);
         printf("{\"ok\":%s,\"exit\":%d,\"command\":", code == EX_OK ? "true" : "false", code);

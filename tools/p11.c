@@ -114,6 +114,15 @@ int p11_open(tool_t *t)
         setenv("GP_P11_TRACE", "apdu-data", 1);
     if (t->login.config) /* read by the module at C_Initialize, with its ownership rules */
         setenv("GP_P11_CONF", t->login.config, 1);
+    /* the module's log lines into a file of ours, shown in the tool's terms */
+    FILE *log = t->log_fd < 0 ? tmpfile() : NULL;
+    if (log) {
+        t->log_fd = dup(fileno(log));
+        fclose(log);
+        char fd[16];
+        snprintf(fd, sizeof fd, "%d", t->log_fd);
+        setenv("GP_P11_LOG_FD", fd, 1);
+    }
     int code = load_module(t);
     if (code != EX_OK)
         return code;
@@ -297,7 +306,10 @@ int p11_login(tool_t *t)
 int p11_start(tool_t *t)
 {
     int code = p11_open(t);
-    return code == EX_OK ? p11_login(t) : code;
+    if (code == EX_OK)
+        code = p11_login(t);
+    tool_module_said(t);
+    return code;
 }
 
 CK_ULONG p11_entry(tool_t *t, CK_OBJECT_HANDLE o, gp_entry_t *e)

@@ -120,7 +120,20 @@ typedef struct tool {
     int progress_shown;
     const char *progress_what;
     int interrupted;         /* a signal held by tool_hold came: the tool ends with 128 + it */
+    /* the module's log lines (GP_P11_LOG_FD), shown in the tool's terms */
+    int log_fd;              /* -1: the module writes to stderr itself */
+    long log_off;            /* how much of it was shown */
+    int module_lines;        /* warnings and errors the module said in this run */
+    char said[4][400];       /* the last of them, for the JSON's error.details */
+    int n_said;
 } tool_t;
+
+/* Shows what the module logged since the last call, on stderr, with its
+ * PKCS#11 names put in the tool's terms (--related for
+ * CKA_GP_DELETE_RELATED...). */
+void tool_module_said(tool_t *t);
+/* The module's words in the tool's terms (in place, cut at cap). */
+void tool_words(char *line, size_t cap);
 
 /* A fresh state: defaults, the JSON buffer open. */
 void tool_init(tool_t *t, const char *prog);

@@ -156,6 +156,8 @@ check "delete a load file with applications: the card refuses, exit 1" \
     [ "$(rc del gp --reader "$r0" --json delete $pkg)" = 1 ]
 check "... the JSON has 6985 and CKR_ACTION_PROHIBITED" j del '.error.sw == "6985" and .error.ckr == "CKR_ACTION_PROHIBITED"'
 check "... the words on stderr" grep -q '6985' "$out/del.err"
+check "... with the tool's option for it (--related), not the PKCS#11 attribute" \
+    [ -z "$(grep CKA_GP_DELETE_RELATED "$out/del.err")" ] && grep -q 'delete it with --related' "$out/del.err"
 check "delete --related" [ "$(rc del2 gp --reader "$r0" delete $pkg --related)" = 0 ] && has 0 deleted $pkg
 check "... its applications too" has 0 deleted $a1
 check "--related on an application: exit 2" [ "$(rc del3 gp --reader "$r0" delete F00000000101 --related)" = 2 ]
@@ -246,6 +248,13 @@ check "... a relative path to the module works" \
     [ "$(cd "$GP_BUILDDIR/module" && rc mrel2 "$GP" --module .libs/gp-p11.so --pin-file "$GP_TEST_PIN_FILE" --reader "$r1" list)" = 0 ]
 check "--module of another PKCS#11 module: refused, naming who made it" \
     [ "$(rc mother "$GP" --module "$GP_SOFTHSM_MODULE" list)" = 3 ] && grep -q 'is not the gp-p11 module (it says it is made by "SoftHSM")' "$out/mother.err"
+check "store-data to the issuer security domain: exit 2, in the tool's words, nothing sent" \
+    [ "$(rc sd1 gp --reader "$r1" --json store-data A000000151000000 00)" = 2 ] && grep -q 'issuer security domain: it takes lock and unlock only' "$out/sd1.err"
+check "... the line it points to is there, and no PKCS#11 attribute is named" \
+    [ -z "$(grep CKA_ "$out/sd1.err")" ] && j sd1 '.error.details | length >= 1'
+printf 'not a cap\n' > "$out/not.cap"
+check "install of a file that is not a CAP file: exit 2, said as a file" \
+    [ "$(rc nc gp --reader "$r1" install "$out/not.cap")" = 2 ] && grep -q 'the file is refused before anything is sent' "$out/nc.err"
 check "--version alone: the program's version" \
     [ "$(rc ver "$GP" --version)" = 0 ] && grep -q '^gp-p11 [0-9]' "$out/ver.out"
 

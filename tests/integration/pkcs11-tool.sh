@@ -180,7 +180,8 @@ rotp=$(conf rotp "reader = GP Sim 0 00 00" "put_key_plaintext = yes")
 putkey "$rot" gen2 --version 2 > "$out/put-gen" 2>&1
 if grep -q "C_WrapKey(CKM_DES3_ECB) failed: CKR_MECHANISM_INVALID" "$out/put-gen"; then
     check "keys generated in SoftHSM cannot be wrapped: the two paths explained" \
-        grep -q "with put_key_plaintext = yes, C_CreateObject sends key values" "$out/put-gen"
+        grep -q "with put_key_plaintext = yes, put-key --from-file sends key values from a file" "$out/put-gen"
+    check "... in the tool's terms, not PKCS#11's" [ -z "$(grep C_CreateObject "$out/put-gen")" ]
     check "... no key set left behind" test "$(keys list | grep -c '^gen2 ')" -eq 0
     check "... the card unchanged" grep -q "^key_versions = 01$" "$GP_SIM_STATE_0"
 else
