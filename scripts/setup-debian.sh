@@ -10,4 +10,4 @@ $SUDO apt-get install -y -q --no-install-recommends \
   pcscd vsmartcard-vpcd pcsc-tools softhsm2 opensc p11-kit p11-kit-modules \
   util-linux procps iproute2 openssl \
   clang libclang-rt-14-dev valgrind opencryptoki jq tmux bash-completion libnss3 \
-  libtpm2-pkcs11-1 swtpm
+  libtpm2-pkcs11-1 swtpm python3-jsonschema

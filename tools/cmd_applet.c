@@ -66,15 +66,15 @@ static uint8_t *read_file(tool_t *t, const char *path, size_t max, size_t *len)
 static void say_entry(tool_t *t, CK_OBJECT_HANDLE o, const char *verb)
 {
     gp_entry_t e;
-    p11_entry(t, o, &e);
+    CK_ULONG kind = p11_entry(t, o, &e);
     char hex[2 * GP_AID_MAX + 1];
     hex_encode(e.aid, e.aid_len, hex);
     json_obj(&t->j, NULL);
     json_str(&t->j, "aid", hex);
-    json_str(&t->j, "kind", gp_entry_kind(&e));
+    json_str(&t->j, "kind", tool_kind_key(kind));
     json_lifecycle(&t->j, &e);
     json_end(&t->j, '}');
-    if (!t->json)
+    if (!t->json && verb)
         printf("%s %s %s (%s)\n", verb, gp_entry_kind(&e), hex, gp_lifecycle_name(&e));
 }
 
@@ -289,6 +289,9 @@ int cmd_lock(tool_t *t, int argc, char **argv, int lock)
         if (!t->json)
             printf("%s is %s already\n", argv[0], lock ? "locked" : "not locked");
         json_bool(&t->j, "changed", 0);
+        json_arr(&t->j, "objects"); /* the same shape whether it changed or not */
+        say_entry(t, o, NULL);
+        json_end(&t->j, ']');
         return EX_OK;
     }
     uint8_t value = lock ? (uint8_t)(lc | 0x80) : (uint8_t)(lc & 0x7F);

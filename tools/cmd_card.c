@@ -33,6 +33,16 @@ static int confirm_terminate(tool_t *t)
     return ok ? EX_OK : tool_fail(t, EX_USAGE, "terminate-card: not confirmed; nothing sent");
 }
 
+/* The card's lifecycle as every command's JSON has a lifecycle: value and name. */
+static void card_lifecycle(tool_t *t, uint8_t lc)
+{
+    gp_entry_t e;
+    memset(&e, 0, sizeof e);
+    e.p1 = GP_STATUS_ISD;
+    e.lifecycle = lc;
+    json_lifecycle(&t->j, &e);
+}
+
 int cmd_card_state(tool_t *t, int argc, char **argv, const char *which)
 {
     (void)argv;
@@ -53,7 +63,7 @@ int cmd_card_state(tool_t *t, int argc, char **argv, const char *which)
             printf("the card is %s already (lifecycle %02X)\n", lock ? "locked" : "not locked",
                    lc);
         json_bool(&t->j, "changed", 0);
-        json_hex(&t->j, "lifecycle", &lc, 1);
+        card_lifecycle(t, lc);
         return EX_OK;
     }
     if (terminate && (code = confirm_terminate(t)) != EX_OK)
@@ -66,7 +76,7 @@ int cmd_card_state(tool_t *t, int argc, char **argv, const char *which)
     if (rv != CKR_OK)
         return tool_fail_rv(t, rv, which, SW_CTX_SECURED);
     json_bool(&t->j, "changed", 1);
-    json_hex(&t->j, "lifecycle", &value, 1);
+    card_lifecycle(t, value);
     if (!t->json)
         printf("%s: the card's lifecycle is now %02X (%s)\n", which, value,
                terminate ? "TERMINATED" : lock ? "CARD_LOCKED" : "SECURED");
@@ -176,11 +186,13 @@ static int send_apdu(tool_t *t, CK_OBJECT_HANDLE channel, const char *text, unsi
     char data[2 * sizeof rsp + 1], swh[5];
     hex_encode(rsp, rl - 2, data);
     snprintf(swh, sizeof swh, "%04X", sw);
+    /* in the JSON the words alone, as in every sw_words: the status word is "sw" */
+    const char *bare = !strncmp(words, swh, 4) && words[4] == ':' ? words + 6 : words;
     json_obj(&t->j, NULL);
     json_str(&t->j, "command", hex);
     json_str(&t->j, "data", data);
     json_str(&t->j, "sw", swh);
-    json_str(&t->j, "sw_words", words);
+    json_str(&t->j, "sw_words", bare);
     json_end(&t->j, '}');
     if (!t->json) {
         printf("> %s\n", hex);
@@ -238,5 +250,7 @@ int cmd_apdu(tool_t *t, int argc, char **argv)
         return tool_fail(t, EX_USAGE, "no APDU given (as arguments, or one per line on standard "
                                       "input)");
     json_int(&t->j, "sent", sent);
-    return last == 0x9000 ? EX_OK : EX_REFUSED;
+    if (last != 0x9000) /* exit 1, with the error every failure has */
+        return tool_fail_sw(t, EX_REFUSED, CKR_OK, last, SW_CTX_SECURED, "apdu: the last command");
+    return EX_OK;
 }

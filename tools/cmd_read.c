@@ -14,16 +14,10 @@
 
 #define MAX_ENTRIES 256
 
-/* The registry in this order; kind names for JSON */
+/* The registry in this order */
 static const struct {
     CK_ULONG kind;
-    const char *key;
-} kinds[] = {
-    {GP_KIND_ISD, "isd"},
-    {GP_KIND_SSD, "sd"},
-    {GP_KIND_APP, "app"},
-    {GP_KIND_LOAD_FILE, "load-file"},
-};
+} kinds[] = {{GP_KIND_ISD}, {GP_KIND_SSD}, {GP_KIND_APP}, {GP_KIND_LOAD_FILE}};
 
 int cmd_list(tool_t *t, int argc, char **argv)
 {
@@ -62,7 +56,7 @@ int cmd_list(tool_t *t, int argc, char **argv)
             int np = gp_privilege_names(e.priv, e.priv_len, names, 24);
             json_obj(&t->j, NULL);
             json_str(&t->j, "aid", aid);
-            json_str(&t->j, "kind", kinds[k].key);
+            json_str(&t->j, "kind", tool_kind_key(kinds[k].kind));
             json_lifecycle(&t->j, &e);
             if (kinds[k].kind != GP_KIND_LOAD_FILE) {
                 json_obj(&t->j, "privileges");

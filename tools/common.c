@@ -128,6 +128,17 @@ void json_close(json_t *j, FILE *out)
     j->buf = NULL;
 }
 
+const char *tool_kind_key(CK_ULONG kind)
+{
+    switch (kind) {
+    case GP_KIND_ISD: return "isd";
+    case GP_KIND_SSD: return "sd";
+    case GP_KIND_APP: return "app";
+    case GP_KIND_LOAD_FILE: return "load-file";
+    default: return "unknown";
+    }
+}
+
 void json_lifecycle(json_t *j, const gp_entry_t *e)
 {
     json_obj(j, "lifecycle");
@@ -391,6 +402,8 @@ int tool_fail_sw(tool_t *t, int code, CK_RV rv, unsigned sw, int sw_context, con
     char words[300];
     const char *m = sw_meaning((uint16_t)sw, (enum sw_context)sw_context);
     snprintf(words, sizeof words, "%s", m ? m : "no meaning known to gp-p11");
+    if (rv == CKR_OK) /* the command went and came back: the card's answer alone */
+        return fail_with(t, code, rv, sw, words, "%s: the card refused: %04X: %s", what, sw, words);
     return fail_with(t, code, rv, sw, words, "%s: the card refused: %04X: %s (%s)", what, sw,
                      words, tool_rv_name(rv));
 }

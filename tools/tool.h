@@ -47,6 +47,8 @@ void json_bool(json_t *j, const char *key, int v);
 void json_hex(json_t *j, const char *key, const uint8_t *v, size_t len);
 /* Writes the buffered text and frees it. */
 void json_close(json_t *j, FILE *out);
+/* A registry object's kind in the JSON of every command: isd, sd, app, load-file. */
+const char *tool_kind_key(CK_ULONG kind);
 
 /* --- output: aligned tables for people -------------------------------------- */
 #define TABLE_COLS 8

@@ -137,7 +137,7 @@ check "... the JSON has the SW and its words" j inst3 '.error.sw == "6985" and (
 check "install with a bad AID: exit 2" [ "$(rc inst4 gp --reader "$r0" install --loaded --package 12 --applet $a1)" = 2 ]
 check "an option of another command: exit 2" [ "$(rc inst5 gp --reader "$r0" delete $a1 --applet $a1)" = 2 ]
 check "load only (--json)" [ "$(rc load gp --reader "$r0" --json load "$out/big.cap")" = 0 ]
-check "... the load file, in blocks" j load '.objects[0].kind == "load file" and .objects[0].aid == "D2760001BB01" and .blocks > 200'
+check "... the load file, in blocks" j load '.objects[0].kind == "load-file" and .objects[0].aid == "D2760001BB01" and .blocks > 200'
 check "... no progress bar on a pipe" [ -z "$(grep 'LOAD \[' "$out/load.err")" ]
 check "lock" [ "$(rc lock gp --reader "$r0" --json lock $a1)" = 0 ]
 check "... LOCKED on the card" has 0 lifecycles "$a1:87"
@@ -259,7 +259,7 @@ check "--version alone: the program's version" \
     [ "$(rc ver "$GP" --version)" = 0 ] && grep -q '^gp-p11 [0-9]' "$out/ver.out"
 
 # --- the card's lifecycle ---
-check "lock-card" [ "$(rc lc gp --reader "$r1" --json lock-card)" = 0 ] && j lc '.lifecycle == "7F"'
+check "lock-card" [ "$(rc lc gp --reader "$r1" --json lock-card)" = 0 ] && j lc '.lifecycle.value == "7F" and .lifecycle.name == "CARD_LOCKED"'
 check "... CARD_LOCKED on the card" [ "$(state 1 card_lifecycle)" = 7F ]
 check "unlock-card" [ "$(rc ulc gp --reader "$r1" unlock-card)" = 0 ] && [ "$(state 1 card_lifecycle)" = 0F ]
 check "terminate-card with no terminal and no --yes: exit 2, nothing sent" \
@@ -337,4 +337,40 @@ check "bash completion: the login's choices and their words" \
     [ "$(comp gp-p11 list --key-v)" = --key-version -a "$(comp gp-p11 list --level mac-enc-rmac-)" = mac-enc-rmac-renc ]
 check "a terminated card: login refused by the card, exit 1" \
     [ "$(rc dead gp --reader "$r1" list)" = 1 ]
+# --- the JSON contract: every document of this run, and every failure provoked
+# here with --json, validated against doc/gp-p11.schema.json by Debian's jsonschema ---
+jf() { local n=$1; shift; "$@" > "$out/jf-$n.out" 2> "$out/jf-$n.err"; }
+jf two gp --json list
+jf uri gp --json --token "pkcs11:serial=0000" list
+jf nord gp --json --reader "no such reader" list
+jf nokeys env GP_P11_CONF="$(conf jwrong "key_set = nosuchkeys")" "$GP" --module "$MOD" --pin-file "$GP_TEST_PIN_FILE" --reader "$r0" --json list
+jf aid gp --json --reader "$r0" install --loaded --package 12 --applet F00000000101
+jf lockisd gp --json --reader "$r0" lock A000000151000000
+jf delisd gp --json --reader "$r0" delete A000000151000000
+jf sel gp --json --reader "$r0" apdu 00A4040000
+jf hex gp --json --reader "$r0" apdu 80CAZZ
+jf sw gp --json --reader "$r0" apdu 80CA00FE00
+jf mod "$GP" --json --module libsofthsm2.so list
+jf other "$GP" --json --module "$GP_SOFTHSM_MODULE" list
+jf level gp --json --reader "$r0" --level high list
+jf dead gp --json --reader "$r1" list
+jf store gp --json --reader "$r0" store-data A000000151000000 00
+jf cmd gp --json frobnicate
+jf opt gp --json list --no-such-option
+jf pin "$GP" --json --module "$MOD" --reader "$r0" --pin-file /nonexistent list
+schema=$GP_HARNESS/../../doc/gp-p11.schema.json
+docs=0 bad=0 fails=0
+for f in "$out"/*.out; do
+    [ -s "$f" ] && jq -e 'type == "object" and has("exit")' "$f" > /dev/null 2>&1 || continue
+    docs=$((docs + 1))
+    jq -e '.ok == false' "$f" > /dev/null && fails=$((fails + 1))
+    if ! /usr/bin/jsonschema -i "$f" "$schema" > "$f.schema" 2>&1; then
+        bad=$((bad + 1)); sed "s|^|# $(basename "$f"): |" "$f.schema" | head -5
+    fi
+done
+check "the JSON contract: $docs documents ($fails failures) each valid against the schema" \
+    [ "$bad" = 0 -a "$docs" -gt 40 -a "$fails" -gt 15 ]
+check "... every --json failure above printed one document (none empty, none two)" \
+    [ "$(for f in "$out"/jf-*.out; do jq -s length "$f" 2>/dev/null || echo x; done | sort -u | tr -d '\n')" = 1 ]
+[ -n "${GP_KEEP_OUT:-}" ] && cp -r "$out" "$GP_KEEP_OUT"
 finish cli
