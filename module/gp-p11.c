@@ -123,7 +123,7 @@ CK_RV C_GetTokenInfo(CK_SLOT_ID slotID, CK_TOKEN_INFO_PTR pInfo)
     return token_leave(t, rv);
 }
 
-static const CK_MECHANISM_TYPE mechanisms[] = {CKM_GP_APDU, CKM_GP_PUT_KEY};
+static const CK_MECHANISM_TYPE mechanisms[] = {CKM_GP_APDU, CKM_GP_APDU_PLAIN, CKM_GP_PUT_KEY};
 
 CK_RV C_GetMechanismList(CK_SLOT_ID slotID, CK_MECHANISM_TYPE_PTR pList, CK_ULONG_PTR pulCount)
 {
@@ -163,10 +163,10 @@ CK_RV C_GetMechanismInfo(CK_SLOT_ID slotID, CK_MECHANISM_TYPE type, CK_MECHANISM
         return CKR_SLOT_ID_INVALID;
     if (!present)
         return CKR_TOKEN_NOT_PRESENT;
-    if (type != CKM_GP_APDU && type != CKM_GP_PUT_KEY)
+    if (type != CKM_GP_APDU && type != CKM_GP_APDU_PLAIN && type != CKM_GP_PUT_KEY)
         return CKR_MECHANISM_INVALID;
     memset(pInfo, 0, sizeof *pInfo);
-    pInfo->flags = CKF_HW | (type == CKM_GP_APDU ? CKF_SIGN : CKF_GENERATE);
+    pInfo->flags = CKF_HW | (type == CKM_GP_PUT_KEY ? CKF_GENERATE : CKF_SIGN);
     if (type == CKM_GP_PUT_KEY) { /* bytes per key: DES2 (SCP02), AES-128 to 256 (SCP03) */
         pInfo->ulMinKeySize = 16;
         pInfo->ulMaxKeySize = 32;
@@ -392,7 +392,8 @@ CK_RV C_GetObjectSize(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE hObject, CK_ULONG_PT
         return session_done(t, s, CKR_OBJECT_HANDLE_INVALID);
     if (!pulSize)
         return session_done(t, s, CKR_ARGUMENTS_BAD);
-    *pulSize = o->type == OBJ_CHANNEL ? CK_UNAVAILABLE_INFORMATION : o->value_len;
+    *pulSize = o->type == OBJ_CHANNEL || o->type == OBJ_PLAIN ? CK_UNAVAILABLE_INFORMATION
+                                                                : o->value_len;
     return session_done(t, s, CKR_OK);
 }
 
@@ -491,15 +492,19 @@ CK_RV C_SignInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR pMechanism, CK_OBJECT_HAN
         return session_done(t, s, CKR_ARGUMENTS_BAD);
     if (s->sign_active)
         return session_done(t, s, CKR_OPERATION_ACTIVE);
-    if ((rv = session_may(s, t, NEEDS_USER)) != CKR_OK)
+    int plain = pMechanism->mechanism == CKM_GP_APDU_PLAIN; /* no login needed */
+    if (!plain && (rv = session_may(s, t, NEEDS_USER)) != CKR_OK)
         return session_done(t, s, rv);
-    if (pMechanism->mechanism != CKM_GP_APDU)
+    if (!plain && pMechanism->mechanism != CKM_GP_APDU)
         return session_done(t, s, CKR_MECHANISM_INVALID);
     if (pMechanism->pParameter || pMechanism->ulParameterLen)
         return session_done(t, s, CKR_MECHANISM_PARAM_INVALID);
-    object_t *o = token_object(t, hKey);
+    object_t *o = visible(t, hKey);
     if (!o || o->cls != CKO_SECRET_KEY)
         return session_done(t, s, CKR_KEY_HANDLE_INVALID);
+    if ((o->type == OBJ_PLAIN) != plain)
+        return session_done(t, s, CKR_KEY_TYPE_INCONSISTENT);
+    s->sign_plain = plain;
     s->sign_active = 1;
     s->have_kept = 0;
     return session_done(t, s, CKR_OK);
@@ -507,6 +512,7 @@ CK_RV C_SignInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR pMechanism, CK_OBJECT_HAN
 
 static void end_sign(session_t *s)
 {
+    s->sign_plain = 0;
     ks_wipe(s->kept, sizeof s->kept);
     s->have_kept = 0;
     s->kept_len = 0;
@@ -530,8 +536,10 @@ CK_RV C_Sign(CK_SESSION_HANDLE h, CK_BYTE_PTR pData, CK_ULONG ulDataLen, CK_BYTE
     }
     if (!s->have_kept) {
         size_t n = 0;
-        rv = session_may(s, t, NEEDS_USER);
-        if (rv == CKR_OK) /* the APDU rules ask whether the session may change the card */
+        if (s->sign_plain)
+            rv = token_apdu_plain(t, s, pData, ulDataLen, s->kept, &n);
+        else if ((rv = session_may(s, t, NEEDS_USER)) == CKR_OK)
+            /* the APDU rules ask whether the session may change the card */
             rv = token_apdu(t, pData, ulDataLen, session_may(s, t, NEEDS_RW) == CKR_OK, s->kept, &n);
         if (rv != CKR_OK) {
             end_sign(s);

@@ -165,6 +165,25 @@ static size_t isd_aid(token_t *t, const uint8_t **aid)
     return 0;
 }
 
+CK_RV apdu_never(token_t *t, const apdu_t *a, const char *what)
+{
+    const uint8_t *isd = NULL;
+    size_t isd_len = isd_aid(t, &isd);
+    if (a->ins == 0xE4 && a->lc >= 2 && a->data[0] == 0x4F && a->data[1] == isd_len && isd_len &&
+        (size_t)a->data[1] + 2 <= a->lc && memcmp(a->data + 2, isd, isd_len) == 0) {
+        LOG_WARN(t->reader, "%s: DELETE of the issuer security domain is refused, as "
+                            "C_DestroyObject refuses it", what);
+        return CKR_ACTION_PROHIBITED;
+    }
+    if (a->ins == 0xF0 && (a->p1 & 0x80) && a->p2 == 0xFF) {
+        LOG_WARN(t->reader, "%s: terminating the card cannot be undone and is refused "
+                            "here: use C_SetAttributeValue(CKA_GP_LIFECYCLE = FF) with "
+                            "CKA_GP_CONFIRM_TERMINATE = CK_TRUE on the issuer security domain", what);
+        return CKR_ACTION_PROHIBITED;
+    }
+    return CKR_OK;
+}
+
 typedef struct {
     const apdu_t *a;
     uint8_t *rsp;
@@ -212,21 +231,10 @@ CK_RV token_apdu(token_t *t, const uint8_t *cmd, size_t len, int rw, uint8_t *rs
                             "session", a.ins);
         return CKR_SESSION_READ_ONLY;
     }
-    const uint8_t *isd = NULL;
-    size_t isd_len = isd_aid(t, &isd);
-    if (a.ins == 0xE4 && a.lc >= 2 && a.data[0] == 0x4F && a.data[1] == isd_len && isd_len &&
-        (size_t)a.data[1] + 2 <= a.lc && memcmp(a.data + 2, isd, isd_len) == 0) {
-        LOG_WARN(t->reader, "CKM_GP_APDU: DELETE of the issuer security domain is refused, as "
-                            "C_DestroyObject refuses it");
-        return CKR_ACTION_PROHIBITED;
-    }
-    if (a.ins == 0xF0 && (a.p1 & 0x80) && a.p2 == 0xFF) {
-        LOG_WARN(t->reader, "CKM_GP_APDU: terminating the card cannot be undone and is refused "
-                            "here: use C_SetAttributeValue(CKA_GP_LIFECYCLE = FF) with "
-                            "CKA_GP_CONFIRM_TERMINATE = CK_TRUE on the issuer security domain");
-        return CKR_ACTION_PROHIBITED;
-    }
-    CK_RV rv = token_ensure_channel(t);
+    CK_RV rv = apdu_never(t, &a, "CKM_GP_APDU");
+    if (rv != CKR_OK)
+        return rv;
+    rv = token_ensure_channel(t);
     if (rv != CKR_OK)
         return rv;
     uint16_t sw;

@@ -34,7 +34,7 @@ void mutex_lock(mutex_t m);
 void mutex_unlock(mutex_t m);
 
 /* --- objects --- */
-enum obj_type { OBJ_REGISTRY, OBJ_GET_DATA, OBJ_CHANNEL, OBJ_KEY_SET };
+enum obj_type { OBJ_REGISTRY, OBJ_GET_DATA, OBJ_CHANNEL, OBJ_KEY_SET, OBJ_PLAIN };
 
 typedef struct {
     CK_OBJECT_HANDLE handle;
@@ -101,6 +101,7 @@ typedef struct {
     object_t *objects;
     int n_objects;
     int loading_public;        /* token_load_public is reading */
+    int plain_holds;           /* sessions that hold the card for plain APDUs */
     object_t *prev_objects;    /* during a reload: the objects before, whose handles stay */
     int n_prev_objects;
     int n_sessions;
@@ -125,6 +126,8 @@ typedef struct {
     CK_ULONG device_error;     /* ulDeviceError: the SW of the card's refusal that made
                                   this session's last call fail, else 0 */
     run_opts_t run;            /* its login options object, for its next C_Login */
+    int sign_plain;            /* the active C_Sign is CKM_GP_APDU_PLAIN */
+    int plain_hold;            /* it holds the card for its plain APDUs until it closes */
 } session_t;
 
 struct module {
@@ -195,6 +198,14 @@ CK_RV login_opts_get(const run_opts_t *r, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n);
  * any before), for its next C_Login. */
 CK_RV login_opts_create(token_t *t, session_t *s, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n,
                         CK_OBJECT_HANDLE *out);
+
+/* plain.c: CKM_GP_APDU_PLAIN (gp-p11.h), token lock held */
+CK_RV token_apdu_plain(token_t *t, session_t *s, const uint8_t *cmd, size_t len, uint8_t *rsp,
+                       size_t *rsp_len);
+void plain_session_closed(token_t *t, session_t *s);
+/* manage.c: what no APDU may do, over the channel or not (DELETE of the
+ * ISD, terminating the card): CKR_OK or CKR_ACTION_PROHIBITED, said as what */
+CK_RV apdu_never(token_t *t, const apdu_t *a, const char *what);
 
 /* keystore_login.c: takes M.lock */
 CK_RV keystore_random(uint8_t *buf, size_t len);

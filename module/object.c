@@ -32,8 +32,9 @@ typedef struct {
 } attr_t;
 
 static CK_BBOOL T = CK_TRUE, F = CK_FALSE;
-static const CK_MECHANISM_TYPE apdu_mech = CKM_GP_APDU;
-static const CK_KEY_TYPE channel_key_type = CKK_GP_SECURE_CHANNEL;
+static const CK_MECHANISM_TYPE apdu_mech = CKM_GP_APDU, plain_mech = CKM_GP_APDU_PLAIN;
+static const CK_KEY_TYPE channel_key_type = CKK_GP_SECURE_CHANNEL,
+                         plain_key_type = CKK_GP_PLAIN_CHANNEL;
 static const CK_ULONG unavailable = CK_UNAVAILABLE_INFORMATION;
 
 /* Returns 1 and fills a when the object has the attribute. */
@@ -43,7 +44,7 @@ static int lookup(const object_t *o, CK_ATTRIBUTE_TYPE type, attr_t *a, uint8_t 
 #define BYTES(ptr, n) do { a->p = (ptr); a->len = (CK_ULONG)(n); return 1; } while (0)
     switch (type) {
     case CKA_CLASS: BYTES(&o->cls, sizeof o->cls);
-    case CKA_TOKEN: BYTES(o->type == OBJ_CHANNEL ? &F : &T, sizeof(CK_BBOOL));
+    case CKA_TOKEN: BYTES(o->type == OBJ_CHANNEL || o->type == OBJ_PLAIN ? &F : &T, sizeof(CK_BBOOL));
     case CKA_PRIVATE: BYTES(o->public_obj ? &F : &T, sizeof(CK_BBOOL));
     case CKA_MODIFIABLE: /* lifecycle (SET STATUS), STORE DATA, a load file's DELETE choice */
         BYTES(o->type == OBJ_REGISTRY ? &T : &F, sizeof(CK_BBOOL));
@@ -88,9 +89,11 @@ static int lookup(const object_t *o, CK_ATTRIBUTE_TYPE type, attr_t *a, uint8_t 
     }
     if (o->type == OBJ_KEY_SET && type == CKA_GP_KEY_VERSION)
         BYTES(&o->kvn, 1);
-    if (o->type == OBJ_CHANNEL) {
+    if (o->type == OBJ_CHANNEL || o->type == OBJ_PLAIN) {
+        int plain = o->type == OBJ_PLAIN;
         switch (type) {
-        case CKA_KEY_TYPE: BYTES(&channel_key_type, sizeof channel_key_type);
+        case CKA_KEY_TYPE:
+            BYTES(plain ? &plain_key_type : &channel_key_type, sizeof channel_key_type);
         case CKA_ID: BYTES("", 0);
         case CKA_START_DATE: case CKA_END_DATE: BYTES("", 0);
         case CKA_SIGN: BYTES(&T, sizeof(CK_BBOOL));
@@ -101,7 +104,7 @@ static int lookup(const object_t *o, CK_ATTRIBUTE_TYPE type, attr_t *a, uint8_t 
         case CKA_VERIFY_RECOVER: case CKA_WRAP_WITH_TRUSTED: case CKA_TRUSTED:
             BYTES(&F, sizeof(CK_BBOOL));
         case CKA_KEY_GEN_MECHANISM: BYTES(&unavailable, sizeof unavailable);
-        case CKA_ALLOWED_MECHANISMS: BYTES(&apdu_mech, sizeof apdu_mech);
+        case CKA_ALLOWED_MECHANISMS: BYTES(plain ? &plain_mech : &apdu_mech, sizeof apdu_mech);
         case CKA_VALUE: case CKA_CHECK_VALUE:
             a->sensitive = 1; /* the channel's keys live in the keystore only */
             a->p = NULL;
@@ -304,6 +307,14 @@ static const char *closed_channel_words(const token_t *t)
                           "is served";
 }
 
+/* The "plain channel": public, with or without a login (CKM_GP_APDU_PLAIN). */
+static void add_plain(token_t *t)
+{
+    object_t *o = add_object(t, OBJ_PLAIN, CKO_SECRET_KEY, "plain channel");
+    if (o)
+        o->public_obj = 1;
+}
+
 CK_RV token_reload(token_t *t)
 {
     object_t *fresh = calloc(MAX_OBJECTS, sizeof(object_t));
@@ -315,6 +326,7 @@ CK_RV token_reload(token_t *t)
     t->n_objects = 0;
     CK_RV rv = CKR_OK;
     add_object(t, OBJ_CHANNEL, CKO_SECRET_KEY, "secure channel");
+    add_plain(t);
     static const uint8_t kinds[] = {GP_STATUS_ISD, GP_STATUS_APPS, GP_STATUS_ELF_MOD};
     for (size_t k = 0; k < sizeof kinds && rv == CKR_OK; k++) {
         int n = read_registry(t, kinds[k]);
@@ -370,6 +382,7 @@ CK_RV token_load_public(token_t *t)
     }
     t->n_objects = 0;
     t->loading_public = 1;
+    add_plain(t);
     scp_err_t e = gp_select(&t->gp, M.conf.isd_aid, M.conf.isd_aid_len);
     if (e == SCP_OK) {
         static const uint8_t kinds[] = {GP_STATUS_ISD, GP_STATUS_APPS, GP_STATUS_ELF_MOD};

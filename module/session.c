@@ -44,6 +44,8 @@ void session_close_locked(token_t *t, session_t *s)
     mutex_lock(M.lock);
     /* a session of a card that went away no longer counts (token_forget_card) */
     int live = s->generation == t->generation;
+    if (live)
+        plain_session_closed(t, s);
     session_free(s);
     int last = live && --t->n_sessions <= 0;
     if (last)

@@ -28,6 +28,7 @@ void token_forget_card(token_t *t)
     if (t->logged_in)
         token_logout(t);
     token_free_objects(t); /* what it showed before a login too */
+    t->plain_holds = 0;      /* the sessions that held it are dead */
     if (t->card) {
         pcsc_disconnect(t->card); /* ends our transaction too */
         t->card = NULL;
@@ -183,7 +184,7 @@ CK_RV card_hold(token_t *t)
 /* Lets other programs at the card again, unless a login keeps it. */
 void card_unhold(token_t *t)
 {
-    if (t->card && !t->logged_in)
+    if (t->card && !t->logged_in && !t->plain_holds)
         pcsc_release(t->card);
 }
 

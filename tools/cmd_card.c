@@ -155,7 +155,7 @@ static int send_apdu(tool_t *t, CK_OBJECT_HANDLE channel, const char *text, unsi
         return tool_fail(t, EX_USAGE, "APDU \"%s\": %s", text,
                          n < 0 ? "not hexadecimal, or longer than 261 bytes"
                                : "shorter than a command header (CLA INS P1 P2)");
-    CK_MECHANISM m = {CKM_GP_APDU, NULL, 0};
+    CK_MECHANISM m = {t->o.plain ? CKM_GP_APDU_PLAIN : CKM_GP_APDU, NULL, 0};
     uint8_t rsp[258];
     CK_ULONG rl = sizeof rsp;
     CK_RV rv = t->f->C_SignInit(t->h, &m, channel);
@@ -170,6 +170,8 @@ static int send_apdu(tool_t *t, CK_OBJECT_HANDLE channel, const char *text, unsi
     if (rv != CKR_OK) {
         char what[600];
         snprintf(what, sizeof what, "APDU %s", hex);
+        if (rv == CKR_DATA_INVALID && t->o.plain)
+            return tool_fail(t, EX_USAGE, "%s: not sent (the gp-p11 line above says why)", what);
         if (rv == CKR_DATA_INVALID)
             return tool_fail(t, EX_USAGE, "%s: gp-p11 does not send this command through the "
                                           "secure channel (SELECT, INITIALIZE UPDATE, EXTERNAL "
@@ -213,17 +215,37 @@ int cmd_apdu(tool_t *t, int argc, char **argv)
                                       "use --pin-file FILE or the prompt");
     if (from_stdin)
         t->stdin_taken = 1;
-    int code = p11_start(t);
+    if (t->o.sd && !t->o.plain)
+        return tool_fail(t, EX_USAGE, "--select goes with --plain (the secure channel is the "
+                                      "security domain's)");
+    /* --plain: outside the secure channel, without a login or a PIN */
+    int code = t->o.plain ? p11_open(t) : p11_start(t);
     if (code != EX_OK)
         return code;
+    const char *label = t->o.plain ? "plain channel" : "secure channel";
     CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
-    CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof cls}, {CKA_LABEL, "secure channel", 14}};
+    CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof cls}, {CKA_LABEL, (void *)label, strlen(label)}};
     CK_OBJECT_HANDLE channel;
     if (p11_find(t, tmpl, 2, &channel, 1) != 1)
-        return tool_fail(t, EX_ERROR, "no secure channel object after login");
+        return tool_fail(t, EX_ERROR, "no %s object%s", label, t->o.plain ? "" : " after login");
     unsigned last = 0;
     int sent = 0;
+    json_bool(&t->j, "plain", t->o.plain);
     json_arr(&t->j, "responses");
+    if (t->o.sd) { /* SELECT by AID first: the application the commands go to */
+        uint8_t aid[16];
+        int al = hex_decode(t->o.sd, aid, sizeof aid);
+        if (al < 5)
+            return tool_fail(t, EX_USAGE, "--select %s: an AID of 5 to 16 bytes in hex", t->o.sd);
+        char sel[64];
+        snprintf(sel, sizeof sel, "00A40400%02X%s00", al, t->o.sd);
+        code = send_apdu(t, channel, sel, &last);
+        sent++;
+        if (code == EX_OK && last != 0x9000) {
+            json_end(&t->j, ']');
+            return tool_fail_sw(t, EX_REFUSED, CKR_OK, last, SW_CTX_ANY, "apdu --select");
+        }
+    }
     if (!from_stdin) {
         for (int i = 0; i < argc && code == EX_OK; i++, sent++)
             code = send_apdu(t, channel, argv[i], &last);

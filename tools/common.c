@@ -272,6 +272,7 @@ void tool_words(char *line, size_t cap)
         {"add CKA_GP_CONFIRM_TERMINATE = CK_TRUE to the template", "terminate-card asks first"},
         {"it shows it over a secure channel, after C_Login", "it shows it after a login (without "
          "--no-login)"},
+        {"CKM_GP_APDU_PLAIN: ", "apdu --plain: "},
         {"CKM_GP_APDU: ", "apdu: "},
         {"it takes a lifecycle (CKA_GP_LIFECYCLE) only", "it takes lock and unlock only"},
         {"it takes a lifecycle (CKA_GP_LIFECYCLE) and CKA_GP_STORE_DATA (with "

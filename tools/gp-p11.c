@@ -54,6 +54,8 @@ static void usage(FILE *o)
 "APDUs:\n"
 "  apdu [HEX...]             send APDUs through the secure channel (arguments, or one\n"
 "                            per line on standard input); exit 0 if the last got 9000\n"
+"  apdu --plain [--select AID] [HEX...]\n"
+"                            plain APDUs to an application, outside the channel, no PIN\n"
 "\n"
 "The login's choices, over the configuration's (gp-p11(7), Login options):\n"
 "  --key-set NAME            the keystore key set (key_set)\n"
@@ -86,7 +88,7 @@ static void usage(FILE *o)
 enum { O_KS_MODULE = 256, O_KS_TOKEN, O_KS_INIT_ARGS, O_APPLET, O_INSTANCE, O_PRIVILEGES, O_PARAMS, O_SD,
        O_PACKAGE, O_NOT_SELECTABLE, O_NO_DESCRIPTOR, O_HASH, O_LOADED, O_RELATED, O_FORMAT,
        O_FILE, O_VERSION, O_REPLACE, O_FROM_FILE, O_KEY_TYPE, O_KEY_SET, O_KEY_VERSION, O_LEVEL,
-       O_SCP, O_DIV, O_ISD, O_CONFIG, O_NO_LOGIN };
+       O_SCP, O_DIV, O_ISD, O_CONFIG, O_NO_LOGIN, O_PLAIN, O_SELECT };
 
 static const struct {
     const char *name;
@@ -100,7 +102,7 @@ static const struct {
     {"delete", OPT_RELATED}, {"lock", 0}, {"unlock", 0}, {"store-data", OPT_FORMAT | OPT_FILE},
     {"lock-card", 0}, {"unlock-card", 0}, {"terminate-card", OPT_YES},
     {"put-key", OPT_VERSION | OPT_REPLACE | OPT_FROM_FILE}, {"keys", OPT_KEYSTORE | OPT_KEY_TYPE},
-    {"apdu", 0},
+    {"apdu", OPT_PLAIN | OPT_SELECT},
 };
 
 static int number(tool_t *t, const char *opt, const char *v, int *out)
@@ -157,6 +159,8 @@ int main(int argc, char **argv)
         {"isd", required_argument, NULL, O_ISD},
         {"config", required_argument, NULL, O_CONFIG},
         {"no-login", no_argument, NULL, O_NO_LOGIN},
+        {"plain", no_argument, NULL, O_PLAIN},
+        {"select", required_argument, NULL, O_SELECT},
         {NULL, 0, NULL, 0},
     };
     if (argc == 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V"))) {
@@ -218,6 +222,8 @@ int main(int argc, char **argv)
         case O_ISD: t->login.isd = optarg; o->given |= OPT_LOGIN; break;
         case O_CONFIG: t->login.config = optarg; break;
         case O_NO_LOGIN: t->no_login = 1; o->given |= OPT_NO_LOGIN; break;
+        case O_PLAIN: o->plain = 1; o->given |= OPT_PLAIN; break;
+        case O_SELECT: o->sd = optarg; o->given |= OPT_SELECT; break;
         case ':':
             code = tool_fail(t, EX_USAGE, "option %s needs a value; see --help", argv[optind - 1]);
             break;

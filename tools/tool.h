@@ -75,6 +75,7 @@ typedef struct {
     int version, replace;
     const char *from_file;
     const char *key_type;      /* --key-type: des, aes128, aes192, aes256 */
+    int plain;                 /* apdu --plain (--select AID: in sd) */
 } opts_t;
 enum {
     OPT_APPLET = 1 << 0, OPT_INSTANCE = 1 << 1, OPT_PRIVILEGES = 1 << 2, OPT_PARAMS = 1 << 3,
@@ -83,7 +84,7 @@ enum {
     OPT_FORMAT = 1 << 11, OPT_FILE = 1 << 12, OPT_VERSION = 1 << 13, OPT_REPLACE = 1 << 14,
     OPT_FROM_FILE = 1 << 15, OPT_YES = 1 << 16, OPT_KEYSTORE = 1 << 17, OPT_KEY_TYPE = 1 << 18,
     OPT_LOGIN = 1 << 19, /* --key-set, --key-version, --level, --scp, --diversification, --isd */
-    OPT_NO_LOGIN = 1 << 20,
+    OPT_NO_LOGIN = 1 << 20, OPT_PLAIN = 1 << 21, OPT_SELECT = 1 << 22,
 };
 
 /* --- the tool's state --------------------------------------------------------- */

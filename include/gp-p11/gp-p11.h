@@ -17,6 +17,22 @@
 /* Key type of the "secure channel" object that stands for the open channel. */
 #define CKK_GP_SECURE_CHANNEL (CKK_VENDOR_DEFINED | 0x47500001UL)
 
+/* Plain APDUs, outside the secure channel (to an applet just installed,
+ * say): C_SignInit(CKM_GP_APDU_PLAIN) on the public "plain channel" object
+ * (CKK_GP_PLAIN_CHANNEL, found without a login), then C_Sign(APDU) returns
+ * the answer with its status word, as CKM_GP_APDU does. No login is needed,
+ * and the card stays held for the session from its first plain APDU to its
+ * close, so that a SELECT and the commands after it reach the same
+ * application. A plain APDU while the token is logged in closes the secure
+ * channel first (said in the log); the next secured command opens a new
+ * one. Refused (CKR_DATA_INVALID): INITIALIZE UPDATE and EXTERNAL
+ * AUTHENTICATE (a login's alone: never a try spent by mistake), GET
+ * RESPONSE, MANAGE CHANNEL and other logical channels; as over the channel,
+ * DELETE of the issuer security domain and terminating the card
+ * (CKR_ACTION_PROHIBITED). */
+#define CKM_GP_APDU_PLAIN    (CKM_VENDOR_DEFINED | 0x47500003UL)
+#define CKK_GP_PLAIN_CHANNEL (CKK_VENDOR_DEFINED | 0x47500002UL)
+
 /* Attributes of registry objects (CKO_DATA, one per GET STATUS entry). */
 #define CKA_GP_AID        (CKA_VENDOR_DEFINED | 0x47500001UL) /* byte array: the AID */
 #define CKA_GP_LIFECYCLE  (CKA_VENDOR_DEFINED | 0x47500002UL) /* one byte, GP coding */

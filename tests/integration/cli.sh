@@ -255,6 +255,17 @@ check "... the line it points to is there, and no PKCS#11 attribute is named" \
 printf 'not a cap\n' > "$out/not.cap"
 check "install of a file that is not a CAP file: exit 2, said as a file" \
     [ "$(rc nc gp --reader "$r1" install "$out/not.cap")" = 2 ] && grep -q 'the file is refused before anything is sent' "$out/nc.err"
+s0=$(state 0 sessions)
+check "apdu --plain --select: an applet spoken to outside the channel, no PIN asked" \
+    [ "$(rc pl1 setsid "$GP" --module "$MOD" --reader "$r0" --json apdu --plain --select F00000000101 80CA9F7F00 < /dev/null)" = 0 ]
+check "... the applet answered (the SELECT and the command in the JSON)" \
+    j pl1 '.plain == true and .sent == 2 and (.responses[1].data | test("F00000000101"))'
+check "... and no INITIALIZE UPDATE" [ "$(state 0 sessions)" = "$s0" ]
+ea0=$(state 0 ext_auth_received)
+check "apdu --plain with EXTERNAL AUTHENTICATE: not sent, exit 2, a try never spent by hand" \
+    [ "$(rc pl2 gp --reader "$r0" apdu --plain 8082000010AABBCCDDEEFF00112233445566778899)" = 2 -a "$(state 0 ext_auth_received)" = "$ea0" ] \
+    && grep -q "a login's alone" "$out/pl2.err"
+check "--select without --plain: exit 2" [ "$(rc pl3 gp --reader "$r0" apdu --select F00000000101 80CA9F7F00)" = 2 ]
 check "--version alone: the program's version" \
     [ "$(rc ver "$GP" --version)" = 0 ] && grep -q '^gp-p11 [0-9]' "$out/ver.out"
 

@@ -179,7 +179,7 @@ static void test_general_arguments(void **state)
     assert_int_equal(f->C_GetTokenInfo(slots[0], NULL), CKR_ARGUMENTS_BAD);
     n = 1;
     assert_int_equal(f->C_GetMechanismList(slots[0], mechs, &n), CKR_BUFFER_TOO_SMALL);
-    assert_int_equal(n, 2);
+    assert_int_equal(n, 3); /* CKM_GP_APDU, CKM_GP_APDU_PLAIN, CKM_GP_PUT_KEY */
     assert_int_equal(f->C_GetMechanismList(slots[0], mechs, NULL), CKR_ARGUMENTS_BAD);
     assert_int_equal(f->C_GetMechanismList(999, NULL, &n), CKR_SLOT_ID_INVALID);
     assert_int_equal(f->C_GetMechanismInfo(slots[0], CKM_SHA256, &mi), CKR_MECHANISM_INVALID);

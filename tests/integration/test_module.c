@@ -214,6 +214,58 @@ static void test_public_objects(void **state)
     assert_int_equal(f->C_CloseSession(s), CKR_OK);
 }
 
+static CK_RV sign_with(CK_SESSION_HANDLE s, CK_MECHANISM_TYPE mech, CK_OBJECT_HANDLE key,
+                       const char *hex, uint8_t *rsp, CK_ULONG *rl)
+{
+    uint8_t cmd[300];
+    int n = hex_decode(hex, cmd, sizeof cmd);
+    assert_true(n > 0);
+    CK_MECHANISM m = {mech, NULL, 0};
+    CK_RV rv = f->C_SignInit(s, &m, key);
+    return rv != CKR_OK ? rv : f->C_Sign(s, cmd, (CK_ULONG)n, rsp, rl);
+}
+
+/* Plain APDUs to an application (CKM_GP_APDU_PLAIN): without a login; never
+ * INITIALIZE UPDATE or EXTERNAL AUTHENTICATE; under a login the secure
+ * channel closes and the next secured command opens a new one. */
+static void test_plain_apdu(void **state)
+{
+    (void)state;
+    CK_SESSION_HANDLE s;
+    assert_int_equal(f->C_OpenSession(slot_of(1), CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s),
+                     CKR_OK);
+    CK_OBJECT_HANDLE plain = find(s, CKO_SECRET_KEY, "plain channel");
+    assert_int_not_equal(plain, CK_INVALID_HANDLE);
+    uint8_t r[300];
+    CK_ULONG rl = sizeof r;
+    assert_int_equal(sign_with(s, CKM_GP_APDU_PLAIN, plain, "00A4040006F0000000010100", r, &rl), CKR_OK);
+    assert_int_equal(r[rl - 2] << 8 | r[rl - 1], 0x9000);
+    rl = sizeof r;
+    assert_int_equal(sign_with(s, CKM_GP_APDU_PLAIN, plain, "80CA9F7F00", r, &rl), CKR_OK);
+    assert_true(contains(r, rl, "F00000000101")); /* the applet answers, not the ISD */
+    long ea = sim_state(1, "ext_auth_received");
+    rl = sizeof r;
+    assert_int_equal(sign_with(s, CKM_GP_APDU_PLAIN, plain,
+                               "8482000010AABBCCDDEEFF00112233445566778899", r, &rl),
+                     CKR_DATA_INVALID);
+    assert_int_equal(sim_state(1, "ext_auth_received"), ea);
+    rl = sizeof r;
+    assert_int_equal(sign_with(s, CKM_GP_APDU, plain, "80CA9F7F00", r, &rl), CKR_USER_NOT_LOGGED_IN);
+    assert_int_equal(f->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin)), CKR_OK);
+    CK_OBJECT_HANDLE ch = find(s, CKO_SECRET_KEY, "secure channel");
+    rl = sizeof r;
+    assert_int_equal(sign_with(s, CKM_GP_APDU_PLAIN, ch, "80CA9F7F00", r, &rl),
+                     CKR_KEY_TYPE_INCONSISTENT);
+    long sessions = sim_state(1, "sessions");
+    rl = sizeof r;
+    assert_int_equal(sign_with(s, CKM_GP_APDU_PLAIN, plain, "00A4040006F0000000010100", r, &rl), CKR_OK);
+    rl = sizeof r;
+    assert_int_equal(sign_with(s, CKM_GP_APDU, ch, "80F24002024F0000", r, &rl), CKR_OK);
+    assert_int_equal(r[rl - 2] << 8 | r[rl - 1], 0x9000);
+    assert_int_equal(sim_state(1, "sessions"), sessions + 1); /* a new channel for it */
+    assert_int_equal(f->C_CloseSession(s), CKR_OK);
+}
+
 static void test_apdu_passthrough(void **state)
 {
     (void)state;
@@ -662,6 +714,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_login_options),
         cmocka_unit_test(test_public_objects),
+        cmocka_unit_test(test_plain_apdu),
         cmocka_unit_test(test_apdu_passthrough),
         cmocka_unit_test(test_sign_sends_once),
         cmocka_unit_test(test_sign_misuse),
