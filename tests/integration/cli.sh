@@ -315,16 +315,20 @@ if command -v tmux > /dev/null; then
     check "... nothing of the load file on the card" \
         j afterc '.ok and ([.registry[] | select(.aid == "D2760001BB01")] | length) == 0'
     check "... the card has no LOAD under way" [ "$(state 0 loading)" = 0 ]
-    # under dash, which (unlike bash) does not mend the terminal of a job a signal ended
-    tm send-keys -t t "clear; dash" Enter
-    tm send-keys -t t "$GP --module $MOD --reader '$r0' list" Enter
+    # under dash, which (unlike an interactive bash) does not mend the terminal of a job a signal
+    # ended: a script whose shell outlives the Ctrl-C (its trap) and reads the terminal's modes
+    # itself, before the interactive shell gets the terminal back
+    cat > "$out/prompt.sh" <<EOF
+trap : INT
+"$GP" --module "$MOD" --reader "$r0" list
+echo "EXIT=\$?"
+stty -a | tr ' ' '\n' | grep -x -- '-\?echo' | sed 's/^/MODE:/'
+EOF
+    tm send-keys -t t "clear; dash $out/prompt.sh" Enter
     waitfor "Keystore user PIN:" && tm send-keys -t t C-c
-    sleep 0.5
-    tm send-keys -t t "echo EXIT=\$?" Enter
     check "Ctrl-C at the PIN prompt: the tool ends as the signal asks" waitfor "EXIT=130"
-    tm send-keys -t t "clear; stty -a | tr ' ' '\n' | grep -x -- '-\?echo'" Enter
-    check "... and the terminal has its echo back" waitfor "^echo$"
-    tm send-keys -t t "stty echo; exit" Enter
+    check "... and the terminal has its echo back" waitfor "^MODE:echo$"
+    tm send-keys -t t "stty echo" Enter
     tm send-keys -t t "clear; $GP --module $MOD --reader '$r1' --pin-file $GP_TEST_PIN_FILE terminate-card; echo EXIT=\$?" Enter
     check "terminate-card asks on the terminal" waitfor "Type 'terminate' to go on:"
     tm send-keys -t t "no" Enter
