@@ -2,7 +2,6 @@
 #include "config.h"
 #include "tool.h"
 
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -252,13 +251,7 @@ int cmd_apdu(tool_t *t, int argc, char **argv)
     } else {
         char line[1200];
         while (code == EX_OK && fgets(line, sizeof line, stdin)) {
-            char *hash = strchr(line, '#');
-            if (hash)
-                *hash = 0;
-            line[strcspn(line, "\r\n")] = 0;
-            char *p = line;
-            while (isspace((unsigned char)*p))
-                p++;
+            char *p = tool_line_text(line);
             if (!*p)
                 continue;
             code = send_apdu(t, channel, p, &last);

@@ -3,6 +3,7 @@
 #include "config.h"
 #include "tool.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -68,13 +69,13 @@ void json_arr(json_t *j, const char *key) { json_open_container(j, key, '[', ']'
 
 void json_end_all(json_t *j)
 {
-    while (j->depth > 0)
+    while (j->depth > j->floor)
         json_end(j, j->closer[j->depth]);
 }
 
 void json_end(json_t *j, char close)
 {
-    if (j->depth == 0)
+    if (j->depth <= j->floor)
         return; /* nothing open: closed already (a failure closes all it finds open) */
     if (j->f)
         fputc(close, j->f);
@@ -508,6 +509,22 @@ void tool_unhold(tool_t *t)
         t->interrupted = sig;
     }
     sigprocmask(SIG_SETMASK, &before_hold, NULL);
+}
+
+/* One line of a file of commands (apdu's standard input, a step list): its text
+ * without the comment (from #), the line end and the blanks around it; "" when
+ * nothing is left. */
+char *tool_line_text(char *line)
+{
+    char *hash = strchr(line, '#');
+    if (hash)
+        *hash = 0;
+    line[strcspn(line, "\r\n")] = 0;
+    while (isspace((unsigned char)*line))
+        line++;
+    for (char *e = line + strlen(line); e > line && isspace((unsigned char)e[-1]);)
+        *--e = 0;
+    return line;
 }
 
 /* --- the PIN ------------------------------------------------------------------------ */

@@ -56,6 +56,9 @@ static void usage(FILE *o)
 "                            per line on standard input); exit 0 if the last got 9000\n"
 "  apdu --plain [--select AID] [HEX...]\n"
 "                            plain APDUs to an application, outside the channel, no PIN\n"
+"Step lists:\n"
+"  run FILE                  the commands in FILE (one per line, - : standard input) under\n"
+"                            one login; stops at the first failure (gp-p11(1), STEP LISTS)\n"
 "\n"
 "The login's choices, over the configuration's (gp-p11(7), Login options):\n"
 "  --key-set NAME            the keystore key set (key_set)\n"
@@ -117,62 +120,57 @@ static int number(tool_t *t, const char *opt, const char *v, int *out)
     return 0;
 }
 
-int main(int argc, char **argv)
+static const struct option long_opts[] = {
+    {"token", required_argument, NULL, 't'},
+    {"reader", required_argument, NULL, 'r'},
+    {"module", required_argument, NULL, 'm'},
+    {"pin-file", required_argument, NULL, 'p'},
+    {"json", no_argument, NULL, 'j'},
+    {"verbose", no_argument, NULL, 'v'},
+    {"yes", no_argument, NULL, 'y'},
+    {"help", no_argument, NULL, 'h'},
+    {"keystore-module", required_argument, NULL, O_KS_MODULE},
+    {"keystore-token", required_argument, NULL, O_KS_TOKEN},
+    {"keystore-init-args", required_argument, NULL, O_KS_INIT_ARGS},
+    {"applet", required_argument, NULL, O_APPLET},
+    {"instance", required_argument, NULL, O_INSTANCE},
+    {"privileges", required_argument, NULL, O_PRIVILEGES},
+    {"params", required_argument, NULL, O_PARAMS},
+    {"sd", required_argument, NULL, O_SD},
+    {"package", required_argument, NULL, O_PACKAGE},
+    {"not-selectable", no_argument, NULL, O_NOT_SELECTABLE},
+    {"no-descriptor", no_argument, NULL, O_NO_DESCRIPTOR},
+    {"hash", no_argument, NULL, O_HASH},
+    {"loaded", no_argument, NULL, O_LOADED},
+    {"related", no_argument, NULL, O_RELATED},
+    {"format", required_argument, NULL, O_FORMAT},
+    {"file", required_argument, NULL, O_FILE},
+    {"version", required_argument, NULL, O_VERSION},
+    {"replace", required_argument, NULL, O_REPLACE},
+    {"from-file", required_argument, NULL, O_FROM_FILE},
+    {"key-type", required_argument, NULL, O_KEY_TYPE},
+    {"key-set", required_argument, NULL, O_KEY_SET},
+    {"key-version", required_argument, NULL, O_KEY_VERSION},
+    {"level", required_argument, NULL, O_LEVEL},
+    {"scp", required_argument, NULL, O_SCP},
+    {"diversification", required_argument, NULL, O_DIV},
+    {"isd", required_argument, NULL, O_ISD},
+    {"config", required_argument, NULL, O_CONFIG},
+    {"no-login", no_argument, NULL, O_NO_LOGIN},
+    {"plain", no_argument, NULL, O_PLAIN},
+    {"select", required_argument, NULL, O_SELECT},
+    {NULL, 0, NULL, 0},
+};
+
+/* The options of one command line (a step's too), into t; optind at its
+ * command after. */
+int gp_parse_args(tool_t *t, int argc, char **argv)
 {
-    tool_t tool, *t = &tool;
-    tool_init(t, "gp-p11");
     opts_t *o = &t->o;
-    static const struct option opts[] = {
-        {"token", required_argument, NULL, 't'},
-        {"reader", required_argument, NULL, 'r'},
-        {"module", required_argument, NULL, 'm'},
-        {"pin-file", required_argument, NULL, 'p'},
-        {"json", no_argument, NULL, 'j'},
-        {"verbose", no_argument, NULL, 'v'},
-        {"yes", no_argument, NULL, 'y'},
-        {"help", no_argument, NULL, 'h'},
-        {"keystore-module", required_argument, NULL, O_KS_MODULE},
-        {"keystore-token", required_argument, NULL, O_KS_TOKEN},
-        {"keystore-init-args", required_argument, NULL, O_KS_INIT_ARGS},
-        {"applet", required_argument, NULL, O_APPLET},
-        {"instance", required_argument, NULL, O_INSTANCE},
-        {"privileges", required_argument, NULL, O_PRIVILEGES},
-        {"params", required_argument, NULL, O_PARAMS},
-        {"sd", required_argument, NULL, O_SD},
-        {"package", required_argument, NULL, O_PACKAGE},
-        {"not-selectable", no_argument, NULL, O_NOT_SELECTABLE},
-        {"no-descriptor", no_argument, NULL, O_NO_DESCRIPTOR},
-        {"hash", no_argument, NULL, O_HASH},
-        {"loaded", no_argument, NULL, O_LOADED},
-        {"related", no_argument, NULL, O_RELATED},
-        {"format", required_argument, NULL, O_FORMAT},
-        {"file", required_argument, NULL, O_FILE},
-        {"version", required_argument, NULL, O_VERSION},
-        {"replace", required_argument, NULL, O_REPLACE},
-        {"from-file", required_argument, NULL, O_FROM_FILE},
-        {"key-type", required_argument, NULL, O_KEY_TYPE},
-        {"key-set", required_argument, NULL, O_KEY_SET},
-        {"key-version", required_argument, NULL, O_KEY_VERSION},
-        {"level", required_argument, NULL, O_LEVEL},
-        {"scp", required_argument, NULL, O_SCP},
-        {"diversification", required_argument, NULL, O_DIV},
-        {"isd", required_argument, NULL, O_ISD},
-        {"config", required_argument, NULL, O_CONFIG},
-        {"no-login", no_argument, NULL, O_NO_LOGIN},
-        {"plain", no_argument, NULL, O_PLAIN},
-        {"select", required_argument, NULL, O_SELECT},
-        {NULL, 0, NULL, 0},
-    };
-    if (argc == 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V"))) {
-        printf("gp-p11 %s\n", PACKAGE_VERSION); /* put-key's --version N is the key's */
-        json_close(&t->j, NULL);
-        return EX_OK;
-    }
-    if (tool_pin_on_command_line(t->prog, argc, argv))
-        return tool_finish(t, EX_USAGE);
     int c, code = EX_OK;
     opterr = 0;
-    while (code == EX_OK && (c = getopt_long(argc, argv, ":t:r:m:p:jvyh", opts, NULL)) != -1) {
+    optind = 0; /* getopt starts afresh (a step list parses each line) */
+    while (code == EX_OK && (c = getopt_long(argc, argv, ":t:r:m:p:jvyh", long_opts, NULL)) != -1) {
         switch (c) {
         case 't': t->token_uri = optarg; break;
         case 'r': t->reader = optarg; break;
@@ -181,7 +179,7 @@ int main(int argc, char **argv)
         case 'j': t->json = 1; break;
         case 'v': t->verbose = 1; break;
         case 'y': t->yes = 1; o->given |= OPT_YES; break;
-        case 'h': usage(stdout); json_close(&t->j, NULL); return EX_OK;
+        case 'h': t->o.given |= OPT_HELP; break;
         case O_KS_MODULE: t->ks_module = optarg; o->given |= OPT_KEYSTORE; break;
         case O_KS_TOKEN: t->ks_token = optarg; o->given |= OPT_KEYSTORE; break;
         case O_KS_INIT_ARGS: t->ks_init_args = optarg; o->given |= OPT_KEYSTORE; break;
@@ -232,14 +230,21 @@ int main(int argc, char **argv)
             break;
         }
     }
-    if (code != EX_OK)
-        return tool_finish(t, code);
+    return code;
+}
+
+/* One command (after parse_args): checked against its options and run. */
+int gp_run_command(tool_t *t, int argc, char **argv)
+{
+    opts_t *o = &t->o;
+    int code = EX_OK;
     if (optind >= argc) {
         usage(stderr);
-        return tool_finish(t, EX_USAGE);
+        return EX_USAGE;
     }
     const char *cmd = argv[optind++];
-    t->command = cmd;
+    if (!t->command)
+        t->command = cmd;
     int nargs = argc - optind;
     char **args = argv + optind;
     unsigned allowed = 0;
@@ -250,11 +255,11 @@ int main(int argc, char **argv)
             allowed = commands[k].allowed;
         }
     if (!known)
-        return tool_finish(t, tool_fail(t, EX_USAGE, "unknown command '%s'; see --help", cmd));
+        return (tool_fail(t, EX_USAGE, "unknown command '%s'; see --help", cmd));
     if (strcmp(cmd, "keys")) /* every command that logs in takes the login's choices */
         allowed |= OPT_LOGIN;
     if (o->given & ~allowed)
-        return tool_finish(t, tool_fail(t, EX_USAGE, "an option given does not belong to '%s'; "
+        return (tool_fail(t, EX_USAGE, "an option given does not belong to '%s'; "
                                                      "see --help", cmd));
     if (!strcmp(cmd, "list"))
         code = cmd_list(t, nargs, args);
@@ -281,6 +286,30 @@ int main(int argc, char **argv)
         else
             code = keysets_run(t, args[0], nargs - 1, args + 1);
     }
+    return code;
+}
+
+int main(int argc, char **argv)
+{
+    tool_t tool, *t = &tool;
+    tool_init(t, "gp-p11");
+    if (argc == 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V"))) {
+        printf("gp-p11 %s\n", PACKAGE_VERSION); /* put-key's --version N is the key's */
+        json_close(&t->j, NULL);
+        return EX_OK;
+    }
+    if (tool_pin_on_command_line(t->prog, argc, argv))
+        return tool_finish(t, EX_USAGE);
+    int code = gp_parse_args(t, argc, argv);
+    if (code == EX_OK && (t->o.given & OPT_HELP)) {
+        usage(stdout);
+        json_close(&t->j, NULL);
+        return EX_OK;
+    }
+    if (code == EX_OK && optind < argc && !strcmp(argv[optind], "run"))
+        code = cmd_run(t, argc - optind - 1, argv + optind + 1);
+    else if (code == EX_OK)
+        code = gp_run_command(t, argc, argv);
     code = tool_finish(t, code);
     p11_close(t);
     if (t->interrupted) { /* as the signal asked, now that the card and the keystore agree */

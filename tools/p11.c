@@ -98,6 +98,8 @@ static CK_RV notify(CK_SESSION_HANDLE h, CK_NOTIFICATION event, CK_VOID_PTR app)
 
 int p11_open(tool_t *t)
 {
+    if (t->f && t->h != CK_INVALID_HANDLE)
+        return EX_OK; /* open already: a step list's later steps */
     if (t->token_uri) {
         t->uri = p11_kit_uri_new();
         int r = p11_kit_uri_parse(t->token_uri, P11_KIT_URI_FOR_TOKEN | P11_KIT_URI_FOR_SLOT |
@@ -254,6 +256,8 @@ static int login_options(tool_t *t)
 
 int p11_login(tool_t *t)
 {
+    if (t->logged_in)
+        return EX_OK; /* one login for every step of a step list */
     int code = login_options(t);
     if (code != EX_OK)
         return code;

@@ -32,6 +32,7 @@ typedef struct {
     int depth;
     int comma[16];  /* a value was written at this depth */
     char closer[16]; /* what closes the container open at this depth: '}' or ']' */
+    int floor;      /* json_end_all closes down to here (a step's object), not below */
 } json_t;
 
 void json_open(json_t *j);
@@ -84,7 +85,7 @@ enum {
     OPT_FORMAT = 1 << 11, OPT_FILE = 1 << 12, OPT_VERSION = 1 << 13, OPT_REPLACE = 1 << 14,
     OPT_FROM_FILE = 1 << 15, OPT_YES = 1 << 16, OPT_KEYSTORE = 1 << 17, OPT_KEY_TYPE = 1 << 18,
     OPT_LOGIN = 1 << 19, /* --key-set, --key-version, --level, --scp, --diversification, --isd */
-    OPT_NO_LOGIN = 1 << 20, OPT_PLAIN = 1 << 21, OPT_SELECT = 1 << 22,
+    OPT_NO_LOGIN = 1 << 20, OPT_PLAIN = 1 << 21, OPT_SELECT = 1 << 22, OPT_HELP = 1 << 23,
 };
 
 /* --- the tool's state --------------------------------------------------------- */
@@ -210,8 +211,17 @@ CK_OBJECT_HANDLE p11_isd(tool_t *t, int *code);
 /* Hex argument: returns its length or -1 (message said, EX_USAGE). */
 int tool_hex_arg(tool_t *t, const char *what, const char *hex, uint8_t *out, size_t cap);
 
+/* a line of commands without its comment and surrounding blanks ("" if none) */
+char *tool_line_text(char *line);
+
 /* --- keystore key sets (keysets.c; gp-p11 keys, gp-p11-keys) ------------------- */
 int keysets_run(tool_t *t, const char *cmd, int argc, char **argv);
+/* gp-p11.c: one command line's options into t (optind at its command after),
+ * and that command run */
+int gp_parse_args(tool_t *t, int argc, char **argv);
+int gp_run_command(tool_t *t, int argc, char **argv);
+/* cmd_run.c: gp-p11 run FILE: a step list under one login */
+int cmd_run(tool_t *t, int argc, char **argv);
 /* 0 when cmd is import, generate, list or delete with the right number of arguments */
 int keysets_check_args(const char *cmd, int argc);
 /* PUT KEY through the module (cmd_card.c) */
