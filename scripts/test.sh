@@ -28,7 +28,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 # ThreadSanitizer: the multi-threaded suites
 TSAN_OPTIONS=halt_on_error=1 run_suite build-tsan --enable-tsan -- \
     tests/integration/concurrency.sh tests/integration/module.sh tests/integration/faults.sh \
-    tests/integration/shared.sh || status=1
+    tests/integration/shared.sh tests/integration/batch.sh || status=1
 # libFuzzer: every parser of card data and the configuration, briefly
 echo "=== fuzzing (tests/fuzz/run.sh ${GP_FUZZ_SECONDS:-10})"
 make -C build -s fuzz FUZZ_SECONDS="${GP_FUZZ_SECONDS:-10}" > build/fuzz.out 2>&1 || status=1

@@ -49,9 +49,13 @@ int cmd_run(tool_t *t, int argc, char **argv)
     if (argc != 1)
         return tool_fail(t, EX_USAGE, "run FILE: a step list, one gp-p11 command per line (- : "
                                       "standard input)");
-    if (t->o.given & ~OPT_LOGIN)
+    if (t->o.given & ~(OPT_LOGIN | OPT_EACH_CARD | OPT_CARDS))
         return tool_fail(t, EX_USAGE, "run takes the global options and the login's choices "
                                       "before it; each step's own options go on its line");
+    if ((t->o.given & OPT_CARDS) && !t->o.each_card)
+        return tool_fail(t, EX_USAGE, "--cards N belongs to run --each-card");
+    if (t->o.each_card)
+        return cmd_run_each_card(t, argv[0]);
     int from_stdin = !strcmp(argv[0], "-");
     if (from_stdin && t->pin_file && !strcmp(t->pin_file, "-"))
         return tool_fail(t, EX_USAGE, "the steps come from standard input, so the PIN cannot: "

@@ -67,6 +67,13 @@ static void json_open_container(json_t *j, const char *key, char open, char clos
 void json_obj(json_t *j, const char *key) { json_open_container(j, key, '{', '}'); }
 void json_arr(json_t *j, const char *key) { json_open_container(j, key, '[', ']'); }
 
+void json_raw(json_t *j, const char *key, const char *text)
+{
+    json_key(j, key);
+    if (j->f)
+        fputs(text, j->f);
+}
+
 void json_end_all(json_t *j)
 {
     while (j->depth > j->floor)
@@ -225,7 +232,7 @@ void tool_init(tool_t *t, const char *prog)
 
 /* --- failures --------------------------------------------------------------------- */
 
-static const char *kind_words(int code)
+const char *tool_exit_kind(int code)
 {
     switch (code) {
     case EX_REFUSED: return "card refused";
@@ -344,7 +351,7 @@ static int fail_v(tool_t *t, int code, CK_RV rv, unsigned sw, const char *sw_wor
         json_end_all(&t->j); /* close what a command left open */
         json_obj(&t->j, "error");
         json_int(&t->j, "exit", code);
-        json_str(&t->j, "kind", kind_words(code));
+        json_str(&t->j, "kind", tool_exit_kind(code));
         json_str(&t->j, "message", msg);
         if (rv != CKR_OK)
             json_str(&t->j, "ckr", tool_rv_name(rv));
@@ -456,15 +463,20 @@ int tool_fail_rv(tool_t *t, CK_RV rv, const char *what, int sw_context)
                          ? " (the gp-p11 line above says why)" : "");
 }
 
+void json_print_doc(json_t *j, int code, const char *command, FILE *out)
+{
+    json_end_all(j);
+    fprintf(out, "{\"ok\":%s,\"exit\":%d,\"command\":", code == EX_OK ? "true" : "false", code);
+    json_string(out, command ? command : "");
+    json_close(j, out);
+    fprintf(out, "}\n");
+}
+
 int tool_finish(tool_t *t, int code)
 {
     tool_module_said(t);
     if (t->json && t->j.f) {
-        json_end_all(&t->j);
-        printf("{\"ok\":%s,\"exit\":%d,\"command\":", code == EX_OK ? "true" : "false", code);
-        json_string(stdout, t->command ? t->command : "");
-        json_close(&t->j, stdout);
-        printf("}\n");
+        json_print_doc(&t->j, code, t->command, stdout);
     } else {
         json_close(&t->j, NULL);
     }

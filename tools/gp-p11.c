@@ -59,6 +59,9 @@ static void usage(FILE *o)
 "Step lists:\n"
 "  run FILE                  the commands in FILE (one per line, - : standard input) under\n"
 "                            one login; stops at the first failure (gp-p11(1), STEP LISTS)\n"
+"  run --each-card FILE [--cards N]\n"
+"                            FILE on every card put in any reader, several at once, until\n"
+"                            N cards or Ctrl-C; one line (JSON: one document) per card\n"
 "\n"
 "The login's choices, over the configuration's (gp-p11(7), Login options):\n"
 "  --key-set NAME            the keystore key set (key_set)\n"
@@ -91,7 +94,8 @@ static void usage(FILE *o)
 enum { O_KS_MODULE = 256, O_KS_TOKEN, O_KS_INIT_ARGS, O_APPLET, O_INSTANCE, O_PRIVILEGES, O_PARAMS, O_SD,
        O_PACKAGE, O_NOT_SELECTABLE, O_NO_DESCRIPTOR, O_HASH, O_LOADED, O_RELATED, O_FORMAT,
        O_FILE, O_VERSION, O_REPLACE, O_FROM_FILE, O_KEY_TYPE, O_KEY_SET, O_KEY_VERSION, O_LEVEL,
-       O_SCP, O_DIV, O_ISD, O_CONFIG, O_NO_LOGIN, O_PLAIN, O_SELECT };
+       O_SCP, O_DIV, O_ISD, O_CONFIG, O_NO_LOGIN, O_PLAIN, O_SELECT,
+       O_EACH_CARD, O_CARDS };
 
 static const struct {
     const char *name;
@@ -159,6 +163,8 @@ static const struct option long_opts[] = {
     {"no-login", no_argument, NULL, O_NO_LOGIN},
     {"plain", no_argument, NULL, O_PLAIN},
     {"select", required_argument, NULL, O_SELECT},
+    {"each-card", no_argument, NULL, O_EACH_CARD},
+    {"cards", required_argument, NULL, O_CARDS},
     {NULL, 0, NULL, 0},
 };
 
@@ -222,6 +228,17 @@ int gp_parse_args(tool_t *t, int argc, char **argv)
         case O_NO_LOGIN: t->no_login = 1; o->given |= OPT_NO_LOGIN; break;
         case O_PLAIN: o->plain = 1; o->given |= OPT_PLAIN; break;
         case O_SELECT: o->sd = optarg; o->given |= OPT_SELECT; break;
+        case O_EACH_CARD: o->each_card = 1; o->given |= OPT_EACH_CARD; break;
+        case O_CARDS: {
+            char *end;
+            long n = strtol(optarg, &end, 10);
+            if (!*optarg || *end || n < 1 || n > 1000000)
+                code = tool_fail(t, EX_USAGE, "--cards %s: how many cards, from 1 to 1000000",
+                                 optarg);
+            o->cards = (int)n;
+            o->given |= OPT_CARDS;
+            break;
+        }
         case ':':
             code = tool_fail(t, EX_USAGE, "option %s needs a value; see --help", argv[optind - 1]);
             break;

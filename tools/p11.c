@@ -80,7 +80,7 @@ static int uri_matches(tool_t *t, CK_SLOT_ID id, CK_SLOT_INFO *si, CK_TOKEN_INFO
            p11_kit_uri_match_token_info(t->uri, ti);
 }
 
-static void token_uri(CK_TOKEN_INFO *ti, char *out, size_t cap)
+void p11_token_uri(CK_TOKEN_INFO *ti, char *out, size_t cap)
 {
     P11KitUri *u = p11_kit_uri_new();
     char *s = NULL;
@@ -96,11 +96,31 @@ static void token_uri(CK_TOKEN_INFO *ti, char *out, size_t cap)
 
 static CK_RV notify(CK_SESSION_HANDLE h, CK_NOTIFICATION event, CK_VOID_PTR app);
 
-int p11_open(tool_t *t)
+int p11_card_wanted(tool_t *t, CK_SLOT_ID slot, CK_TOKEN_INFO *ti, char reader[65])
 {
-    if (t->f && t->h != CK_INVALID_HANDLE)
-        return EX_OK; /* open already: a step list's later steps */
-    if (t->token_uri) {
+    CK_SLOT_INFO si;
+    CK_INFO mi;
+    reader[0] = 0;
+    if (t->f->C_GetSlotInfo(slot, &si) != CKR_OK || !(si.flags & CKF_TOKEN_PRESENT))
+        return -1;
+    memcpy(reader, si.slotDescription, 64);
+    trim(reader, 64);
+    /* the reader first: another reader's card is not even asked for its token
+     * (it may be busy with another program, run --each-card's among them) */
+    if (t->reader && !strstr(reader, t->reader))
+        return 0;
+    if (t->f->C_GetTokenInfo(slot, ti) != CKR_OK)
+        return -1;
+    memset(&mi, 0, sizeof mi);
+    t->f->C_GetInfo(&mi);
+    return uri_matches(t, slot, &si, ti, &mi);
+}
+
+int p11_load(tool_t *t)
+{
+    if (t->f)
+        return EX_OK;
+    if (t->token_uri && !t->uri) {
         t->uri = p11_kit_uri_new();
         int r = p11_kit_uri_parse(t->token_uri, P11_KIT_URI_FOR_TOKEN | P11_KIT_URI_FOR_SLOT |
                                                     P11_KIT_URI_FOR_MODULE, t->uri);
@@ -146,34 +166,39 @@ int p11_open(tool_t *t)
                                         "\"%s\"); give gp-p11.so with --module, or none",
                          t->module_path ? t->module_path : GP_P11_MODULE_PATH, who);
     }
+    return EX_OK;
+}
+
+int p11_open(tool_t *t)
+{
+    if (t->f && t->h != CK_INVALID_HANDLE)
+        return EX_OK; /* open already: a step list's later steps */
+    int code = p11_load(t);
+    if (code != EX_OK)
+        return code;
     CK_SLOT_ID slots[MAX_SLOTS];
     CK_ULONG n = MAX_SLOTS;
-    rv = t->f->C_GetSlotList(CK_TRUE, slots, &n);
+    CK_RV rv = t->f->C_GetSlotList(CK_TRUE, slots, &n);
     if (rv != CKR_OK)
         return tool_fail_rv(t, rv, "listing the readers", 0);
     int found = 0;
     char seen[1024] = "";
     for (CK_ULONG i = 0; i < n; i++) {
-        CK_SLOT_INFO si;
         CK_TOKEN_INFO ti;
-        if (t->f->C_GetSlotInfo(slots[i], &si) != CKR_OK ||
-            t->f->C_GetTokenInfo(slots[i], &ti) != CKR_OK)
-            continue;
         char desc[65];
-        memcpy(desc, si.slotDescription, 64);
-        trim(desc, 64);
+        int wanted = p11_card_wanted(t, slots[i], &ti, desc);
+        if (wanted < 0)
+            continue;
         size_t sl = strlen(seen);
         snprintf(seen + sl, sizeof seen - sl, "%s\n  %s", sl ? "" : "", desc);
-        if (t->reader && !strstr(desc, t->reader))
-            continue;
-        if (!uri_matches(t, slots[i], &si, &ti, &mi))
+        if (!wanted)
             continue;
         if (found && t->first_card)
             continue;
         if (found++) {
             char u1[512], u2[512];
-            token_uri(&t->ti, u1, sizeof u1);
-            token_uri(&ti, u2, sizeof u2);
+            p11_token_uri(&t->ti, u1, sizeof u1);
+            p11_token_uri(&ti, u2, sizeof u2);
             return tool_fail(t, EX_NOTOKEN, "more than one card: in \"%s\" (%s) and \"%s\" (%s); "
                                             "choose one with --reader TEXT or --token URI",
                              t->reader_name, u1, desc, u2);
@@ -254,14 +279,8 @@ static int login_options(tool_t *t)
     return EX_OK;
 }
 
-int p11_login(tool_t *t)
+int p11_read_pin(tool_t *t, char *pin, size_t cap, int *len)
 {
-    if (t->logged_in)
-        return EX_OK; /* one login for every step of a step list */
-    int code = login_options(t);
-    if (code != EX_OK)
-        return code;
-    char pin[PIN_MAX];
     const char *pin_file = t->pin_file;
     char from_uri[1024];
     if (!pin_file && t->uri && p11_kit_uri_get_pin_source(t->uri)) {
@@ -280,13 +299,42 @@ int p11_login(tool_t *t)
                                           "from it too");
         t->stdin_taken = 1;
     }
-    int n = tool_read_pin(t->prog, pin_file, "Keystore user PIN: ", pin, sizeof pin);
-    if (n < 0) {
-        ks_wipe(pin, sizeof pin);
+    *len = tool_read_pin(t->prog, pin_file, "Keystore user PIN: ", pin, cap);
+    if (*len < 0) {
+        ks_wipe(pin, cap);
         return tool_fail(t, EX_USAGE, "no PIN");
     }
+    return EX_OK;
+}
+
+/* gp-p11 run --each-card: a card's run tells the batch whether the keystore
+ * took the PIN (L) or refused it (P), so that a wrong PIN is tried once, not
+ * once per card (cmd_batch.c). */
+static void tell_batch(CK_RV rv)
+{
+    const char *fd = getenv("GP_P11_BATCH_FD");
+    if (!fd)
+        return;
+    int pin_refused = rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LOCKED || rv == CKR_PIN_INVALID ||
+                      rv == CKR_PIN_LEN_RANGE || rv == CKR_PIN_EXPIRED;
+    ssize_t w = write(atoi(fd), pin_refused ? "P" : "L", 1);
+    (void)w;
+}
+
+int p11_login(tool_t *t)
+{
+    if (t->logged_in)
+        return EX_OK; /* one login for every step of a step list */
+    int code = login_options(t);
+    if (code != EX_OK)
+        return code;
+    char pin[PIN_MAX];
+    int n;
+    if ((code = p11_read_pin(t, pin, sizeof pin, &n)) != EX_OK)
+        return code;
     CK_RV rv = t->f->C_Login(t->h, CKU_USER, (CK_UTF8CHAR_PTR)pin, (CK_ULONG)n);
     ks_wipe(pin, sizeof pin);
+    tell_batch(rv);
     if (rv == CKR_OK) {
         t->logged_in = 1;
         return EX_OK;

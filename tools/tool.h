@@ -42,6 +42,11 @@ void json_arr(json_t *j, const char *key);
 void json_end(json_t *j, char close);
 /* Closes every container still open, each with its own bracket. */
 void json_end_all(json_t *j);
+void json_raw(json_t *j, const char *key, const char *text); /* text: JSON already */
+/* one document on out, {"ok", "exit", "command", then j's fields}; j closed */
+void json_print_doc(json_t *j, int code, const char *command, FILE *out);
+/* the error kind of an exit code, in the JSON's words ("card refused", "usage"...) */
+const char *tool_exit_kind(int code);
 void json_str(json_t *j, const char *key, const char *v); /* v NULL: null */
 void json_int(json_t *j, const char *key, long long v);
 void json_bool(json_t *j, const char *key, int v);
@@ -77,6 +82,7 @@ typedef struct {
     const char *from_file;
     const char *key_type;      /* --key-type: des, aes128, aes192, aes256 */
     int plain;                 /* apdu --plain (--select AID: in sd) */
+    int each_card, cards;      /* run --each-card [--cards N] (0: until a signal) */
 } opts_t;
 enum {
     OPT_APPLET = 1 << 0, OPT_INSTANCE = 1 << 1, OPT_PRIVILEGES = 1 << 2, OPT_PARAMS = 1 << 3,
@@ -86,6 +92,7 @@ enum {
     OPT_FROM_FILE = 1 << 15, OPT_YES = 1 << 16, OPT_KEYSTORE = 1 << 17, OPT_KEY_TYPE = 1 << 18,
     OPT_LOGIN = 1 << 19, /* --key-set, --key-version, --level, --scp, --diversification, --isd */
     OPT_NO_LOGIN = 1 << 20, OPT_PLAIN = 1 << 21, OPT_SELECT = 1 << 22, OPT_HELP = 1 << 23,
+    OPT_EACH_CARD = 1 << 24, OPT_CARDS = 1 << 25,
 };
 
 /* --- the tool's state --------------------------------------------------------- */
@@ -191,7 +198,14 @@ int tool_read_key_file(const char *prog, const char *file, int want_aes, tool_ke
 int tool_key_type(const char *s, int *aes, size_t *len);
 
 /* --- the gp-p11 module over PKCS#11 (p11.c) ---------------------------------- */
-int p11_open(tool_t *t);   /* load, initialise, choose the token, open a session */
+int p11_load(tool_t *t);   /* load and initialise the module, checked to be gp-p11's */
+/* a card in slot: -1 none (or unreadable), 0 not the one --reader and --token
+ * choose, 1 chosen; its token and its reader's name */
+int p11_card_wanted(tool_t *t, CK_SLOT_ID slot, CK_TOKEN_INFO *ti, char reader[65]);
+void p11_token_uri(CK_TOKEN_INFO *ti, char *out, size_t cap); /* pkcs11:... of a token */
+int p11_open(tool_t *t);   /* p11_load, choose the token, open a session */
+/* the keystore PIN from --pin-file, the URI's pin-source or the prompt */
+int p11_read_pin(tool_t *t, char *pin, size_t cap, int *len);
 int p11_login(tool_t *t);
 int p11_start(tool_t *t);  /* p11_open, then p11_login */
 void p11_close(tool_t *t);
@@ -222,6 +236,8 @@ int gp_parse_args(tool_t *t, int argc, char **argv);
 int gp_run_command(tool_t *t, int argc, char **argv);
 /* cmd_run.c: gp-p11 run FILE: a step list under one login */
 int cmd_run(tool_t *t, int argc, char **argv);
+/* cmd_batch.c: gp-p11 run --each-card FILE: the step list on every card inserted */
+int cmd_run_each_card(tool_t *t, const char *file);
 /* 0 when cmd is import, generate, list or delete with the right number of arguments */
 int keysets_check_args(const char *cmd, int argc);
 /* PUT KEY through the module (cmd_card.c) */

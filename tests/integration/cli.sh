@@ -348,6 +348,7 @@ comp() { bash -c 'shopt -s extglob; . "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD
 check "bash completion: commands" [ "$(comp gp-p11 ter)" = terminate-card ]
 check "bash completion: a command's options" [ "$(comp gp-p11 delete --rel)" = --related ]
 check "bash completion: run" [ "$(comp gp-p11 ru)" = run ]
+check "bash completion: run --each-card" [ "$(comp gp-p11 run --ea)" = --each-card ]
 check "bash completion: keys' actions" [ "$(comp gp-p11 keys g)" = generate ]
 check "bash completion: the login's choices and their words" \
     [ "$(comp gp-p11 list --key-v)" = --key-version -a "$(comp gp-p11 list --level mac-enc-rmac-)" = mac-enc-rmac-renc ]
