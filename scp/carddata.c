@@ -296,20 +296,88 @@ const char *gp_key_type_name(uint16_t type)
 
 /* --- privileges ----------------------------------------------------------------- */
 
+static const char *const privilege_bits[3][8] = {
+    {"security domain", "DAP verification", "delegated management", "card lock",
+     "card terminate", "card reset", "CVM management", "mandated DAP verification"},
+    {"trusted path", "authorized management", "token verification", "global delete",
+     "global lock", "global registry", "final application", "global service"},
+    {"receipt generation", "ciphered load file data block", "contactless activation",
+     "contactless self-activation", NULL, NULL, NULL, NULL},
+};
+
 int gp_privilege_names(const uint8_t *priv, size_t len, const char **names, int max)
 {
-    static const char *const bits[3][8] = {
-        {"security domain", "DAP verification", "delegated management", "card lock",
-         "card terminate", "card reset", "CVM management", "mandated DAP verification"},
-        {"trusted path", "authorized management", "token verification", "global delete",
-         "global lock", "global registry", "final application", "global service"},
-        {"receipt generation", "ciphered load file data block", "contactless activation",
-         "contactless self-activation", NULL, NULL, NULL, NULL},
-    };
+    const char *const (*bits)[8] = privilege_bits;
     int n = 0;
     for (size_t b = 0; b < len && b < 3; b++)
         for (int k = 0; k < 8; k++)
             if ((priv[b] & (0x80 >> k)) && bits[b][k] && n < max)
                 names[n++] = bits[b][k];
     return n;
+}
+
+/* a name's letters and digits, in lower case: "CVM management", "cvm-management"
+ * and "CVMManagement" are all "cvmmanagement"; 0 when longer than out */
+static int squeeze(const char *s, size_t len, char *out, size_t out_len)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == ' ' || c == '-' || c == '_' || c == '\t')
+            continue;
+        if (n + 1 >= out_len)
+            return 0;
+        out[n++] = (char)((c >= 'A' && c <= 'Z') ? c + 32 : c);
+    }
+    out[n] = 0;
+    return 1;
+}
+
+int gp_privileges_from_names(const char *text, uint8_t priv[3], char *why, size_t why_len)
+{
+    static const struct { const char *name; uint8_t byte, bits; } shorts[] = {
+        {"mandateddap", 0, 0xC1}, {"cipheredloadfile", 2, 0x40},
+    };
+    memset(priv, 0, 3);
+    for (const char *p = text;;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        char word[48];
+        int fits = squeeze(p, len, word, sizeof word), found = 0;
+        if (fits && !*word) {
+            snprintf(why, why_len, "an empty privilege name (two commas, or one at an end)");
+            return -1;
+        }
+        if (fits && !strcmp(word, "none"))
+            found = 1;
+        for (int b = 0; fits && b < 3 && !found; b++)
+            for (int k = 0; k < 8 && !found; k++) {
+                char known[48];
+                const char *nm = privilege_bits[b][k];
+                if (nm && squeeze(nm, strlen(nm), known, sizeof known) && !strcmp(word, known)) {
+                    priv[b] |= (uint8_t)(0x80 >> k);
+                    found = 1;
+                }
+            }
+        for (size_t i = 0; fits && i < sizeof shorts / sizeof *shorts && !found; i++)
+            if (!strcmp(word, shorts[i].name)) {
+                priv[shorts[i].byte] |= shorts[i].bits;
+                found = 1;
+            }
+        if (!found) {
+            snprintf(why, why_len, "unknown privilege '%.*s'", (int)(len > 40 ? 40 : len), p);
+            return -1;
+        }
+        if (!end)
+            break;
+        p = end + 1;
+    }
+    /* table 6-1 codes DAP verification (11xxxxxx), delegated management
+     * (1x1xxxxx) and mandated DAP verification (11xxxxx1) with the
+     * security domain bit */
+    if (priv[0] & 0x60)
+        priv[0] |= 0x80;
+    if (priv[0] & 0x01)
+        priv[0] |= 0xC0;
+    return (priv[1] || priv[2]) ? 3 : 1;
 }

@@ -67,5 +67,21 @@ const char *gp_key_type_name(uint16_t type);
 /* Names of the privileges set in priv (1 or 3 bytes), in order; returns how
  * many, at most max. */
 int gp_privilege_names(const uint8_t *priv, size_t len, const char **names, int max);
+/* Privileges from a list of names separated by commas, in any case, with or
+ * without blanks, '-' or '_' between words ("security-domain,card-lock",
+ * GlobalPlatformPro's "SecurityDomain,CardLock"; "mandated-dap" and
+ * "ciphered-load-file" for short) or "none". A name that table 6-1 codes
+ * with the security domain bit (DAP verification, delegated management,
+ * mandated DAP verification) sets it. Returns 1 when only the first byte is
+ * set (what a GlobalPlatform 2.1.1 card takes), else 3; -1 with the
+ * unknown name in why. */
+int gp_privileges_from_names(const char *text, uint8_t priv[3], char *why, size_t why_len);
+/* The names gp_privileges_from_names takes, for a message. */
+#define GP_PRIVILEGE_WORDS                                                                       \
+    "security-domain, dap-verification, delegated-management, card-lock, card-terminate, "     \
+    "card-reset, cvm-management, mandated-dap, trusted-path, authorized-management, "           \
+    "token-verification, global-delete, global-lock, global-registry, final-application, "      \
+    "global-service, receipt-generation, ciphered-load-file, contactless-activation, "          \
+    "contactless-self-activation, none"
 
 #endif

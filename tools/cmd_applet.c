@@ -12,6 +12,7 @@
 #include "gp-p11/gp-p11.h"
 #include "keystore/hex.h"
 #include "scp/cap.h"
+#include "scp/carddata.h"
 #include "scp/registry.h"
 #include "scp/sw.h"
 
@@ -78,6 +79,91 @@ static void say_entry(tool_t *t, CK_OBJECT_HANDLE o, const char *verb)
         printf("%s %s %s (%s)\n", verb, gp_entry_kind(&e), hex, gp_lifecycle_name(&e));
 }
 
+/* The load file AID of a CAP file (its Header component); -1 with the
+ * failure said. */
+static int cap_package(tool_t *t, const char *path, const uint8_t *cap, size_t len,
+                       uint8_t *aid, size_t *al)
+{
+    gp_cap_t c;
+    char why[160];
+    if (gp_cap_parse(cap, len, 0, &c, why, sizeof why) != 0) {
+        tool_fail(t, EX_USAGE, "%s: %s", path, why);
+        return -1;
+    }
+    memcpy(aid, c.pkg_aid, c.pkg_aid_len);
+    *al = c.pkg_aid_len;
+    gp_cap_free(&c);
+    return 0;
+}
+
+/* DELETE of a registry object, with what was installed from it when related
+ * (a load file); the card's refusal or an unknown outcome said as what's. */
+static int delete_entry(tool_t *t, CK_OBJECT_HANDLE o, int related, const char *what)
+{
+    if (related) {
+        CK_BBOOL yes = CK_TRUE;
+        CK_ATTRIBUTE a = {CKA_GP_DELETE_RELATED, &yes, sizeof yes};
+        CK_RV rv = t->f->C_SetAttributeValue(t->h, o, &a, 1);
+        if (rv != CKR_OK)
+            return tool_fail_rv(t, rv, what, SW_CTX_DELETE);
+    }
+    tool_hold(t, 0);
+    CK_RV rv = t->f->C_DestroyObject(t->h, o);
+    tool_unhold(t);
+    return rv == CKR_OK ? EX_OK : tool_fail_rv(t, rv, what, SW_CTX_DELETE);
+}
+
+/* install --force: the CAP file's load file, if the card has it, deleted
+ * first with the applications installed from it */
+static int delete_first(tool_t *t, const char *path, const uint8_t *cap, size_t len)
+{
+    uint8_t aid[GP_AID_MAX];
+    size_t al;
+    if (cap_package(t, path, cap, len, aid, &al))
+        return EX_USAGE;
+    CK_OBJECT_CLASS cls = CKO_DATA;
+    CK_ATTRIBUTE q[] = {{CKA_CLASS, &cls, sizeof cls}, {CKA_GP_AID, aid, al}};
+    CK_OBJECT_HANDLE o;
+    int n = p11_find(t, q, 2, &o, 1);
+    if (n < 0)
+        return EX_ERROR;
+    if (n == 0)
+        return EX_OK; /* nothing to replace */
+    char hex[2 * GP_AID_MAX + 1];
+    hex_encode(aid, al, hex);
+    CK_ULONG kind = 0;
+    p11_attr(t, o, CKA_GP_KIND, &kind, sizeof kind);
+    if (kind != GP_KIND_LOAD_FILE)
+        return tool_fail(t, EX_USAGE, "--force deletes the CAP file's load file first, but %s on "
+                                      "the card is not a load file; nothing was deleted", hex);
+    int code = delete_entry(t, o, 1, "install --force: deleting the load file first (nothing "
+                                     "was loaded)");
+    if (code != EX_OK)
+        return code;
+    json_str(&t->j, "deleted", hex); /* as delete says it */
+    if (!t->json)
+        printf("deleted %s with the applications installed from it (--force)\n", hex);
+    return EX_OK;
+}
+
+/* --privileges: names separated by commas (gp_privileges_from_names), or
+ * 1 or 3 bytes in hex (GlobalPlatform 2.2 table 6-1) */
+static int privileges_arg(tool_t *t, const char *text, uint8_t priv[3])
+{
+    size_t hex = strspn(text, "0123456789abcdefABCDEF");
+    if (text[hex] == 0 && (hex == 2 || hex == 6))
+        return tool_hex_arg(t, "--privileges", text, priv, 3);
+    char why[96];
+    int n = gp_privileges_from_names(text, priv, why, sizeof why);
+    if (n < 0) {
+        tool_fail(t, EX_USAGE, "--privileges: %s; give names separated by commas (%s), or 1 or "
+                               "3 bytes in hex (GlobalPlatform 2.2 table 6-1)",
+                  why, GP_PRIVILEGE_WORDS);
+        return -1;
+    }
+    return n;
+}
+
 static void on_sigint(int sig)
 {
     (void)sig;
@@ -100,6 +186,9 @@ int cmd_install(tool_t *t, int argc, char **argv, int load_only)
                                       "install --loaded --package AID --applet AID", what);
     if (argc == 1 && o->package)
         return tool_fail(t, EX_USAGE, "--package names the load file when no CAP file is given");
+    if (o->force && o->loaded)
+        return tool_fail(t, EX_USAGE, "--force deletes the load file first and --loaded installs "
+                                      "from it: give one of them");
     uint8_t applet[GP_AID_MAX], instance[GP_AID_MAX], package[GP_AID_MAX], sd[GP_AID_MAX];
     uint8_t priv[3], params[255];
     size_t applet_len = 0, instance_len = 0, package_len = 0, sd_len = 0;
@@ -109,14 +198,8 @@ int cmd_install(tool_t *t, int argc, char **argv, int load_only)
         (o->package && aid_arg(t, "--package", o->package, package, &package_len)) ||
         (o->sd && aid_arg(t, "--sd", o->sd, sd, &sd_len)))
         return EX_USAGE;
-    if (o->privileges) {
-        priv_len = tool_hex_arg(t, "--privileges", o->privileges, priv, sizeof priv);
-        if (priv_len < 0)
-            return EX_USAGE;
-        if (priv_len != 1 && priv_len != 3)
-            return tool_fail(t, EX_USAGE, "--privileges: 1 or 3 bytes (GlobalPlatform 2.2 "
-                                          "table 6-1), not %d", priv_len);
-    }
+    if (o->privileges && (priv_len = privileges_arg(t, o->privileges, priv)) < 0)
+        return EX_USAGE;
     if (o->params && (params_len = tool_hex_arg(t, "--params", o->params, params,
                                                 sizeof params)) < 0)
         return EX_USAGE;
@@ -128,6 +211,8 @@ int cmd_install(tool_t *t, int argc, char **argv, int load_only)
         return EX_USAGE;
 
     int code = p11_start(t);
+    if (code == EX_OK && o->force)
+        code = delete_first(t, argv[0], cap, cap_len);
     if (code != EX_OK) {
         free(cap);
         return code;
@@ -229,32 +314,44 @@ static CK_OBJECT_HANDLE entry_arg(tool_t *t, const char *what, const char *arg, 
 int cmd_delete(tool_t *t, int argc, char **argv)
 {
     if (argc != 1)
-        return tool_fail(t, EX_USAGE, "delete AID [--related]");
+        return tool_fail(t, EX_USAGE, "delete AID [--related], or delete FILE.cap");
     uint8_t aid[GP_AID_MAX];
     size_t al;
-    CK_ULONG kind;
+    CK_ULONG kind = 0;
     int code;
-    CK_OBJECT_HANDLE o = entry_arg(t, "delete", argv[0], aid, &al, &kind, &code);
-    if (o == CK_INVALID_HANDLE)
+    CK_OBJECT_HANDLE o;
+    if (argv[0][strspn(argv[0], "0123456789abcdefABCDEF")]) {
+        /* not an AID: a CAP file, whose load file goes with what was installed from it */
+        size_t cap_len;
+        uint8_t *cap = read_file(t, argv[0], GP_CAP_FILE_MAX, &cap_len);
+        if (!cap)
+            return EX_USAGE;
+        code = cap_package(t, argv[0], cap, cap_len, aid, &al);
+        free(cap);
+        if (code)
+            return EX_USAGE;
+        t->o.related = 1;
+        if ((code = p11_start(t)) != EX_OK)
+            return code;
+        if ((o = p11_registry_object(t, aid, al, &code)) == CK_INVALID_HANDLE)
+            return code;
+        p11_attr(t, o, CKA_GP_KIND, &kind, sizeof kind);
+        if (kind != GP_KIND_LOAD_FILE)
+            return tool_fail(t, EX_USAGE, "the AID of %s's load file is not a load file on the "
+                                          "card", argv[0]);
+    } else if ((o = entry_arg(t, "delete", argv[0], aid, &al, &kind, &code)) ==
+               CK_INVALID_HANDLE) {
         return code;
+    }
     if (kind == GP_KIND_ISD)
         return tool_fail(t, EX_USAGE, "%s is the card's issuer security domain, which cannot be "
                                       "deleted (terminate-card ends a card)", argv[0]);
     if (t->o.related && kind != GP_KIND_LOAD_FILE)
         return tool_fail(t, EX_USAGE, "--related deletes a load file with the applications "
                                       "installed from it; %s is not a load file", argv[0]);
-    if (t->o.related) {
-        CK_BBOOL yes = CK_TRUE;
-        CK_ATTRIBUTE a = {CKA_GP_DELETE_RELATED, &yes, sizeof yes};
-        CK_RV rv = t->f->C_SetAttributeValue(t->h, o, &a, 1);
-        if (rv != CKR_OK)
-            return tool_fail_rv(t, rv, "delete", SW_CTX_DELETE);
-    }
-    tool_hold(t, 0);
-    CK_RV rv = t->f->C_DestroyObject(t->h, o);
-    tool_unhold(t);
-    if (rv != CKR_OK)
-        return tool_fail_rv(t, rv, "delete", SW_CTX_DELETE);
+    code = delete_entry(t, o, t->o.related, "delete");
+    if (code != EX_OK)
+        return code;
     char hex[2 * GP_AID_MAX + 1];
     hex_encode(aid, al, hex);
     json_str(&t->j, "deleted", hex);

@@ -24,14 +24,16 @@ static void usage(FILE *o)
 "      [--no-login]          without keys or PIN: what the card shows in the clear\n"
 "Applets:\n"
 "  install FILE.cap          load a CAP file and install its applets (selectable)\n"
-"      [--applet AID [--instance AID]] [--privileges HEX] [--params HEX]\n"
+"      [--applet AID [--instance AID]] [--privileges NAMES|HEX] [--params HEX]\n"
 "      [--not-selectable] [--sd AID] [--no-descriptor] [--hash]\n"
+"      [--force]             (delete the CAP file's load file first, if the card has it)\n"
 "  install --loaded --package AID --applet AID [--instance AID] ...\n"
 "                            install from a load file the card has already\n"
-"  load FILE.cap [--sd AID] [--no-descriptor] [--hash]\n"
+"  load FILE.cap [--sd AID] [--no-descriptor] [--hash] [--force]\n"
 "                            load only\n"
 "  delete AID [--related]    delete an application, security domain or load file\n"
 "                            (--related: a load file with its applications)\n"
+"  delete FILE.cap           delete the CAP file's load file with its applications\n"
 "  lock AID, unlock AID      lock or unlock an application or security domain\n"
 "  store-data AID (HEX | --file FILE) [--format HEX]\n"
 "                            INSTALL [for personalization] and STORE DATA\n"
@@ -92,7 +94,7 @@ static void usage(FILE *o)
 }
 
 enum { O_KS_MODULE = 256, O_KS_TOKEN, O_KS_INIT_ARGS, O_APPLET, O_INSTANCE, O_PRIVILEGES, O_PARAMS, O_SD,
-       O_PACKAGE, O_NOT_SELECTABLE, O_NO_DESCRIPTOR, O_HASH, O_LOADED, O_RELATED, O_FORMAT,
+       O_PACKAGE, O_NOT_SELECTABLE, O_NO_DESCRIPTOR, O_HASH, O_LOADED, O_RELATED, O_FORCE, O_FORMAT,
        O_FILE, O_VERSION, O_REPLACE, O_FROM_FILE, O_KEY_TYPE, O_KEY_SET, O_KEY_VERSION, O_LEVEL,
        O_SCP, O_DIV, O_ISD, O_CONFIG, O_NO_LOGIN, O_PLAIN, O_SELECT,
        O_EACH_CARD, O_CARDS };
@@ -103,9 +105,9 @@ static const struct {
 } commands[] = {
     {"list", OPT_NO_LOGIN}, {"info", OPT_NO_LOGIN},
     {"install", OPT_APPLET | OPT_INSTANCE | OPT_PRIVILEGES | OPT_PARAMS | OPT_SD | OPT_PACKAGE |
-                    OPT_NOT_SELECTABLE | OPT_NO_DESCRIPTOR | OPT_HASH | OPT_LOADED},
+                    OPT_NOT_SELECTABLE | OPT_NO_DESCRIPTOR | OPT_HASH | OPT_LOADED | OPT_FORCE},
     {"load", OPT_APPLET | OPT_INSTANCE | OPT_PRIVILEGES | OPT_PARAMS | OPT_SD | OPT_PACKAGE |
-                 OPT_NOT_SELECTABLE | OPT_NO_DESCRIPTOR | OPT_HASH | OPT_LOADED},
+                 OPT_NOT_SELECTABLE | OPT_NO_DESCRIPTOR | OPT_HASH | OPT_LOADED | OPT_FORCE},
     {"delete", OPT_RELATED}, {"lock", 0}, {"unlock", 0}, {"store-data", OPT_FORMAT | OPT_FILE},
     {"lock-card", 0}, {"unlock-card", 0}, {"terminate-card", OPT_YES},
     {"put-key", OPT_VERSION | OPT_REPLACE | OPT_FROM_FILE}, {"keys", OPT_KEYSTORE | OPT_KEY_TYPE},
@@ -147,6 +149,7 @@ static const struct option long_opts[] = {
     {"hash", no_argument, NULL, O_HASH},
     {"loaded", no_argument, NULL, O_LOADED},
     {"related", no_argument, NULL, O_RELATED},
+    {"force", no_argument, NULL, O_FORCE},
     {"format", required_argument, NULL, O_FORMAT},
     {"file", required_argument, NULL, O_FILE},
     {"version", required_argument, NULL, O_VERSION},
@@ -200,6 +203,7 @@ int gp_parse_args(tool_t *t, int argc, char **argv)
         case O_HASH: o->hash = 1; o->given |= OPT_HASH; break;
         case O_LOADED: o->loaded = 1; o->given |= OPT_LOADED; break;
         case O_RELATED: o->related = 1; o->given |= OPT_RELATED; break;
+        case O_FORCE: o->force = 1; o->given |= OPT_FORCE; break;
         case O_FORMAT: o->format = optarg; o->given |= OPT_FORMAT; break;
         case O_FILE: o->file = optarg; o->given |= OPT_FILE; break;
         case O_VERSION:

@@ -76,7 +76,7 @@ typedef struct {
     unsigned given;            /* OPT_* bits */
     const char *applet, *instance, *privileges, *params, *sd, *package;
     int not_selectable, no_descriptor, hash, loaded;
-    int related;
+    int related, force;
     const char *format, *file;
     int version, replace;
     const char *from_file;
@@ -92,7 +92,7 @@ enum {
     OPT_FROM_FILE = 1 << 15, OPT_YES = 1 << 16, OPT_KEYSTORE = 1 << 17, OPT_KEY_TYPE = 1 << 18,
     OPT_LOGIN = 1 << 19, /* --key-set, --key-version, --level, --scp, --diversification, --isd */
     OPT_NO_LOGIN = 1 << 20, OPT_PLAIN = 1 << 21, OPT_SELECT = 1 << 22, OPT_HELP = 1 << 23,
-    OPT_EACH_CARD = 1 << 24, OPT_CARDS = 1 << 25,
+    OPT_EACH_CARD = 1 << 24, OPT_CARDS = 1 << 25, OPT_FORCE = 1 << 26,
 };
 
 /* --- the tool's state --------------------------------------------------------- */

@@ -41,5 +41,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
     const char *names[24];
     if (gp_privilege_names(d, n, names, 24) > 24)
         __builtin_trap();
+    /* the same bytes as a --privileges list of names */
+    char text[512];
+    size_t tl = n < sizeof text - 1 ? n : sizeof text - 1;
+    memcpy(text, d, tl);
+    text[tl] = 0;
+    uint8_t priv[3];
+    int pl = gp_privileges_from_names(text, priv, why, sizeof why);
+    if (pl != -1 && pl != 1 && pl != 3)
+        __builtin_trap();
+    if (pl == 1 && (priv[1] || priv[2]))
+        __builtin_trap();
     return 0;
 }

@@ -122,14 +122,17 @@ check "... key information: three DES keys of 16 bytes, version 1" \
 
 # --- applets ---
 l0=$(state 0 loads)
-check "install a CAP file (--json)" [ "$(rc inst gp --reader "$r0" --json install "$out/app.cap")" = 0 ]
+check "install a CAP file (--json; --privileges in hex)" [ "$(rc inst gp --reader "$r0" --json install "$out/app.cap" --privileges 00)" = 0 ]
 check "... its two applets, selectable" \
     j inst '(.objects | length) == 2 and all(.objects[]; .lifecycle.name == "SELECTABLE")'
 check "... one LOAD on the card" [ "$(state 0 loads)" = $((l0 + 1)) ]
 check "... the card has them" has 0 lifecycles "$a1:07"
-check "install from the load file on the card, other instance, privileges, not selectable" \
-    [ "$(rc inst2 gp --reader "$r0" install --loaded --package $pkg --applet $a1 --instance $other --privileges 04 --not-selectable)" = 0 ]
-check "... INSTALLED with privileges 04" has 0 lifecycles "$other:03" && has 0 privileges "$other:04"
+check "install from the load file on the card, other instance, privileges by name, not selectable" \
+    [ "$(rc inst2 gp --reader "$r0" install --loaded --package $pkg --applet $a1 --instance $other --privileges Card-Reset --not-selectable)" = 0 ]
+check "... INSTALLED with privileges 04 (card reset)" has 0 lifecycles "$other:03" && has 0 privileges "$other:04"
+check "a privilege without a name: exit 2, the names said" \
+    [ "$(rc privzz gp --reader "$r0" install --loaded --package $pkg --applet $a1 --privileges card-lock,ZZ)" = 2 ] &&
+    grep -q "unknown privilege 'ZZ'; give names separated by commas (security-domain, " "$out/privzz.err"
 check "... said for people" grep -q "installed application $other (INSTALLED)" "$out/inst2.out"
 check "install of an AID the card has: the card refuses, exit 1 with the SW" \
     [ "$(rc inst3 gp --reader "$r0" --json install --loaded --package $pkg --applet $a1 --instance $other)" = 1 ]
@@ -162,6 +165,35 @@ check "delete --related" [ "$(rc del2 gp --reader "$r0" delete $pkg --related)" 
 check "... its applications too" has 0 deleted $a1
 check "--related on an application: exit 2" [ "$(rc del3 gp --reader "$r0" delete F00000000101 --related)" = 2 ]
 check "delete of what the card does not have: exit 2" [ "$(rc del4 gp --reader "$r0" delete $pkg)" = 2 ]
+# reinstall (--force) and uninstall by CAP file
+count() { state 0 deleted | tr ' ' '\n' | grep -cx "$1"; } # how many times the card deleted AID
+l0=$(state 0 loads)
+check "install --force, the card without the load file: installed, nothing deleted" \
+    [ "$(rc force1 gp --reader "$r0" --json install "$out/app.cap" --force)" = 0 ] &&
+    j force1 '(has("deleted") | not) and (.objects | length) == 2' && [ "$(state 0 loads)" = $((l0 + 1)) ]
+n0=$(count $pkg) n1=$(count $a1)
+check "install --force over it: the load file and its applications deleted first, then loaded again" \
+    [ "$(rc force2 gp --reader "$r0" --json install "$out/app.cap" --force)" = 0 ] &&
+    [ "$(count $pkg)" = $((n0 + 1)) -a "$(count $a1)" = $((n1 + 1)) -a "$(state 0 loads)" = $((l0 + 2)) ] &&
+    has 0 lifecycles "$a1:07"
+check "... the JSON names the load file it deleted first (deleted, as delete has it)" j force2 '.deleted == "D2760001AA01" and (.objects | length) == 2'
+printf 'fault = refuse-sw\non_ins = E4\nsw = 6A80\n' > "$GP_SIM_CONTROL_0.new" && mv "$GP_SIM_CONTROL_0.new" "$GP_SIM_CONTROL_0"
+check "install --force, the card refusing the DELETE: exit 1, nothing loaded, said" \
+    [ "$(rc force3 gp --reader "$r0" install "$out/app.cap" --force)" = 1 -a "$(state 0 loads)" = $((l0 + 2)) ] &&
+    grep -q 'install --force: deleting the load file first (nothing was loaded)' "$out/force3.err"
+: > "$GP_SIM_CONTROL_0.new" && mv "$GP_SIM_CONTROL_0.new" "$GP_SIM_CONTROL_0"
+check "... for people: what was deleted first" \
+    [ "$(rc force4 gp --reader "$r0" install "$out/app.cap" --force)" = 0 ] &&
+    grep -q "deleted $pkg with the applications installed from it (--force)" "$out/force4.out"
+check "--force with --loaded: exit 2" \
+    [ "$(rc force5 gp --reader "$r0" install "$out/app.cap" --force --loaded)" = 2 ]
+n0=$(count $pkg) n1=$(count $a1)
+check "delete FILE.cap: the CAP file's load file, with the applications installed from it" \
+    [ "$(rc uncap gp --reader "$r0" --json delete "$out/app.cap")" = 0 ] &&
+    j uncap '.deleted == "D2760001AA01" and .related' && [ "$(count $pkg)" = $((n0 + 1)) -a "$(count $a1)" = $((n1 + 1)) ]
+check "delete of a file that is not a CAP file: exit 2, said" \
+    [ "$(rc uncap2 gp --reader "$r0" delete "$out/store.bin")" = 2 ] && grep -q 'store.bin: neither a CAP file' "$out/uncap2.err"
+check "delete of a CAP file that is not there: exit 2" [ "$(rc uncap3 gp --reader "$r0" delete "$out/none.cap")" = 2 ]
 
 # --- APDUs ---
 check "apdu: arguments, 9000 last: exit 0" [ "$(rc ap gp --reader "$r0" apdu 80CA00FE00 80CA9F7F00)" = 0 ]

@@ -202,6 +202,54 @@ static void test_privileges(void **state)
     assert_int_equal(gp_privilege_names(isd, 3, names, 2), 2);
 }
 
+static void test_privileges_from_names(void **state)
+{
+    (void)state;
+    uint8_t p[3];
+    char why[96];
+    assert_int_equal(gp_privileges_from_names("none", p, why, sizeof why), 1);
+    assert_int_equal(p[0], 0);
+    assert_int_equal(gp_privileges_from_names("card-lock,CVM management", p, why, sizeof why), 1);
+    assert_int_equal(p[0], 0x12);
+    /* GlobalPlatformPro's words; bytes 2 and 3 make it three bytes */
+    assert_int_equal(gp_privileges_from_names("SecurityDomain,AuthorizedManagement,"
+                                              "ReceiptGeneration", p, why, sizeof why), 3);
+    assert_memory_equal(p, "\x80\x40\x80", 3);
+    /* table 6-1: DAP verification, delegated management and mandated DAP
+     * verification are coded with the security domain bit */
+    assert_int_equal(gp_privileges_from_names("dap_verification", p, why, sizeof why), 1);
+    assert_int_equal(p[0], 0xC0);
+    assert_int_equal(gp_privileges_from_names("delegated-management", p, why, sizeof why), 1);
+    assert_int_equal(p[0], 0xA0);
+    assert_int_equal(gp_privileges_from_names("mandated-dap", p, why, sizeof why), 1);
+    assert_int_equal(p[0], 0xC1);
+    assert_int_equal(gp_privileges_from_names("ciphered-load-file", p, why, sizeof why), 3);
+    assert_memory_equal(p, "\x00\x00\x40", 3);
+    /* every name the list prints reads back as its bit */
+    uint8_t all[3] = {0xFF, 0xFF, 0xF0};
+    const char *names[24];
+    int n = gp_privilege_names(all, 3, names, 24);
+    assert_int_equal(n, 20);
+    char text[600] = "";
+    for (int i = 0; i < n; i++) {
+        strcat(text, names[i]);
+        if (i + 1 < n)
+            strcat(text, ",");
+    }
+    assert_int_equal(gp_privileges_from_names(text, p, why, sizeof why), 3);
+    assert_memory_equal(p, all, 3);
+    /* refusals say what */
+    assert_int_equal(gp_privileges_from_names("card-lock,ZZ", p, why, sizeof why), -1);
+    assert_string_equal(why, "unknown privilege 'ZZ'");
+    assert_int_equal(gp_privileges_from_names("card-lock,", p, why, sizeof why), -1);
+    assert_non_null(strstr(why, "empty"));
+    assert_int_equal(gp_privileges_from_names("", p, why, sizeof why), -1);
+    memset(text, 'a', 200);
+    text[200] = 0;
+    assert_int_equal(gp_privileges_from_names(text, p, why, sizeof why), -1);
+    assert_non_null(strstr(why, "unknown privilege 'aaaa"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -213,6 +261,7 @@ int main(void)
         cmocka_unit_test(test_key_info_extended_and_broken),
         cmocka_unit_test(test_cplc_real_ese),
         cmocka_unit_test(test_privileges),
+        cmocka_unit_test(test_privileges_from_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
