@@ -106,6 +106,7 @@ typedef struct {
     int n_prev_objects;
     int n_sessions;
     uint16_t refused_sw;       /* the card's refusal in the current call (ulDeviceError) */
+    uint8_t login_failure;     /* GP_LOGIN_*: why the current C_Login failed (ulDeviceError) */
 } token_t;
 
 /* --- sessions --- */

@@ -90,6 +90,7 @@ CK_RV session_enter(CK_SESSION_HANDLE h, session_t **ps, token_t **pt)
         return CKR_DEVICE_REMOVED;
     }
     t->refused_sw = 0;
+    t->login_failure = 0;
     *ps = s;
     *pt = t;
     return CKR_OK;
@@ -119,7 +120,7 @@ CK_RV session_finish(token_t *t, session_t *s, CK_RV rv)
 
 CK_RV session_done(token_t *t, session_t *s, CK_RV rv)
 {
-    s->device_error = rv == CKR_OK ? 0 : t->refused_sw;
+    s->device_error = rv == CKR_OK ? 0 : ((CK_ULONG)t->login_failure << 16) | t->refused_sw;
     return session_finish(t, s, rv);
 }
 

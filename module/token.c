@@ -365,10 +365,12 @@ static int bound_keys(void *ctx, const uint8_t key_div[10], ks_keyset_t *keys)
     snprintf(name, sizeof name, "%s@%s", t->login.key_set, hex);
     ks_keyset_t k;
     if (ks_find_keyset(t->kss, name, &k) != CKR_OK) {
-        if (t->keys.enc == CK_INVALID_HANDLE)
+        if (t->keys.enc == CK_INVALID_HANDLE) {
+            t->login_failure = GP_LOGIN_KEY_SET_MISSING;
             LOG_ERR(t->reader, "login refused: no key set \"%s\", \"%s@%s\" or \"%s\" in the "
                                "keystore (provision one with gp-p11-keys)", t->login.key_set,
                     t->login.key_set, t->cin_hex[0] ? t->cin_hex : "<CIN>", name);
+        }
         return -1;
     }
     LOG_INFO(t->reader, "using key set \"%s\", bound to this card's key diversification data", name);
@@ -404,6 +406,23 @@ static CK_RV find_keys(token_t *t)
     return CKR_OK;
 }
 
+/* why a channel did not open, for ulDeviceError (GP_LOGIN_*) */
+static uint8_t login_failure(const token_t *t, scp_err_t e)
+{
+    if (e == SCP_E_HELD)
+        return GP_LOGIN_AUTH_HELD;
+    if (t->gp.auth_refused)
+        return GP_LOGIN_AUTH_REFUSED;
+    switch (e) {
+    case SCP_E_CARD_CRYPTOGRAM: return GP_LOGIN_KEYS_MISMATCH;
+    case SCP_E_KEY_VERSION: return GP_LOGIN_KEY_VERSION;
+    case SCP_E_OTHER_SCP:
+    case SCP_E_UNSUPPORTED: return GP_LOGIN_PROTOCOL;
+    case SCP_E_RSP_SW: return t->gp.sw == 0x6A88 ? GP_LOGIN_KEY_VERSION : GP_LOGIN_CARD_REFUSED;
+    default: return 0; /* the CK_RV says: a card taken out, a reader's failure */
+    }
+}
+
 /* selected: the security domain was selected just before (no SELECT again) */
 CK_RV token_open_channel(token_t *t, int selected)
 {
@@ -418,8 +437,10 @@ CK_RV token_open_channel(token_t *t, int selected)
         o.i_param = M.conf.scp_i ? M.conf.scp_i : token_card_scp_i(t);
         /* S16 where the card announces it; else S8, then S16 after 6700 */
         o.s16 = o.scp == 3 && t->card_scp == 3 && (t->card_i & SCP03_I_S16);
-        if (o.scp == 2 && !M.conf.scp_i && !scp02_variant_allowed(t, o.i_param))
+        if (o.scp == 2 && !M.conf.scp_i && !scp02_variant_allowed(t, o.i_param)) {
+            t->login_failure = GP_LOGIN_PROTOCOL;
             return CKR_FUNCTION_FAILED;
+        }
         if (o.scp == 1 && !t->login.scp && !M.conf.allow_scp01) {
             /* no downgrade: the announcement is read before any authentication */
             LOG_ERR(t->reader, "login refused: the card announces SCP01 (GlobalPlatform 2.1.1), "
@@ -428,12 +449,14 @@ CK_RV token_open_channel(token_t *t, int selected)
                                "authentication and may not be the card's own; if this card "
                                "really speaks only SCP01, allow it with scp01_allow = yes (or "
                                "scp = 01)");
+            t->login_failure = GP_LOGIN_PROTOCOL;
             return CKR_FUNCTION_FAILED;
         }
         char why[200];
         if (!gp_level_allowed(o.scp, o.level, why, sizeof why)) {
             LOG_ERR(t->reader, "login refused: %s; this login speaks SCP%02X (security_level)", why,
                     o.scp);
+            t->login_failure = GP_LOGIN_PROTOCOL;
             return CKR_FUNCTION_FAILED;
         }
         e = gp_open_channel(&t->gp, t->kss, &t->keys, &o);
@@ -448,6 +471,8 @@ CK_RV token_open_channel(token_t *t, int selected)
         t->auth_refused_sw = t->gp.sw ? t->gp.sw : 0x6F00;
         token_note_refusal(t, t->auth_refused_sw);
     }
+    if (!t->login_failure)
+        t->login_failure = login_failure(t, e);
     if (e == SCP_E_CARD_CRYPTOGRAM)
         LOG_ERR(t->reader, "login refused: the keys of key set \"%s\"%s do not match this card (%s)",
                 t->keyset_name, o.div == KS_DIV_EMV ? " (diversified, EMV)" :
@@ -479,6 +504,7 @@ CK_RV token_login(token_t *t, const uint8_t *pin, size_t pin_len, const run_opts
                            "a card that counts differently), then allow a new try with gp-p11 keys "
                            "forget-refusal (the keystore keeps the refusal for every process) and "
                            "take the card out and put it back", t->auth_refused_sw);
+        t->login_failure = GP_LOGIN_AUTH_HELD;
         return CKR_FUNCTION_FAILED;
     }
     rv = keystore_login(pin, pin_len);
@@ -499,6 +525,8 @@ CK_RV token_login(token_t *t, const uint8_t *pin, size_t pin_len, const run_opts
     scp_err_t e = gp_select(&t->gp, t->login.isd_aid, t->login.isd_aid_len);
     if (e != SCP_OK) {
         LOG_ERR(t->reader, "login failed: %s", gp_error(&t->gp));
+        if (e == SCP_E_RSP_SW)
+            t->login_failure = GP_LOGIN_CARD_REFUSED;
         rv = token_map_scp(t, e);
     }
     if (rv == CKR_OK)

@@ -353,6 +353,8 @@ static int fail_v(tool_t *t, int code, CK_RV rv, unsigned sw, const char *sw_wor
         json_int(&t->j, "exit", code);
         json_str(&t->j, "kind", tool_exit_kind(code));
         json_str(&t->j, "message", msg);
+        if (t->reason)
+            json_str(&t->j, "reason", t->reason);
         if (rv != CKR_OK)
             json_str(&t->j, "ckr", tool_rv_name(rv));
         if (sw) {
@@ -402,7 +404,7 @@ unsigned tool_device_error(tool_t *t)
 {
     CK_SESSION_INFO si;
     if (t->f && t->h != CK_INVALID_HANDLE && t->f->C_GetSessionInfo(t->h, &si) == CKR_OK)
-        return (unsigned)si.ulDeviceError & 0xFFFF;
+        return GP_DEVICE_ERROR_SW(si.ulDeviceError);
     return 0;
 }
 

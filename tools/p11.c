@@ -321,6 +321,31 @@ static void tell_batch(CK_RV rv)
     (void)w;
 }
 
+/* The login failure's one word for scripts (gp-p11(1), JSON: reason), from
+ * the CK_RV and the module's GP_LOGIN_* in ulDeviceError. */
+static const char *login_reason(tool_t *t, CK_RV rv)
+{
+    switch (rv) {
+    case CKR_PIN_INCORRECT: case CKR_PIN_INVALID: case CKR_PIN_LEN_RANGE: case CKR_PIN_EXPIRED:
+        return "pin-incorrect";
+    case CKR_PIN_LOCKED: return "pin-locked";
+    default: break;
+    }
+    CK_SESSION_INFO si;
+    if (t->f->C_GetSessionInfo(t->h, &si) != CKR_OK)
+        return NULL;
+    switch (GP_DEVICE_ERROR_REASON(si.ulDeviceError)) {
+    case GP_LOGIN_KEY_SET_MISSING: return "key-set-missing";
+    case GP_LOGIN_KEY_VERSION: return "key-version-missing";
+    case GP_LOGIN_KEYS_MISMATCH: return "keys-mismatch";
+    case GP_LOGIN_AUTH_REFUSED: return "authentication-refused";
+    case GP_LOGIN_AUTH_HELD: return "authentication-held";
+    case GP_LOGIN_PROTOCOL: return "protocol-not-allowed";
+    case GP_LOGIN_CARD_REFUSED: return "card-refused";
+    default: return NULL;
+    }
+}
+
 int p11_login(tool_t *t)
 {
     if (t->logged_in)
@@ -339,15 +364,41 @@ int p11_login(tool_t *t)
         t->logged_in = 1;
         return EX_OK;
     }
+    t->reason = login_reason(t, rv);
     if (rv == CKR_FUNCTION_FAILED) {
         unsigned sw = tool_device_error(t);
         /* 6A88: no key set with that version; 6982, 6983, 63xx: authentication refused
          * or blocked. Anything else (a SELECT refused by a terminated card) is the
          * card refusing, not the keys. */
         int keys = sw == 0x6A88 || sw == 0x6982 || sw == 0x6983 || (sw & 0xFF00) == 0x6300;
+        const char *r = t->reason ? t->reason : "";
+        if (!strcmp(r, "authentication-held")) { /* not now: the refusal of another run */
+            char was[16] = "";
+            if (sw)
+                snprintf(was, sizeof was, " (%04X)", sw);
+            return tool_fail(t, EX_AUTH, "login: not tried: this card refused EXTERNAL "
+                                         "AUTHENTICATE before%s; find out why, then '%s keys "
+                                         "forget-refusal' allows a new try", was, t->prog);
+        }
+        if (sw && !strcmp(r, "authentication-refused"))
+            return tool_fail_sw(t, EX_AUTH, rv, sw, SW_CTX_EXTERNAL_AUTHENTICATE,
+                                "login: EXTERNAL AUTHENTICATE");
         if (sw)
             return tool_fail_sw(t, keys ? EX_AUTH : EX_REFUSED, rv, sw, SW_CTX_INITIALIZE_UPDATE,
                                 "login");
+        if (!strcmp(r, "keys-mismatch"))
+            return tool_fail(t, EX_AUTH, "login: the key set's keys do not match this card (its "
+                                         "card cryptogram did not verify); EXTERNAL AUTHENTICATE "
+                                         "was not sent, no try was spent: choose the card's keys "
+                                         "with --key-set, --key-version or --diversification");
+        if (!strcmp(r, "key-set-missing"))
+            return tool_fail(t, EX_AUTH, "login: the keystore has no such key set ('%s keys list' "
+                                         "shows what it has, '%s keys import' adds one)", t->prog,
+                             t->prog);
+        if (!strcmp(r, "protocol-not-allowed"))
+            return tool_fail(t, EX_AUTH, "login: the card's protocol or security level is not one "
+                                         "the configuration allows (the gp-p11 line above says "
+                                         "which); nothing was spent");
         return tool_fail(t, EX_AUTH, "login: the secure channel could not be opened (%s): the "
                                      "card's keys do not match the key set, or the card refused; "
                                      "the gp-p11 line above says which", tool_rv_name(rv));

@@ -135,6 +135,7 @@ typedef struct tool {
     int log_fd;              /* -1: the module writes to stderr itself */
     long log_off;            /* how much of it was shown */
     int module_lines;        /* warnings and errors the module said in this run */
+    const char *reason;      /* why a login failed, for the JSON error (p11_login) */
     char said[4][400];       /* the last of them, for the JSON's error.details */
     int n_said;
 } tool_t;

@@ -160,4 +160,19 @@
 #define GP_KIND_SSD       3UL /* supplementary security domain */
 #define GP_KIND_LOAD_FILE 4UL /* executable load file */
 
+/* Why a C_Login failed (gp-p11(7), "Device errors"). C_GetSessionInfo's
+ * ulDeviceError carries the card's status word in its low 16 bits (0 when
+ * the card refused nothing) and, after a failed C_Login, one of these in
+ * bits 16 to 23 (0: none of them; the CK_RV says, for example
+ * CKR_PIN_INCORRECT for the keystore's PIN). */
+#define GP_DEVICE_ERROR_SW(e)     ((unsigned)(e) & 0xFFFFu)
+#define GP_DEVICE_ERROR_REASON(e) (((unsigned long)(e) >> 16) & 0xFFu)
+#define GP_LOGIN_KEY_SET_MISSING    1u /* the keystore has no such key set */
+#define GP_LOGIN_KEY_VERSION        2u /* the card has no keys of that version (6A88), or gave another */
+#define GP_LOGIN_KEYS_MISMATCH      3u /* the card cryptogram did not verify: EXTERNAL AUTHENTICATE not sent */
+#define GP_LOGIN_AUTH_REFUSED       4u /* the card refused EXTERNAL AUTHENTICATE: a try was spent */
+#define GP_LOGIN_AUTH_HELD          5u /* not sent: this card refused one before (keys refusals) */
+#define GP_LOGIN_PROTOCOL           6u /* the card's protocol or level is not one the configuration allows */
+#define GP_LOGIN_CARD_REFUSED       7u /* the card refused SELECT or INITIALIZE UPDATE otherwise */
+
 #endif

@@ -84,7 +84,7 @@ check "no terminal and no PIN file: exit 2, and the words say what to do" \
 echo wrong > "$out/wrong.pin"
 check "a wrong keystore PIN: exit 4" \
     [ "$(rc badpin "$GP" --module "$MOD" --reader "$r0" --pin-file "$out/wrong.pin" --json list)" = 4 ]
-check "... the JSON names it" j badpin '.ok == false and .error.kind == "authentication" and .error.ckr == "CKR_PIN_INCORRECT"'
+check "... the JSON names it" j badpin '.ok == false and .error.kind == "authentication" and .error.ckr == "CKR_PIN_INCORRECT" and .error.reason == "pin-incorrect"'
 # card keys that do not match: refused before EXTERNAL AUTHENTICATE, nothing counted
 printf 'all = 000102030405060708090A0B0C0D0E0F\n' |
     gp --json keys import wrongkeys --keystore-token "$GP_TEST_TOKEN" --keystore-module "$GP_SOFTHSM_MODULE" > "$out/kimp.out" 2> "$out/kimp.err"
@@ -94,6 +94,14 @@ check "keys that do not match the card: exit 4" \
     [ "$(GP_P11_CONF=$(conf wrong "key_set = wrongkeys") rc badkeys gp --reader "$r0" list)" = 4 ]
 check "... no EXTERNAL AUTHENTICATE sent, no try spent" \
     [ "$(state 0 ext_auth_received)" = "$ea" -a "$(state 0 failed_auth)" = 0 ]
+check "... said: the keys do not match, no try spent, how to choose others" \
+    grep -q "login: the key set's keys do not match this card .*no try was spent: choose the card's keys with --key-set" "$out/badkeys.err"
+check "... the JSON's reason: keys-mismatch" \
+    [ "$(rc badkeysj gp --reader "$r0" --key-set wrongkeys --json list)" = 4 ] && j badkeysj '.error.reason == "keys-mismatch"'
+check "a key version the card does not have: exit 4, reason key-version-missing (6A88)" \
+    [ "$(rc badkvn gp --reader "$r0" --key-version 7 --json list)" = 4 ] &&
+    j badkvn '.error.reason == "key-version-missing" and .error.sw == "6A88"'
+check "... no EXTERNAL AUTHENTICATE sent" [ "$(state 0 ext_auth_received)" = "$ea" -a "$(state 0 failed_auth)" = 0 ]
 
 # --- reading ---
 check "list, for people" [ "$(rc list gp --reader "$r0" list)" = 0 ]
@@ -407,6 +415,11 @@ jf store gp --json --reader "$r0" store-data A000000151000000 00
 jf cmd gp --json frobnicate
 jf opt gp --json list --no-such-option
 jf pin "$GP" --json --module "$MOD" --reader "$r0" --pin-file /nonexistent list
+check "the JSON's login reasons: key-set-missing, card-refused (a terminated card's SELECT)" \
+    jq -e '.error.reason == "key-set-missing"' "$out/jf-nokeys.out" > /dev/null &&
+    jq -e '.error.reason == "card-refused" and .error.sw == "6A81"' "$out/jf-dead.out" > /dev/null
+check "... and none where no login failed" \
+    jq -se 'all(.[]; .error.reason == null)' "$out/jf-aid.out" "$out/jf-cmd.out" "$out/jf-sw.out" > /dev/null
 schema=$GP_HARNESS/../../doc/gp-p11.schema.json
 docs=0 bad=0 fails=0
 for f in "$out"/*.out; do

@@ -181,6 +181,26 @@ static void test_login_options(void **state)
     assert_int_equal(f->C_GetAttributeValue(s, h, &q, 1), CKR_OBJECT_HANDLE_INVALID);
     assert_int_equal(f->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin)), CKR_OK);
     assert_int_equal(sim_state(1, "level"), 0x01); /* the configuration's again */
+    assert_int_equal(f->C_Logout(s), CKR_OK);
+    /* a failed login says why in ulDeviceError (GP_LOGIN_*), beside the card's SW */
+    uint8_t kvn = 0x07;
+    CK_ATTRIBUTE no_kvn[] = {{CKA_CLASS, &cls, sizeof cls}, {CKA_GP_KEY_VERSION, &kvn, 1}};
+    assert_int_equal(f->C_CreateObject(s, no_kvn, 2, &h), CKR_OK);
+    assert_int_equal(f->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin)), CKR_FUNCTION_FAILED);
+    CK_SESSION_INFO si;
+    assert_int_equal(f->C_GetSessionInfo(s, &si), CKR_OK);
+    assert_int_equal(GP_DEVICE_ERROR_SW(si.ulDeviceError), 0x6A88);
+    assert_int_equal(GP_DEVICE_ERROR_REASON(si.ulDeviceError), GP_LOGIN_KEY_VERSION);
+    assert_int_equal(f->C_DestroyObject(s, h), CKR_OK);
+    CK_ATTRIBUTE no_set[] = {{CKA_CLASS, &cls, sizeof cls}, {CKA_GP_KEY_SET_NAME, "nosuch", 6}};
+    assert_int_equal(f->C_CreateObject(s, no_set, 2, &h), CKR_OK);
+    assert_int_equal(f->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin)), CKR_FUNCTION_FAILED);
+    assert_int_equal(f->C_GetSessionInfo(s, &si), CKR_OK);
+    assert_int_equal(si.ulDeviceError, (CK_ULONG)GP_LOGIN_KEY_SET_MISSING << 16);
+    assert_int_equal(f->C_DestroyObject(s, h), CKR_OK);
+    assert_int_equal(f->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin)), CKR_OK);
+    assert_int_equal(f->C_GetSessionInfo(s, &si), CKR_OK);
+    assert_int_equal(si.ulDeviceError, 0);
     assert_int_equal(f->C_CloseSession(s), CKR_OK);
 }
 
