@@ -62,29 +62,6 @@ void log_msg(enum log_level l, const char *where, const char *fmt, ...)
     emit(l, line);
 }
 
-/* Commands whose data field can hold key material (encrypted or not). */
-/* Commands whose data can be keys, cryptograms or PINs: never shown. */
-static int secret_data(uint8_t ins)
-{
-    switch (ins) {
-    case 0xD8: /* PUT KEY */
-    case 0xE2: /* STORE DATA */
-    case 0x82: /* EXTERNAL AUTHENTICATE */
-    case 0x50: /* INITIALIZE UPDATE (host challenge) */
-    case 0x20: /* VERIFY */
-    case 0x21:
-    case 0x24: /* CHANGE REFERENCE DATA */
-    case 0x2C: /* RESET RETRY COUNTER */
-    case 0x2A: /* PERFORM SECURITY OPERATION */
-    case 0x86: /* GENERAL AUTHENTICATE */
-    case 0x87:
-    case 0x88: /* INTERNAL AUTHENTICATE */
-        return 1;
-    default:
-        return 0;
-    }
-}
-
 void log_apdu(const char *where, const apdu_t *plain, const uint8_t *rsp, size_t rsp_len, int how)
 {
     int secured = (how & GP_TRACE_SECURED) != 0;
@@ -94,7 +71,7 @@ void log_apdu(const char *where, const apdu_t *plain, const uint8_t *rsp, size_t
     if (plain) {
         const char *name = gp_ins_name(plain->cla, plain->ins);
         char data[2 * APDU_MAX_DATA + 2] = "";
-        if (plain->lc && trace_data && !(how & GP_TRACE_ENCRYPTED) && !secret_data(plain->ins)) {
+        if (plain->lc && trace_data && !(how & GP_TRACE_ENCRYPTED) && !gp_secret_ins(plain->ins)) {
             data[0] = ' ';
             hex_encode(plain->data, plain->lc, data + 1);
         } else if (plain->lc) {
@@ -111,9 +88,18 @@ void log_apdu(const char *where, const apdu_t *plain, const uint8_t *rsp, size_t
     size_t dl;
     uint16_t sw;
     if (rapdu_split(rsp, rsp_len, &dl, &sw) == 0) {
-        char d[240];
-        snprintf(line, sizeof line, "[%s] < %s (%zu data bytes)", where,
-                 sw_describe(sw, secured ? SW_CTX_SECURED : SW_CTX_ANY, d, sizeof d), dl);
+        char d[240], data[2 * APDU_MAX_RSP + 48] = "";
+        if (dl && trace_data && !(how & (GP_TRACE_RSP_ENCRYPTED | GP_TRACE_RSP_SECRET))) {
+            data[0] = ':';
+            data[1] = ' ';
+            hex_encode(rsp, dl, data + 2);
+        } else if (dl && trace_data) {
+            snprintf(data, sizeof data, ", %snot shown",
+                     how & GP_TRACE_RSP_ENCRYPTED ? "received encrypted, " : "");
+        }
+        snprintf(line, sizeof line, "[%s] < %s (%zu data bytes%s)%s", where,
+                 sw_describe(sw, secured ? SW_CTX_SECURED : SW_CTX_ANY, d, sizeof d), dl,
+                 data[0] == ',' ? data : "", data[0] == ':' ? data : "");
     } else {
         snprintf(line, sizeof line, "[%s] < %zu bytes, no status word", where, rsp_len);
     }

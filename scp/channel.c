@@ -97,7 +97,7 @@ static void s01_info(const gp_card_t *g, gp_channel_info_t *i)
     i->i = 0x05; /* GP 2.1.1's only SCP01 option: i=05, no ICV encryption */
     i->kdd = g->ch1.init.key_div;
     i->cdec = (g->ch1.level & SCP01_LEVEL_CDEC) != 0;
-    i->rmac = 0;
+    i->rmac = i->renc = 0;
     i->mac_len = 8;
     ks_keyset_t k = {g->ch1.static_enc, g->ch1.static_mac, g->ch1.static_dek, 0, 16};
     i->keys = k;
@@ -234,6 +234,7 @@ static void s02_info(const gp_card_t *g, gp_channel_info_t *i)
     i->kdd = g->ch.init.key_div;
     i->cdec = (g->ch.level & SCP02_LEVEL_CDEC) != 0;
     i->rmac = (g->ch.level & SCP02_LEVEL_RMAC) != 0;
+    i->renc = 0;
     i->mac_len = 8;
     ks_keyset_t k = {g->ch.static_enc, g->ch.static_mac, g->ch.static_dek, 0, 16};
     i->keys = k;
@@ -365,6 +366,7 @@ static void s03_info(const gp_card_t *g, gp_channel_info_t *i)
     i->kdd = g->ch3.init.key_div;
     i->cdec = (g->ch3.level & SCP03_LEVEL_CDEC) != 0;
     i->rmac = (g->ch3.level & SCP03_LEVEL_RMAC) != 0;
+    i->renc = (g->ch3.level & SCP03_LEVEL_RENC) != 0;
     i->mac_len = g->ch3.s ? g->ch3.s : 8;
     i->keys = g->ch3.statics;
     i->ks_calls = g->ch3.ks_calls;

@@ -94,6 +94,27 @@ scp_err_t gp_encrypt_key(gp_card_t *g, const uint8_t *in, size_t len, CK_OBJECT_
     return e == SCP_OK || e == SCP_E_ARGS ? e : gp_fail(g, e, "%s", channel_error(g));
 }
 
+int gp_secret_ins(uint8_t ins)
+{
+    switch (ins) {
+    case 0xD8: /* PUT KEY */
+    case 0xE2: /* STORE DATA */
+    case 0x82: /* EXTERNAL AUTHENTICATE */
+    case 0x50: /* INITIALIZE UPDATE (host challenge) */
+    case 0x20: /* VERIFY */
+    case 0x21:
+    case 0x24: /* CHANGE REFERENCE DATA */
+    case 0x2C: /* RESET RETRY COUNTER */
+    case 0x2A: /* PERFORM SECURITY OPERATION */
+    case 0x86: /* GENERAL AUTHENTICATE */
+    case 0x87:
+    case 0x88: /* INTERNAL AUTHENTICATE */
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 /* One exchange on the wire, then GET RESPONSE while the card says 61xx. */
 static scp_err_t exchange(gp_card_t *g, const apdu_t *plain, const apdu_t *wire, int secured,
                           uint8_t *rsp, size_t cap, size_t *rlen, uint16_t *sw)
@@ -103,6 +124,14 @@ static scp_err_t exchange(gp_card_t *g, const apdu_t *plain, const apdu_t *wire,
     if (!n)
         return gp_fail(g, SCP_E_ARGS, "command cannot be encoded");
     size_t got = 0;
+    /* the answer's data, and GET RESPONSE's after it, hidden as the command's */
+    int hide_rsp = plain && gp_secret_ins(plain->ins) ? GP_TRACE_RSP_SECRET : 0;
+    if (secured && g->trace) {
+        gp_channel_info_t ci;
+        gp_channel_info(g, &ci);
+        if (ci.renc)
+            hide_rsp |= GP_TRACE_RSP_ENCRYPTED;
+    }
     for (int round = 0; round < 64; round++) {
         size_t rl = sizeof r;
         g->sent = 1;
@@ -115,6 +144,7 @@ static scp_err_t exchange(gp_card_t *g, const apdu_t *plain, const apdu_t *wire,
             gp_channel_info(g, &ci);
             if (secured && plain && plain->lc && ci.cdec)
                 how |= GP_TRACE_ENCRYPTED;
+            how |= hide_rsp;
             g->trace(g->trace_ctx, round ? NULL : plain, cmd, n, r, rl, how);
         }
         size_t dl;

@@ -16,6 +16,12 @@
  * GP_TRACE_ENCRYPTED (its data went encrypted: never to be shown). */
 #define GP_TRACE_SECURED   1
 #define GP_TRACE_ENCRYPTED 2
+#define GP_TRACE_RSP_ENCRYPTED 4 /* the answer's data came encrypted (R-ENCRYPTION) */
+#define GP_TRACE_RSP_SECRET    8 /* the answer is to a command whose answer may be secret
+                                  * (gp_secret_ins): its data never shown either */
+/* Commands whose data (and answer) may carry keys, PINs or secrets: the trace
+ * never shows them (PUT KEY, STORE DATA, the authentications, VERIFY, ...). */
+int gp_secret_ins(uint8_t ins);
 typedef void (*gp_trace_fn)(void *ctx, const apdu_t *plain, const uint8_t *wire, size_t wire_len,
                             const uint8_t *rsp, size_t rsp_len, int how);
 
@@ -45,7 +51,7 @@ typedef struct {
 typedef struct {
     uint8_t level, kvn, i;  /* i: SCP02's as chosen, SCP03's as the card answered */
     const uint8_t *kdd;     /* the card's key diversification data (10 bytes) */
-    int cdec, rmac;         /* the level has C-DECRYPTION, R-MAC */
+    int cdec, rmac, renc;   /* the level has C-DECRYPTION, R-MAC, R-ENCRYPTION (SCP03) */
     size_t mac_len;         /* bytes of each C-MAC and R-MAC: 8, or 16 (SCP03 S16) */
     ks_keyset_t keys;       /* the static key set (SCP03: AES, with its length) */
     unsigned long ks_calls; /* keystore calls of the last secured command (SCP03) */

@@ -288,6 +288,9 @@ int cmd_run_each_card(tool_t *t, const char *file)
                                       "them in a file, not on standard input");
     if (access(file, R_OK) != 0)
         return tool_fail(t, EX_USAGE, "run %s: cannot read it", file);
+    if (t->trace_file)
+        return tool_fail(t, EX_USAGE, "--trace-file writes one run's trace: with --each-card, use "
+                                      "-v (each card's trace lines after its serial number)");
     int code = p11_load(t);
     if (code != EX_OK)
         return code;

@@ -13,20 +13,21 @@
 
 /* Options that belong to the whole run, not to a step. */
 typedef struct {
-    const char *module_path, *token_uri, *reader, *pin_file;
+    const char *module_path, *token_uri, *reader, *pin_file, *trace_file;
     int json, verbose;
 } globals_t;
 
 static void keep(const tool_t *t, globals_t *g)
 {
-    *g = (globals_t){t->module_path, t->token_uri, t->reader, t->pin_file, t->json, t->verbose};
+    *g = (globals_t){t->module_path, t->token_uri, t->reader, t->pin_file, t->trace_file, t->json,
+                     t->verbose};
 }
 
 static int same(const globals_t *a, const globals_t *b)
 {
     return a->module_path == b->module_path && a->token_uri == b->token_uri &&
            a->reader == b->reader && a->pin_file == b->pin_file && a->json == b->json &&
-           a->verbose == b->verbose;
+           a->verbose == b->verbose && a->trace_file == b->trace_file;
 }
 
 /* One step: its words into argv (argv[0] the program), 0 or -1 (too many). */
@@ -124,7 +125,8 @@ int cmd_run(tool_t *t, int argc, char **argv)
                                               "of the run: they go before run", lineno[i]);
             } else if (!same(&before, &after)) {
                 code = tool_fail(t, EX_USAGE, "line %d: --module, --token, --reader, --pin-file, "
-                                              "--json and --verbose go before run, for every step",
+                                              "--json, --verbose and --trace-file go before run, for "
+                                              "every step",
                                  lineno[i]);
             } else if (optind < wc && !strcmp(words[optind], "run")) {
                 code = tool_fail(t, EX_USAGE, "line %d: a step list does not run another", lineno[i]);

@@ -313,7 +313,13 @@ void tool_module_said(tool_t *t)
             char line[1200];
             snprintf(line, sizeof line, "%s", l);
             tool_words(line, sizeof line);
-            fprintf(stderr, "%s\n", line);
+            if (t->trace)
+                fprintf(t->trace, "%s\n", line);
+            /* with --trace-file alone, the APDU trace goes to the file only */
+            int apdu = !strncmp(line, "gp-p11: info: [", 15) &&
+                       (strstr(line, "] > ") || strstr(line, "] < "));
+            if (!apdu || t->verbose || !t->trace)
+                fprintf(stderr, "%s\n", line);
             if (strncmp(line, "gp-p11: info: ", 14) && strncmp(line, "gp-p11: debug: ", 15)) {
                 t->module_lines++;
                 snprintf(t->said[t->n_said % 4], sizeof t->said[0], "%.399s", line + 8);
@@ -347,6 +353,8 @@ static int fail_v(tool_t *t, int code, CK_RV rv, unsigned sw, const char *sw_wor
     tool_module_said(t); /* the module's lines first, as they came */
     mind_above(t, msg, sizeof msg);
     fprintf(stderr, "%s: %s\n", t->prog, msg);
+    if (t->trace)
+        fprintf(t->trace, "%s: %s\n", t->prog, msg);
     if (t->json && t->j.f) {
         json_end_all(&t->j); /* close what a command left open */
         json_obj(&t->j, "error");
@@ -477,6 +485,11 @@ void json_print_doc(json_t *j, int code, const char *command, FILE *out)
 int tool_finish(tool_t *t, int code)
 {
     tool_module_said(t);
+    if (t->trace) {
+        fprintf(t->trace, "# exit %d\n", code);
+        fclose(t->trace);
+        t->trace = NULL;
+    }
     if (t->json && t->j.f) {
         json_print_doc(&t->j, code, t->command, stdout);
     } else {

@@ -83,7 +83,10 @@ static void usage(FILE *o)
 "                            default: asked on the terminal, without echo\n"
 "  --config FILE             the module's configuration (instead of GP_P11_CONF)\n"
 "  -j, --json                one JSON object on standard output (gp-p11(1), JSON)\n"
-"  -v, --verbose             the APDU trace on standard error\n"
+"  -v, --verbose             the APDU trace on standard error (answers' data where they\n"
+"                            came in the clear; never data sent encrypted or secret)\n"
+"  --trace-file FILE         the same trace, and what the module and the tool said, into\n"
+"                            FILE (created, mode 0600) for a bug report\n"
 "  -y, --yes                 terminate-card without asking\n"
 "  -h, --help                this text\n"
 "  -V, --version             gp-p11's version (alone)\n"
@@ -97,7 +100,7 @@ enum { O_KS_MODULE = 256, O_KS_TOKEN, O_KS_INIT_ARGS, O_APPLET, O_INSTANCE, O_PR
        O_PACKAGE, O_NOT_SELECTABLE, O_NO_DESCRIPTOR, O_HASH, O_LOADED, O_RELATED, O_FORCE, O_FORMAT,
        O_FILE, O_VERSION, O_REPLACE, O_FROM_FILE, O_KEY_TYPE, O_KEY_SET, O_KEY_VERSION, O_LEVEL,
        O_SCP, O_DIV, O_ISD, O_CONFIG, O_NO_LOGIN, O_PLAIN, O_SELECT,
-       O_EACH_CARD, O_CARDS };
+       O_EACH_CARD, O_CARDS, O_TRACE_FILE };
 
 static const struct {
     const char *name;
@@ -133,6 +136,7 @@ static const struct option long_opts[] = {
     {"pin-file", required_argument, NULL, 'p'},
     {"json", no_argument, NULL, 'j'},
     {"verbose", no_argument, NULL, 'v'},
+    {"trace-file", required_argument, NULL, O_TRACE_FILE},
     {"yes", no_argument, NULL, 'y'},
     {"help", no_argument, NULL, 'h'},
     {"keystore-module", required_argument, NULL, O_KS_MODULE},
@@ -187,6 +191,7 @@ int gp_parse_args(tool_t *t, int argc, char **argv)
         case 'p': t->pin_file = optarg; break;
         case 'j': t->json = 1; break;
         case 'v': t->verbose = 1; break;
+        case O_TRACE_FILE: t->trace_file = optarg; break;
         case 'y': t->yes = 1; o->given |= OPT_YES; break;
         case 'h': t->o.given |= OPT_HELP; break;
         case O_KS_MODULE: t->ks_module = optarg; o->given |= OPT_KEYSTORE; break;

@@ -5,8 +5,10 @@
 #include "tool.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <p11-kit/p11-kit.h>
@@ -132,7 +134,22 @@ int p11_load(tool_t *t)
                                           "command line is visible to every user of the machine: "
                                           "use pin-source=FILE, --pin-file or the prompt");
     }
-    if (t->verbose) /* the module's APDU trace (never data sent encrypted or secret) */
+    if (t->trace_file && !t->trace) {
+        int fd = open(t->trace_file, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0 || !(t->trace = fdopen(fd, "w"))) {
+            if (fd >= 0)
+                close(fd);
+            return tool_fail(t, EX_USAGE, "--trace-file %s: %s", t->trace_file, strerror(errno));
+        }
+        time_t now = time(NULL);
+        char when[32];
+        strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", gmtime(&now));
+        fprintf(t->trace, "# gp-p11 %s trace, %s: the module's APDU trace (answers' data where "
+                          "they came in the clear; never data sent encrypted or secret, a key "
+                          "or a PIN) and what the module and the tool said\n",
+                PACKAGE_VERSION, when);
+    }
+    if (t->verbose || t->trace) /* the module's APDU trace (never data sent encrypted or secret) */
         setenv("GP_P11_TRACE", "apdu-data", 1);
     if (t->login.config) /* read by the module at C_Initialize, with its ownership rules */
         setenv("GP_P11_CONF", t->login.config, 1);

@@ -100,6 +100,8 @@ typedef struct tool {
     const char *prog;
     const char *command;
     int json, verbose, yes;
+    const char *trace_file;  /* --trace-file: the module's trace and words, for a bug report */
+    FILE *trace;
     int no_login;              /* --no-login: list and info from what the card shows in the clear */
     const char *module_path;   /* --module: the gp-p11 module */
     const char *token_uri;     /* --token: a PKCS#11 URI */

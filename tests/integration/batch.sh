@@ -55,9 +55,10 @@ check "card 0 taken out and put back: the list runs on it again, and the batch e
     until_ 150 sh -c "! kill -0 $bpid 2>/dev/null"
 kill $bpid 2>/dev/null; wait $bpid; rc=$? # (killed: it did not end by itself)
 check "... exit 1: the first failure's code (card 2's refused STORE DATA)" [ "$rc" = 1 ]
-check "... one JSON document per line: four cards' runs, then the summary" \
-    [ "$(jq -c . "$out/each.out" 2>/dev/null | wc -l)" = 5 ] &&
+cond() { [ "$(jq -c . "$out/each.out" 2>/dev/null | wc -l)" = 5 ] &&
     jq -se 'length == 5 and ([.[0:4][] | .card.serial] | sort) == ["C1D0000000000000", "C1D0000000000000", "C1D0000000000001", "C1D0000000000002"]' "$out/each.out" > /dev/null
+}
+check "... one JSON document per line: four cards' runs, then the summary" cond
 check "... card 0 done twice, each with its run's steps and its duration" \
     jq -se '[.[] | select(.card.serial == "C1D0000000000000" and .ok and .run.done == 2 and .seconds > 0)] | length == 2' "$out/each.out" > /dev/null
 check "... card 2 failed at its first step, in words, with the card's status word" \
@@ -95,11 +96,14 @@ printf 'wrong-pin\n' > "$out/bad.pin"
 batch pin --pin-file "$out/bad.pin" --json run --each-card "$out/job.steps"
 check "a wrong PIN: the batch stops by itself" until_ 150 sh -c "! kill -0 $bpid 2>/dev/null"
 kill $bpid 2>/dev/null; wait $bpid; rc=$?
-check "... exit 4, said, and only one card was tried with it" \
-    [ "$rc" = 4 ] && grep -q 'the keystore refused the PIN (card C1D000000000000[012]): no other card is tried' "$out/pin.err" &&
+cond() { [ "$rc" = 4 ] && grep -q 'the keystore refused the PIN (card C1D000000000000[012]): no other card is tried' "$out/pin.err" &&
     [ "$(jq -s '[.[] | select(.card)] | length' "$out/pin.out")" = 1 ]
+}
+check "... exit 4, said, and only one card was tried with it" cond
 check "the steps on standard input: refused, exit 2" \
     [ "$(echo list | "$GP" --module "$MOD" --pin-file "$GP_TEST_PIN_FILE" run --each-card - > /dev/null 2>&1; echo $?)" = 2 ]
+check "--trace-file with --each-card: refused, exit 2 (one trace per run)" \
+    [ "$("$GP" --module "$MOD" --trace-file "$out/t" run --each-card "$out/job.steps" > /dev/null 2>&1; echo $?)" = 2 ]
 check "--cards without --each-card: refused, exit 2" \
     [ "$("$GP" --module "$MOD" --pin-file "$GP_TEST_PIN_FILE" run --cards 2 "$out/job.steps" > /dev/null 2>&1; echo $?)" = 2 ]
 [ -n "${GP_KEEP_OUT:-}" ] && cp -r "$out" "$GP_KEEP_OUT"

@@ -2,7 +2,10 @@
 # "NAME: N passed, N failed", the simulator's state, and programs we did not
 # build run with the sanitizer runtimes in a sanitizer build.
 passed=0 failed_checks=0
-check() { # check DESCRIPTION COMMAND...: passes when COMMAND succeeds
+# check DESCRIPTION COMMAND...: passes when COMMAND succeeds. One command: for
+# a condition of several parts, cond() { A && B; }; check DESCRIPTION cond
+# ("check D A && B" would test A alone; tests/checks-lint.sh finds that).
+check() {
     what=$1; shift
     if "$@"; then echo "ok - $what"; passed=$((passed + 1))
     else echo "not ok - $what"; failed_checks=$((failed_checks + 1)); fi

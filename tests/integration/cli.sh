@@ -96,11 +96,12 @@ check "... no EXTERNAL AUTHENTICATE sent, no try spent" \
     [ "$(state 0 ext_auth_received)" = "$ea" -a "$(state 0 failed_auth)" = 0 ]
 check "... said: the keys do not match, no try spent, how to choose others" \
     grep -q "login: the key set's keys do not match this card .*no try was spent: choose the card's keys with --key-set" "$out/badkeys.err"
-check "... the JSON's reason: keys-mismatch" \
-    [ "$(rc badkeysj gp --reader "$r0" --key-set wrongkeys --json list)" = 4 ] && j badkeysj '.error.reason == "keys-mismatch"'
-check "a key version the card does not have: exit 4, reason key-version-missing (6A88)" \
-    [ "$(rc badkvn gp --reader "$r0" --key-version 7 --json list)" = 4 ] &&
+cond() { [ "$(rc badkeysj gp --reader "$r0" --key-set wrongkeys --json list)" = 4 ] && j badkeysj '.error.reason == "keys-mismatch"'; }
+check "... the JSON's reason: keys-mismatch" cond
+cond() { [ "$(rc badkvn gp --reader "$r0" --key-version 7 --json list)" = 4 ] &&
     j badkvn '.error.reason == "key-version-missing" and .error.sw == "6A88"'
+}
+check "a key version the card does not have: exit 4, reason key-version-missing (6A88)" cond
 check "... no EXTERNAL AUTHENTICATE sent" [ "$(state 0 ext_auth_received)" = "$ea" -a "$(state 0 failed_auth)" = 0 ]
 
 # --- reading ---
@@ -137,10 +138,12 @@ check "... one LOAD on the card" [ "$(state 0 loads)" = $((l0 + 1)) ]
 check "... the card has them" has 0 lifecycles "$a1:07"
 check "install from the load file on the card, other instance, privileges by name, not selectable" \
     [ "$(rc inst2 gp --reader "$r0" install --loaded --package $pkg --applet $a1 --instance $other --privileges Card-Reset --not-selectable)" = 0 ]
-check "... INSTALLED with privileges 04 (card reset)" has 0 lifecycles "$other:03" && has 0 privileges "$other:04"
-check "a privilege without a name: exit 2, the names said" \
-    [ "$(rc privzz gp --reader "$r0" install --loaded --package $pkg --applet $a1 --privileges card-lock,ZZ)" = 2 ] &&
+cond() { has 0 lifecycles "$other:03" && has 0 privileges "$other:04"; }
+check "... INSTALLED with privileges 04 (card reset)" cond
+cond() { [ "$(rc privzz gp --reader "$r0" install --loaded --package $pkg --applet $a1 --privileges card-lock,ZZ)" = 2 ] &&
     grep -q "unknown privilege 'ZZ'; give names separated by commas (security-domain, " "$out/privzz.err"
+}
+check "a privilege without a name: exit 2, the names said" cond
 check "... said for people" grep -q "installed application $other (INSTALLED)" "$out/inst2.out"
 check "install of an AID the card has: the card refuses, exit 1 with the SW" \
     [ "$(rc inst3 gp --reader "$r0" --json install --loaded --package $pkg --applet $a1 --instance $other)" = 1 ]
@@ -153,8 +156,10 @@ check "... no progress bar on a pipe" [ -z "$(grep 'LOAD \[' "$out/load.err")" ]
 check "lock" [ "$(rc lock gp --reader "$r0" --json lock $a1)" = 0 ]
 check "... LOCKED on the card" has 0 lifecycles "$a1:87"
 check "... the JSON says it changed" j lock '.changed == true and .objects[0].lifecycle.name == "LOCKED"'
-check "lock again: nothing to do, exit 0" [ "$(rc lock2 gp --reader "$r0" --json lock $a1)" = 0 ] && j lock2 '.changed == false'
-check "unlock" [ "$(rc unlock gp --reader "$r0" unlock $a1)" = 0 ] && has 0 lifecycles "$a1:07"
+cond() { [ "$(rc lock2 gp --reader "$r0" --json lock $a1)" = 0 ] && j lock2 '.changed == false'; }
+check "lock again: nothing to do, exit 0" cond
+cond() { [ "$(rc unlock gp --reader "$r0" unlock $a1)" = 0 ] && has 0 lifecycles "$a1:07"; }
+check "unlock" cond
 check "lock of the ISD: exit 2, pointing to lock-card" \
     [ "$(rc lockisd gp --reader "$r0" lock A000000151000000)" = 2 -a -n "$(grep 'lock-card' "$out/lockisd.err")" ]
 data=$(head -c 300 /dev/urandom | od -An -tx1 | tr -d ' \n' | tr a-f A-F)
@@ -167,46 +172,52 @@ check "delete a load file with applications: the card refuses, exit 1" \
     [ "$(rc del gp --reader "$r0" --json delete $pkg)" = 1 ]
 check "... the JSON has 6985 and CKR_ACTION_PROHIBITED" j del '.error.sw == "6985" and .error.ckr == "CKR_ACTION_PROHIBITED"'
 check "... the words on stderr" grep -q '6985' "$out/del.err"
-check "... with the tool's option for it (--related), not the PKCS#11 attribute" \
-    [ -z "$(grep CKA_GP_DELETE_RELATED "$out/del.err")" ] && grep -q 'delete it with --related' "$out/del.err"
-check "delete --related" [ "$(rc del2 gp --reader "$r0" delete $pkg --related)" = 0 ] && has 0 deleted $pkg
+cond() { [ -z "$(grep CKA_GP_DELETE_RELATED "$out/del.err")" ] && grep -q 'delete it with --related' "$out/del.err"; }
+check "... with the tool's option for it (--related), not the PKCS#11 attribute" cond
+cond() { [ "$(rc del2 gp --reader "$r0" delete $pkg --related)" = 0 ] && has 0 deleted $pkg; }
+check "delete --related" cond
 check "... its applications too" has 0 deleted $a1
 check "--related on an application: exit 2" [ "$(rc del3 gp --reader "$r0" delete F00000000101 --related)" = 2 ]
 check "delete of what the card does not have: exit 2" [ "$(rc del4 gp --reader "$r0" delete $pkg)" = 2 ]
 # reinstall (--force) and uninstall by CAP file
 count() { state 0 deleted | tr ' ' '\n' | grep -cx "$1"; } # how many times the card deleted AID
 l0=$(state 0 loads)
-check "install --force, the card without the load file: installed, nothing deleted" \
-    [ "$(rc force1 gp --reader "$r0" --json install "$out/app.cap" --force)" = 0 ] &&
+cond() { [ "$(rc force1 gp --reader "$r0" --json install "$out/app.cap" --force)" = 0 ] &&
     j force1 '(has("deleted") | not) and (.objects | length) == 2' && [ "$(state 0 loads)" = $((l0 + 1)) ]
+}
+check "install --force, the card without the load file: installed, nothing deleted" cond
 n0=$(count $pkg) n1=$(count $a1)
-check "install --force over it: the load file and its applications deleted first, then loaded again" \
-    [ "$(rc force2 gp --reader "$r0" --json install "$out/app.cap" --force)" = 0 ] &&
+cond() { [ "$(rc force2 gp --reader "$r0" --json install "$out/app.cap" --force)" = 0 ] &&
     [ "$(count $pkg)" = $((n0 + 1)) -a "$(count $a1)" = $((n1 + 1)) -a "$(state 0 loads)" = $((l0 + 2)) ] &&
     has 0 lifecycles "$a1:07"
+}
+check "install --force over it: the load file and its applications deleted first, then loaded again" cond
 check "... the JSON names the load file it deleted first (deleted, as delete has it)" j force2 '.deleted == "D2760001AA01" and (.objects | length) == 2'
 printf 'fault = refuse-sw\non_ins = E4\nsw = 6A80\n' > "$GP_SIM_CONTROL_0.new" && mv "$GP_SIM_CONTROL_0.new" "$GP_SIM_CONTROL_0"
-check "install --force, the card refusing the DELETE: exit 1, nothing loaded, said" \
-    [ "$(rc force3 gp --reader "$r0" install "$out/app.cap" --force)" = 1 -a "$(state 0 loads)" = $((l0 + 2)) ] &&
+cond() { [ "$(rc force3 gp --reader "$r0" install "$out/app.cap" --force)" = 1 -a "$(state 0 loads)" = $((l0 + 2)) ] &&
     grep -q 'install --force: deleting the load file first (nothing was loaded)' "$out/force3.err"
+}
+check "install --force, the card refusing the DELETE: exit 1, nothing loaded, said" cond
 : > "$GP_SIM_CONTROL_0.new" && mv "$GP_SIM_CONTROL_0.new" "$GP_SIM_CONTROL_0"
-check "... for people: what was deleted first" \
-    [ "$(rc force4 gp --reader "$r0" install "$out/app.cap" --force)" = 0 ] &&
+cond() { [ "$(rc force4 gp --reader "$r0" install "$out/app.cap" --force)" = 0 ] &&
     grep -q "deleted $pkg with the applications installed from it (--force)" "$out/force4.out"
+}
+check "... for people: what was deleted first" cond
 check "--force with --loaded: exit 2" \
     [ "$(rc force5 gp --reader "$r0" install "$out/app.cap" --force --loaded)" = 2 ]
 n0=$(count $pkg) n1=$(count $a1)
-check "delete FILE.cap: the CAP file's load file, with the applications installed from it" \
-    [ "$(rc uncap gp --reader "$r0" --json delete "$out/app.cap")" = 0 ] &&
+cond() { [ "$(rc uncap gp --reader "$r0" --json delete "$out/app.cap")" = 0 ] &&
     j uncap '.deleted == "D2760001AA01" and .related' && [ "$(count $pkg)" = $((n0 + 1)) -a "$(count $a1)" = $((n1 + 1)) ]
-check "delete of a file that is not a CAP file: exit 2, said" \
-    [ "$(rc uncap2 gp --reader "$r0" delete "$out/store.bin")" = 2 ] && grep -q 'store.bin: neither a CAP file' "$out/uncap2.err"
+}
+check "delete FILE.cap: the CAP file's load file, with the applications installed from it" cond
+cond() { [ "$(rc uncap2 gp --reader "$r0" delete "$out/store.bin")" = 2 ] && grep -q 'store.bin: neither a CAP file' "$out/uncap2.err"; }
+check "delete of a file that is not a CAP file: exit 2, said" cond
 check "delete of a CAP file that is not there: exit 2" [ "$(rc uncap3 gp --reader "$r0" delete "$out/none.cap")" = 2 ]
 
 # --- APDUs ---
 check "apdu: arguments, 9000 last: exit 0" [ "$(rc ap gp --reader "$r0" apdu 80CA00FE00 80CA9F7F00)" = 0 ]
-check "... each answer with its SW in words" \
-    grep -q '^< 6A88: referenced data not found' "$out/ap.out" && grep -q '^< 9000: success' "$out/ap.out"
+cond() { grep -q '^< 6A88: referenced data not found' "$out/ap.out" && grep -q '^< 9000: success' "$out/ap.out"; }
+check "... each answer with its SW in words" cond
 printf '# a script\n80CA9F7F00\n\n80 CA 00 FE 00\n' > "$out/apdus.txt"
 check "apdu: from a pipe, last answer 6A88: exit 1" \
     [ "$(rc apj sh -c "\"$GP\" --module \"$MOD\" --pin-file \"$GP_TEST_PIN_FILE\" --reader \"$r0\" --json apdu < \"$out/apdus.txt\"")" = 1 ]
@@ -221,13 +232,39 @@ check "-v: the APDU trace on stderr, the JSON still whole" \
 check "... parsed" j verb '.responses[0].sw == "9000"'
 check "... no secret in the trace: INITIALIZE UPDATE's data not shown" \
     grep -q 'INITIALIZE UPDATE 80500000 (8 bytes not shown)' "$out/verb.err"
+check "... answers with their data (GET DATA's CPLC), as the card sent them" \
+    grep -q '< 9000: success ([0-9]* data bytes): 9F7F2A4790' "$out/verb.err"
+cond() { grep -q '< 9000: success (28 data bytes, not shown)' "$out/verb.err" &&
+    [ -z "$(grep -A1 'INITIALIZE UPDATE 8050' "$out/verb.err" | grep 'data bytes): ')" ]
+}
+check "... but not INITIALIZE UPDATE's nor EXTERNAL AUTHENTICATE's answer data" cond
+# --trace-file: the trace and the words, for a bug report
+cond() { [ "$(rc tf gp --reader "$r0" --trace-file "$out/run.trace" apdu 80CA9F7F00)" = 0 ] &&
+    [ "$(stat -c %a "$out/run.trace")" = 600 ] && head -1 "$out/run.trace" | grep -q '^# gp-p11 .* trace, ' &&
+    grep -q '> GET DATA 80CA9F7F \[secured\]' "$out/run.trace" &&
+    grep -q '< 9000: success ([0-9]* data bytes): 9F7F2A4790' "$out/run.trace" &&
+    [ "$(tail -1 "$out/run.trace")" = "# exit 0" ]
+}
+check "--trace-file: the APDU trace with the answers' data in a file of mode 0600, its exit status last" cond
+check "... not on standard error without -v" [ -z "$(grep '\] [<>] ' "$out/tf.err")" ]
+check "... no PIN and no key in it" \
+    [ "$(grep -c -e "$(cat "$GP_TEST_PIN_FILE")" -e 404142434445 "$out/run.trace")" = 0 ]
+cond() { [ "$(rc tf2 gp --reader "$r0" --key-set wrongkeys --trace-file "$out/fail.trace" list)" = 4 ] &&
+    grep -q "^gp-p11: error: .*login refused: the keys of key set \"wrongkeys\"" "$out/fail.trace" &&
+    grep -q "^gp-p11: login: the key set's keys do not match this card" "$out/fail.trace" &&
+    [ "$(tail -1 "$out/fail.trace")" = "# exit 4" ]
+}
+check "... a failure: the module's words and the tool's in it, and the exit status" cond
+check "--trace-file where it cannot be written: exit 2" \
+    [ "$(rc tf3 gp --reader "$r0" --trace-file /nonexistent/dir/t list)" = 2 ]
 
 # --- keys ---
 ks=(--keystore-token "$GP_TEST_TOKEN" --keystore-module "$GP_SOFTHSM_MODULE")
-check "keys list --json: the key sets with their KCVs" \
-    [ "$(rc klist gp --json keys list "${ks[@]}")" = 0 ] && j klist '.key_sets[] | select(.name == "default") | .kcv.enc == "8BAF47"'
+cond() { [ "$(rc klist gp --json keys list "${ks[@]}")" = 0 ] && j klist '.key_sets[] | select(.name == "default") | .kcv.enc == "8BAF47"'; }
+check "keys list --json: the key sets with their KCVs" cond
 check "keys delete" [ "$(rc kdel gp keys delete wrongkeys "${ks[@]}")" = 0 ]
-check "... gone" [ "$(rc klist2 gp --json keys list "${ks[@]}")" = 0 ] && j klist2 '[.key_sets[].name] | index("wrongkeys") | not'
+cond() { [ "$(rc klist2 gp --json keys list "${ks[@]}")" = 0 ] && j klist2 '[.key_sets[].name] | index("wrongkeys") | not'; }
+check "... gone" cond
 check "keys doctor --json on SoftHSM: exit 0" [ "$(rc kdoc gp --json keys doctor "${ks[@]}")" = 0 ]
 check "... every capability but one works, each against its known answer" \
     j kdoc '[.tried[] | select(.result == "yes")] | length == 10'
@@ -242,9 +279,10 @@ check "put-key --from-file (put_key_plaintext = yes)" \
 check "... the card has key version 02" has 1 key_versions 02
 check "... the JSON says so" j pk '.key_version == 2 and .key_set == "new2" and .replaced == 0'
 check "put-key without --version: exit 2" [ "$(rc pk2 gp --reader "$r1" put-key x)" = 2 ]
-check "gp-p11-keys put-key still works as documented" \
-    [ "$(GP_P11_CONF=$(conf pk3 "put_key_plaintext = yes") "$GP_P11_KEYS" --gp-module "$MOD" --pin-file "$GP_TEST_PIN_FILE" --reader "$r1" put-key new3 --version 3 --from-file "$out/new2.keys" > /dev/null 2>&1; echo $?)" = 0 ] \
+cond() { [ "$(GP_P11_CONF=$(conf pk3 "put_key_plaintext = yes") "$GP_P11_KEYS" --gp-module "$MOD" --pin-file "$GP_TEST_PIN_FILE" --reader "$r1" put-key new3 --version 3 --from-file "$out/new2.keys" > /dev/null 2>&1; echo $?)" = 0 ] \
     && has 1 key_versions 03
+}
+check "gp-p11-keys put-key still works as documented" cond
 
 # --- the login's choices, per run (no configuration edited) ---
 check "--key-set new2 --key-version 2: a login with the keys put-key just gave the card" \
@@ -261,13 +299,13 @@ check "... the module's words say it is below security_level, the tool's name th
 check "... the JSON's error too" j lo4 '.error.kind == "usage" and (.error.message | test("--level"))'
 check "--config FILE: the same floor from a file named on the command line" \
     [ "$(rc lo5 gp --config "$out/floor.conf" --reader "$r1" --level mac list)" = 2 ]
-check "--scp 01 where scp01_allow is not yes: refused in words" \
-    [ "$(rc lo6 gp --reader "$r1" --scp 01 list)" = 2 ] && grep -q 'SCP01 is weaker.*scp01_allow = yes' "$out/lo6.err"
-check "--level with a word it does not know: exit 2, the words it knows" \
-    [ "$(rc lo7 gp --reader "$r1" --level high list)" = 2 ] && grep -q "'mac', 'mac-enc'" "$out/lo7.err"
+cond() { [ "$(rc lo6 gp --reader "$r1" --scp 01 list)" = 2 ] && grep -q 'SCP01 is weaker.*scp01_allow = yes' "$out/lo6.err"; }
+check "--scp 01 where scp01_allow is not yes: refused in words" cond
+cond() { [ "$(rc lo7 gp --reader "$r1" --level high list)" = 2 ] && grep -q "'mac', 'mac-enc'" "$out/lo7.err"; }
+check "--level with a word it does not know: exit 2, the words it knows" cond
 check "--isd the card's ISD by AID" [ "$(rc lo8 gp --reader "$r1" --isd A000000151000000 list)" = 0 ]
-check "--isd an AID the card does not have: the SELECT's refusal in words" \
-    [ "$(rc lo9 gp --reader "$r1" --isd A0000001510000FF list)" != 0 ] && grep -q '6A82' "$out/lo9.err"
+cond() { [ "$(rc lo9 gp --reader "$r1" --isd A0000001510000FF list)" != 0 ] && grep -q '6A82' "$out/lo9.err"; }
+check "--isd an AID the card does not have: the SELECT's refusal in words" cond
 check "login options on keys: refused (it does not log in to a card)" \
     [ "$(rc lo10 gp --key-set x keys list "${ks[@]}")" = 2 ]
 s0=$(state 1 sessions)
@@ -276,25 +314,26 @@ check "info --no-login: no PIN, no keys (a card nobody gave us keys for)" \
 check "... what the card shows in the clear: CPLC, card recognition data, key information" \
     j nl1 '.logged_in == false and .cplc.ic_fabricator.value == "4790" and .card_recognition.scp == 2 and ([.keys[].version] | index(2)) != null'
 check "... and no INITIALIZE UPDATE was sent" [ "$(state 1 sessions)" = "$s0" ]
-check "list --no-login: the registry needs a login on this card, said in the JSON" \
-    [ "$(rc nl2 gp --reader "$r1" --json list --no-login)" = 0 ] && j nl2 '.registry == [] and .needs_login == ["registry"]'
-check "... and in words" [ "$(rc nl3 gp --reader "$r1" list --no-login)" = 0 ] && grep -q 'registry only over a secure channel' "$out/nl3.out"
+cond() { [ "$(rc nl2 gp --reader "$r1" --json list --no-login)" = 0 ] && j nl2 '.registry == [] and .needs_login == ["registry"]'; }
+check "list --no-login: the registry needs a login on this card, said in the JSON" cond
+cond() { [ "$(rc nl3 gp --reader "$r1" list --no-login)" = 0 ] && grep -q 'registry only over a secure channel' "$out/nl3.out"; }
+check "... and in words" cond
 check "--no-login belongs to list and info only" [ "$(rc nl4 gp --reader "$r1" delete A000000151535344 --no-login)" = 2 ]
-check "-p with a PIN instead of a file: exit 2, the PIN not echoed back" \
-    [ "$(rc pe "$GP" --module "$MOD" --reader "$r1" -p 24681357 list)" = 2 ] && ! grep -q 24681357 "$out/pe.err"
-check "--module NAME: a path as given, not looked up in p11-kit's directory" \
-    [ "$(rc mrel "$GP" --module libsofthsm2.so list)" = 3 ] && grep -q -- '--module libsofthsm2.so: No such file' "$out/mrel.err"
+cond() { [ "$(rc pe "$GP" --module "$MOD" --reader "$r1" -p 24681357 list)" = 2 ] && ! grep -q 24681357 "$out/pe.err"; }
+check "-p with a PIN instead of a file: exit 2, the PIN not echoed back" cond
+cond() { [ "$(rc mrel "$GP" --module libsofthsm2.so list)" = 3 ] && grep -q -- '--module libsofthsm2.so: No such file' "$out/mrel.err"; }
+check "--module NAME: a path as given, not looked up in p11-kit's directory" cond
 check "... a relative path to the module works" \
     [ "$(cd "$GP_BUILDDIR/module" && rc mrel2 "$GP" --module .libs/gp-p11.so --pin-file "$GP_TEST_PIN_FILE" --reader "$r1" list)" = 0 ]
-check "--module of another PKCS#11 module: refused, naming who made it" \
-    [ "$(rc mother "$GP" --module "$GP_SOFTHSM_MODULE" list)" = 3 ] && grep -q 'is not the gp-p11 module (it says it is made by "SoftHSM")' "$out/mother.err"
-check "store-data to the issuer security domain: exit 2, in the tool's words, nothing sent" \
-    [ "$(rc sd1 gp --reader "$r1" --json store-data A000000151000000 00)" = 2 ] && grep -q 'issuer security domain: it takes lock and unlock only' "$out/sd1.err"
-check "... the line it points to is there, and no PKCS#11 attribute is named" \
-    [ -z "$(grep CKA_ "$out/sd1.err")" ] && j sd1 '.error.details | length >= 1'
+cond() { [ "$(rc mother "$GP" --module "$GP_SOFTHSM_MODULE" list)" = 3 ] && grep -q 'is not the gp-p11 module (it says it is made by "SoftHSM")' "$out/mother.err"; }
+check "--module of another PKCS#11 module: refused, naming who made it" cond
+cond() { [ "$(rc sd1 gp --reader "$r1" --json store-data A000000151000000 00)" = 2 ] && grep -q 'issuer security domain: it takes lock and unlock only' "$out/sd1.err"; }
+check "store-data to the issuer security domain: exit 2, in the tool's words, nothing sent" cond
+cond() { [ -z "$(grep CKA_ "$out/sd1.err")" ] && j sd1 '.error.details | length >= 1'; }
+check "... the line it points to is there, and no PKCS#11 attribute is named" cond
 printf 'not a cap\n' > "$out/not.cap"
-check "install of a file that is not a CAP file: exit 2, said as a file" \
-    [ "$(rc nc gp --reader "$r1" install "$out/not.cap")" = 2 ] && grep -q 'the file is refused before anything is sent' "$out/nc.err"
+cond() { [ "$(rc nc gp --reader "$r1" install "$out/not.cap")" = 2 ] && grep -q 'the file is refused before anything is sent' "$out/nc.err"; }
+check "install of a file that is not a CAP file: exit 2, said as a file" cond
 s0=$(state 0 sessions)
 check "apdu --plain --select: an applet spoken to outside the channel, no PIN asked" \
     [ "$(rc pl1 setsid "$GP" --module "$MOD" --reader "$r0" --json apdu --plain --select F00000000101 80CA9F7F00 < /dev/null)" = 0 ]
@@ -302,17 +341,20 @@ check "... the applet answered (the SELECT and the command in the JSON)" \
     j pl1 '.plain == true and .sent == 2 and (.responses[1].data | test("F00000000101"))'
 check "... and no INITIALIZE UPDATE" [ "$(state 0 sessions)" = "$s0" ]
 ea0=$(state 0 ext_auth_received)
-check "apdu --plain with EXTERNAL AUTHENTICATE: not sent, exit 2, a try never spent by hand" \
-    [ "$(rc pl2 gp --reader "$r0" apdu --plain 8082000010AABBCCDDEEFF00112233445566778899)" = 2 -a "$(state 0 ext_auth_received)" = "$ea0" ] \
+cond() { [ "$(rc pl2 gp --reader "$r0" apdu --plain 8082000010AABBCCDDEEFF00112233445566778899)" = 2 -a "$(state 0 ext_auth_received)" = "$ea0" ] \
     && grep -q "a login's alone" "$out/pl2.err"
+}
+check "apdu --plain with EXTERNAL AUTHENTICATE: not sent, exit 2, a try never spent by hand" cond
 check "--select without --plain: exit 2" [ "$(rc pl3 gp --reader "$r0" apdu --select F00000000101 80CA9F7F00)" = 2 ]
-check "--version alone: the program's version" \
-    [ "$(rc ver "$GP" --version)" = 0 ] && grep -q '^gp-p11 [0-9]' "$out/ver.out"
+cond() { [ "$(rc ver "$GP" --version)" = 0 ] && grep -q '^gp-p11 [0-9]' "$out/ver.out"; }
+check "--version alone: the program's version" cond
 
 # --- the card's lifecycle ---
-check "lock-card" [ "$(rc lc gp --reader "$r1" --json lock-card)" = 0 ] && j lc '.lifecycle.value == "7F" and .lifecycle.name == "CARD_LOCKED"'
+cond() { [ "$(rc lc gp --reader "$r1" --json lock-card)" = 0 ] && j lc '.lifecycle.value == "7F" and .lifecycle.name == "CARD_LOCKED"'; }
+check "lock-card" cond
 check "... CARD_LOCKED on the card" [ "$(state 1 card_lifecycle)" = 7F ]
-check "unlock-card" [ "$(rc ulc gp --reader "$r1" unlock-card)" = 0 ] && [ "$(state 1 card_lifecycle)" = 0F ]
+cond() { [ "$(rc ulc gp --reader "$r1" unlock-card)" = 0 ] && [ "$(state 1 card_lifecycle)" = 0F ]; }
+check "unlock-card" cond
 check "terminate-card with no terminal and no --yes: exit 2, nothing sent" \
     [ "$(rc term setsid "$GP" --module "$MOD" --pin-file "$GP_TEST_PIN_FILE" --reader "$r1" terminate-card < /dev/null)" = 2 \
     -a "$(state 1 card_lifecycle)" = 0F ]
@@ -389,6 +431,12 @@ check "bash completion: commands" [ "$(comp gp-p11 ter)" = terminate-card ]
 check "bash completion: a command's options" [ "$(comp gp-p11 delete --rel)" = --related ]
 check "bash completion: run" [ "$(comp gp-p11 ru)" = run ]
 check "bash completion: run --each-card" [ "$(comp gp-p11 run --ea)" = --each-card ]
+check "bash completion: --trace-file" [ "$(comp gp-p11 --trace-f)" = --trace-file ]
+compk() { bash -c 'shopt -s extglob; . "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _gp_p11_keys; echo "${COMPREPLY[*]}"' \
+    _ "$GP_HARNESS/../../conf/gp-p11.bash-completion" "$@"; }
+check "bash completion of gp-p11-keys: its actions, put-key's options, --key-type's words" \
+    [ "$(compk gp-p11-keys forg)" = forget-refusal -a "$(compk gp-p11-keys put-key --rep)" = --replace \
+      -a "$(compk gp-p11-keys import x --key-type aes2)" = aes256 ]
 check "bash completion: keys' actions" [ "$(comp gp-p11 keys g)" = generate ]
 check "bash completion: the login's choices and their words" \
     [ "$(comp gp-p11 list --key-v)" = --key-version -a "$(comp gp-p11 list --level mac-enc-rmac-)" = mac-enc-rmac-renc ]
@@ -415,9 +463,10 @@ jf store gp --json --reader "$r0" store-data A000000151000000 00
 jf cmd gp --json frobnicate
 jf opt gp --json list --no-such-option
 jf pin "$GP" --json --module "$MOD" --reader "$r0" --pin-file /nonexistent list
-check "the JSON's login reasons: key-set-missing, card-refused (a terminated card's SELECT)" \
-    jq -e '.error.reason == "key-set-missing"' "$out/jf-nokeys.out" > /dev/null &&
+cond() { jq -e '.error.reason == "key-set-missing"' "$out/jf-nokeys.out" > /dev/null &&
     jq -e '.error.reason == "card-refused" and .error.sw == "6A81"' "$out/jf-dead.out" > /dev/null
+}
+check "the JSON's login reasons: key-set-missing, card-refused (a terminated card's SELECT)" cond
 check "... and none where no login failed" \
     jq -se 'all(.[]; .error.reason == null)' "$out/jf-aid.out" "$out/jf-cmd.out" "$out/jf-sw.out" > /dev/null
 schema=$GP_HARNESS/../../doc/gp-p11.schema.json

@@ -212,9 +212,10 @@ check "[refused EXTERNAL AUTHENTICATE] three runs of the tool: one EXTERNAL AUTH
     sh -c "[ $(state 0 ext_auth_received) = $((ea + 1)) ] && [ $(state 0 failed_auth) = 1 ]"
 check "[refused EXTERNAL AUTHENTICATE] ... the later runs say why, and how to allow a try" \
     grep -q 'refused EXTERNAL AUTHENTICATE before (6300 to key version 14, .*gp-p11 keys forget-refusal 00001234567890ABCDEF' "$out/ra3.err"
-check "[refused EXTERNAL AUTHENTICATE] ... the JSON's reason: refused in the first run, held in the later" \
-    jq -e '.error.reason == "authentication-refused" and .error.sw == "6300"' "$out/ra1.json" > /dev/null &&
+cond() { jq -e '.error.reason == "authentication-refused" and .error.sw == "6300"' "$out/ra1.json" > /dev/null &&
     jq -se 'all(.[]; .error.reason == "authentication-held")' "$out/ra2.json" "$out/ra3.json" > /dev/null
+}
+check "[refused EXTERNAL AUTHENTICATE] ... the JSON's reason: refused in the first run, held in the later" cond
 gpt --json keys refusals > "$out/ra-list.json" 2> "$out/ra-list.err"
 check "[refused EXTERNAL AUTHENTICATE] ... keys refusals lists the card" \
     jq -e '.refusals | map(.kdd) | index("00001234567890ABCDEF") != null' "$out/ra-list.json"
