@@ -66,7 +66,8 @@ int token_find_out(token_t *t, int fresh, const uint8_t *aid, size_t aid_len, ob
     /* the AID first: it may point into an object the reload replaces */
     uint8_t a[GP_AID_MAX];
     size_t n = aid_len < sizeof a ? aid_len : sizeof a;
-    memcpy(a, aid, n);
+    if (n)
+        memcpy(a, aid, n);
     *now = NULL;
     if (!t->card || !t->logged_in)
         return 0;
@@ -87,8 +88,72 @@ static scp_err_t delete_step(token_t *t, void *ctx, int *repeatable)
     return gp_delete(&t->gp, o->entry.aid, o->entry.aid_len, o->delete_related);
 }
 
+static scp_err_t delete_key_step(token_t *t, void *ctx, int *repeatable)
+{
+    (void)repeatable;
+    return gp_delete_key(&t->gp, *(const uint8_t *)ctx, -1);
+}
+
+/* DELETE [key] of a card key version (its CKO_GP_KEY_SET object). Never the
+ * version of this login's channel, nor the card's last one: a security
+ * domain without keys can no longer be managed. The keystore's key sets
+ * stay as they are. */
+static CK_RV destroy_key_version(token_t *t, object_t *o)
+{
+    uint8_t kvn = o->kvn;
+    int others = 0;
+    for (int i = 0; i < t->n_objects; i++)
+        others += t->objects[i].type == OBJ_KEY_SET && t->objects[i].kvn != kvn;
+    if (gp_channel_open(&t->gp) && gp_channel_kvn(&t->gp) == kvn) {
+        LOG_ERR(t->reader, "key version %02X is not deleted: this login's secure channel was opened "
+                           "with it; log in with another key version to delete it", kvn);
+        return CKR_ACTION_PROHIBITED;
+    }
+    if (!others) {
+        LOG_ERR(t->reader, "key version %02X is not deleted: it is the card's only key version, "
+                           "and a security domain without keys can no longer be managed", kvn);
+        return CKR_ACTION_PROHIBITED;
+    }
+    CK_RV rv = token_ensure_channel(t);
+    if (rv != CKR_OK)
+        return rv;
+    scp_err_t e = token_run_step(t, 0, delete_key_step, &kvn, NULL);
+    if (gp_outcome_unknown(&t->gp, e)) {
+        char why[sizeof t->gp.err];
+        snprintf(why, sizeof why, "%s", gp_error(&t->gp));
+        rv = token_command_rv(t, e);
+        object_t *none;
+        if (!token_find_out(t, 1, NULL, 0, &none)) { /* the key information read again */
+            LOG_ERR(t->reader, "deleting key version %02X: %s. Whether the card deleted it is "
+                               "unknown, and its key information could not be read to find out: "
+                               "log in again and look", kvn, why);
+            return rv;
+        }
+        int still = 0;
+        for (int i = 0; i < t->n_objects; i++)
+            still += t->objects[i].type == OBJ_KEY_SET && t->objects[i].kvn == kvn;
+        LOG_WARN(t->reader, "deleting key version %02X: %s. Its outcome was unknown; the card's "
+                            "key information, read again, shows it %s", kvn, why,
+                 still ? "still on the card: it was not deleted" : "gone: the card deleted it");
+        return still ? rv : CKR_OK;
+    }
+    if (e != SCP_OK) {
+        LOG_ERR(t->reader, "deleting key version %02X: %s", kvn, gp_error(&t->gp));
+        if (e != SCP_E_RSP_SW || t->gp.sw != 0x6A88)
+            return token_command_rv(t, e);
+        rv = CKR_OBJECT_HANDLE_INVALID; /* gone already: forget it too */
+    } else {
+        LOG_INFO(t->reader, "deleted key version %02X from the card; the keystore's key sets are "
+                            "kept", kvn);
+    }
+    CK_RV lr = token_reload(t); /* the key information read again */
+    return rv != CKR_OK ? rv : lr;
+}
+
 CK_RV token_destroy_object(token_t *t, object_t *o)
 {
+    if (o->type == OBJ_KEY_SET)
+        return destroy_key_version(t, o);
     if (o->type != OBJ_REGISTRY || o->kind == GP_KIND_ISD) {
         LOG_WARN(t->reader, "\"%s\" cannot be destroyed%s", o->label,
                  o->kind == GP_KIND_ISD ? ": it is the issuer security domain" : "");

@@ -49,8 +49,10 @@ static int lookup(const object_t *o, CK_ATTRIBUTE_TYPE type, attr_t *a, uint8_t 
     case CKA_MODIFIABLE: /* lifecycle (SET STATUS), STORE DATA, a load file's DELETE choice */
         BYTES(o->type == OBJ_REGISTRY ? &T : &F, sizeof(CK_BBOOL));
     case CKA_COPYABLE: BYTES(&F, sizeof(CK_BBOOL));
-    case CKA_DESTROYABLE:
-        BYTES(o->type == OBJ_REGISTRY && o->kind != GP_KIND_ISD ? &T : &F, sizeof(CK_BBOOL));
+    case CKA_DESTROYABLE: /* DELETE; a card key version: DELETE [key] (manage.c) */
+        BYTES((o->type == OBJ_REGISTRY && o->kind != GP_KIND_ISD) || o->type == OBJ_KEY_SET ? &T
+                                                                                         : &F,
+              sizeof(CK_BBOOL));
     case CKA_LABEL: BYTES(o->label, strlen(o->label));
     default: break;
     }

@@ -509,6 +509,23 @@ scp_err_t gp_delete(gp_card_t *g, const uint8_t *aid, size_t aid_len, int relate
     return gp_command(g, "DELETE", SW_CTX_DELETE, &a, NULL, 0, NULL);
 }
 
+scp_err_t gp_delete_key(gp_card_t *g, uint8_t kvn, int id)
+{
+    uint8_t d[6];
+    size_t n = 0;
+    if (id >= 0) {
+        d[n++] = 0xD0;
+        d[n++] = 1;
+        d[n++] = (uint8_t)id;
+    }
+    d[n++] = 0xD2;
+    d[n++] = 1;
+    d[n++] = kvn;
+    apdu_t a;
+    apdu_set(&a, 0x80, 0xE4, 0x00, 0x00, d, n, 1, 256);
+    return gp_command(g, "DELETE [key]", SW_CTX_DELETE, &a, NULL, 0, NULL);
+}
+
 scp_err_t gp_set_status(gp_card_t *g, uint8_t p1, uint8_t p2, const uint8_t *aid, size_t aid_len)
 {
     apdu_t a;

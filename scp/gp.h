@@ -175,6 +175,9 @@ int gp_get_status(gp_card_t *g, uint8_t p1, int tlv, gp_entry_t *out, int max);
 /* GET DATA; the whole TLV the card returns. */
 scp_err_t gp_get_data(gp_card_t *g, uint16_t tag, uint8_t *out, size_t cap, size_t *len);
 scp_err_t gp_delete(gp_card_t *g, const uint8_t *aid, size_t aid_len, int related);
+/* DELETE [key] (GlobalPlatform 2.2 11.2.2.3): every key of key version kvn
+ * ('D2'), or only key identifier id of it ('D0', when id >= 0). */
+scp_err_t gp_delete_key(gp_card_t *g, uint8_t kvn, int id);
 scp_err_t gp_set_status(gp_card_t *g, uint8_t p1, uint8_t p2, const uint8_t *aid, size_t aid_len);
 
 /* The bytes of one encrypted key in PUT KEY: 16 for DES; for AES the key in

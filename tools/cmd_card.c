@@ -144,6 +144,39 @@ int cmd_put_key(tool_t *t, int argc, char **argv)
     return put_key_run(t, argv[0], o->version, o->replace, o->from_file);
 }
 
+/* DELETE [key] of a card key version, through its CKO_GP_KEY_SET object; the
+ * keystore's key sets are left as they are. */
+int cmd_delete_key(tool_t *t, int argc, char **argv)
+{
+    (void)argv;
+    opts_t *o = &t->o;
+    if (argc != 0 || !(o->given & OPT_VERSION) || o->version < 1 || o->version > 0xFF)
+        return tool_fail(t, EX_USAGE, "delete-key --version N (the card's key version, 1 to 255)");
+    int code = p11_start(t);
+    if (code != EX_OK)
+        return code;
+    CK_OBJECT_CLASS cls = CKO_GP_KEY_SET;
+    CK_BYTE v = (CK_BYTE)o->version;
+    CK_ATTRIBUTE q[] = {{CKA_CLASS, &cls, sizeof cls}, {CKA_GP_KEY_VERSION, &v, 1}};
+    CK_OBJECT_HANDLE ks;
+    int n = p11_find(t, q, 2, &ks, 1);
+    if (n < 0)
+        return EX_ERROR;
+    if (n == 0)
+        return tool_fail(t, EX_USAGE, "the card has no key version %02X ('%s info' lists its key "
+                                      "versions)", o->version, t->prog);
+    tool_hold(t, 0);
+    CK_RV rv = t->f->C_DestroyObject(t->h, ks);
+    tool_unhold(t);
+    if (rv != CKR_OK)
+        return tool_fail_rv(t, rv, "delete-key", SW_CTX_DELETE);
+    json_int(&t->j, "key_version", o->version);
+    if (!t->json)
+        printf("deleted key version %02X from the card; the keystore's key sets are kept\n",
+               o->version);
+    return EX_OK;
+}
+
 /* --- APDUs through the secure channel ----------------------------------------------- */
 
 static int send_apdu(tool_t *t, CK_OBJECT_HANDLE channel, const char *text, unsigned *last_sw)

@@ -44,6 +44,8 @@ static void usage(FILE *o)
 "  put-key NAME --version N [--replace M] [--from-file FILE]\n"
 "                            rotate the card's keys (PUT KEY); NAME: the new key set,\n"
 "                            of the channel's kind (SCP02: DES; SCP03: AES)\n"
+"  delete-key --version N    DELETE [key]: the card's key version N (never this login's,\n"
+"                            nor the card's last); the keystore keeps its key sets\n"
 "  keys import NAME [FILE]   store a key set in the keystore (keys from FILE or stdin)\n"
 "  keys generate NAME        generate a key set inside the keystore\n"
 "      [--key-type des|aes128|aes192|aes256]  DES for SCP02 (default), AES for SCP03\n"
@@ -113,7 +115,8 @@ static const struct {
                  OPT_NOT_SELECTABLE | OPT_NO_DESCRIPTOR | OPT_HASH | OPT_LOADED | OPT_FORCE},
     {"delete", OPT_RELATED}, {"lock", 0}, {"unlock", 0}, {"store-data", OPT_FORMAT | OPT_FILE},
     {"lock-card", 0}, {"unlock-card", 0}, {"terminate-card", OPT_YES},
-    {"put-key", OPT_VERSION | OPT_REPLACE | OPT_FROM_FILE}, {"keys", OPT_KEYSTORE | OPT_KEY_TYPE},
+    {"put-key", OPT_VERSION | OPT_REPLACE | OPT_FROM_FILE}, {"delete-key", OPT_VERSION},
+    {"keys", OPT_KEYSTORE | OPT_KEY_TYPE},
     {"apdu", OPT_PLAIN | OPT_SELECT},
 };
 
@@ -304,6 +307,8 @@ int gp_run_command(tool_t *t, int argc, char **argv)
         code = cmd_card_state(t, nargs, args, cmd);
     else if (!strcmp(cmd, "put-key"))
         code = cmd_put_key(t, nargs, args);
+    else if (!strcmp(cmd, "delete-key"))
+        code = cmd_delete_key(t, nargs, args);
     else if (!strcmp(cmd, "apdu"))
         code = cmd_apdu(t, nargs, args);
     else if (!strcmp(cmd, "keys")) {

@@ -255,6 +255,7 @@ int cmd_lock(tool_t *t, int argc, char **argv, int lock);
 int cmd_store_data(tool_t *t, int argc, char **argv);
 int cmd_card_state(tool_t *t, int argc, char **argv, const char *which);
 int cmd_put_key(tool_t *t, int argc, char **argv);
+int cmd_delete_key(tool_t *t, int argc, char **argv);
 int cmd_apdu(tool_t *t, int argc, char **argv);
 
 #endif

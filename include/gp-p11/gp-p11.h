@@ -64,7 +64,11 @@
  *       and wiped.
  * Either way the new key set is stored in the keystore under the label,
  * kept only once the card has confirmed the key check values, and the old
- * key set is left in place. */
+ * key set is left in place.
+ *   C_DestroyObject on a key version's CKO_GP_KEY_SET: DELETE [key] of that
+ *       version on the card (CKR_ACTION_PROHIBITED for the version of the
+ *       session's channel, and for the card's only one); the keystore's key
+ *       sets stay. */
 #define CKO_GP_KEY_SET             (CKO_VENDOR_DEFINED | 0x47500001UL)
 #define CKM_GP_PUT_KEY             (CKM_VENDOR_DEFINED | 0x47500002UL)
 #define CKA_GP_KEY_VERSION         (CKA_VENDOR_DEFINED | 0x47500008UL) /* one byte */

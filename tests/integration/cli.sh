@@ -289,6 +289,27 @@ check "--key-set new2 --key-version 2: a login with the keys put-key just gave t
     [ "$(rc lo1 gp --reader "$r1" --key-set new2 --key-version 2 --json list)" = 0 -a "$(state 1 channel_kvn)" = 02 ]
 check "... and without them, the configuration's key set (version 01)" \
     [ "$(rc lo2 gp --reader "$r1" --json list)" = 0 -a "$(state 1 channel_kvn)" = 01 ]
+# delete-key: DELETE [key] of a card key version
+cond() { [ "$(rc dk1 gp --reader "$r1" --json delete-key --version 1)" = 1 ] && has 1 key_versions 01 &&
+    grep -q "key version 01 is not deleted: this login's secure channel was opened with it" "$out/dk1.err" &&
+    j dk1 '.error.ckr == "CKR_ACTION_PROHIBITED"' && [ "$(state 1 last_ins)" != E4 ]
+}
+check "delete-key of this login's own key version: refused before anything is sent, said" cond
+cond() { [ "$(rc dk2 gp --reader "$r1" --json delete-key --version 3)" = 0 ] && ! has 1 key_versions 03 &&
+    has 1 key_versions 02 && j dk2 '.key_version == 3'
+}
+check "delete-key --version 3: DELETE [key], the card no longer has it, the others stay" cond
+check "... the keystore keeps its key set" \
+    sh -c "'$GP' --json keys list --keystore-token '$GP_TEST_TOKEN' --keystore-module '$GP_SOFTHSM_MODULE' --pin-file '$GP_TEST_PIN_FILE' | jq -e '[.key_sets[].name] | index(\"new3\") != null' > /dev/null"
+check "delete-key of a version the card does not have: exit 2, said" \
+    [ "$(rc dk3 gp --reader "$r1" delete-key --version 9)" = 2 ]
+printf 'fault = truncate\non_ins = E4\ntruncate_to = 1\n' > "$GP_SIM_CONTROL_1.new" && mv "$GP_SIM_CONTROL_1.new" "$GP_SIM_CONTROL_1"
+cond() { [ "$(rc dk4 gp --reader "$r1" delete-key --version 2)" = 0 ] && ! has 1 key_versions 02 &&
+    grep -q "deleting key version 02: .*Its outcome was unknown; the card's key information, read again, shows it gone: the card deleted it" "$out/dk4.err"
+}
+check "delete-key whose answer is cut (the card did it): the key information read again, the outcome said" cond
+: > "$GP_SIM_CONTROL_1.new" && mv "$GP_SIM_CONTROL_1.new" "$GP_SIM_CONTROL_1"
+check "... the card still opens with its key version 01" [ "$(rc dk5 gp --reader "$r1" list)" = 0 ]
 check "--level mac-enc over the configuration's mac: the channel encrypts" \
     [ "$(rc lo3 gp --reader "$r1" --level mac-enc list)" = 0 -a "$(state 1 level)" = 03 ]
 s0=$(state 1 sessions)
@@ -312,7 +333,7 @@ s0=$(state 1 sessions)
 check "info --no-login: no PIN, no keys (a card nobody gave us keys for)" \
     [ "$(rc nl1 setsid "$GP" --module "$MOD" --reader "$r1" --json info --no-login < /dev/null)" = 0 ]
 check "... what the card shows in the clear: CPLC, card recognition data, key information" \
-    j nl1 '.logged_in == false and .cplc.ic_fabricator.value == "4790" and .card_recognition.scp == 2 and ([.keys[].version] | index(2)) != null'
+    j nl1 '.logged_in == false and .cplc.ic_fabricator.value == "4790" and .card_recognition.scp == 2 and ([.keys[].version] | index(1)) != null'
 check "... and no INITIALIZE UPDATE was sent" [ "$(state 1 sessions)" = "$s0" ]
 cond() { [ "$(rc nl2 gp --reader "$r1" --json list --no-login)" = 0 ] && j nl2 '.registry == [] and .needs_login == ["registry"]'; }
 check "list --no-login: the registry needs a login on this card, said in the JSON" cond
