@@ -484,10 +484,13 @@ jf store gp --json --reader "$r0" store-data A000000151000000 00
 jf cmd gp --json frobnicate
 jf opt gp --json list --no-such-option
 jf pin "$GP" --json --module "$MOD" --reader "$r0" --pin-file /nonexistent list
+jf utf8 gp --json --reader $'GP \xff\xc0\xaf Sim \xed\xa0\x80 \xc3\xa9' list # not UTF-8, and é
 cond() { jq -e '.error.reason == "key-set-missing"' "$out/jf-nokeys.out" > /dev/null &&
     jq -e '.error.reason == "card-refused" and .error.sw == "6A81"' "$out/jf-dead.out" > /dev/null
 }
 check "the JSON's login reasons: key-set-missing, card-refused (a terminated card's SELECT)" cond
+check "a reader name that is not UTF-8 in an error: U+FFFD in the JSON, é kept" \
+    python3 -c 'import json, sys; m = json.load(open(sys.argv[1], encoding="utf-8"))["error"]["message"]; sys.exit(not ("GP \ufffd\ufffd\ufffd Sim \ufffd\ufffd\ufffd \u00e9" in m))' "$out/jf-utf8.out"
 check "... and none where no login failed" \
     jq -se 'all(.[]; .error.reason == null)' "$out/jf-aid.out" "$out/jf-cmd.out" "$out/jf-sw.out" > /dev/null
 schema=$GP_HARNESS/../../doc/gp-p11.schema.json
